@@ -1,0 +1,148 @@
+// Package timeline is Groundwork's domain: the normalised Event, its fixed
+// vocabulary of kinds, the incident and its collection window, the Store
+// interface that persists them and the summary derived from them.
+//
+// It imports no database driver and no HTTP package; adapters live beside it
+// (timeline/postgres) or above it (collectors, api).
+package timeline
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Sources of events.
+const (
+	SourcePagerDuty = "pagerduty"
+	SourceGitHub    = "github"
+	SourceSlack     = "slack"
+	SourceGeneric   = "generic"
+)
+
+// Sources lists every source in a stable order.
+var Sources = []string{SourcePagerDuty, SourceGitHub, SourceSlack, SourceGeneric}
+
+// Kinds: a fixed vocabulary so that dashboards can rely on it (PRODUCT.md §3).
+const (
+	KindPageTriggered       = "page.triggered"
+	KindPageAcknowledged    = "page.acknowledged"
+	KindPageUnacknowledged  = "page.unacknowledged"
+	KindPageEscalated       = "page.escalated"
+	KindPageReassigned      = "page.reassigned"
+	KindPageNotified        = "page.notified"
+	KindPagePriorityChanged = "page.priority_changed"
+	KindPageResolved        = "page.resolved"
+	KindPageOther           = "page.other"
+	KindPageAnnotated       = "page.annotated"
+	KindAlertTriggered      = "alert.triggered"
+
+	KindDeployQueued    = "deploy.queued"
+	KindDeployStarted   = "deploy.started"
+	KindDeploySucceeded = "deploy.succeeded"
+	KindDeployFailed    = "deploy.failed"
+	KindDeployInactive  = "deploy.inactive"
+	KindDeployPending   = "deploy.pending"
+
+	KindChangeCommit  = "change.commit"
+	KindChangeMerged  = "change.merged"
+	KindChangeRelease = "change.release"
+	KindCICompleted   = "ci.completed"
+
+	KindChatMessage = "chat.message"
+	KindChatReply   = "chat.reply"
+	KindChatJoined  = "chat.joined"
+
+	KindIncidentOpened = "incident.opened"
+	KindIncidentClosed = "incident.closed"
+)
+
+// Kinds lists every kind of the vocabulary.
+var Kinds = []string{
+	KindPageTriggered, KindPageAcknowledged, KindPageUnacknowledged, KindPageEscalated,
+	KindPageReassigned, KindPageNotified, KindPagePriorityChanged, KindPageResolved,
+	KindPageOther, KindPageAnnotated, KindAlertTriggered,
+	KindDeployQueued, KindDeployStarted, KindDeploySucceeded, KindDeployFailed,
+	KindDeployInactive, KindDeployPending,
+	KindChangeCommit, KindChangeMerged, KindChangeRelease, KindCICompleted,
+	KindChatMessage, KindChatReply, KindChatJoined,
+	KindIncidentOpened, KindIncidentClosed,
+}
+
+// IsKind reports whether k belongs to the vocabulary.
+func IsKind(k string) bool {
+	for _, v := range Kinds {
+		if v == k {
+			return true
+		}
+	}
+	return false
+}
+
+// Actor is the person or system behind an event, with its name resolved.
+// Email is kept (when the upstream reports one) so that one person acting in
+// several tools can be recognised as one responder.
+type Actor struct {
+	ID    string `json:"id"`
+	Name  string `json:"name"`
+	Email string `json:"email,omitempty"`
+}
+
+// Event is one item on an incident's timeline.
+type Event struct {
+	// ID is stable and derived only from the upstream object:
+	// {source}:{type}:{natural id}. See EventID.
+	ID         string
+	IncidentID string
+	Source     string
+	Kind       string
+	// OccurredAt is when it happened upstream, in UTC, nanoseconds kept.
+	OccurredAt time.Time
+	Actor      *Actor
+	Title      string
+	Text       string
+	URL        string
+	Details    map[string]any
+	// Seq is the event's position in the feed; the store assigns it.
+	Seq int64
+}
+
+// EventID builds an event id from its source, upstream type and natural id
+// parts: EventID("github", "commit", "acme/api", sha) is
+// "github:commit:acme/api:<sha>".
+func EventID(source, typ string, natural ...string) string {
+	return source + ":" + typ + ":" + strings.Join(natural, ":")
+}
+
+// Validate reports the first thing wrong with e, naming the field.
+func (e Event) Validate() error {
+	switch {
+	case e.ID == "":
+		return fmt.Errorf("event: id is empty")
+	case e.IncidentID == "":
+		return fmt.Errorf("event %s: incident_id is empty", e.ID)
+	case !strings.HasPrefix(e.ID, e.Source+":"):
+		return fmt.Errorf("event %s: id does not start with its source %q", e.ID, e.Source)
+	case !IsKind(e.Kind):
+		return fmt.Errorf("event %s: unknown kind %q", e.ID, e.Kind)
+	case e.OccurredAt.IsZero():
+		return fmt.Errorf("event %s: occurred_at is zero", e.ID)
+	}
+	return nil
+}
+
+// UTC normalises t to UTC keeping every nanosecond.
+func UTC(t time.Time) time.Time { return t.UTC() }
+
+// Truncate shortens s to at most n runes, marking the cut with an ellipsis.
+// Titles use it so that a list stays one line.
+func Truncate(s string, n int) string {
+	if i := strings.IndexAny(s, "\r\n"); i >= 0 {
+		s = s[:i]
+	}
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}

@@ -1,0 +1,77 @@
+package timeline
+
+import (
+	"context"
+	"time"
+)
+
+// Store persists incidents, their events and the per-source collection status.
+//
+// Methods return ErrNotFound when the incident does not exist, ErrInvalid
+// (wrapped) for arguments they cannot use and ErrUnavailable (wrapped) when the
+// database cannot be reached.
+type Store interface {
+	// UpsertEvents inserts new events, updates changed ones (giving them a
+	// new Seq) and leaves identical ones untouched. A batch may hold the same
+	// id more than once; the last one wins. It returns how many rows were
+	// inserted and how many updated.
+	UpsertEvents(ctx context.Context, events []Event) (UpsertResult, error)
+	// UpsertIncident creates or updates an incident by id.
+	UpsertIncident(ctx context.Context, inc Incident) error
+	// Incident returns one incident.
+	Incident(ctx context.Context, id string) (Incident, error)
+	// Incidents lists incidents newest first (by StartedAt, then id).
+	Incidents(ctx context.Context, q IncidentQuery) ([]Incident, error)
+	// SetSourceStatus records the collection state of one source.
+	SetSourceStatus(ctx context.Context, st SourceStatus) error
+	// SourceStatuses returns every source status of an incident.
+	SourceStatuses(ctx context.Context, incidentID string) ([]SourceStatus, error)
+	// Timeline returns an incident's events ordered by (OccurredAt, ID).
+	Timeline(ctx context.Context, q TimelineQuery) ([]Event, error)
+	// Feed returns events of every incident with Seq > after, in Seq order.
+	Feed(ctx context.Context, after int64, limit int) ([]Event, error)
+}
+
+// UpsertResult counts what an upsert changed.
+type UpsertResult struct {
+	Inserted int
+	Updated  int
+}
+
+// Changed is the number of rows that got a new Seq.
+func (r UpsertResult) Changed() int { return r.Inserted + r.Updated }
+
+// TimelinePosition is a keyset position in timeline order.
+type TimelinePosition struct {
+	OccurredAt time.Time
+	ID         string
+}
+
+// TimelineQuery selects a page of one incident's timeline.
+type TimelineQuery struct {
+	IncidentID string
+	// After, when set, returns only events strictly after that position.
+	After *TimelinePosition
+	// Since and Until bound OccurredAt, both included, when set.
+	Since *time.Time
+	Until *time.Time
+	// Sources keeps only these sources when not empty.
+	Sources []string
+	// KindPrefix keeps kinds equal to it, or starting with it when it ends
+	// with a dot ("page.").
+	KindPrefix string
+	// Limit is the largest number of events returned; 0 means no limit.
+	Limit int
+}
+
+// IncidentPosition is a keyset position in incident list order.
+type IncidentPosition struct {
+	StartedAt time.Time
+	ID        string
+}
+
+// IncidentQuery selects a page of incidents, newest first.
+type IncidentQuery struct {
+	Before *IncidentPosition
+	Limit  int
+}
