@@ -1,0 +1,398 @@
+// Package postgres is the Postgres implementation of timeline.Store, on pgx
+// v5, with its embedded, versioned migrations.
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/groundwork-dev/groundwork/timeline"
+)
+
+// Store is the Postgres timeline.Store.
+type Store struct {
+	pool *pgxpool.Pool
+	// upsert is the bulk method used by UpsertEvents (see bulk.go).
+	upsert BulkMethod
+}
+
+var _ timeline.Store = (*Store)(nil)
+
+// New returns a store over pool. The schema must be current (see Migrate).
+func New(pool *pgxpool.Pool) *Store {
+	return &Store{pool: pool, upsert: BulkCopy}
+}
+
+// Open connects to the database at url and checks that it answers.
+func Open(ctx context.Context, url string) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		// pgx's message may quote the URL, password included.
+		return nil, errors.New("database_url: not a valid Postgres connection string")
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connecting to Postgres: %w", classify(err))
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connecting to Postgres at %s:%d: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, classify(err))
+	}
+	return pool, nil
+}
+
+// Pool returns the underlying pool, for the job queue that shares it.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.pool.Ping(ctx); err != nil {
+		return classify(err)
+	}
+	return nil
+}
+
+// CursorKey returns the server-side key that signs API cursors, shared by
+// every process on this database.
+func (s *Store) CursorKey(ctx context.Context) ([]byte, error) {
+	var key []byte
+	err := s.pool.QueryRow(ctx, `SELECT value FROM settings WHERE name = 'cursor_key'`).Scan(&key)
+	if err != nil {
+		return nil, fmt.Errorf("reading cursor key: %w", classify(err))
+	}
+	return key, nil
+}
+
+// classify turns driver errors into the domain's errors at the store's edge.
+func classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return timeline.ErrNotFound
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch {
+		case strings.HasPrefix(pgErr.Code, "08"), // connection exception
+			strings.HasPrefix(pgErr.Code, "57P"), // admin shutdown, cannot connect now
+			pgErr.Code == "53300":                // too many connections
+			return fmt.Errorf("%w: %s", timeline.ErrUnavailable, pgErr.Message)
+		case strings.HasPrefix(pgErr.Code, "22"), strings.HasPrefix(pgErr.Code, "23"):
+			return fmt.Errorf("%w: %s", timeline.ErrInvalid, pgErr.Message)
+		}
+		return err
+	}
+	var netErr net.Error
+	var connErr *pgconn.ConnectError
+	if errors.As(err, &netErr) || errors.As(err, &connErr) || pgconn.SafeToRetry(err) {
+		return fmt.Errorf("%w: %v", timeline.ErrUnavailable, err)
+	}
+	return err
+}
+
+// UpsertIncident implements timeline.Store.
+func (s *Store) UpsertIncident(ctx context.Context, inc timeline.Incident) error {
+	if inc.ID == "" {
+		return fmt.Errorf("%w: incident id is empty", timeline.ErrInvalid)
+	}
+	_, err := s.pool.Exec(ctx, upsertIncidentSQL, incidentArgs(inc)...)
+	if err != nil {
+		return fmt.Errorf("upserting incident %s: %w", inc.ID, classify(err))
+	}
+	return nil
+}
+
+const upsertIncidentSQL = `
+INSERT INTO incidents (id, title, service_id, urgency, source, url, started_at, resolved_at,
+                       window_start, window_end, repos, channels)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+ON CONFLICT (id) DO UPDATE SET
+    title = CASE WHEN excluded.title <> '' THEN excluded.title ELSE incidents.title END,
+    service_id = CASE WHEN excluded.service_id <> '' THEN excluded.service_id ELSE incidents.service_id END,
+    urgency = CASE WHEN excluded.urgency <> '' THEN excluded.urgency ELSE incidents.urgency END,
+    source = CASE WHEN excluded.source <> '' THEN excluded.source ELSE incidents.source END,
+    url = CASE WHEN excluded.url <> '' THEN excluded.url ELSE incidents.url END,
+    started_at = excluded.started_at,
+    resolved_at = COALESCE(excluded.resolved_at, incidents.resolved_at),
+    window_start = excluded.window_start,
+    window_end = excluded.window_end,
+    repos = excluded.repos,
+    channels = excluded.channels,
+    updated_at = now()
+WHERE (incidents.title, incidents.service_id, incidents.urgency, incidents.source, incidents.url,
+       incidents.started_at, incidents.resolved_at, incidents.window_start, incidents.window_end,
+       incidents.repos, incidents.channels)
+      IS DISTINCT FROM
+      (CASE WHEN excluded.title <> '' THEN excluded.title ELSE incidents.title END,
+       CASE WHEN excluded.service_id <> '' THEN excluded.service_id ELSE incidents.service_id END,
+       CASE WHEN excluded.urgency <> '' THEN excluded.urgency ELSE incidents.urgency END,
+       CASE WHEN excluded.source <> '' THEN excluded.source ELSE incidents.source END,
+       CASE WHEN excluded.url <> '' THEN excluded.url ELSE incidents.url END,
+       excluded.started_at, COALESCE(excluded.resolved_at, incidents.resolved_at),
+       excluded.window_start, excluded.window_end, excluded.repos, excluded.channels)`
+
+func incidentArgs(inc timeline.Incident) []any {
+	var resolved *time.Time
+	if inc.ResolvedAt != nil {
+		t := inc.ResolvedAt.UTC()
+		resolved = &t
+	}
+	return []any{inc.ID, inc.Title, inc.ServiceID, inc.Urgency, inc.Source, inc.URL,
+		inc.StartedAt.UTC(), resolved, inc.WindowStart.UTC(), inc.WindowEnd.UTC(),
+		nonNil(inc.Repos), nonNil(inc.Channels)}
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+const incidentColumns = `id, title, service_id, urgency, source, url, started_at, resolved_at,
+	window_start, window_end, repos, channels, created_at, updated_at`
+
+func scanIncident(row pgx.Row) (timeline.Incident, error) {
+	var inc timeline.Incident
+	err := row.Scan(&inc.ID, &inc.Title, &inc.ServiceID, &inc.Urgency, &inc.Source, &inc.URL,
+		&inc.StartedAt, &inc.ResolvedAt, &inc.WindowStart, &inc.WindowEnd, &inc.Repos, &inc.Channels,
+		&inc.CreatedAt, &inc.UpdatedAt)
+	if err != nil {
+		return inc, err
+	}
+	inc.StartedAt = inc.StartedAt.UTC()
+	if inc.ResolvedAt != nil {
+		t := inc.ResolvedAt.UTC()
+		inc.ResolvedAt = &t
+	}
+	inc.WindowStart, inc.WindowEnd = inc.WindowStart.UTC(), inc.WindowEnd.UTC()
+	inc.CreatedAt, inc.UpdatedAt = inc.CreatedAt.UTC(), inc.UpdatedAt.UTC()
+	return inc, nil
+}
+
+// Incident implements timeline.Store.
+func (s *Store) Incident(ctx context.Context, id string) (timeline.Incident, error) {
+	inc, err := scanIncident(s.pool.QueryRow(ctx, `SELECT `+incidentColumns+` FROM incidents WHERE id = $1`, id))
+	if err != nil {
+		return inc, fmt.Errorf("incident %s: %w", id, classify(err))
+	}
+	return inc, nil
+}
+
+// Incidents implements timeline.Store.
+func (s *Store) Incidents(ctx context.Context, q timeline.IncidentQuery) ([]timeline.Incident, error) {
+	sql := `SELECT ` + incidentColumns + ` FROM incidents`
+	args := []any{}
+	if q.Before != nil {
+		sql += ` WHERE (started_at, id) < ($1, $2)`
+		args = append(args, q.Before.StartedAt.UTC(), q.Before.ID)
+	}
+	sql += ` ORDER BY started_at DESC, id DESC`
+	if q.Limit > 0 {
+		sql += fmt.Sprintf(` LIMIT %d`, q.Limit)
+	}
+	rows, err := s.pool.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("listing incidents: %w", classify(err))
+	}
+	defer rows.Close()
+	var out []timeline.Incident
+	for rows.Next() {
+		inc, err := scanIncident(rows)
+		if err != nil {
+			return nil, fmt.Errorf("listing incidents: %w", classify(err))
+		}
+		out = append(out, inc)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("listing incidents: %w", classify(err))
+	}
+	return out, nil
+}
+
+// Overlapping returns the other incidents whose span [started_at,
+// resolved_at or now] overlaps [start, end].
+func (s *Store) Overlapping(ctx context.Context, id string, start, end time.Time) ([]timeline.Incident, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+incidentColumns+` FROM incidents
+		WHERE id <> $1 AND started_at <= $3 AND COALESCE(resolved_at, now()) >= $2
+		ORDER BY started_at, id LIMIT 100`, id, start.UTC(), end.UTC())
+	if err != nil {
+		return nil, fmt.Errorf("overlapping incidents: %w", classify(err))
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (timeline.Incident, error) { return scanIncident(r) })
+}
+
+// SetSourceStatus implements timeline.Store.
+func (s *Store) SetSourceStatus(ctx context.Context, st timeline.SourceStatus) error {
+	switch st.State {
+	case timeline.StatePending, timeline.StateRunning, timeline.StateSucceeded, timeline.StateFailed:
+	default:
+		return fmt.Errorf("%w: unknown collection state %q", timeline.ErrInvalid, st.State)
+	}
+	_, err := s.pool.Exec(ctx, `
+		INSERT INTO collection_status (incident_id, source, state, error, event_count, started_at, finished_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)
+		ON CONFLICT (incident_id, source) DO UPDATE SET
+			state = excluded.state, error = excluded.error, event_count = excluded.event_count,
+			started_at = COALESCE(excluded.started_at, collection_status.started_at),
+			finished_at = excluded.finished_at, updated_at = now()`,
+		st.IncidentID, st.Source, st.State, st.Error, st.EventCount, utcPtr(st.StartedAt), utcPtr(st.FinishedAt))
+	if err != nil {
+		return fmt.Errorf("recording %s status of %s: %w", st.Source, st.IncidentID, classify(err))
+	}
+	return nil
+}
+
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+// SourceStatuses implements timeline.Store.
+func (s *Store) SourceStatuses(ctx context.Context, incidentID string) ([]timeline.SourceStatus, error) {
+	rows, err := s.pool.Query(ctx, `SELECT incident_id, source, state, error, event_count, started_at, finished_at, updated_at
+		FROM collection_status WHERE incident_id = $1 ORDER BY source`, incidentID)
+	if err != nil {
+		return nil, fmt.Errorf("collection status of %s: %w", incidentID, classify(err))
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (timeline.SourceStatus, error) {
+		var st timeline.SourceStatus
+		err := r.Scan(&st.IncidentID, &st.Source, &st.State, &st.Error, &st.EventCount, &st.StartedAt, &st.FinishedAt, &st.UpdatedAt)
+		st.StartedAt, st.FinishedAt, st.UpdatedAt = utcPtr(st.StartedAt), utcPtr(st.FinishedAt), st.UpdatedAt.UTC()
+		return st, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("collection status of %s: %w", incidentID, classify(err))
+	}
+	return out, nil
+}
+
+const eventColumns = `incident_id, id, source, kind, occurred_at, occurred_ns, actor, title, text, url, details, seq`
+
+func scanEvent(r pgx.Row) (timeline.Event, error) {
+	var e timeline.Event
+	var ns int32
+	var actor, details []byte
+	if err := r.Scan(&e.IncidentID, &e.ID, &e.Source, &e.Kind, &e.OccurredAt, &ns, &actor, &e.Title, &e.Text, &e.URL, &details, &e.Seq); err != nil {
+		return e, err
+	}
+	e.OccurredAt = e.OccurredAt.UTC().Add(time.Duration(ns))
+	if len(actor) > 0 && string(actor) != "null" {
+		e.Actor = new(timeline.Actor)
+		if err := json.Unmarshal(actor, e.Actor); err != nil {
+			return e, fmt.Errorf("event %s: actor: %w", e.ID, err)
+		}
+	}
+	if err := json.Unmarshal(details, &e.Details); err != nil {
+		return e, fmt.Errorf("event %s: details: %w", e.ID, err)
+	}
+	return e, nil
+}
+
+// splitTime splits t into the microseconds Postgres keeps and the
+// nanoseconds below them.
+func splitTime(t time.Time) (time.Time, int32) {
+	t = t.UTC()
+	us := t.Truncate(time.Microsecond)
+	return us, int32(t.Sub(us))
+}
+
+// Timeline implements timeline.Store.
+func (s *Store) Timeline(ctx context.Context, q timeline.TimelineQuery) ([]timeline.Event, error) {
+	var b queryBuilder
+	b.where("incident_id = %s", q.IncidentID)
+	if q.After != nil {
+		us, ns := splitTime(q.After.OccurredAt)
+		b.where("(occurred_at, occurred_ns, id) > (%s, %s, %s)", us, ns, q.After.ID)
+	}
+	if q.Since != nil {
+		us, ns := splitTime(*q.Since)
+		b.where("(occurred_at, occurred_ns) >= (%s, %s)", us, ns)
+	}
+	if q.Until != nil {
+		us, ns := splitTime(*q.Until)
+		b.where("(occurred_at, occurred_ns) <= (%s, %s)", us, ns)
+	}
+	if len(q.Sources) > 0 {
+		b.where("source = ANY(%s)", q.Sources)
+	}
+	if q.KindPrefix != "" {
+		if strings.HasSuffix(q.KindPrefix, ".") {
+			b.where("starts_with(kind, %s)", q.KindPrefix)
+		} else {
+			b.where("kind = %s", q.KindPrefix)
+		}
+	}
+	sql := `SELECT ` + eventColumns + ` FROM events WHERE ` + b.clause() + ` ORDER BY occurred_at, occurred_ns, id`
+	if q.Limit > 0 {
+		sql += fmt.Sprintf(" LIMIT %d", q.Limit)
+	}
+	return s.queryEvents(ctx, "timeline of "+q.IncidentID, sql, b.args...)
+}
+
+// Feed implements timeline.Store.
+func (s *Store) Feed(ctx context.Context, after int64, limit int) ([]timeline.Event, error) {
+	if limit <= 0 {
+		limit = 1000
+	}
+	return s.queryEvents(ctx, "feed", `SELECT `+eventColumns+` FROM events WHERE seq > $1 ORDER BY seq LIMIT $2`, after, limit)
+}
+
+// MaxSeq returns the highest seq stored, 0 when there is none.
+func (s *Store) MaxSeq(ctx context.Context) (int64, error) {
+	var seq int64
+	if err := s.pool.QueryRow(ctx, `SELECT COALESCE(max(seq), 0) FROM events`).Scan(&seq); err != nil {
+		return 0, fmt.Errorf("max seq: %w", classify(err))
+	}
+	return seq, nil
+}
+
+func (s *Store) queryEvents(ctx context.Context, what, sql string, args ...any) ([]timeline.Event, error) {
+	rows, err := s.pool.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, classify(err))
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (timeline.Event, error) { return scanEvent(r) })
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, classify(err))
+	}
+	return out, nil
+}
+
+// queryBuilder joins WHERE conditions, numbering their placeholders.
+type queryBuilder struct {
+	conds []string
+	args  []any
+}
+
+func (b *queryBuilder) where(format string, args ...any) {
+	ph := make([]any, len(args))
+	for i, a := range args {
+		b.args = append(b.args, a)
+		ph[i] = fmt.Sprintf("$%d", len(b.args))
+	}
+	b.conds = append(b.conds, fmt.Sprintf(format, ph...))
+}
+
+func (b *queryBuilder) clause() string {
+	if len(b.conds) == 0 {
+		return "true"
+	}
+	return strings.Join(b.conds, " AND ")
+}
