@@ -1,0 +1,488 @@
+// Package pagerduty collects an incident's PagerDuty log entries, notes and
+// alerts through go-pagerduty, and describes the incident so that its window
+// can be computed.
+package pagerduty
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	pd "github.com/PagerDuty/go-pagerduty"
+	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
+	"golang.org/x/time/rate"
+
+	"github.com/groundwork-dev/groundwork/collectors"
+	"github.com/groundwork-dev/groundwork/timeline"
+)
+
+// Name is the source name, its config key and the Source of its events.
+const Name = timeline.SourcePagerDuty
+
+// DefaultAPIURL is PagerDuty's REST API (the EU service is
+// https://api.eu.pagerduty.com).
+const DefaultAPIURL = "https://api.pagerduty.com"
+
+// PageLimit is the page size of every list call (PagerDuty's maximum).
+const PageLimit = 100
+
+// MaxOffset is PagerDuty's bound on offset pagination: a request whose
+// offset+limit is over it is refused with a 400.
+const MaxOffset = 10000
+
+// Config is the sources.pagerduty section of the configuration.
+type Config struct {
+	Token         string `yaml:"token"`
+	APIURL        string `yaml:"api_url"`
+	WebhookSecret string `yaml:"webhook_secret"`
+}
+
+// Enabled reports whether the source is configured (it has a token).
+func (c Config) Enabled() bool { return c.Token != "" }
+
+// WithDefaults returns c with an empty api_url set to DefaultAPIURL.
+func (c Config) WithDefaults() Config {
+	if c.APIURL == "" {
+		c.APIURL = DefaultAPIURL
+	}
+	return c
+}
+
+// Validate reports the first thing wrong with c, naming its key. A disabled
+// source needs nothing; an enabled one needs its webhook secret, since
+// PagerDuty's incident.resolved webhook is what triggers collection.
+func (c Config) Validate() error {
+	if c.APIURL != "" {
+		u, err := url.Parse(c.APIURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return errors.New("sources.pagerduty.api_url: must be an absolute http or https URL")
+		}
+	}
+	if !c.Enabled() {
+		return nil
+	}
+	if c.WebhookSecret == "" {
+		return errors.New("sources.pagerduty.webhook_secret: required when sources.pagerduty.token is set")
+	}
+	return nil
+}
+
+// Options are the collector's runtime dependencies.
+type Options struct {
+	// Observer hears about requests and rate-limit waits; may be nil.
+	Observer collectors.Observer
+	// Logger; zap.NewNop() when nil.
+	Logger *zap.Logger
+	// Base does the HTTP requests; http.DefaultTransport when nil.
+	Base http.RoundTripper
+	// SleepFunc waits for retries and rate limits; tests make it instant.
+	SleepFunc func(ctx context.Context, d time.Duration) error
+	// NowFunc is the clock; time.Now when nil.
+	NowFunc func() time.Time
+	// Limiter paces requests; nil means PagerDuty's budget of 960 requests
+	// a minute (16/s) with a burst of 4. Benchmarks against the fake may
+	// pass rate.NewLimiter(rate.Inf, 0).
+	Limiter *rate.Limiter
+	// Timeout bounds each HTTP request including retries (default 60s).
+	Timeout time.Duration
+}
+
+// Collector collects one source, PagerDuty. It implements
+// collectors.Collector and collectors.IncidentDescriber, and is safe for
+// concurrent use.
+type Collector struct {
+	cfg    Config
+	client *pd.Client
+	log    *zap.Logger
+	now    func() time.Time
+}
+
+var (
+	_ collectors.Collector         = (*Collector)(nil)
+	_ collectors.IncidentDescriber = (*Collector)(nil)
+)
+
+// New returns a collector for an enabled, valid configuration.
+func New(cfg Config, opts Options) (*Collector, error) {
+	cfg = cfg.WithDefaults()
+	if !cfg.Enabled() {
+		return nil, errors.New("sources.pagerduty.token: not set; the source is disabled")
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	limiter := opts.Limiter
+	if limiter == nil {
+		limiter = rate.NewLimiter(rate.Limit(960.0/60.0), 4)
+	}
+	now := opts.NowFunc
+	if now == nil {
+		now = time.Now
+	}
+	log := opts.Logger
+	if log == nil {
+		log = zap.NewNop()
+	}
+	t := &collectors.Transport{
+		Source:     Name,
+		Base:       opts.Base,
+		Limiter:    limiter,
+		RetryAfter: RetryAfter,
+		Observer:   opts.Observer,
+		SleepFunc:  opts.SleepFunc,
+		NowFunc:    opts.NowFunc,
+	}
+	client := pd.NewClient(cfg.Token, pd.WithAPIEndpoint(strings.TrimRight(cfg.APIURL, "/")))
+	client.HTTPClient = errDoer{c: collectors.NewHTTPClient(t, opts.Timeout)}
+	return &Collector{cfg: cfg, client: client, log: log.With(zap.String("source", Name)), now: now}, nil
+}
+
+// Name implements collectors.Collector.
+func (c *Collector) Name() string { return Name }
+
+// DescribeIncident implements collectors.IncidentDescriber with
+// GET /incidents/{id}. The incident keeps the id it was asked for.
+func (c *Collector) DescribeIncident(ctx context.Context, id string) (timeline.Incident, error) {
+	inc, err := c.describe(ctx, id)
+	return inc, c.redact(err)
+}
+
+func (c *Collector) describe(ctx context.Context, id string) (timeline.Incident, error) {
+	var raw *pd.Incident
+	err := c.call(ctx, "pagerduty: getting incident "+id, func(ctx context.Context) (err error) {
+		raw, err = c.client.GetIncidentWithContext(ctx, url.PathEscape(id))
+		return err
+	})
+	if err != nil {
+		return timeline.Incident{}, err
+	}
+	inc, err := NormalizeIncident(*raw)
+	if err != nil {
+		return timeline.Incident{}, fmt.Errorf("pagerduty: %w", err)
+	}
+	inc.ID = id
+	return inc, nil
+}
+
+// Collect implements collectors.Collector. It sends every log entry (except
+// annotate entries), note and alert of incident w.IncidentID to emit,
+// whatever their time: an incident's own PagerDuty objects always belong to
+// it (PRODUCT.md §4). The three lists are read concurrently within the one
+// rate budget; a failure of one leaves the others going and the returned
+// error names each list that failed. An error from emit stops everything and
+// is returned unchanged.
+func (c *Collector) Collect(ctx context.Context, w timeline.Window, emit func(timeline.Event) error) error {
+	if w.IncidentID == "" {
+		return fmt.Errorf("pagerduty: %w: the window has no incident id", timeline.ErrInvalid)
+	}
+	parent := ctx
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	r := &run{
+		c:          c,
+		incidentID: w.IncidentID,
+		seen:       map[string]struct{}{},
+	}
+	r.users = newUserCache(r.fetchUser, c.log)
+	r.emit = func(e timeline.Event) error {
+		r.emitMu.Lock()
+		defer r.emitMu.Unlock()
+		if r.emitErr != nil {
+			return r.emitErr
+		}
+		if err := emit(e); err != nil {
+			r.emitErr = err
+			cancel()
+			return err
+		}
+		return nil
+	}
+
+	parts := []struct {
+		name string
+		fn   func(context.Context) error
+	}{
+		{"log entries", r.logEntries},
+		{"notes", r.notes},
+		{"alerts", r.alerts},
+	}
+	errs := make([]error, len(parts))
+	var g errgroup.Group
+	for i, p := range parts {
+		g.Go(func() error {
+			if err := p.fn(ctx); err != nil {
+				errs[i] = fmt.Errorf("pagerduty: incident %s: %s: %w", w.IncidentID, p.name, err)
+			}
+			return nil
+		})
+	}
+	_ = g.Wait()
+
+	r.emitMu.Lock()
+	emitErr := r.emitErr
+	r.emitMu.Unlock()
+	if emitErr != nil {
+		return emitErr
+	}
+	if err := parent.Err(); err != nil {
+		return err
+	}
+	return c.redact(errors.Join(errs...))
+}
+
+// run is the state of one Collect call.
+type run struct {
+	c          *Collector
+	incidentID string
+	users      *userCache
+
+	emitMu  sync.Mutex
+	emit    func(timeline.Event) error
+	emitErr error
+
+	// seen holds the log entry ids already emitted: offset pages shift
+	// while an incident is live, and split ranges may overlap.
+	seenMu sync.Mutex
+	seen   map[string]struct{}
+}
+
+func (r *run) fetchUser(ctx context.Context, id string) (User, error) {
+	var u *pd.User
+	err := r.c.call(ctx, "getting user "+id, func(ctx context.Context) (err error) {
+		u, err = r.c.client.GetUserWithContext(ctx, url.PathEscape(id), pd.GetUserOptions{})
+		return err
+	})
+	if err != nil {
+		return User{}, r.c.redact(err)
+	}
+	return User{ID: u.ID, Name: u.Name, Email: u.Email}, nil
+}
+
+// logRange is a time range [since, until) of log entries; nil ends are open.
+type logRange struct {
+	since, until *time.Time
+}
+
+func (lr logRange) contains(t time.Time) bool {
+	return (lr.since == nil || !t.Before(*lr.since)) && (lr.until == nil || t.Before(*lr.until))
+}
+
+func (lr logRange) String() string {
+	f := func(t *time.Time) string {
+		if t == nil {
+			return "…"
+		}
+		return t.Format(time.RFC3339)
+	}
+	return "[" + f(lr.since) + ", " + f(lr.until) + ")"
+}
+
+// logEntries pages through the incident's log entries. Offset paging cannot
+// go past MaxOffset, so when a range holds more entries than that (its first
+// page says how many), the range is split in two by time and each half is
+// read on its own.
+func (r *run) logEntries(ctx context.Context) error {
+	return r.logRange(ctx, logRange{})
+}
+
+func (r *run) logRange(ctx context.Context, lr logRange) error {
+	for offset := 0; ; {
+		opts := pd.ListIncidentLogEntriesOptions{
+			Limit:    PageLimit,
+			Offset:   uint(offset),
+			Total:    offset == 0,
+			Includes: []string{"channels"},
+		}
+		if lr.since != nil {
+			opts.Since = lr.since.UTC().Format(time.RFC3339)
+		}
+		if lr.until != nil {
+			opts.Until = lr.until.UTC().Format(time.RFC3339)
+		}
+		var page *pd.ListIncidentLogEntriesResponse
+		err := r.c.call(ctx, "listing log entries "+lr.String(), func(ctx context.Context) (err error) {
+			page, err = r.c.client.ListIncidentLogEntriesWithContext(ctx, url.PathEscape(r.incidentID), opts)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		if offset == 0 && page.Total > MaxOffset {
+			if halves, ok, err := r.split(ctx, lr); err != nil {
+				return err
+			} else if ok {
+				return r.ranges(ctx, halves)
+			}
+		}
+		if err := r.emitLogEntries(ctx, lr, page.LogEntries); err != nil {
+			return err
+		}
+		if !page.More || len(page.LogEntries) == 0 {
+			return nil
+		}
+		step := int(page.Limit)
+		if step <= 0 {
+			step = PageLimit
+		}
+		offset += step
+		if offset+PageLimit > MaxOffset {
+			// More than a page-able range although the first page said
+			// otherwise (entries were added meanwhile, or no total came):
+			// read the range again in halves; seen drops the repeats.
+			halves, ok, err := r.split(ctx, lr)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return fmt.Errorf("more than %d log entries in %s, which cannot be split further; the rest were not collected", MaxOffset, lr)
+			}
+			return r.ranges(ctx, halves)
+		}
+	}
+}
+
+func (r *run) ranges(ctx context.Context, lrs []logRange) error {
+	for _, lr := range lrs {
+		if err := r.logRange(ctx, lr); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// split cuts lr in two by time. The open range is first closed: the cut
+// falls a day before the incident began (earlier entries are rare, from
+// merges) and it ends a day after now. It reports false for a range of a
+// second or less, which PagerDuty's second-precision times cannot split.
+func (r *run) split(ctx context.Context, lr logRange) ([]logRange, bool, error) {
+	if lr.since == nil || lr.until == nil {
+		inc, err := r.c.describe(ctx, r.incidentID)
+		if err != nil {
+			return nil, false, err
+		}
+		start := time.Unix(0, 0).UTC()
+		cut := inc.StartedAt.Add(-24 * time.Hour).Truncate(time.Second)
+		end := r.c.now().UTC().Add(24 * time.Hour).Truncate(time.Second)
+		if !end.After(cut) {
+			end = cut.Add(48 * time.Hour)
+		}
+		return []logRange{{&start, &cut}, {&cut, &end}}, true, nil
+	}
+	d := lr.until.Sub(*lr.since)
+	if d <= time.Second {
+		return nil, false, nil
+	}
+	mid := lr.since.Add(d / 2).Truncate(time.Second)
+	if !mid.After(*lr.since) {
+		mid = lr.since.Add(time.Second)
+	}
+	return []logRange{{lr.since, &mid}, {&mid, lr.until}}, true, nil
+}
+
+func (r *run) emitLogEntries(ctx context.Context, lr logRange, entries []pd.LogEntry) error {
+	var refs []pd.APIObject
+	keep := entries[:0:0]
+	for _, le := range entries {
+		if SkipLogEntry(le) {
+			continue
+		}
+		if lr.since != nil || lr.until != nil {
+			if t, err := parseTime(le.CreatedAt); err == nil && !lr.contains(t) {
+				continue
+			}
+		}
+		r.seenMu.Lock()
+		_, dup := r.seen[le.ID]
+		r.seen[le.ID] = struct{}{}
+		r.seenMu.Unlock()
+		if dup {
+			continue
+		}
+		keep = append(keep, le)
+		refs = logEntryUsers(refs, le)
+	}
+	if err := r.users.resolve(ctx, refs); err != nil {
+		return err
+	}
+	for _, le := range keep {
+		ev, err := NormalizeLogEntry(r.incidentID, le, r.users)
+		if err != nil {
+			return err
+		}
+		if err := r.emit(ev); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *run) notes(ctx context.Context) error {
+	var notes []pd.IncidentNote
+	err := r.c.call(ctx, "listing notes", func(ctx context.Context) (err error) {
+		notes, err = r.c.client.ListIncidentNotesWithContext(ctx, url.PathEscape(r.incidentID))
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	refs := make([]pd.APIObject, 0, len(notes))
+	for _, n := range notes {
+		refs = append(refs, n.User)
+	}
+	if err := r.users.resolve(ctx, refs); err != nil {
+		return err
+	}
+	for _, n := range notes {
+		ev, err := NormalizeNote(r.incidentID, n, r.users)
+		if err != nil {
+			return err
+		}
+		if err := r.emit(ev); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// alerts pages through the incident's alerts. The alerts endpoint has no
+// time filter, so past MaxOffset alerts the rest cannot be reached.
+func (r *run) alerts(ctx context.Context) error {
+	for offset := 0; ; {
+		opts := pd.ListIncidentAlertsOptions{Limit: PageLimit, Offset: uint(offset)}
+		var page *pd.ListAlertsResponse
+		err := r.c.call(ctx, fmt.Sprintf("listing alerts at offset %d", offset), func(ctx context.Context) (err error) {
+			page, err = r.c.client.ListIncidentAlertsWithContext(ctx, url.PathEscape(r.incidentID), opts)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		for _, a := range page.Alerts {
+			ev, err := NormalizeAlert(r.incidentID, a)
+			if err != nil {
+				return err
+			}
+			if err := r.emit(ev); err != nil {
+				return err
+			}
+		}
+		if !page.More || len(page.Alerts) == 0 {
+			return nil
+		}
+		step := int(page.Limit)
+		if step <= 0 {
+			step = PageLimit
+		}
+		offset += step
+		if offset+PageLimit > MaxOffset {
+			return fmt.Errorf("more than %d alerts; PagerDuty's offset paging cannot reach the rest", MaxOffset)
+		}
+	}
+}
