@@ -482,7 +482,9 @@ func (f *Fake) getUser(w http.ResponseWriter, r *http.Request) {
 // writeJSON encodes v before writing anything, so that a failure is a 500.
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(v); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
 		writeError(w, http.StatusInternalServerError, 2000, "Internal Server Error")
 		return
 	}
