@@ -1,0 +1,285 @@
+package slack
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	slackapi "github.com/slack-go/slack"
+	"github.com/slack-go/slack/slackevents"
+
+	"github.com/groundwork-dev/groundwork/collectors/slack/slackfake"
+	"github.com/groundwork-dev/groundwork/timeline"
+)
+
+// staticUsers is a UserResolver from a map; ids not in it are ErrUnknown.
+type staticUsers struct {
+	users map[string]timeline.Actor
+	bots  map[string]string
+	err   error // returned for every lookup when set
+}
+
+func (s staticUsers) User(_ context.Context, id string) (timeline.Actor, error) {
+	if s.err != nil {
+		return timeline.Actor{}, s.err
+	}
+	a, ok := s.users[id]
+	if !ok {
+		return timeline.Actor{}, ErrUnknown
+	}
+	return a, nil
+}
+
+func (s staticUsers) Bot(_ context.Context, id string) (string, error) {
+	if s.err != nil {
+		return "", s.err
+	}
+	n, ok := s.bots[id]
+	if !ok {
+		return "", ErrUnknown
+	}
+	return n, nil
+}
+
+var people = staticUsers{users: map[string]timeline.Actor{
+	"U1": {ID: "U1", Name: "Alice Ng", Email: "alice@acme.test"},
+	"U2": {ID: "U2", Name: "Bob"},
+}}
+
+func TestTimestamps(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want time.Time
+	}{
+		{"1512085950.000216", time.Date(2017, 11, 30, 23, 52, 30, 216000, time.UTC)},
+		{"1763632923.000200", time.Date(2025, 11, 20, 10, 2, 3, 200000, time.UTC)},
+		{"1763632923", time.Date(2025, 11, 20, 10, 2, 3, 0, time.UTC)},
+		{"1763632923.5", time.Date(2025, 11, 20, 10, 2, 3, 500000000, time.UTC)},
+	} {
+		got, err := ParseTS(tc.in)
+		if err != nil || !got.Equal(tc.want) || got.Location() != time.UTC {
+			t.Errorf("ParseTS(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
+		}
+	}
+	for _, bad := range []string{"", "abc", "1.2.3", "-5.000001", "1763632923.0000001", "1763632923.-00001"} {
+		if _, err := ParseTS(bad); !errors.Is(err, timeline.ErrInvalid) {
+			t.Errorf("ParseTS(%q) = %v, want ErrInvalid", bad, err)
+		}
+	}
+	at := time.Date(2025, 11, 20, 11, 2, 3, 200999, time.FixedZone("CET", 3600))
+	if got := FormatTS(at); got != "1763632923.000200" {
+		t.Errorf("FormatTS = %s", got)
+	}
+	if got := ceilTS(at); got != "1763632923.000201" {
+		t.Errorf("ceilTS = %s", got)
+	}
+	if got := ceilTS(at.Truncate(time.Microsecond)); got != "1763632923.000200" {
+		t.Errorf("ceilTS of an exact microsecond = %s", got)
+	}
+}
+
+func TestPlainText(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"plain", "plain"},
+		{"<@U1> look", "@Alice Ng look"},
+		{"cc <@U2|bobby> and <@U1|alice>", "cc @Bob and @Alice Ng"},
+		{"<@U9|ghost> <@U8>", "@ghost @U8"},
+		{"see <#C0DEPLOYS|deploys> and <#C0OTHER>", "see #deploys and #C0OTHER"},
+		{"<!here> <!channel> <!everyone>", "@here @channel @everyone"},
+		{"<!subteam^S0ONCALL|@oncall> please", "@oncall please"},
+		{"<!subteam^S0ONCALL> please", "@S0ONCALL please"},
+		{"<!date^1392734382^{date}|Feb 18, 2014>", "Feb 18, 2014"},
+		{"<https://x.test/a?b=1&amp;c=2>", "https://x.test/a?b=1&c=2"},
+		{"<https://x.test/a|the doc>", "the doc (https://x.test/a)"},
+		{"<https://x.test/a|https://x.test/a>", "https://x.test/a"},
+		{"<mailto:a@b.test|a@b.test>", "a@b.test (mailto:a@b.test)"},
+		{"1 &lt; 2 &amp;&amp; 3 &gt; 2", "1 < 2 && 3 > 2"},
+		{"unclosed <@U1", "unclosed <@U1"},
+		{"", ""},
+	} {
+		got, err := PlainText(context.Background(), tc.in, people)
+		if err != nil || got != tc.want {
+			t.Errorf("PlainText(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
+		}
+	}
+	// Without a resolver ids stay, labels are used.
+	if got, _ := PlainText(context.Background(), "<@U1> <@U2|bob>", nil); got != "@U1 @bob" {
+		t.Errorf("nil resolver: %q", got)
+	}
+	// A failing lookup (not ErrUnknown) is an error.
+	boom := errors.New("connection reset")
+	if _, err := PlainText(context.Background(), "<@U1>", staticUsers{err: boom}); !errors.Is(err, boom) {
+		t.Errorf("lookup failure: %v", err)
+	}
+}
+
+func TestNormalizeMessage(t *testing.T) {
+	ctx := context.Background()
+	const ws = "https://acme.slack.com/"
+	for _, tc := range []struct {
+		name string
+		msg  slackapi.Msg
+		want timeline.Event
+	}{{
+		name: "plain",
+		msg:  slackapi.Msg{Type: "message", User: "U1", Text: "hello <@U2>", Timestamp: "1763632923.000200"},
+		want: timeline.Event{
+			ID: "slack:message:C1:1763632923.000200", Source: "slack", Kind: timeline.KindChatMessage,
+			OccurredAt: time.Date(2025, 11, 20, 10, 2, 3, 200000, time.UTC),
+			Actor:      &timeline.Actor{ID: "U1", Name: "Alice Ng", Email: "alice@acme.test"},
+			Title:      "Alice Ng: hello @Bob", Text: "hello @Bob",
+			URL:     "https://acme.slack.com/archives/C1/p1763632923000200",
+			Details: map[string]any{"channel": "C1"},
+		},
+	}, {
+		name: "reply, edited, files, reactions",
+		msg: slackapi.Msg{User: "U2", Text: "see graph", Timestamp: "1763632990.000100", ThreadTimestamp: "1763632923.000200",
+			Edited:    &slackapi.Edited{User: "U2", Timestamp: "1763633000.000000"},
+			Files:     []slackapi.File{{ID: "F1"}, {ID: "F2"}},
+			Reactions: []slackapi.ItemReaction{{Name: "+1", Count: 3}}},
+		want: timeline.Event{
+			ID: "slack:message:C1:1763632990.000100", Source: "slack", Kind: timeline.KindChatReply,
+			OccurredAt: time.Date(2025, 11, 20, 10, 3, 10, 100000, time.UTC),
+			Actor:      &timeline.Actor{ID: "U2", Name: "Bob"},
+			Title:      "Bob (in thread): see graph", Text: "see graph",
+			URL: "https://acme.slack.com/archives/C1/p1763632990000100?thread_ts=1763632923.000200&cid=C1",
+			Details: map[string]any{"channel": "C1", "thread_ts": "1763632923.000200", "edited_ts": "1763633000.000000",
+				"files": 2, "reactions": map[string]any{"+1": 3}},
+		},
+	}, {
+		name: "unknown user, no text",
+		msg:  slackapi.Msg{User: "U404", Timestamp: "1763632923.000200"},
+		want: timeline.Event{
+			ID: "slack:message:C1:1763632923.000200", Source: "slack", Kind: timeline.KindChatMessage,
+			OccurredAt: time.Date(2025, 11, 20, 10, 2, 3, 200000, time.UTC),
+			Actor:      &timeline.Actor{ID: "U404", Name: "U404"},
+			Title:      "U404: (no text)",
+			URL:        "https://acme.slack.com/archives/C1/p1763632923000200",
+			Details:    map[string]any{"channel": "C1"},
+		},
+	}, {
+		name: "bot with profile and no user lookup",
+		msg: slackapi.Msg{BotID: "B1", User: "U0BOTUSER", Text: "deployed", Timestamp: "1763632923.000200",
+			BotProfile: &slackapi.BotProfile{ID: "B1", Name: "Argo CD"}},
+		want: timeline.Event{
+			ID: "slack:message:C1:1763632923.000200", Source: "slack", Kind: timeline.KindChatMessage,
+			OccurredAt: time.Date(2025, 11, 20, 10, 2, 3, 200000, time.UTC),
+			Actor:      &timeline.Actor{ID: "B1", Name: "Argo CD"},
+			Title:      "Argo CD: deployed", Text: "deployed",
+			URL:     "https://acme.slack.com/archives/C1/p1763632923000200",
+			Details: map[string]any{"channel": "C1", "bot_id": "B1"},
+		},
+	}} {
+		got, err := NormalizeMessage(ctx, "C1", ws, tc.msg, people)
+		if err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+			continue
+		}
+		if d := cmp.Diff(tc.want, got); d != "" {
+			t.Errorf("%s (-want +got):\n%s", tc.name, d)
+		}
+	}
+
+	if _, err := NormalizeMessage(ctx, "C1", ws, slackapi.Msg{Timestamp: "x"}, people); !errors.Is(err, timeline.ErrInvalid) {
+		t.Errorf("bad ts: %v", err)
+	}
+	long := ""
+	for len(long) < 300 {
+		long += "word "
+	}
+	e, _ := NormalizeMessage(ctx, "C1", "", slackapi.Msg{User: "U1", Text: long + "\nsecond line", Timestamp: "1.000001"}, people)
+	if n := len([]rune(e.Title)); n > titleLen || e.URL != "" || e.Text != long+"\nsecond line" {
+		t.Errorf("long title (%d runes) %q, url %q", n, e.Title, e.URL)
+	}
+}
+
+func loadMessageEvent(t *testing.T, name string) *slackevents.MessageEvent {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "events", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	outer, err := slackevents.ParseEvent(b, slackevents.OptionNoVerifyToken())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, ok := outer.InnerEvent.Data.(*slackevents.MessageEvent)
+	if !ok {
+		t.Fatalf("%s: inner event is %T", name, outer.InnerEvent.Data)
+	}
+	return ev
+}
+
+// TestLiveEventsMatchCollected checks that an Events API delivery normalises
+// to exactly the event collecting the same message gives: same id, kind,
+// time, actor, text, url and details.
+func TestLiveEventsMatchCollected(t *testing.T) {
+	b := setup(t, nil, nil)
+	seedIncidentChannel(t, b)
+	collected, err := b.collect(t, window("C0CHECKOUT"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := byID(collected)
+	ctx := context.Background()
+	ws, err := b.col.WorkspaceURL(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	users := b.col.NewUserResolver()
+	for _, tc := range []struct{ file, id string }{
+		{"message.json", "slack:message:C0CHECKOUT:1763635200.000700"},
+		{"message_changed.json", "slack:message:C0CHECKOUT:1763629500.000400"},
+		{"thread_reply.json", "slack:message:C0CHECKOUT:1763632980.000000"},
+		{"reply_to_old_parent.json", "slack:message:C0CHECKOUT:1763629805.000000"},
+		{"channel_join.json", "slack:message:C0CHECKOUT:1763629260.000200"},
+		{"bot_message.json", "slack:message:C0CHECKOUT:1763633160.000500"},
+	} {
+		got, ok, err := NormalizeMessageEvent(ctx, ws, loadMessageEvent(t, tc.file), users)
+		if err != nil || !ok {
+			t.Errorf("%s: ok=%v err=%v", tc.file, ok, err)
+			continue
+		}
+		if d := cmp.Diff(want[tc.id], got); d != "" {
+			t.Errorf("%s: live event differs from the collected one (-collected +live):\n%s", tc.file, d)
+		}
+	}
+	if _, ok, err := NormalizeMessageEvent(ctx, ws, loadMessageEvent(t, "message_deleted.json"), users); ok || err != nil {
+		t.Errorf("message_deleted: ok=%v err=%v, want skipped", ok, err)
+	}
+	if _, ok, _ := NormalizeMessageEvent(ctx, ws, nil, users); ok {
+		t.Error("nil event stored")
+	}
+}
+
+func TestUserCache(t *testing.T) {
+	b := setup(t, nil, nil)
+	b.fake.AddUserProfile(slackfake.User{ID: "U1", Name: "alice", RealName: "Alice Real", Email: "a@x.test"})
+	users := b.col.NewUserResolver()
+	ctx := context.Background()
+	for i := 0; i < 3; i++ {
+		a, err := users.User(ctx, "U1")
+		if err != nil || a != (timeline.Actor{ID: "U1", Name: "Alice Real", Email: "a@x.test"}) {
+			t.Fatalf("User = %+v, %v", a, err)
+		}
+		if _, err := users.User(ctx, "U404"); !errors.Is(err, ErrUnknown) {
+			t.Fatalf("unknown user: %v", err)
+		}
+	}
+	if n := b.fake.RequestsFor("users.info"); n != 2 {
+		t.Errorf("users.info called %d times, want 2", n)
+	}
+	// A transport failure is not cached.
+	b.fake.FailNext(6, 500)
+	if _, err := users.User(ctx, "U2"); err == nil || errors.Is(err, ErrUnknown) {
+		t.Fatalf("failed lookup: %v", err)
+	}
+	b.fake.AddUser("U2", "bob", "Bob", "")
+	if a, err := users.User(ctx, "U2"); err != nil || a.Name != "Bob" {
+		t.Fatalf("retry after failure: %+v %v", a, err)
+	}
+}
