@@ -1,0 +1,520 @@
+// Package github collects an incident window's changes from GitHub: commits,
+// merged pull requests, deployment statuses, releases and completed workflow
+// runs, through github.com/google/go-github over the shared
+// collectors.Transport. normalize.go holds the pure functions that turn
+// go-github's structs into timeline events; the webhook receiver uses the
+// same functions so that live and collected events are identical.
+package github
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	gh "github.com/google/go-github/v66/github"
+	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
+	"golang.org/x/time/rate"
+
+	"github.com/groundwork-dev/groundwork/collectors"
+	"github.com/groundwork-dev/groundwork/timeline"
+)
+
+// Name is the source name, the config key and Event.Source.
+const Name = timeline.SourceGitHub
+
+// DefaultAPIURL is the base URL of GitHub's REST API.
+const DefaultAPIURL = "https://api.github.com/"
+
+// perPage is GitHub's largest page size.
+const perPage = 100
+
+// maxSearchResults is the most a workflow-run search returns; a range with
+// more results is split.
+const maxSearchResults = 1000
+
+// Config is the sources.github section of the configuration.
+type Config struct {
+	// Token is a personal access, app installation or fine-grained token.
+	Token string `yaml:"token"`
+	// APIURL is the base URL of the REST API (GitHub Enterprise:
+	// https://HOST/api/v3/). Empty means DefaultAPIURL.
+	APIURL string `yaml:"api_url"`
+	// WebhookSecret verifies X-Hub-Signature-256 on webhook deliveries.
+	WebhookSecret string `yaml:"webhook_secret"`
+}
+
+// Enabled reports whether the source is configured (a token is set).
+func (c Config) Enabled() bool { return c.Token != "" }
+
+// Validate reports the first thing wrong with an enabled configuration,
+// naming the key. A disabled source (no token) is always valid.
+func (c Config) Validate() error {
+	if !c.Enabled() {
+		return nil
+	}
+	if _, err := c.BaseURL(); err != nil {
+		return err
+	}
+	if c.WebhookSecret == "" {
+		return errors.New("sources.github.webhook_secret: required when sources.github.token is set")
+	}
+	return nil
+}
+
+// BaseURL parses api_url (DefaultAPIURL when empty) and makes sure that it
+// ends with a slash, as go-github requires.
+func (c Config) BaseURL() (*url.URL, error) {
+	raw := c.APIURL
+	if raw == "" {
+		raw = DefaultAPIURL
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("sources.github.api_url: %w", err)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("sources.github.api_url: %q is not an absolute http(s) URL", raw)
+	}
+	if !strings.HasSuffix(u.Path, "/") {
+		u.Path += "/"
+	}
+	return u, nil
+}
+
+// String prints the configuration with its secrets redacted.
+func (c Config) String() string {
+	return fmt.Sprintf("{token:%s api_url:%s webhook_secret:%s}", redacted(c.Token), c.APIURL, redacted(c.WebhookSecret))
+}
+
+func redacted(s string) string {
+	if s == "" {
+		return `""`
+	}
+	return "[REDACTED]"
+}
+
+// Options are the collector's wiring, set by cmd and by tests.
+type Options struct {
+	// Observer hears about requests and rate-limit waits; may be nil.
+	Observer collectors.Observer
+	// Logger is zap.NewNop() when nil.
+	Logger *zap.Logger
+	// Base does the HTTP requests; http.DefaultTransport when nil.
+	Base http.RoundTripper
+	// SleepFunc waits for d or until ctx ends (rate-limit waits, backoff);
+	// collectors.Sleep when nil.
+	SleepFunc func(ctx context.Context, d time.Duration) error
+	// NowFunc is the clock; time.Now when nil.
+	NowFunc func() time.Time
+	// Concurrency is how many (repo, stream) listings run at once
+	// (default 4).
+	Concurrency int
+	// RequestsPerSecond paces requests (default 10, burst as many); a
+	// negative value turns pacing off. GitHub's budget is 5,000 requests an
+	// hour per token, and it asks for no more than 900 points a minute.
+	RequestsPerSecond float64
+	// MaxRateLimitWait is the longest rate-limit wait sat out; a longer one
+	// is returned as *collectors.RateLimitError (default 15m).
+	MaxRateLimitWait time.Duration
+	// Timeout bounds each HTTP request (default 60s).
+	Timeout time.Duration
+}
+
+// Collector collects GitHub events. It is safe for concurrent use.
+type Collector struct {
+	client *gh.Client
+	token  string
+	log    *zap.Logger
+	conc   int
+	now    func() time.Time
+}
+
+var _ collectors.Collector = (*Collector)(nil)
+
+// New builds a collector from a valid, enabled configuration.
+func New(cfg Config, opts Options) (*Collector, error) {
+	if !cfg.Enabled() {
+		return nil, errors.New("sources.github.token: required")
+	}
+	base, err := cfg.BaseURL()
+	if err != nil {
+		return nil, err
+	}
+	log := opts.Logger
+	if log == nil {
+		log = zap.NewNop()
+	}
+	now := opts.NowFunc
+	if now == nil {
+		now = time.Now
+	}
+	sleep := opts.SleepFunc
+	if sleep == nil {
+		sleep = collectors.Sleep
+	}
+	maxWait := opts.MaxRateLimitWait
+	if maxWait <= 0 {
+		maxWait = 15 * time.Minute
+	}
+	var limiter *rate.Limiter
+	switch rps := opts.RequestsPerSecond; {
+	case rps == 0:
+		limiter = rate.NewLimiter(10, 10)
+	case rps > 0:
+		limiter = rate.NewLimiter(rate.Limit(rps), max(1, int(rps)))
+	}
+	tr := &collectors.Transport{
+		Source:           Name,
+		Base:             opts.Base,
+		Limiter:          limiter,
+		RetryAfter:       RetryAfter,
+		MaxRateLimitWait: maxWait,
+		Observer:         opts.Observer,
+		SleepFunc:        sleep,
+		NowFunc:          now,
+	}
+	hc := collectors.NewHTTPClient(tr, opts.Timeout)
+	hc.Transport = &rateGate{
+		next: tr, source: Name, observer: opts.Observer,
+		sleep: sleep, now: now, maxWait: maxWait,
+	}
+	client := gh.NewClient(hc).WithAuthToken(cfg.Token)
+	client.BaseURL = base
+	client.UserAgent = "groundwork"
+	conc := opts.Concurrency
+	if conc <= 0 {
+		conc = 4
+	}
+	return &Collector{client: client, token: cfg.Token, log: log, conc: conc, now: now}, nil
+}
+
+// Name implements collectors.Collector.
+func (c *Collector) Name() string { return Name }
+
+// stream is one kind of listing of one repository.
+type stream struct {
+	name string
+	run  func(ctx context.Context, r repoRef, w timeline.Window, emit func(timeline.Event) error) error
+}
+
+type repoRef struct {
+	full, owner, name string
+}
+
+func parseRepo(s string) (repoRef, error) {
+	owner, name, ok := strings.Cut(strings.TrimSpace(s), "/")
+	if !ok || owner == "" || name == "" || strings.Contains(name, "/") {
+		return repoRef{}, fmt.Errorf("repository %q is not owner/name", s)
+	}
+	return repoRef{full: owner + "/" + name, owner: owner, name: name}, nil
+}
+
+// Collect implements collectors.Collector. Every repository of w is listed
+// (commits, merged pull requests, deployment statuses, releases, completed
+// workflow runs), several listings at once; events are emitted page by page,
+// one at a time. A listing that fails does not stop the others: Collect
+// returns their errors joined, each naming the repository and the listing.
+// It returns the error of emit unchanged (and stops), and ctx.Err() when ctx
+// ends. An error caused by GitHub's rate limit wraps
+// *collectors.RateLimitError. No error contains the token.
+func (c *Collector) Collect(parent context.Context, w timeline.Window, emit func(timeline.Event) error) error {
+	ctx, cancel := context.WithCancel(parent)
+	defer cancel()
+
+	var (
+		mu      sync.Mutex
+		emitErr error
+		errs    []error
+	)
+	safeEmit := func(e timeline.Event) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if emitErr != nil {
+			return emitErr
+		}
+		if err := emit(e); err != nil {
+			emitErr = err
+			cancel()
+			return err
+		}
+		return nil
+	}
+	fail := func(err error) {
+		mu.Lock()
+		errs = append(errs, err)
+		mu.Unlock()
+	}
+
+	streams := []stream{
+		{"commits", c.commits},
+		{"pull requests", c.pulls},
+		{"deployments", c.deployments},
+		{"releases", c.releases},
+		{"workflow runs", c.workflowRuns},
+	}
+	var g errgroup.Group
+	g.SetLimit(c.conc)
+	for _, raw := range w.Repos {
+		r, err := parseRepo(raw)
+		if err != nil {
+			fail(err)
+			continue
+		}
+		for _, s := range streams {
+			g.Go(func() error {
+				if ctx.Err() != nil {
+					return nil
+				}
+				if err := s.run(ctx, r, w, safeEmit); err != nil && ctx.Err() == nil {
+					fail(fmt.Errorf("%s: %s: %w", r.full, s.name, c.redact(err)))
+				}
+				return nil
+			})
+		}
+	}
+	_ = g.Wait()
+
+	if emitErr != nil {
+		return emitErr
+	}
+	if err := parent.Err(); err != nil {
+		return err
+	}
+	return errors.Join(errs...)
+}
+
+// redact makes sure that err's text does not contain the token. go-github
+// never puts the Authorization header in an error, so this is a guard.
+func (c *Collector) redact(err error) error {
+	if len(c.token) < 4 || !strings.Contains(err.Error(), c.token) {
+		return err
+	}
+	return &redactedError{msg: collectors.RedactError(err, c.token), err: err}
+}
+
+// redactedError keeps the chain (for errors.As on *RateLimitError) but not
+// the text of the error it hides.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
+
+// commits lists commits with since/until (which GitHub applies to the
+// committer date), page by page.
+func (c *Collector) commits(ctx context.Context, r repoRef, w timeline.Window, emit func(timeline.Event) error) error {
+	opt := &gh.CommitsListOptions{
+		// The API takes whole seconds: round outwards, filter exactly.
+		Since:       w.Start.UTC().Truncate(time.Second),
+		Until:       ceilSecond(w.End.UTC()),
+		ListOptions: gh.ListOptions{PerPage: perPage},
+	}
+	for {
+		page, resp, err := c.client.Repositories.ListCommits(ctx, r.owner, r.name, opt)
+		if err != nil {
+			var er *gh.ErrorResponse
+			if opt.Page <= 1 && errors.As(err, &er) && er.Response != nil && er.Response.StatusCode == http.StatusConflict {
+				return nil // "Git Repository is empty."
+			}
+			return err
+		}
+		for _, rc := range page {
+			e := NormalizeCommit(r.full, rc)
+			if !w.Contains(e.OccurredAt) {
+				continue
+			}
+			if err := emit(e); err != nil {
+				return err
+			}
+		}
+		if resp.NextPage == 0 {
+			return nil
+		}
+		opt.Page = resp.NextPage
+	}
+}
+
+// pulls lists closed pull requests, most recently updated first, and stops
+// at the first one updated before the window: a pull request merged inside
+// the window was updated at or after its merge.
+func (c *Collector) pulls(ctx context.Context, r repoRef, w timeline.Window, emit func(timeline.Event) error) error {
+	opt := &gh.PullRequestListOptions{
+		State: "closed", Sort: "updated", Direction: "desc",
+		ListOptions: gh.ListOptions{PerPage: perPage},
+	}
+	for {
+		page, resp, err := c.client.PullRequests.List(ctx, r.owner, r.name, opt)
+		if err != nil {
+			return err
+		}
+		for _, p := range page {
+			if p.GetUpdatedAt().Time.Before(w.Start) {
+				return nil
+			}
+			if p.MergedAt == nil || !w.Contains(p.GetMergedAt().Time) {
+				continue
+			}
+			if err := emit(NormalizePull(r.full, p)); err != nil {
+				return err
+			}
+		}
+		if resp.NextPage == 0 {
+			return nil
+		}
+		opt.Page = resp.NextPage
+	}
+}
+
+// deployments lists deployments, newest first, and the statuses of those
+// that can have one inside the window. A deployment's updated_at moves with
+// its latest status, so one last updated before the window has no status in
+// it, and one created after the window has none either. Paging stops at the
+// first deployment created and last updated before the window: the ones
+// after it are older still. (A status added much later to an old deployment
+// that is listed behind such a one, as when GitHub marks it inactive, is
+// therefore not seen.)
+func (c *Collector) deployments(ctx context.Context, r repoRef, w timeline.Window, emit func(timeline.Event) error) error {
+	opt := &gh.DeploymentsListOptions{ListOptions: gh.ListOptions{PerPage: perPage}}
+	for {
+		page, resp, err := c.client.Repositories.ListDeployments(ctx, r.owner, r.name, opt)
+		if err != nil {
+			return err
+		}
+		for _, d := range page {
+			created, updated := d.GetCreatedAt().Time, d.GetUpdatedAt().Time
+			if created.Before(w.Start) && updated.Before(w.Start) {
+				return nil
+			}
+			if created.After(w.End) {
+				continue
+			}
+			if err := c.deploymentStatuses(ctx, r, d, w, emit); err != nil {
+				return fmt.Errorf("deployment %d: %w", d.GetID(), err)
+			}
+		}
+		if resp.NextPage == 0 {
+			return nil
+		}
+		opt.Page = resp.NextPage
+	}
+}
+
+func (c *Collector) deploymentStatuses(ctx context.Context, r repoRef, d *gh.Deployment, w timeline.Window, emit func(timeline.Event) error) error {
+	opt := &gh.ListOptions{PerPage: perPage}
+	for {
+		page, resp, err := c.client.Repositories.ListDeploymentStatuses(ctx, r.owner, r.name, d.GetID(), opt)
+		if err != nil {
+			return err
+		}
+		for _, s := range page {
+			if !w.Contains(s.GetCreatedAt().Time) {
+				continue
+			}
+			e := NormalizeDeploymentStatus(r.full, d, s)
+			if e.Kind == "" {
+				c.log.Warn("skipping deployment status of unknown state",
+					zap.String("repo", r.full), zap.Int64("status_id", s.GetID()), zap.String("state", s.GetState()))
+				continue
+			}
+			if err := emit(e); err != nil {
+				return err
+			}
+		}
+		if resp.NextPage == 0 {
+			return nil
+		}
+		opt.Page = resp.NextPage
+	}
+}
+
+// releases lists every release (the API has no time filter, and a draft
+// created long ago may be published inside the window) and keeps those
+// published inside it.
+func (c *Collector) releases(ctx context.Context, r repoRef, w timeline.Window, emit func(timeline.Event) error) error {
+	opt := &gh.ListOptions{PerPage: perPage}
+	for {
+		page, resp, err := c.client.Repositories.ListReleases(ctx, r.owner, r.name, opt)
+		if err != nil {
+			return err
+		}
+		for _, rel := range page {
+			if rel.PublishedAt == nil || !w.Contains(rel.GetPublishedAt().Time) {
+				continue
+			}
+			if err := emit(NormalizeRelease(r.full, rel)); err != nil {
+				return err
+			}
+		}
+		if resp.NextPage == 0 {
+			return nil
+		}
+		opt.Page = resp.NextPage
+	}
+}
+
+// workflowRuns lists completed runs created inside the window and keeps
+// those whose updated_at (completion) is inside it too.
+func (c *Collector) workflowRuns(ctx context.Context, r repoRef, w timeline.Window, emit func(timeline.Event) error) error {
+	return c.workflowRunRange(ctx, r, w.Start.UTC().Truncate(time.Second), ceilSecond(w.End.UTC()), w, emit)
+}
+
+// workflowRunRange lists the runs created in [from, to] (whole seconds, both
+// included). GitHub answers at most 1,000 runs per search: when total_count
+// says there are more, the range is split in halves, recursively, down to a
+// single second (whose excess, if any, cannot be reached and is logged).
+func (c *Collector) workflowRunRange(ctx context.Context, r repoRef, from, to time.Time, w timeline.Window, emit func(timeline.Event) error) error {
+	opt := &gh.ListWorkflowRunsOptions{
+		Created:     formatSearchTime(from) + ".." + formatSearchTime(to),
+		Status:      "completed",
+		ListOptions: gh.ListOptions{PerPage: perPage},
+	}
+	seen := 0
+	for {
+		runs, resp, err := c.client.Actions.ListRepositoryWorkflowRuns(ctx, r.owner, r.name, opt)
+		if err != nil {
+			return err
+		}
+		total := runs.GetTotalCount()
+		if opt.Page <= 1 && total > maxSearchResults {
+			if to.Sub(from) >= time.Second {
+				mid := from.Add(to.Sub(from) / 2).Truncate(time.Second)
+				if err := c.workflowRunRange(ctx, r, from, mid, w, emit); err != nil {
+					return err
+				}
+				return c.workflowRunRange(ctx, r, mid.Add(time.Second), to, w, emit)
+			}
+			c.log.Warn("more workflow runs created in one second than GitHub returns; some are skipped",
+				zap.String("repo", r.full), zap.Time("created", from), zap.Int("total_count", total))
+		}
+		for _, run := range runs.WorkflowRuns {
+			seen++
+			if run.GetStatus() != "completed" || !w.Contains(run.GetUpdatedAt().Time) {
+				continue
+			}
+			if err := emit(NormalizeWorkflowRun(r.full, run)); err != nil {
+				return err
+			}
+		}
+		if resp.NextPage == 0 || seen >= maxSearchResults {
+			return nil
+		}
+		opt.Page = resp.NextPage
+	}
+}
+
+func formatSearchTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05Z") }
+
+func ceilSecond(t time.Time) time.Time {
+	if tr := t.Truncate(time.Second); !tr.Equal(t) {
+		return tr.Add(time.Second)
+	}
+	return t
+}
