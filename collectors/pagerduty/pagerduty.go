@@ -36,12 +36,19 @@ const PageLimit = 100
 // offset+limit is over it is refused with a 400.
 const MaxOffset = 10000
 
+// maxOffset is MaxOffset; tests lower it to reach the fallbacks cheaply.
+var maxOffset = MaxOffset
+
 // Config is the sources.pagerduty section of the configuration.
 type Config struct {
 	Token         string `yaml:"token"`
 	APIURL        string `yaml:"api_url"`
 	WebhookSecret string `yaml:"webhook_secret"`
 }
+
+// DefaultConfig is the configuration before the file is read: the public
+// API and no token (disabled).
+func DefaultConfig() Config { return Config{APIURL: DefaultAPIURL} }
 
 // Enabled reports whether the source is configured (it has a token).
 func (c Config) Enabled() bool { return c.Token != "" }
@@ -314,7 +321,7 @@ func (r *run) logRange(ctx context.Context, lr logRange) error {
 		if err != nil {
 			return err
 		}
-		if offset == 0 && page.Total > MaxOffset {
+		if offset == 0 && int(page.Total) > maxOffset {
 			if halves, ok, err := r.split(ctx, lr); err != nil {
 				return err
 			} else if ok {
@@ -332,7 +339,7 @@ func (r *run) logRange(ctx context.Context, lr logRange) error {
 			step = PageLimit
 		}
 		offset += step
-		if offset+PageLimit > MaxOffset {
+		if offset+PageLimit > maxOffset {
 			// More than a page-able range although the first page said
 			// otherwise (entries were added meanwhile, or no total came):
 			// read the range again in halves; seen drops the repeats.
@@ -341,7 +348,7 @@ func (r *run) logRange(ctx context.Context, lr logRange) error {
 				return err
 			}
 			if !ok {
-				return fmt.Errorf("more than %d log entries in %s, which cannot be split further; the rest were not collected", MaxOffset, lr)
+				return fmt.Errorf("more than %d log entries in %s, which cannot be split further; the rest were not collected", maxOffset, lr)
 			}
 			return r.ranges(ctx, halves)
 		}
@@ -481,8 +488,8 @@ func (r *run) alerts(ctx context.Context) error {
 			step = PageLimit
 		}
 		offset += step
-		if offset+PageLimit > MaxOffset {
-			return fmt.Errorf("more than %d alerts; PagerDuty's offset paging cannot reach the rest", MaxOffset)
+		if offset+PageLimit > maxOffset {
+			return fmt.Errorf("more than %d alerts; PagerDuty's offset paging cannot reach the rest", maxOffset)
 		}
 	}
 }
