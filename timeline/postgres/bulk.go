@@ -2,26 +2,26 @@ package postgres
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/groundwork-dev/groundwork/timeline"
 )
 
-// BulkMethod is how UpsertEvents moves a batch into Postgres. Both methods
-// give identical results; BenchmarkUpsert measures them against a plain COPY
-// and the faster one is the default.
+// BulkMethod is how UpsertEvents writes the rows that are new. Both give
+// identical results; BenchmarkUpsert measures them against a plain COPY and
+// the faster one is the default.
 type BulkMethod int
 
 const (
-	// BulkCopy streams the batch with COPY into a temporary staging table,
-	// then merges it with one INSERT ... SELECT ... ON CONFLICT.
+	// BulkCopy streams new rows straight into events with COPY.
 	BulkCopy BulkMethod = iota
-	// BulkUnnest sends the batch as column arrays to one
-	// INSERT ... SELECT FROM unnest(...) ... ON CONFLICT.
+	// BulkUnnest sends new rows as column arrays to one
+	// INSERT ... SELECT FROM unnest(...).
 	BulkUnnest
 )
 
@@ -39,101 +39,176 @@ func (s *Store) WithBulkMethod(m BulkMethod) *Store {
 	return &c
 }
 
-// feedLockID serialises writers of events between drawing seqs and commit, so
-// seqs become visible in increasing order (see the migration's comment).
-const feedLockID int64 = 0x67772d66656564 // "gw-feed"
+// writeLockID is the transaction-level advisory lock every writer of events
+// holds from reading what is stored to commit. It makes the upsert's
+// "is it new, changed or identical?" answer authoritative (so new rows can be
+// COPYed without ON CONFLICT), and it makes seqs become visible in the order
+// they were drawn, so a feed reader that has seen seq N never later finds a
+// smaller one.
+const writeLockID int64 = 0x67772d66656564 // "gw-feed"
 
 // FeedChannel is the NOTIFY channel that wakes feed readers after a commit
 // that changed events; the payload is the highest seq written.
 const FeedChannel = "groundwork_events"
 
-const stageColumns = `ord, incident_id, id, source, kind, occurred_at, occurred_ns, actor, title, text, url, details`
+var eventCols = []string{"incident_id", "id", "source", "kind", "occurred_at", "occurred_ns", "actor", "title", "text", "url", "details", "content_hash"}
 
-// mergeSQL merges staged rows: new ones are inserted, changed ones updated
-// with a new seq, identical ones left alone (no new row version at all).
-const mergeTail = `
-ON CONFLICT (incident_id, id) DO UPDATE SET
-    source = excluded.source, kind = excluded.kind, occurred_at = excluded.occurred_at,
-    occurred_ns = excluded.occurred_ns, actor = excluded.actor, title = excluded.title,
-    text = excluded.text, url = excluded.url, details = excluded.details,
-    seq = nextval('event_seq'), updated_at = now()
-WHERE (events.source, events.kind, events.occurred_at, events.occurred_ns, events.actor,
-       events.title, events.text, events.url, events.details)
-      IS DISTINCT FROM
-      (excluded.source, excluded.kind, excluded.occurred_at, excluded.occurred_ns, excluded.actor,
-       excluded.title, excluded.text, excluded.url, excluded.details)
-RETURNING (xmax = 0) AS inserted, seq`
+const insertUnnestSQL = `INSERT INTO events (incident_id, id, source, kind, occurred_at, occurred_ns, actor, title, text, url, details, content_hash)
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::int[],
+                     $7::jsonb[], $8::text[], $9::text[], $10::text[], $11::jsonb[], $12::bytea[])`
 
-const mergeFromStage = `
-WITH up AS (
-    INSERT INTO events (incident_id, id, source, kind, occurred_at, occurred_ns, actor, title, text, url, details)
-    SELECT DISTINCT ON (incident_id, id)
-           incident_id, id, source, kind, occurred_at, occurred_ns, actor, title, text, url, details
-    FROM events_stage
-    ORDER BY incident_id, id, ord DESC` + mergeTail + `
-)
-SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted), COALESCE(max(seq), 0) FROM up`
+// updateSQL rewrites changed rows, giving each a new seq.
+const updateSQL = `WITH up AS (
+UPDATE events e SET source = u.source, kind = u.kind, occurred_at = u.occurred_at, occurred_ns = u.occurred_ns,
+    actor = u.actor, title = u.title, text = u.text, url = u.url, details = u.details,
+    content_hash = u.content_hash, seq = nextval('event_seq'), updated_at = now()
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::int[],
+            $7::jsonb[], $8::text[], $9::text[], $10::text[], $11::jsonb[], $12::bytea[])
+     AS u(incident_id, id, source, kind, occurred_at, occurred_ns, actor, title, text, url, details, content_hash)
+WHERE e.incident_id = u.incident_id AND e.id = u.id AND e.content_hash IS DISTINCT FROM u.content_hash
+RETURNING e.seq)
+SELECT count(*), COALESCE(max(seq), 0) FROM up`
 
-const mergeFromUnnest = `
-WITH up AS (
-    INSERT INTO events (incident_id, id, source, kind, occurred_at, occurred_ns, actor, title, text, url, details)
-    SELECT DISTINCT ON (incident_id, id)
-           incident_id, id, source, kind, occurred_at, occurred_ns, actor, title, text, url, details
-    FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::int[],
-                $8::jsonb[], $9::text[], $10::text[], $11::text[], $12::jsonb[])
-         AS u(ord, incident_id, id, source, kind, occurred_at, occurred_ns, actor, title, text, url, details)
-    ORDER BY incident_id, id, ord DESC` + mergeTail + `
-)
-SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted), COALESCE(max(seq), 0) FROM up`
+// changedSQL returns, for each row that is new or differs from what is
+// stored, its position and whether it is stored at all. Only keys and
+// content hashes travel, so an unchanged batch is never sent in full.
+const changedSQL = `SELECT u.ord - 1, e.id IS NOT NULL
+FROM unnest($1::text[], $2::text[], $3::bytea[]) WITH ORDINALITY AS u(incident_id, id, h, ord)
+LEFT JOIN events e ON e.incident_id = u.incident_id AND e.id = u.id
+WHERE e.content_hash IS DISTINCT FROM u.h`
 
-type row struct {
+// encoded is one event and, once encode has run, its column values.
+type encoded struct {
+	e       *timeline.Event
+	done    bool
 	us      any
 	ns      int32
 	actor   any
 	details json.RawMessage
+	hash    []byte
 }
 
-func encodeEvent(e *timeline.Event) (row, error) {
-	if err := e.Validate(); err != nil {
-		return row{}, fmt.Errorf("%w: %w", timeline.ErrInvalid, err)
+func (r *encoded) values() []any {
+	e := r.e
+	return []any{e.IncidentID, e.ID, e.Source, e.Kind, r.us, r.ns, r.actor, e.Title, e.Text, e.URL, r.details, r.hash}
+}
+
+// encode renders the JSON columns and the content hash. It is the costly
+// part of a write, so new rows are encoded while COPY streams them.
+func (r *encoded) encode() error {
+	if r.done {
+		return nil
 	}
+	e := r.e
 	us, ns := splitTime(e.OccurredAt)
-	r := row{us: us, ns: ns, details: json.RawMessage("{}")}
+	r.us, r.ns, r.details = us, ns, json.RawMessage("{}")
+	var actor []byte
 	if e.Actor != nil {
 		b, err := json.Marshal(e.Actor)
 		if err != nil {
-			return r, fmt.Errorf("%w: event %s: actor: %w", timeline.ErrInvalid, e.ID, err)
+			return fmt.Errorf("%w: event %s: actor: %w", timeline.ErrInvalid, e.ID, err)
 		}
-		r.actor = json.RawMessage(b)
+		r.actor, actor = json.RawMessage(b), b
 	}
 	if len(e.Details) > 0 {
-		b, err := json.Marshal(e.Details)
+		b, err := json.Marshal(e.Details) // map keys are sorted: stable bytes
 		if err != nil {
-			return r, fmt.Errorf("%w: event %s: details: %w", timeline.ErrInvalid, e.ID, err)
+			return fmt.Errorf("%w: event %s: details: %w", timeline.ErrInvalid, e.ID, err)
 		}
 		r.details = b
 	}
-	return r, nil
+	h := sha256.New()
+	var n [8]byte
+	for _, part := range [][]byte{[]byte(e.Source), []byte(e.Kind), []byte(us.Format("2006-01-02T15:04:05.000000Z")),
+		{byte(ns >> 8), byte(ns)}, actor, []byte(e.Title), []byte(e.Text), []byte(e.URL), r.details} {
+		binary.BigEndian.PutUint64(n[:], uint64(len(part)))
+		h.Write(n[:])
+		h.Write(part)
+	}
+	r.hash = h.Sum(nil)[:16]
+	r.done = true
+	return nil
+}
+
+// prepareBatch validates every event and keeps only the last of several
+// events with the same key.
+func prepareBatch(events []timeline.Event) ([]encoded, error) {
+	type key struct{ inc, id string }
+	pos := make(map[key]int, len(events))
+	out := make([]encoded, 0, len(events))
+	for i := range events {
+		e := &events[i]
+		if err := e.Validate(); err != nil {
+			return nil, fmt.Errorf("%w: %w", timeline.ErrInvalid, err)
+		}
+		k := key{e.IncidentID, e.ID}
+		if j, dup := pos[k]; dup {
+			out[j] = encoded{e: e}
+			continue
+		}
+		pos[k] = len(out)
+		out = append(out, encoded{e: e})
+	}
+	return out, nil
+}
+
+func encodeAll(rows []encoded) error {
+	for i := range rows {
+		if err := rows[i].encode(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// copyFresh streams new rows into events with COPY, encoding them in a
+// goroutine so that encoding and Postgres's work overlap.
+func copyFresh(ctx context.Context, tx pgx.Tx, rows []encoded) error {
+	ch := make(chan *encoded, 512)
+	errc := make(chan error, 1)
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		defer close(ch)
+		for i := range rows {
+			if err := rows[i].encode(); err != nil {
+				errc <- err
+				return
+			}
+			select {
+			case ch <- &rows[i]:
+			case <-stop:
+				return
+			}
+		}
+	}()
+	src := pgx.CopyFromFunc(func() ([]any, error) {
+		r, ok := <-ch
+		if !ok {
+			select {
+			case err := <-errc:
+				return nil, err
+			default:
+				return nil, nil
+			}
+		}
+		return r.values(), nil
+	})
+	_, err := tx.CopyFrom(ctx, pgx.Identifier{"events"}, eventCols, src)
+	return err
 }
 
 // UpsertEvents implements timeline.Store. The whole batch is validated before
 // anything is written, and written in one transaction.
 func (s *Store) UpsertEvents(ctx context.Context, events []timeline.Event) (timeline.UpsertResult, error) {
-	if len(events) == 0 {
-		return timeline.UpsertResult{}, nil
-	}
-	rows := make([]row, len(events))
-	for i := range events {
-		r, err := encodeEvent(&events[i])
-		if err != nil {
-			return timeline.UpsertResult{}, err
-		}
-		rows[i] = r
+	rows, err := prepareBatch(events)
+	if err != nil || len(rows) == 0 {
+		return timeline.UpsertResult{}, err
 	}
 	var res timeline.UpsertResult
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var err error
-		res, err = s.upsertTx(ctx, tx, events, rows)
+		res, err = s.upsertTx(ctx, tx, rows)
 		return err
 	})
 	if err != nil {
@@ -142,85 +217,174 @@ func (s *Store) UpsertEvents(ctx context.Context, events []timeline.Event) (time
 	return res, nil
 }
 
-// UpsertEventsTx is UpsertEvents inside the caller's transaction (webhook
-// deliveries store events, the delivery and the job in one transaction).
+// UpsertEventsTx is UpsertEvents inside the caller's transaction (a webhook
+// delivery stores its events, its id and its job in one transaction).
 func (s *Store) UpsertEventsTx(ctx context.Context, tx pgx.Tx, events []timeline.Event) (timeline.UpsertResult, error) {
-	if len(events) == 0 {
-		return timeline.UpsertResult{}, nil
+	rows, err := prepareBatch(events)
+	if err != nil || len(rows) == 0 {
+		return timeline.UpsertResult{}, err
 	}
-	rows := make([]row, len(events))
-	for i := range events {
-		r, err := encodeEvent(&events[i])
-		if err != nil {
-			return timeline.UpsertResult{}, err
-		}
-		rows[i] = r
-	}
-	res, err := s.upsertTx(ctx, tx, events, rows)
+	res, err := s.upsertTx(ctx, tx, rows)
 	if err != nil {
 		return res, fmt.Errorf("upserting %d events: %w", len(events), classify(err))
 	}
 	return res, nil
 }
 
-func (s *Store) upsertTx(ctx context.Context, tx pgx.Tx, events []timeline.Event, rows []row) (timeline.UpsertResult, error) {
-	var ins, upd, maxSeq int64
-	switch s.upsert {
-	case BulkUnnest:
-		n := len(events)
-		ord, ns := make([]int32, n), make([]int32, n)
-		inc, ids, src, kind, title, text, url := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		us, actor, details := make([]any, n), make([]any, n), make([]any, n)
-		for i, e := range events {
-			ord[i], inc[i], ids[i], src[i], kind[i] = int32(i), e.IncidentID, e.ID, e.Source, e.Kind
-			us[i], ns[i], actor[i], details[i] = rows[i].us, rows[i].ns, rows[i].actor, rows[i].details
-			title[i], text[i], url[i] = e.Title, e.Text, e.URL
-		}
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, feedLockID); err != nil {
-			return timeline.UpsertResult{}, err
-		}
-		if err := tx.QueryRow(ctx, mergeFromUnnest, ord, inc, ids, src, kind, us, ns, actor, title, text, url, details).Scan(&ins, &upd, &maxSeq); err != nil {
-			return timeline.UpsertResult{}, err
-		}
-	default:
-		if _, err := tx.Exec(ctx, `CREATE TEMP TABLE IF NOT EXISTS events_stage (
-			ord int, incident_id text, id text, source text, kind text, occurred_at timestamptz,
-			occurred_ns int, actor jsonb, title text, text text, url text, details jsonb
-		) ON COMMIT DELETE ROWS`); err != nil {
-			return timeline.UpsertResult{}, err
-		}
-		i := 0
-		src := pgx.CopyFromFunc(func() ([]any, error) {
-			if i >= len(events) {
-				return nil, nil
+func (s *Store) upsertTx(ctx context.Context, tx pgx.Tx, rows []encoded) (timeline.UpsertResult, error) {
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, writeLockID); err != nil {
+		return timeline.UpsertResult{}, err
+	}
+	fresh, changed, err := classifyRows(ctx, tx, rows)
+	if err != nil || len(fresh)+len(changed) == 0 {
+		return timeline.UpsertResult{}, err
+	}
+	var res timeline.UpsertResult
+	var maxSeq int64
+	if len(fresh) > 0 {
+		switch s.upsert {
+		case BulkUnnest:
+			if err := encodeAll(fresh); err != nil {
+				return res, err
 			}
-			e, r := &events[i], &rows[i]
-			vals := []any{int32(i), e.IncidentID, e.ID, e.Source, e.Kind, r.us, r.ns, r.actor, e.Title, e.Text, e.URL, r.details}
-			i++
-			return vals, nil
-		})
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"events_stage"}, splitColumns(stageColumns), src); err != nil {
-			return timeline.UpsertResult{}, err
+			if _, err := tx.Exec(ctx, insertUnnestSQL, columns(fresh)...); err != nil {
+				return res, err
+			}
+		default:
+			if err := copyFresh(ctx, tx, fresh); err != nil {
+				return res, err
+			}
 		}
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, feedLockID); err != nil {
-			return timeline.UpsertResult{}, err
-		}
-		if err := tx.QueryRow(ctx, mergeFromStage).Scan(&ins, &upd, &maxSeq); err != nil {
-			return timeline.UpsertResult{}, err
+		res.Inserted = len(fresh)
+		if err := tx.QueryRow(ctx, `SELECT currval('event_seq')`).Scan(&maxSeq); err != nil {
+			return res, err
 		}
 	}
-	if ins+upd > 0 {
-		if _, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, FeedChannel, fmt.Sprint(maxSeq)); err != nil {
-			return timeline.UpsertResult{}, err
+	if len(changed) > 0 {
+		if err := encodeAll(changed); err != nil {
+			return res, err
 		}
+		var n, seq int64
+		if err := tx.QueryRow(ctx, updateSQL, columns(changed)...).Scan(&n, &seq); err != nil {
+			return res, err
+		}
+		res.Updated = int(n)
+		maxSeq = max(maxSeq, seq)
 	}
-	return timeline.UpsertResult{Inserted: int(ins), Updated: int(upd)}, nil
+	if _, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, FeedChannel, fmt.Sprint(maxSeq)); err != nil {
+		return res, err
+	}
+	return res, nil
 }
 
-func splitColumns(s string) []string {
-	cols := strings.Split(s, ",")
-	for i, c := range cols {
-		cols[i] = strings.TrimSpace(c)
+// columns turns rows into the column arrays of insertUnnestSQL and updateSQL.
+func columns(rows []encoded) []any {
+	cols := make([][]any, len(eventCols))
+	for i := range cols {
+		cols[i] = make([]any, len(rows))
 	}
-	return cols
+	for j := range rows {
+		for i, v := range rows[j].values() {
+			cols[i][j] = v
+		}
+	}
+	args := make([]any, len(cols))
+	for i := range cols {
+		args[i] = cols[i]
+	}
+	return args
+}
+
+// snapshotMin is the size from which an incident's part of a batch is
+// compared against a snapshot of what the incident holds (one index range
+// scan) instead of probing the index once per row.
+const snapshotMin = 1000
+
+// classifyRows splits rows into those not stored yet and those stored with
+// other content; identical rows are dropped. The caller holds writeLockID, so
+// the answer stays true until commit.
+func classifyRows(ctx context.Context, tx pgx.Tx, rows []encoded) (fresh, changed []encoded, err error) {
+	byIncident := map[string][]int{}
+	for i := range rows {
+		byIncident[rows[i].e.IncidentID] = append(byIncident[rows[i].e.IncidentID], i)
+	}
+	var probe []int
+	for inc, idx := range byIncident {
+		if len(idx) < snapshotMin {
+			probe = append(probe, idx...)
+			continue
+		}
+		stored, complete, err := snapshot(ctx, tx, inc, 2*len(idx))
+		if err != nil {
+			return nil, nil, err
+		}
+		if !complete {
+			probe = append(probe, idx...)
+			continue
+		}
+		for _, i := range idx {
+			h, ok := stored[rows[i].e.ID]
+			if !ok {
+				fresh = append(fresh, rows[i])
+				continue
+			}
+			if err := rows[i].encode(); err != nil {
+				return nil, nil, err
+			}
+			if string(h) != string(rows[i].hash) {
+				changed = append(changed, rows[i])
+			}
+		}
+	}
+	if len(probe) == 0 {
+		return fresh, changed, nil
+	}
+	inc, ids, hashes := make([]string, len(probe)), make([]string, len(probe)), make([][]byte, len(probe))
+	for j, i := range probe {
+		if err := rows[i].encode(); err != nil {
+			return nil, nil, err
+		}
+		inc[j], ids[j], hashes[j] = rows[i].e.IncidentID, rows[i].e.ID, rows[i].hash
+	}
+	res, err := tx.Query(ctx, changedSQL, inc, ids, hashes)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer res.Close()
+	for res.Next() {
+		var j int64
+		var stored bool
+		if err := res.Scan(&j, &stored); err != nil {
+			return nil, nil, err
+		}
+		if r := rows[probe[j]]; stored {
+			changed = append(changed, r)
+		} else {
+			fresh = append(fresh, r)
+		}
+	}
+	return fresh, changed, res.Err()
+}
+
+// snapshot reads the content hashes of an incident's events when it holds at
+// most limit of them; complete is false when it holds more.
+func snapshot(ctx context.Context, tx pgx.Tx, incidentID string, limit int) (map[string][]byte, bool, error) {
+	res, err := tx.Query(ctx, `SELECT id, content_hash FROM events WHERE incident_id = $1 LIMIT $2`, incidentID, limit+1)
+	if err != nil {
+		return nil, false, err
+	}
+	defer res.Close()
+	out := map[string][]byte{}
+	for res.Next() {
+		var id string
+		var h []byte
+		if err := res.Scan(&id, &h); err != nil {
+			return nil, false, err
+		}
+		out[id] = h
+	}
+	if err := res.Err(); err != nil {
+		return nil, false, err
+	}
+	return out, len(out) <= limit, nil
 }

@@ -42,6 +42,9 @@ CREATE TABLE events (
     text        text        NOT NULL DEFAULT '',
     url         text        NOT NULL DEFAULT '',
     details     jsonb       NOT NULL DEFAULT '{}',
+    -- content_hash digests every field above but the keys, so that an
+    -- unchanged event is recognised without comparing (or even sending) it.
+    content_hash bytea      NOT NULL,
     seq         bigint      NOT NULL DEFAULT nextval('event_seq'),
     updated_at  timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (incident_id, id)

@@ -1,0 +1,218 @@
+package api
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/groundwork-dev/groundwork/timeline"
+)
+
+// Paging limits of the timeline (PRODUCT.md §5) and of the incident list.
+const (
+	timelineDefaultLimit  = 500
+	timelineMaxLimit      = 5000
+	incidentsDefaultLimit = 50
+	incidentsMaxLimit     = 500
+)
+
+// timelineParams is the decoded query string of the timeline endpoint.
+type timelineParams struct {
+	Sources    []string
+	KindPrefix string
+	Since      *time.Time
+	Until      *time.Time
+	Limit      int
+	Cursor     string
+	Format     string
+}
+
+func parseLimit(q url.Values, def, maxLimit int) (int, error) {
+	v := q.Get("limit")
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > maxLimit {
+		return 0, badRequest("invalid_limit", fmt.Sprintf("limit must be an integer from 1 to %d, got %q", maxLimit, v))
+	}
+	return n, nil
+}
+
+func parseTimeParam(q url.Values, name string) (*time.Time, error) {
+	v := q.Get(name)
+	if v == "" {
+		return nil, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return nil, badRequest("invalid_"+name, fmt.Sprintf("%s must be an RFC 3339 time such as 2026-11-20T09:00:00Z, got %q", name, v))
+	}
+	t = t.UTC()
+	return &t, nil
+}
+
+func parseTimelineParams(q url.Values) (timelineParams, error) {
+	var p timelineParams
+	var err error
+	for _, v := range q["source"] {
+		for _, s := range strings.Split(v, ",") {
+			if s = strings.TrimSpace(s); s == "" {
+				continue
+			}
+			if !validSource(s) {
+				return p, badRequest("invalid_source", fmt.Sprintf("source must be one of %s, got %q", strings.Join(timeline.Sources, ", "), s))
+			}
+			p.Sources = append(p.Sources, s)
+		}
+	}
+	if k := q.Get("kind"); k != "" {
+		if !validKindFilter(k) {
+			return p, badRequest("invalid_kind", fmt.Sprintf("kind must be a kind such as page.acknowledged or a prefix such as page., got %q", k))
+		}
+		p.KindPrefix = k
+	}
+	if p.Since, err = parseTimeParam(q, "since"); err != nil {
+		return p, err
+	}
+	if p.Until, err = parseTimeParam(q, "until"); err != nil {
+		return p, err
+	}
+	if p.Since != nil && p.Until != nil && p.Since.After(*p.Until) {
+		return p, badRequest("invalid_range", "since must not be after until")
+	}
+	if p.Limit, err = parseLimit(q, timelineDefaultLimit, timelineMaxLimit); err != nil {
+		return p, err
+	}
+	p.Cursor = q.Get("cursor")
+	p.Format = q.Get("format")
+	if p.Format == "" {
+		p.Format = "json"
+	}
+	return p, nil
+}
+
+func validSource(s string) bool {
+	for _, v := range timeline.Sources {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+func validKindFilter(k string) bool {
+	if strings.HasSuffix(k, ".") {
+		for _, v := range timeline.Kinds {
+			if strings.HasPrefix(v, k) {
+				return true
+			}
+		}
+		return false
+	}
+	return timeline.IsKind(k)
+}
+
+// scope binds a cursor to the query that issued it: a cursor replayed with
+// other filters is rejected rather than silently skipping events.
+func (p timelineParams) scope(incidentID string) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%q|%q|%v|%v", p.Sources, p.KindPrefix, p.Since, p.Until)
+	return "timeline:" + incidentID + ":" + hex.EncodeToString(h.Sum(nil)[:8])
+}
+
+func (p timelineParams) query(incidentID string) timeline.TimelineQuery {
+	return timeline.TimelineQuery{IncidentID: incidentID, Since: p.Since, Until: p.Until,
+		Sources: p.Sources, KindPrefix: p.KindPrefix}
+}
+
+func (s *Server) getTimeline(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	p, err := parseTimelineParams(r.URL.Query())
+	if err != nil {
+		return err
+	}
+	if p.Format != "json" {
+		return badRequest("invalid_format", fmt.Sprintf("format must be json, got %q", p.Format))
+	}
+	q := p.query(id)
+	q.Limit = p.Limit + 1
+	if p.Cursor != "" {
+		t, eid, err := s.Cursors.Decode(p.scope(id), p.Cursor)
+		if err != nil {
+			return badRequest("invalid_cursor", "cursor is malformed, was tampered with, or belongs to another query")
+		}
+		q.After = &timeline.TimelinePosition{OccurredAt: t, ID: eid}
+	}
+	if _, err := s.Store.Incident(r.Context(), id); err != nil {
+		return err
+	}
+	events, err := s.Store.Timeline(r.Context(), q)
+	if err != nil {
+		return err
+	}
+	out := TimelineJSON{IncidentID: id, Events: make([]EventJSON, 0, min(len(events), p.Limit))}
+	if len(events) > p.Limit {
+		last := events[p.Limit-1]
+		c := s.Cursors.Encode(p.scope(id), last.OccurredAt, last.ID)
+		out.NextCursor = &c
+		events = events[:p.Limit]
+	}
+	for _, e := range events {
+		out.Events = append(out.Events, eventJSON(e))
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) listIncidents(w http.ResponseWriter, r *http.Request) error {
+	qs := r.URL.Query()
+	limit, err := parseLimit(qs, incidentsDefaultLimit, incidentsMaxLimit)
+	if err != nil {
+		return err
+	}
+	q := timeline.IncidentQuery{Limit: limit + 1}
+	if c := qs.Get("cursor"); c != "" {
+		t, id, err := s.Cursors.Decode("incidents", c)
+		if err != nil {
+			return badRequest("invalid_cursor", "cursor is malformed, was tampered with, or belongs to another query")
+		}
+		q.Before = &timeline.IncidentPosition{StartedAt: t, ID: id}
+	}
+	list, err := s.Store.Incidents(r.Context(), q)
+	if err != nil {
+		return err
+	}
+	out := IncidentListJSON{Incidents: make([]IncidentJSON, 0, len(list))}
+	if len(list) > limit {
+		last := list[limit-1]
+		c := s.Cursors.Encode("incidents", last.StartedAt, last.ID)
+		out.NextCursor = &c
+		list = list[:limit]
+	}
+	for _, inc := range list {
+		out.Incidents = append(out.Incidents, incidentJSON(inc))
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) getIncident(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	inc, err := s.Store.Incident(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	sts, err := s.Store.SourceStatuses(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	out := IncidentDetailJSON{IncidentJSON: incidentJSON(inc), Collection: make([]SourceStatusJSON, 0, len(sts))}
+	for _, st := range sts {
+		out.Collection = append(out.Collection, sourceStatusJSON(st))
+	}
+	return writeJSON(w, http.StatusOK, out)
+}

@@ -1,0 +1,120 @@
+// Package api serves Groundwork over HTTP: the read API, the feed, the
+// webhooks, bearer-token auth and the OpenAPI document.
+package api
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"runtime/debug"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/groundwork-dev/groundwork/timeline"
+)
+
+// Server holds what the handlers need. Fill in the fields, then call
+// Handler once.
+type Server struct {
+	Store  timeline.Store
+	Logger *zap.Logger
+	// Tokens are the bearer tokens of api_tokens.
+	Tokens []Token
+	// Cursors signs and verifies pagination cursors.
+	Cursors timeline.CursorCodec
+	// ReadyFunc reports why the service cannot serve yet (database down,
+	// schema not current), or nil.
+	ReadyFunc func(ctx context.Context) error
+	// MaxBody caps request bodies of the API (default 1 MiB).
+	MaxBody int64
+	// NowFunc is the clock; time.Now when nil.
+	NowFunc func() time.Time
+
+	tokens []tokenEntry
+}
+
+// handlerFunc is an HTTP handler that returns its error to one mapper.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// Handler returns the routed, instrumented handler.
+func (s *Server) Handler() http.Handler {
+	s.tokens = newTokenTable(s.Tokens)
+	mux := http.NewServeMux()
+	route := func(pattern, scope string, h handlerFunc) {
+		mux.Handle(pattern, s.wrap(scope, h))
+	}
+	route("GET /healthz", "", s.healthz)
+	route("GET /readyz", "", s.readyz)
+	route("GET /v1/incidents", ScopeRead, s.listIncidents)
+	route("GET /v1/incidents/{id}", ScopeRead, s.getIncident)
+	route("GET /v1/incidents/{id}/timeline", ScopeRead, s.getTimeline)
+	mux.Handle("/", s.wrap("", func(w http.ResponseWriter, r *http.Request) error {
+		return &Error{Status: http.StatusNotFound, Code: "not_found", Message: "no route for " + r.Method + " " + r.URL.Path}
+	}))
+	return s.recoverer(mux)
+}
+
+func (s *Server) wrap(scope string, h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		maxBody := s.MaxBody
+		if maxBody <= 0 {
+			maxBody = 1 << 20
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+		if scope != "" {
+			if err := s.authenticate(r, scope); err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+		}
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+}
+
+func (s *Server) recoverer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.logger().Error("panic serving request", zap.String("path", r.URL.Path),
+					zap.Any("panic", v), zap.ByteString("stack", debug.Stack()))
+				s.writeError(w, r, fmt.Errorf("panic: %v", v))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) logger() *zap.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return zap.NewNop()
+}
+
+func (s *Server) now() time.Time {
+	if s.NowFunc != nil {
+		return s.NowFunc()
+	}
+	return time.Now()
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
+	return writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
+	if s.ReadyFunc != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := s.ReadyFunc(ctx); err != nil {
+			return writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": err.Error()})
+		}
+	}
+	return writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}

@@ -1,0 +1,124 @@
+package api
+
+import (
+	"time"
+
+	"github.com/groundwork-dev/groundwork/timeline"
+)
+
+// The API's JSON types are kept apart from the domain's, so the wire format
+// changes only on purpose.
+
+// EventJSON is one timeline event on the wire (PRODUCT.md §3).
+type EventJSON struct {
+	ID         string          `json:"id"`
+	IncidentID string          `json:"incident_id"`
+	Source     string          `json:"source"`
+	Kind       string          `json:"kind"`
+	OccurredAt string          `json:"occurred_at"`
+	Actor      *timeline.Actor `json:"actor"`
+	Title      string          `json:"title"`
+	Text       string          `json:"text"`
+	URL        string          `json:"url"`
+	Details    map[string]any  `json:"details"`
+	Seq        int64           `json:"seq"`
+}
+
+// formatTime renders an instant in UTC with every nanosecond kept.
+func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+func formatTimePtr(t *time.Time) *string {
+	if t == nil {
+		return nil
+	}
+	s := formatTime(*t)
+	return &s
+}
+
+func eventJSON(e timeline.Event) EventJSON {
+	d := e.Details
+	if d == nil {
+		d = map[string]any{}
+	}
+	return EventJSON{ID: e.ID, IncidentID: e.IncidentID, Source: e.Source, Kind: e.Kind,
+		OccurredAt: formatTime(e.OccurredAt), Actor: e.Actor, Title: e.Title, Text: e.Text,
+		URL: e.URL, Details: d, Seq: e.Seq}
+}
+
+// WindowJSON is an incident's collection window.
+type WindowJSON struct {
+	Start string `json:"start"`
+	End   string `json:"end"`
+}
+
+// IncidentJSON is an incident in lists.
+type IncidentJSON struct {
+	ID         string     `json:"id"`
+	Title      string     `json:"title"`
+	ServiceID  string     `json:"service_id"`
+	Urgency    string     `json:"urgency"`
+	Source     string     `json:"source"`
+	URL        string     `json:"url"`
+	StartedAt  string     `json:"started_at"`
+	ResolvedAt *string    `json:"resolved_at"`
+	Window     WindowJSON `json:"window"`
+	Repos      []string   `json:"github_repos"`
+	Channels   []string   `json:"slack_channels"`
+	CreatedAt  string     `json:"created_at"`
+	UpdatedAt  string     `json:"updated_at"`
+}
+
+func incidentJSON(inc timeline.Incident) IncidentJSON {
+	return IncidentJSON{ID: inc.ID, Title: inc.Title, ServiceID: inc.ServiceID, Urgency: inc.Urgency,
+		Source: inc.Source, URL: inc.URL, StartedAt: formatTime(inc.StartedAt), ResolvedAt: formatTimePtr(inc.ResolvedAt),
+		Window:    WindowJSON{Start: formatTime(inc.WindowStart), End: formatTime(inc.WindowEnd)},
+		Repos:     nonNil(inc.Repos), Channels: nonNil(inc.Channels),
+		CreatedAt: formatTime(inc.CreatedAt), UpdatedAt: formatTime(inc.UpdatedAt)}
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// SourceStatusJSON is one source's collection state.
+type SourceStatusJSON struct {
+	Source     string  `json:"source"`
+	State      string  `json:"state"`
+	Error      *string `json:"error"`
+	EventCount int     `json:"event_count"`
+	StartedAt  *string `json:"started_at"`
+	FinishedAt *string `json:"finished_at"`
+}
+
+func sourceStatusJSON(st timeline.SourceStatus) SourceStatusJSON {
+	out := SourceStatusJSON{Source: st.Source, State: st.State, EventCount: st.EventCount,
+		StartedAt: formatTimePtr(st.StartedAt), FinishedAt: formatTimePtr(st.FinishedAt)}
+	if st.Error != "" {
+		e := st.Error
+		out.Error = &e
+	}
+	return out
+}
+
+// IncidentDetailJSON is GET /v1/incidents/{id}.
+type IncidentDetailJSON struct {
+	IncidentJSON
+	Collection []SourceStatusJSON `json:"collection"`
+	Summary    any                `json:"summary"`
+}
+
+// IncidentListJSON is GET /v1/incidents.
+type IncidentListJSON struct {
+	Incidents  []IncidentJSON `json:"incidents"`
+	NextCursor *string        `json:"next_cursor"`
+}
+
+// TimelineJSON is GET /v1/incidents/{id}/timeline with format=json.
+type TimelineJSON struct {
+	IncidentID string      `json:"incident_id"`
+	Events     []EventJSON `json:"events"`
+	NextCursor *string     `json:"next_cursor"`
+}
