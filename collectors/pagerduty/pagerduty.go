@@ -96,6 +96,9 @@ type Options struct {
 	// a minute (16/s) with a burst of 4. Benchmarks against the fake may
 	// pass rate.NewLimiter(rate.Inf, 0).
 	Limiter *rate.Limiter
+	// MaxRateLimitWait is the longest rate-limit wait sat out; a longer one
+	// is returned as *collectors.RateLimitError (default 15m).
+	MaxRateLimitWait time.Duration
 	// Timeout bounds each HTTP request including retries (default 60s).
 	Timeout time.Duration
 }
@@ -144,6 +147,8 @@ func New(cfg Config, opts Options) (*Collector, error) {
 		Observer:   opts.Observer,
 		SleepFunc:  opts.SleepFunc,
 		NowFunc:    opts.NowFunc,
+
+		MaxRateLimitWait: opts.MaxRateLimitWait,
 	}
 	client := pd.NewClient(cfg.Token, pd.WithAPIEndpoint(strings.TrimRight(cfg.APIURL, "/")))
 	client.HTTPClient = errDoer{c: collectors.NewHTTPClient(t, opts.Timeout)}
