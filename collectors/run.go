@@ -26,6 +26,8 @@ type Runner struct {
 	Progress *Progress
 	// BatchSize is the number of events per store write (default 500).
 	BatchSize int
+	// Secrets are scrubbed from every error text before it is stored.
+	Secrets []string
 	// NowFunc is the clock; time.Now when nil.
 	NowFunc func() time.Time
 }
@@ -150,7 +152,7 @@ func (r *Runner) runOne(ctx context.Context, c Collector, w timeline.Window) Sou
 	if err != nil {
 		out.Err = err
 		st.State = timeline.StateFailed
-		st.Error = err.Error()
+		st.Error = RedactError(err, r.Secrets...)
 		log.Warn("collection failed", zap.Error(err), zap.Int("events", out.Events))
 	} else {
 		log.Info("collection succeeded", zap.Int("events", out.Events))

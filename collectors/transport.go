@@ -52,6 +52,10 @@ type Transport struct {
 	MaxRateLimitWait time.Duration
 	// MaxBody caps every response body (default 32 MiB).
 	MaxBody int64
+	// AttemptTimeout bounds each attempt until its response headers arrive
+	// (default 60s). Waits for the limiter and rate limits are not part of
+	// an attempt; the caller's context bounds the whole request.
+	AttemptTimeout time.Duration
 	// Observer hears about requests and rate-limit waits; may be nil.
 	Observer Observer
 	// SleepFunc waits for d or until ctx ends; tests may shorten it.
@@ -63,12 +67,14 @@ type Transport struct {
 // ErrResponseTooLarge is returned while reading a body over Transport.MaxBody.
 var ErrResponseTooLarge = errors.New("upstream response body exceeds the size cap")
 
-// NewHTTPClient returns a client with an overall per-request timeout over t.
+// NewHTTPClient returns a client over t whose attempts each time out after
+// timeout without response headers. It sets no overall timeout, which would
+// also cut rate-limit waits short: the caller's context bounds a request.
 func NewHTTPClient(t *Transport, timeout time.Duration) *http.Client {
-	if timeout <= 0 {
-		timeout = 60 * time.Second
+	if timeout > 0 {
+		t.AttemptTimeout = timeout
 	}
-	return &http.Client{Transport: t, Timeout: timeout}
+	return &http.Client{Transport: t}
 }
 
 // RoundTrip implements http.RoundTripper.
@@ -99,7 +105,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if t.Observer != nil {
 			t.Observer.Request(t.Source)
 		}
-		resp, err := base.RoundTrip(r)
+		resp, err := t.attempt(base, r)
 		if err != nil {
 			if ctx.Err() != nil || !retryableNetErr(err) || failures >= maxRetries {
 				return nil, err
@@ -139,6 +145,39 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		resp.Body = &cappedBody{r: resp.Body, left: t.maxBody()}
 		return resp, nil
 	}
+}
+
+// attempt does one round trip, cancelled if its headers take longer than
+// AttemptTimeout; the body stays readable until it is closed.
+func (t *Transport) attempt(base http.RoundTripper, r *http.Request) (*http.Response, error) {
+	d := t.AttemptTimeout
+	if d <= 0 {
+		d = 60 * time.Second
+	}
+	ctx, cancel := context.WithCancel(r.Context())
+	timer := time.AfterFunc(d, cancel)
+	resp, err := base.RoundTrip(r.WithContext(ctx))
+	timer.Stop()
+	if err != nil {
+		cancel()
+		if r.Context().Err() == nil && ctx.Err() != nil {
+			return nil, fmt.Errorf("%s %s: no response within %s: %w", r.Method, r.URL.Redacted(), d, context.DeadlineExceeded)
+		}
+		return nil, err
+	}
+	resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel}
+	return resp, nil
+}
+
+type cancelBody struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b *cancelBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
 }
 
 func (t *Transport) now() time.Time {
@@ -213,6 +252,9 @@ func rewind(req *http.Request) (*http.Request, error) {
 }
 
 func retryableNetErr(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
 	var ne net.Error
 	if errors.As(err, &ne) {
 		return true

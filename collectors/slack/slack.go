@@ -190,14 +190,11 @@ func New(cfg Config, opts Options) (*Collector, error) {
 	if conc <= 0 {
 		conc = DefaultConcurrency
 	}
-	// The client timeout bounds a whole call, which includes the
-	// transport's pacing (up to one interval per concurrent channel) and a
-	// rate-limit wait (15 min at most); a stalled connection is bounded by
-	// the base transport's response-header timeout instead.
-	timeout := 20*time.Minute + time.Duration(conc+1)*(time.Minute/time.Duration(cfg.RequestsPerMinute))
+	// Each attempt times out without headers after a minute; pacing and
+	// rate-limit waits are outside attempts, bounded by the caller's ctx.
 	api := slackapi.New(cfg.Token,
 		slackapi.OptionAPIURL(cfg.APIURL),
-		slackapi.OptionHTTPClient(collectors.NewHTTPClient(tr, timeout)),
+		slackapi.OptionHTTPClient(collectors.NewHTTPClient(tr, time.Minute)),
 	)
 	lookback := opts.ThreadLookback
 	if lookback == 0 {

@@ -1,0 +1,403 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/groundwork-dev/groundwork/api"
+	"github.com/groundwork-dev/groundwork/collectors/github"
+	"github.com/groundwork-dev/groundwork/collectors/pagerduty"
+	"github.com/groundwork-dev/groundwork/collectors/slack"
+	"github.com/groundwork-dev/groundwork/timeline"
+)
+
+// Config is the whole configuration file (PRODUCT.md §2).
+type Config struct {
+	Listen      string           `yaml:"listen"`
+	DatabaseURL string           `yaml:"database_url"`
+	APITokens   []api.Token      `yaml:"api_tokens"`
+	Window      WindowConfig     `yaml:"window"`
+	Review      ReviewConfig     `yaml:"review"`
+	Jobs        JobsConfig       `yaml:"jobs"`
+	Webhooks    WebhooksConfig   `yaml:"webhooks"`
+	Sources     SourcesConfig    `yaml:"sources"`
+	Services    map[string]Scope `yaml:"services"`
+	Default     Scope            `yaml:"default"`
+}
+
+// WindowConfig widens an incident's span into its collection window.
+type WindowConfig struct {
+	Before Duration `yaml:"before"`
+	After  Duration `yaml:"after"`
+}
+
+// ReviewConfig shapes the prepared summary.
+type ReviewConfig struct {
+	Timezone      string   `yaml:"timezone"`
+	BusinessHours string   `yaml:"business_hours"`
+	QuietGap      Duration `yaml:"quiet_gap"`
+}
+
+// JobsConfig tunes the durable collection queue.
+type JobsConfig struct {
+	Workers     int      `yaml:"workers"`
+	Timeout     Duration `yaml:"timeout"`
+	RescueAfter Duration `yaml:"rescue_after"`
+	MaxAttempts int      `yaml:"max_attempts"`
+}
+
+// WebhooksConfig tunes the webhook receivers.
+type WebhooksConfig struct {
+	MaxBody ByteSize `yaml:"max_body"`
+}
+
+// SourcesConfig holds each source's settings, keyed like the collectors.
+type SourcesConfig struct {
+	PagerDuty pagerduty.Config `yaml:"pagerduty"`
+	GitHub    github.Config    `yaml:"github"`
+	Slack     slack.Config     `yaml:"slack"`
+	Generic   GenericConfig    `yaml:"generic"`
+}
+
+// GenericConfig is the generic signed incident hook.
+type GenericConfig struct {
+	WebhookSecret string `yaml:"webhook_secret"`
+}
+
+// Scope is what belongs to an incident: its repositories and channels.
+type Scope struct {
+	GitHubRepos   []string `yaml:"github_repos"`
+	SlackChannels []string `yaml:"slack_channels"`
+}
+
+// Duration is a time.Duration written like "2h" or "30m". A malformed value
+// is kept and reported by Validate, which knows the key's name.
+type Duration struct {
+	time.Duration
+	raw string
+	bad bool
+}
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	d.raw = n.Value
+	v, err := time.ParseDuration(strings.TrimSpace(n.Value))
+	d.Duration, d.bad = v, err != nil || v < 0
+	return nil
+}
+
+// MarshalYAML implements yaml.Marshaler.
+func (d Duration) MarshalYAML() (any, error) { return d.Duration.String(), nil }
+
+func (d Duration) check(key string) error {
+	if d.bad {
+		return fmt.Errorf("%s: %q is not a duration (use a form like 90s, 15m or 2h)", key, d.raw)
+	}
+	return nil
+}
+
+// ByteSize is a size written like "1MiB", "512KiB" or "1048576".
+type ByteSize struct {
+	N   int64
+	raw string
+	bad bool
+}
+
+var sizeRE = regexp.MustCompile(`^\s*(\d+)\s*(B|KB|KiB|MB|MiB|GB|GiB)?\s*$`)
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (b *ByteSize) UnmarshalYAML(n *yaml.Node) error {
+	b.raw = n.Value
+	m := sizeRE.FindStringSubmatch(n.Value)
+	if m == nil {
+		b.bad = true
+		return nil
+	}
+	v, err := strconv.ParseInt(m[1], 10, 64)
+	mult := map[string]int64{"": 1, "B": 1, "KB": 1000, "KiB": 1 << 10, "MB": 1000 * 1000, "MiB": 1 << 20, "GB": 1e9, "GiB": 1 << 30}[m[2]]
+	b.N, b.bad = v*mult, err != nil || v <= 0
+	return nil
+}
+
+// MarshalYAML implements yaml.Marshaler.
+func (b ByteSize) MarshalYAML() (any, error) { return b.N, nil }
+
+// DefaultConfig returns the configuration with every default filled in.
+func DefaultConfig() Config {
+	return Config{
+		Listen: ":8080",
+		Window: WindowConfig{Before: Duration{Duration: 2 * time.Hour}, After: Duration{Duration: 30 * time.Minute}},
+		Review: ReviewConfig{Timezone: "UTC", BusinessHours: "09:00-18:00", QuietGap: Duration{Duration: 15 * time.Minute}},
+		Jobs: JobsConfig{Workers: 4, Timeout: Duration{Duration: 10 * time.Minute},
+			RescueAfter: Duration{Duration: 15 * time.Minute}, MaxAttempts: 10},
+		Webhooks: WebhooksConfig{MaxBody: ByteSize{N: 1 << 20}},
+		Sources: SourcesConfig{
+			PagerDuty: pagerduty.DefaultConfig(),
+			GitHub:    github.Config{APIURL: github.DefaultAPIURL},
+			Slack:     slack.Config{}.WithDefaults(),
+		},
+	}
+}
+
+// LoadConfig reads the YAML file at path over the defaults, expanding
+// ${VAR} from the environment in every value; DATABASE_URL in the
+// environment overrides database_url. It validates the result.
+func LoadConfig(path string, getenv func(string) string) (Config, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	return ParseConfig(raw, getenv)
+}
+
+// ParseConfig is LoadConfig on the file's bytes.
+func ParseConfig(raw []byte, getenv func(string) string) (Config, error) {
+	cfg := DefaultConfig()
+	var root yaml.Node
+	if err := yaml.Unmarshal(raw, &root); err != nil {
+		return cfg, fmt.Errorf("config: %w", err)
+	}
+	if len(root.Content) > 0 {
+		doc := root.Content[0]
+		if err := checkKeys(doc, reflect.TypeOf(cfg), ""); err != nil {
+			return cfg, fmt.Errorf("config: %w", err)
+		}
+		expandNode(doc, getenv)
+		if err := doc.Decode(&cfg); err != nil {
+			return cfg, fmt.Errorf("config: %w", err)
+		}
+	}
+	if v := getenv("DATABASE_URL"); v != "" {
+		cfg.DatabaseURL = v
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, fmt.Errorf("config: %w", err)
+	}
+	return cfg, nil
+}
+
+var envRE = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+
+// expandNode replaces ${VAR} in scalar values only, so an expanded secret
+// can never change the YAML's structure.
+func expandNode(n *yaml.Node, getenv func(string) string) {
+	if n.Kind == yaml.ScalarNode {
+		n.Value = envRE.ReplaceAllStringFunc(n.Value, func(m string) string {
+			return getenv(m[2 : len(m)-1])
+		})
+		return
+	}
+	for _, c := range n.Content {
+		expandNode(c, getenv)
+	}
+}
+
+// checkKeys rejects keys that no field takes, naming the key's full path.
+func checkKeys(n *yaml.Node, t reflect.Type, path string) error {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch {
+	case n.Kind == yaml.MappingNode && t.Kind() == reflect.Struct:
+		if t == reflect.TypeOf(Duration{}) || t == reflect.TypeOf(ByteSize{}) {
+			return fmt.Errorf("%s: want a scalar value", path)
+		}
+		fields := yamlFields(t)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			key := n.Content[i].Value
+			ft, ok := fields[key]
+			if !ok {
+				return fmt.Errorf("%s: unknown key", join(path, key))
+			}
+			if err := checkKeys(n.Content[i+1], ft, join(path, key)); err != nil {
+				return err
+			}
+		}
+	case n.Kind == yaml.MappingNode && t.Kind() == reflect.Map:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if err := checkKeys(n.Content[i+1], t.Elem(), join(path, n.Content[i].Value)); err != nil {
+				return err
+			}
+		}
+	case n.Kind == yaml.SequenceNode && t.Kind() == reflect.Slice:
+		for i, c := range n.Content {
+			if err := checkKeys(c, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func yamlFields(t reflect.Type) map[string]reflect.Type {
+	out := map[string]reflect.Type{}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if name == "-" || !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = strings.ToLower(f.Name)
+		}
+		out[name] = f.Type
+	}
+	return out
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+// Validate reports the first problem, naming the offending key.
+func (c Config) Validate() error {
+	var errs []error
+	add := func(err error) {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if c.Listen == "" {
+		add(errors.New("listen: must not be empty"))
+	}
+	add(c.Window.Before.check("window.before"))
+	add(c.Window.After.check("window.after"))
+	add(c.Review.QuietGap.check("review.quiet_gap"))
+	add(c.Jobs.Timeout.check("jobs.timeout"))
+	add(c.Jobs.RescueAfter.check("jobs.rescue_after"))
+	if c.Webhooks.MaxBody.bad {
+		add(fmt.Errorf("webhooks.max_body: %q is not a size (use a form like 1MiB or 512KiB)", c.Webhooks.MaxBody.raw))
+	}
+	if _, err := time.LoadLocation(c.Review.Timezone); err != nil || c.Review.Timezone == "" {
+		add(fmt.Errorf("review.timezone: %q is not a known IANA time zone", c.Review.Timezone))
+	}
+	if _, _, err := timeline.ParseBusinessHours(c.Review.BusinessHours); err != nil {
+		add(fmt.Errorf("review.business_hours: %w", err))
+	}
+	if c.Jobs.Workers < 1 {
+		add(fmt.Errorf("jobs.workers: must be at least 1, got %d", c.Jobs.Workers))
+	}
+	if c.Jobs.MaxAttempts < 1 {
+		add(fmt.Errorf("jobs.max_attempts: must be at least 1, got %d", c.Jobs.MaxAttempts))
+	}
+	names := map[string]bool{}
+	for i, t := range c.APITokens {
+		key := fmt.Sprintf("api_tokens[%d]", i)
+		if t.Name == "" {
+			add(fmt.Errorf("%s.name: must not be empty", key))
+		} else if names[t.Name] {
+			add(fmt.Errorf("%s.name: %q is used twice", key, t.Name))
+		}
+		names[t.Name] = true
+		if t.Token == "" {
+			add(fmt.Errorf("%s.token: is empty (is its environment variable set?)", key))
+		}
+		if len(t.Scopes) == 0 {
+			add(fmt.Errorf("%s.scopes: must hold read and/or write", key))
+		}
+		for _, s := range t.Scopes {
+			if s != api.ScopeRead && s != api.ScopeWrite {
+				add(fmt.Errorf("%s.scopes: unknown scope %q (read, write)", key, s))
+			}
+		}
+	}
+	add(c.Sources.PagerDuty.Validate())
+	add(c.Sources.GitHub.Validate())
+	add(c.Sources.Slack.Validate())
+	for id, s := range c.Services {
+		add(checkScope("services."+id, s))
+	}
+	add(checkScope("default", c.Default))
+	return errors.Join(errs...)
+}
+
+func checkScope(key string, s Scope) error {
+	for _, r := range s.GitHubRepos {
+		if owner, name, ok := strings.Cut(r, "/"); !ok || owner == "" || name == "" || strings.Contains(name, "/") {
+			return fmt.Errorf("%s.github_repos: %q is not owner/name", key, r)
+		}
+	}
+	for _, ch := range s.SlackChannels {
+		if ch == "" || strings.ContainsAny(ch, " #/") {
+			return fmt.Errorf("%s.slack_channels: %q is not a channel id such as C0CHECKOUT", key, ch)
+		}
+	}
+	return nil
+}
+
+// RequireDatabase reports a missing database_url.
+func (c Config) RequireDatabase() error {
+	if c.DatabaseURL == "" {
+		return errors.New("config: database_url: is empty (set it, or DATABASE_URL in the environment)")
+	}
+	return nil
+}
+
+// ScopeFor returns the repositories and channels of a PagerDuty service.
+func (c Config) ScopeFor(serviceID string) Scope {
+	if s, ok := c.Services[serviceID]; ok {
+		return s
+	}
+	return c.Default
+}
+
+const redacted = "[REDACTED]"
+
+func redact(s string) string {
+	if s == "" {
+		return ""
+	}
+	return redacted
+}
+
+// Redacted returns a copy that is safe to print: every secret replaced.
+func (c Config) Redacted() Config {
+	r := c
+	r.APITokens = make([]api.Token, len(c.APITokens))
+	for i, t := range c.APITokens {
+		t.Token = redact(t.Token)
+		r.APITokens[i] = t
+	}
+	if u, err := url.Parse(c.DatabaseURL); err == nil && c.DatabaseURL != "" {
+		if _, has := u.User.Password(); has {
+			u.User = url.UserPassword(u.User.Username(), redacted)
+		}
+		q := u.Query()
+		if q.Has("password") {
+			q.Set("password", redacted)
+			u.RawQuery = q.Encode()
+		}
+		r.DatabaseURL = u.String()
+	} else if c.DatabaseURL != "" {
+		r.DatabaseURL = redacted
+	}
+	r.Sources.PagerDuty.Token = redact(c.Sources.PagerDuty.Token)
+	r.Sources.PagerDuty.WebhookSecret = redact(c.Sources.PagerDuty.WebhookSecret)
+	r.Sources.GitHub.Token = redact(c.Sources.GitHub.Token)
+	r.Sources.GitHub.WebhookSecret = redact(c.Sources.GitHub.WebhookSecret)
+	r.Sources.Slack.Token = redact(c.Sources.Slack.Token)
+	r.Sources.Slack.SigningSecret = redact(c.Sources.Slack.SigningSecret)
+	r.Sources.Generic.WebhookSecret = redact(c.Sources.Generic.WebhookSecret)
+	return r
+}
+
+// String renders the redacted configuration as YAML.
+func (c Config) String() string {
+	b, err := yaml.Marshal(c.Redacted())
+	if err != nil {
+		return "(unprintable config: " + err.Error() + ")"
+	}
+	return string(b)
+}

@@ -1,0 +1,165 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"go.uber.org/zap"
+
+	"github.com/groundwork-dev/groundwork/api"
+	"github.com/groundwork-dev/groundwork/collectors"
+	"github.com/groundwork-dev/groundwork/timeline"
+	"github.com/groundwork-dev/groundwork/timeline/postgres"
+)
+
+// app is one wired Groundwork process: store, collectors, API and workers.
+type app struct {
+	cfg      Config
+	log      *zap.Logger
+	pool     *pgxpool.Pool
+	store    *postgres.Store
+	registry *collectors.Registry
+	planner  *collectors.Planner
+	runner   *collectors.Runner
+	api      *api.Server
+}
+
+// newApp connects to the database, brings the schema up to date (under the
+// migration lock, so replicas may start together) and wires every part.
+func newApp(ctx context.Context, cfg Config, log *zap.Logger, obs collectors.Observer) (*app, error) {
+	if err := cfg.RequireDatabase(); err != nil {
+		return nil, err
+	}
+	pool, err := postgres.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, err
+	}
+	a := &app{cfg: cfg, log: log, pool: pool, store: postgres.New(pool)}
+	if _, err := postgres.Migrate(ctx, pool, migrateHooks()...); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	key, err := a.store.CursorKey(ctx)
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	progress := &collectors.Progress{}
+	a.registry, err = buildRegistry(cfg, collectors.Observers{progress, obs}, log)
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	a.planner = &collectors.Planner{
+		Registry: a.registry, Store: a.store,
+		Before: cfg.Window.Before.Duration, After: cfg.Window.After.Duration,
+		ScopeFunc: func(serviceID string) ([]string, []string) {
+			s := cfg.ScopeFor(serviceID)
+			return s.GitHubRepos, s.SlackChannels
+		},
+	}
+	a.runner = &collectors.Runner{Registry: a.registry, Store: a.store, Logger: log, Progress: progress}
+	a.api = &api.Server{
+		Store: a.store, Logger: log, Tokens: cfg.APITokens,
+		Cursors:   timeline.CursorCodec{Key: key},
+		ReadyFunc: a.ready,
+	}
+	return a, nil
+}
+
+func (a *app) close() { a.pool.Close() }
+
+// ready: the database answers and the schema is current.
+func (a *app) ready(ctx context.Context) error {
+	if err := a.store.Ping(ctx); err != nil {
+		return fmt.Errorf("database unreachable: %w", err)
+	}
+	return postgres.SchemaCurrent(ctx, a.pool)
+}
+
+// serve answers HTTP on ln until ctx ends, then shuts down gracefully,
+// letting in-flight requests finish.
+func (a *app) serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           a.api.Handler(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          zap.NewStdLog(a.log.Named("http")),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	a.log.Info("serving", zap.String("addr", ln.Addr().String()))
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	a.log.Info("shutting down: letting in-flight requests finish")
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 25*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func (e *env) serveCmd(ctx context.Context, args []string) error {
+	fs := e.flags("serve")
+	if err := e.parse(fs, args); err != nil {
+		return err
+	}
+	cfg, err := e.loadConfig()
+	if err != nil {
+		return err
+	}
+	a, err := newApp(ctx, cfg, e.logger, nil)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	return a.serve(ctx, ln)
+}
+
+func (e *env) migrateCmd(ctx context.Context, args []string) error {
+	fs := e.flags("migrate")
+	if err := e.parse(fs, args); err != nil {
+		return err
+	}
+	cfg, err := e.loadConfig()
+	if err != nil {
+		return err
+	}
+	if err := cfg.RequireDatabase(); err != nil {
+		return err
+	}
+	pool, err := postgres.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	applied, err := postgres.Migrate(ctx, pool, migrateHooks()...)
+	if err != nil {
+		return err
+	}
+	if len(applied) == 0 {
+		fmt.Fprintln(e.stdout, "schema is up to date")
+	} else {
+		fmt.Fprintf(e.stdout, "applied migrations %v\n", applied)
+	}
+	return nil
+}

@@ -1,0 +1,61 @@
+package main
+
+import (
+	"go.uber.org/zap"
+
+	"github.com/groundwork-dev/groundwork/collectors"
+	"github.com/groundwork-dev/groundwork/collectors/github"
+	"github.com/groundwork-dev/groundwork/collectors/pagerduty"
+	"github.com/groundwork-dev/groundwork/collectors/slack"
+	"github.com/groundwork-dev/groundwork/timeline"
+	"github.com/groundwork-dev/groundwork/timeline/postgres"
+)
+
+// buildRegistry is the explicit list of collectors. A source without a token
+// is disabled, and says so once.
+func buildRegistry(cfg Config, obs collectors.Observer, log *zap.Logger) (*collectors.Registry, error) {
+	reg := &collectors.Registry{}
+	src := cfg.Sources
+	if src.PagerDuty.Enabled() {
+		c, err := pagerduty.New(src.PagerDuty, pagerduty.Options{Observer: obs, Logger: log.Named("pagerduty")})
+		if err != nil {
+			return nil, err
+		}
+		reg.Register(c)
+	} else {
+		log.Info("source disabled: sources.pagerduty.token is not set", zap.String("source", pagerduty.Name))
+	}
+	if src.GitHub.Enabled() {
+		c, err := github.New(src.GitHub, github.Options{Observer: obs, Logger: log.Named("github")})
+		if err != nil {
+			return nil, err
+		}
+		reg.Register(c)
+	} else {
+		log.Info("source disabled: sources.github.token is not set", zap.String("source", github.Name))
+	}
+	if src.Slack.Enabled() {
+		c, err := slack.New(src.Slack, slack.Options{Observer: obs, Logger: log.Named("slack")})
+		if err != nil {
+			return nil, err
+		}
+		reg.Register(c)
+	} else {
+		log.Info("source disabled: sources.slack.token is not set", zap.String("source", timeline.SourceSlack))
+	}
+	return reg, nil
+}
+
+// secrets lists every secret of cfg, for scrubbing error texts.
+func (c Config) secrets() []string {
+	s := c.Sources
+	out := []string{s.PagerDuty.Token, s.PagerDuty.WebhookSecret, s.GitHub.Token, s.GitHub.WebhookSecret,
+		s.Slack.Token, s.Slack.SigningSecret, s.Generic.WebhookSecret}
+	for _, t := range c.APITokens {
+		out = append(out, t.Token)
+	}
+	return out
+}
+
+// migrateHooks are the migrations run after the timeline schema's.
+func migrateHooks() []postgres.MigrateHook { return nil }
