@@ -132,7 +132,6 @@ type Collector struct {
 	token  string
 	log    *zap.Logger
 	conc   int
-	now    func() time.Time
 }
 
 var _ collectors.Collector = (*Collector)(nil)
@@ -191,7 +190,7 @@ func New(cfg Config, opts Options) (*Collector, error) {
 	if conc <= 0 {
 		conc = 4
 	}
-	return &Collector{client: client, token: cfg.Token, log: log, conc: conc, now: now}, nil
+	return &Collector{client: client, token: cfg.Token, log: log, conc: conc}, nil
 }
 
 // Name implements collectors.Collector.
@@ -271,9 +270,20 @@ func (c *Collector) Collect(parent context.Context, w timeline.Window, emit func
 				if ctx.Err() != nil {
 					return nil
 				}
-				if err := s.run(ctx, r, w, safeEmit); err != nil && ctx.Err() == nil {
-					fail(fmt.Errorf("%s: %s: %w", r.full, s.name, c.redact(err)))
+				n := 0
+				counted := func(e timeline.Event) error {
+					n++
+					return safeEmit(e)
 				}
+				err := s.run(ctx, r, w, counted)
+				if err != nil && ctx.Err() == nil {
+					err = fmt.Errorf("%s: %s: %w", r.full, s.name, c.redact(err))
+					fail(err)
+					c.log.Warn("listing failed", zap.String("repo", r.full), zap.String("listing", s.name),
+						zap.Int("events", n), zap.Error(err))
+					return nil
+				}
+				c.log.Debug("listing done", zap.String("repo", r.full), zap.String("listing", s.name), zap.Int("events", n))
 				return nil
 			})
 		}

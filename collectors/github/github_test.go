@@ -739,3 +739,21 @@ func TestGoldenRealisticRepo(t *testing.T) {
 	}
 	checkGolden(t, "collect_checkout_api.golden.json", goldenJSON(t, got))
 }
+
+type cancelOnRequest struct{ cancel context.CancelFunc }
+
+func (c cancelOnRequest) Request(string)                    { c.cancel() }
+func (c cancelOnRequest) RateLimited(string, time.Duration) {}
+
+// TestCancelStopsSlowRequests: a request in flight to a slow GitHub ends as
+// soon as the context does.
+func TestCancelStopsSlowRequests(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	h := newHarness(t, func(o *Options) { o.Observer = cancelOnRequest{cancel}; o.Concurrency = 5 })
+	seedRealistic(h.fake, "acme/api")
+	h.fake.SetLatency(time.Hour)
+	err := h.col.Collect(ctx, testWindow("acme/api"), func(timeline.Event) error { return nil })
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+}
