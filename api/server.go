@@ -28,6 +28,8 @@ type Server struct {
 	ReadyFunc func(ctx context.Context) error
 	// MaxBody caps request bodies of the API (default 1 MiB).
 	MaxBody int64
+	// Metrics, when set, records HTTP latency and is served on /metrics.
+	Metrics *Metrics
 	// NowFunc is the clock; time.Now when nil.
 	NowFunc func() time.Time
 
@@ -42,13 +44,20 @@ func (s *Server) Handler() http.Handler {
 	s.tokens = newTokenTable(s.Tokens)
 	mux := http.NewServeMux()
 	route := func(pattern, scope string, h handlerFunc) {
-		mux.Handle(pattern, s.wrap(scope, h))
+		var hh http.Handler = s.wrap(scope, h)
+		if s.Metrics != nil {
+			hh = s.Metrics.instrument(pattern, hh)
+		}
+		mux.Handle(pattern, hh)
 	}
 	route("GET /healthz", "", s.healthz)
 	route("GET /readyz", "", s.readyz)
 	route("GET /v1/incidents", ScopeRead, s.listIncidents)
 	route("GET /v1/incidents/{id}", ScopeRead, s.getIncident)
 	route("GET /v1/incidents/{id}/timeline", ScopeRead, s.getTimeline)
+	if s.Metrics != nil {
+		mux.Handle("GET /metrics", s.Metrics.Handler())
+	}
 	mux.Handle("/", s.wrap("", func(w http.ResponseWriter, r *http.Request) error {
 		return &Error{Status: http.StatusNotFound, Code: "not_found", Message: "no route for " + r.Method + " " + r.URL.Path}
 	}))

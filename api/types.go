@@ -71,8 +71,8 @@ type IncidentJSON struct {
 func incidentJSON(inc timeline.Incident) IncidentJSON {
 	return IncidentJSON{ID: inc.ID, Title: inc.Title, ServiceID: inc.ServiceID, Urgency: inc.Urgency,
 		Source: inc.Source, URL: inc.URL, StartedAt: formatTime(inc.StartedAt), ResolvedAt: formatTimePtr(inc.ResolvedAt),
-		Window:    WindowJSON{Start: formatTime(inc.WindowStart), End: formatTime(inc.WindowEnd)},
-		Repos:     nonNil(inc.Repos), Channels: nonNil(inc.Channels),
+		Window: WindowJSON{Start: formatTime(inc.WindowStart), End: formatTime(inc.WindowEnd)},
+		Repos:  nonNil(inc.Repos), Channels: nonNil(inc.Channels),
 		CreatedAt: formatTime(inc.CreatedAt), UpdatedAt: formatTime(inc.UpdatedAt)}
 }
 
