@@ -26,6 +26,9 @@ type Runner struct {
 	Progress *Progress
 	// BatchSize is the number of events per store write (default 500).
 	BatchSize int
+	// DoneFunc, when set, hears each source's outcome (succeeded, failed or
+	// rate_limited) when its collection ends, for metrics.
+	DoneFunc func(source, outcome string)
 	// Secrets are scrubbed from every error text before it is stored.
 	Secrets []string
 	// NowFunc is the clock; time.Now when nil.
@@ -156,6 +159,17 @@ func (r *Runner) runOne(ctx context.Context, c Collector, w timeline.Window) Sou
 		log.Warn("collection failed", zap.Error(err), zap.Int("events", out.Events))
 	} else {
 		log.Info("collection succeeded", zap.Int("events", out.Events))
+	}
+	if r.DoneFunc != nil {
+		outcome := timeline.StateSucceeded
+		var rl *RateLimitError
+		switch {
+		case errors.As(err, &rl):
+			outcome = "rate_limited"
+		case err != nil:
+			outcome = timeline.StateFailed
+		}
+		r.DoneFunc(name, outcome)
 	}
 	// The status must be written even when ctx was cancelled mid-way.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
