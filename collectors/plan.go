@@ -9,21 +9,7 @@ import (
 	"github.com/groundwork-dev/groundwork/timeline"
 )
 
-// Request asks for one incident's collection. Every field but IncidentID is
-// an optional override (PRODUCT.md §4, §5).
-type Request struct {
-	IncidentID string     `json:"incident_id"`
-	Title      string     `json:"title,omitempty"`
-	StartedAt  *time.Time `json:"started_at,omitempty"`
-	ResolvedAt *time.Time `json:"resolved_at,omitempty"`
-	// Since and Until override the window's ends.
-	Since    *time.Time `json:"since,omitempty"`
-	Until    *time.Time `json:"until,omitempty"`
-	Repos    []string   `json:"github_repos,omitempty"`
-	Channels []string   `json:"slack_channels,omitempty"`
-}
-
-// Planner turns a Request into the incident and its window, and records the
+// Planner turns a timeline.CollectRequest into the incident and its window, and records the
 // incident in the store.
 type Planner struct {
 	Registry *Registry
@@ -44,7 +30,7 @@ var ErrUnknownIncident = errors.New("unknown incident: no source knows it and no
 // Plan finds the incident (from a source that declares incidents, else from
 // the store, else from the request), computes its window and scope, stores
 // the incident, and returns both.
-func (p *Planner) Plan(ctx context.Context, req Request) (timeline.Incident, timeline.Window, error) {
+func (p *Planner) Plan(ctx context.Context, req timeline.CollectRequest) (timeline.Incident, timeline.Window, error) {
 	now := time.Now()
 	if p.NowFunc != nil {
 		now = p.NowFunc()
@@ -90,7 +76,7 @@ func (p *Planner) Plan(ctx context.Context, req Request) (timeline.Incident, tim
 	return inc, timeline.Window{IncidentID: inc.ID, Start: start, End: end, Repos: inc.Repos, Channels: inc.Channels}, nil
 }
 
-func (p *Planner) find(ctx context.Context, req Request) (timeline.Incident, error) {
+func (p *Planner) find(ctx context.Context, req timeline.CollectRequest) (timeline.Incident, error) {
 	stored, serr := p.Store.Incident(ctx, req.IncidentID)
 	if serr != nil && !errors.Is(serr, timeline.ErrNotFound) {
 		return stored, serr
