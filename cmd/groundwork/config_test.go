@@ -1,0 +1,191 @@
+package main
+
+import (
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+const validConfig = `
+listen: ":8080"
+database_url: "${DATABASE_URL}"
+api_tokens:
+  - {name: facilitators, token: "${GROUNDWORK_READ_TOKEN}", scopes: [read]}
+  - {name: automation, token: "${GROUNDWORK_WRITE_TOKEN}", scopes: [read, write]}
+window:
+  before: 2h
+  after: 30m
+review:
+  timezone: Europe/London
+  business_hours: "09:00-18:00"
+  quiet_gap: 15m
+jobs:
+  workers: 4
+  timeout: 10m
+  rescue_after: 15m
+  max_attempts: 10
+webhooks:
+  max_body: 1MiB
+sources:
+  pagerduty:
+    token: "${PAGERDUTY_TOKEN}"
+    api_url: https://api.pagerduty.com
+    webhook_secret: "${PAGERDUTY_WEBHOOK_SECRET}"
+  github:
+    token: "${GITHUB_TOKEN}"
+    api_url: https://api.github.com/
+    webhook_secret: "${GITHUB_WEBHOOK_SECRET}"
+  slack:
+    token: "${SLACK_BOT_TOKEN}"
+    api_url: https://slack.com/api/
+    signing_secret: "${SLACK_SIGNING_SECRET}"
+    history_page_size: 100
+    requests_per_minute: 50
+  generic:
+    webhook_secret: "${GROUNDWORK_WEBHOOK_SECRET}"
+services:
+  PSVC001:
+    github_repos: [acme/checkout-api, acme/infra]
+    slack_channels: [C0CHECKOUT]
+default:
+  github_repos: []
+  slack_channels: []
+`
+
+var testEnv = map[string]string{
+	"DATABASE_URL":              "postgres://gw:hunter2-db-password@db.internal:5432/groundwork",
+	"GROUNDWORK_READ_TOKEN":     "read-token-1a2b3c",
+	"GROUNDWORK_WRITE_TOKEN":    "write-token-4d5e6f",
+	"PAGERDUTY_TOKEN":           "pd-token-secret-123",
+	"PAGERDUTY_WEBHOOK_SECRET":  "pd-hook-secret-456",
+	"GITHUB_TOKEN":              "ghp_secretgithubtoken",
+	"GITHUB_WEBHOOK_SECRET":     "gh-hook-secret-789",
+	"SLACK_BOT_TOKEN":           "xoxb-secret-slack",
+	"SLACK_SIGNING_SECRET":      "slack-signing-secret-abc",
+	"GROUNDWORK_WEBHOOK_SECRET": "generic-hook-secret-def",
+}
+
+func getenv(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestParseConfigValid(t *testing.T) {
+	cfg, err := ParseConfig([]byte(validConfig), getenv(testEnv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Window.Before.Duration != 2*time.Hour || cfg.Window.After.Duration != 30*time.Minute {
+		t.Errorf("window = %v/%v", cfg.Window.Before, cfg.Window.After)
+	}
+	if cfg.Webhooks.MaxBody.N != 1<<20 {
+		t.Errorf("max_body = %d, want 1 MiB", cfg.Webhooks.MaxBody.N)
+	}
+	if cfg.Sources.Slack.Token != "xoxb-secret-slack" || cfg.APITokens[1].Token != "write-token-4d5e6f" {
+		t.Errorf("${VAR} not expanded: %+v", cfg.Sources.Slack)
+	}
+	if s := cfg.ScopeFor("PSVC001"); len(s.GitHubRepos) != 2 || s.SlackChannels[0] != "C0CHECKOUT" {
+		t.Errorf("services scope = %+v", s)
+	}
+	if s := cfg.ScopeFor("PUNKNOWN"); len(s.GitHubRepos) != 0 {
+		t.Errorf("default scope = %+v", s)
+	}
+}
+
+func TestParseConfigDefaultsAndOverride(t *testing.T) {
+	cfg, err := ParseConfig([]byte("database_url: postgres://file/db\n"), getenv(map[string]string{"DATABASE_URL": "postgres://env/db"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.DatabaseURL != "postgres://env/db" {
+		t.Errorf("DATABASE_URL did not override: %q", cfg.DatabaseURL)
+	}
+	if cfg.Listen != ":8080" || cfg.Jobs.Workers != 4 || cfg.Jobs.MaxAttempts != 10 || cfg.Review.QuietGap.Duration != 15*time.Minute ||
+		cfg.Sources.GitHub.APIURL != "https://api.github.com/" || cfg.Sources.Slack.HistoryPageSize != 100 {
+		t.Errorf("defaults not applied: %+v", cfg)
+	}
+	if cfg.Sources.PagerDuty.Enabled() || cfg.Sources.GitHub.Enabled() || cfg.Sources.Slack.Enabled() {
+		t.Errorf("sources without tokens must be disabled")
+	}
+}
+
+func TestParseConfigErrorsNameTheKey(t *testing.T) {
+	for name, tc := range map[string]struct {
+		from, to string
+		wantKey  string
+	}{
+		"unknown top-level key": {"listen: \":8080\"", "listen: \":8080\"\nlisten_port: 9", "listen_port"},
+		"unknown nested key":    {"    requests_per_minute: 50", "    requests_per_minute: 50\n    request_per_minute: 5", "sources.slack.request_per_minute"},
+		"bad duration":          {"before: 2h", "before: 2 hours", "window.before"},
+		"bad quiet gap":         {"quiet_gap: 15m", "quiet_gap: soon", "review.quiet_gap"},
+		"bad rescue_after":      {"rescue_after: 15m", "rescue_after: 15", "jobs.rescue_after"},
+		"bad size":              {"max_body: 1MiB", "max_body: lots", "webhooks.max_body"},
+		"bad business hours":    {`business_hours: "09:00-18:00"`, `business_hours: "9-6"`, "review.business_hours"},
+		"reversed hours":        {`business_hours: "09:00-18:00"`, `business_hours: "18:00-09:00"`, "review.business_hours"},
+		"bad timezone":          {"timezone: Europe/London", "timezone: Mars/Olympus", "review.timezone"},
+		"missing pd secret":     {`webhook_secret: "${PAGERDUTY_WEBHOOK_SECRET}"`, `webhook_secret: ""`, "sources.pagerduty.webhook_secret"},
+		"missing gh secret":     {`webhook_secret: "${GITHUB_WEBHOOK_SECRET}"`, `webhook_secret: ""`, "sources.github.webhook_secret"},
+		"missing slack secret":  {`signing_secret: "${SLACK_SIGNING_SECRET}"`, `signing_secret: ""`, "sources.slack.signing_secret"},
+		"unknown scope":         {"scopes: [read]}", "scopes: [admin]}", "api_tokens[0].scopes"},
+		"bad repo":              {"github_repos: [acme/checkout-api, acme/infra]", "github_repos: [checkout-api]", "services.PSVC001.github_repos"},
+		"zero workers":          {"workers: 4", "workers: 0", "jobs.workers"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			raw := strings.Replace(validConfig, tc.from, tc.to, 1)
+			if raw == validConfig {
+				t.Fatalf("test case does not change the config: %q", tc.from)
+			}
+			_, err := ParseConfig([]byte(raw), getenv(testEnv))
+			if err == nil {
+				t.Fatalf("no error, want one naming %s", tc.wantKey)
+			}
+			if !strings.Contains(err.Error(), tc.wantKey) {
+				t.Errorf("error %q does not name %s", err, tc.wantKey)
+			}
+		})
+	}
+}
+
+func TestParseConfigMissingSecretFromEnv(t *testing.T) {
+	env := map[string]string{}
+	for k, v := range testEnv {
+		env[k] = v
+	}
+	delete(env, "SLACK_SIGNING_SECRET")
+	_, err := ParseConfig([]byte(validConfig), getenv(env))
+	if err == nil || !strings.Contains(err.Error(), "sources.slack.signing_secret") {
+		t.Fatalf("err = %v, want it to name sources.slack.signing_secret", err)
+	}
+}
+
+func TestConfigPrintedRedacted(t *testing.T) {
+	cfg, err := ParseConfig([]byte(validConfig), getenv(testEnv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := cfg.String()
+	for k, secret := range testEnv {
+		if k == "DATABASE_URL" {
+			secret = "hunter2-db-password"
+		}
+		if strings.Contains(out, secret) {
+			t.Errorf("printed config leaks %s:\n%s", k, out)
+		}
+	}
+	if !strings.Contains(out, "[REDACTED]") || !strings.Contains(out, "db.internal") || !strings.Contains(out, "acme/checkout-api") {
+		t.Errorf("printed config lost its non-secret parts:\n%s", out)
+	}
+}
+
+// The example configuration an operator starts from must load and validate.
+func TestDeployExampleConfigLoads(t *testing.T) {
+	raw, err := os.ReadFile("../../deploy/groundwork.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := ParseConfig(raw, getenv(testEnv))
+	if err != nil {
+		t.Fatalf("deploy/groundwork.example.yaml: %v", err)
+	}
+	if !cfg.Sources.PagerDuty.Enabled() || !cfg.Sources.GitHub.Enabled() || !cfg.Sources.Slack.Enabled() || len(cfg.APITokens) == 0 {
+		t.Errorf("the example should enable every source and define tokens: %s", cfg)
+	}
+}

@@ -1,0 +1,402 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"go.uber.org/zap"
+
+	"github.com/groundwork-dev/groundwork/api"
+	"github.com/groundwork-dev/groundwork/collectors/fakeworld"
+	"github.com/groundwork-dev/groundwork/timeline"
+)
+
+// Secrets of the demo's own configuration; nothing outside this process
+// ever sees them.
+const (
+	demoPagerDutyHook = "demo-pagerduty-webhook-secret"
+	demoGitHubHook    = "demo-github-webhook-secret"
+	demoSlackSigning  = "demo-slack-signing-secret"
+	demoGenericHook   = "demo-generic-webhook-secret"
+	demoReadToken     = "demo-read-token"
+	demoWriteToken    = "demo-write-token"
+)
+
+// demoConfig points every source at the fake world.
+func demoConfig(w *fakeworld.World, databaseURL, listen string) Config {
+	cfg := DefaultConfig()
+	cfg.Listen = listen
+	cfg.DatabaseURL = databaseURL
+	cfg.APITokens = []api.Token{
+		{Name: "facilitators", Token: demoReadToken, Scopes: []string{api.ScopeRead}},
+		{Name: "automation", Token: demoWriteToken, Scopes: []string{api.ScopeRead, api.ScopeWrite}},
+	}
+	cfg.Review.Timezone = "Europe/London"
+	src := &cfg.Sources
+	src.PagerDuty.Token, src.PagerDuty.APIURL, src.PagerDuty.WebhookSecret = fakeworld.PagerDutyToken, w.PDURL, demoPagerDutyHook
+	src.GitHub.Token, src.GitHub.APIURL, src.GitHub.WebhookSecret = fakeworld.GitHubToken, w.GHURL, demoGitHubHook
+	src.Slack.Token, src.Slack.APIURL, src.Slack.SigningSecret = fakeworld.SlackToken, w.SlackURL, demoSlackSigning
+	// The fake answers at once; the default paces to Slack's tier 3.
+	src.Slack.RequestsPerMinute = 6000
+	src.Generic.WebhookSecret = demoGenericHook
+	cfg.Services = map[string]Scope{fakeworld.ServiceID: {GitHubRepos: []string{fakeworld.Repo}, SlackChannels: []string{fakeworld.Channel}}}
+	return cfg
+}
+
+func (e *env) demoCmd(ctx context.Context, args []string) error {
+	fs := e.flags("demo")
+	once := fs.Bool("once", false, "exit after printing the summary: status 0 only if the timeline is complete")
+	listen := fs.String("listen", "127.0.0.1:8080", "address to serve on (a free port is taken if it is busy)")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "Usage: groundwork demo [-once] [-listen ADDR]\n\nRuns the whole pipeline against built-in fakes of PagerDuty, GitHub and Slack: no accounts, no configuration.")
+		fs.PrintDefaults()
+	}
+	// The demo talks to a person: by default only warnings go to the log.
+	_ = fs.Set("log-level", "warn")
+	fs.Lookup("log-level").DefValue = "warn"
+	if err := e.parse(fs, args); err != nil {
+		return err
+	}
+	out := e.stdout
+	step := func(format string, a ...any) { fmt.Fprintf(out, "• "+format+"\n", a...) }
+
+	dbURL, cleanup, err := e.demoDatabase(ctx, step)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+
+	world, err := fakeworld.Start()
+	if err != nil {
+		return err
+	}
+	defer world.Close()
+	step("Fake PagerDuty, GitHub and Slack are serving incident %s (%s)", fakeworld.IncidentID, "Checkout API error rate above 5%")
+
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		ln, err = net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return fmt.Errorf("listen: %w", err)
+		}
+	}
+	cfg := demoConfig(world, dbURL, ln.Addr().String())
+	a, err := newApp(ctx, cfg, e.logger, nil)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer a.close()
+	base := "http://" + ln.Addr().String()
+	srvCtx, stopServer := context.WithCancel(ctx)
+	served := make(chan error, 1)
+	go func() { served <- a.serve(srvCtx, ln) }()
+	defer func() { stopServer(); <-served }()
+	step("Groundwork is serving on %s with its workers running", base)
+
+	if err := sendResolvedWebhook(ctx, base); err != nil {
+		return err
+	}
+	step("Sent a signed PagerDuty incident.resolved webhook; waiting for the collection")
+	detail, err := waitForCollection(ctx, base, fakeworld.IncidentID, 60*time.Second)
+	if err != nil {
+		return err
+	}
+	complete, problems := demoComplete(ctx, a, detail)
+	fmt.Fprintln(out)
+	printDetail(out, detail)
+	printCurls(out, base, fakeworld.IncidentID)
+	if !complete {
+		return fmt.Errorf("%w: %s", errIncomplete, strings.Join(problems, "; "))
+	}
+	fmt.Fprintf(out, "\nThe timeline is complete: %d events from PagerDuty, GitHub and Slack.\n", sumExpected())
+	if *once {
+		return nil
+	}
+	fmt.Fprintln(out, "Serving until Ctrl-C.")
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-served:
+		served <- err
+		return err
+	}
+}
+
+var errIncomplete = errors.New("the timeline is incomplete")
+
+// demoDatabase picks the database: DATABASE_URL, else a Postgres on
+// localhost:5432 (in a schema of its own, dropped on exit), else a
+// throwaway cluster from the machine's initdb/pg_ctl.
+func (e *env) demoDatabase(ctx context.Context, step func(string, ...any)) (string, func(), error) {
+	if u := e.getenv("DATABASE_URL"); u != "" {
+		step("Using the database in DATABASE_URL")
+		return u, func() {}, nil
+	}
+	for _, u := range localPostgresURLs() {
+		if !canConnect(ctx, u) {
+			continue
+		}
+		schemaURL, drop, err := demoSchema(ctx, u)
+		if err != nil {
+			return "", nil, err
+		}
+		step("Using the Postgres on localhost:5432, in a schema of its own that is dropped on exit")
+		return schemaURL, drop, nil
+	}
+	bin, ok := pgBinDir()
+	if !ok {
+		return "", nil, errNoPostgres
+	}
+	step("No Postgres answers on localhost:5432: starting a throwaway cluster with %s", bin)
+	c, err := startTempCluster(ctx, bin)
+	if err != nil {
+		return "", nil, err
+	}
+	return c.URL, func() {
+		if err := c.Stop(); err != nil {
+			e.logger.Warn("stopping the throwaway cluster", zap.Error(err))
+		}
+	}, nil
+}
+
+// demoSchema creates a fresh schema and returns a URL that uses it.
+func demoSchema(ctx context.Context, url string) (string, func(), error) {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	schema := "groundwork_demo_" + hex.EncodeToString(b)
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return "", nil, err
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		return "", nil, fmt.Errorf("creating the demo schema: %w", err)
+	}
+	drop := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if c, err := pgx.Connect(ctx, url); err == nil {
+			_, _ = c.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
+			_ = c.Close(ctx)
+		}
+	}
+	return url + "&search_path=" + schema, drop, nil
+}
+
+// sendResolvedWebhook delivers a signed PagerDuty V3 incident.resolved event,
+// as PagerDuty would.
+func sendResolvedWebhook(ctx context.Context, base string) error {
+	body, _ := json.Marshal(map[string]any{"event": map[string]any{
+		"id": "01DEMO" + strings.ToUpper(hex.EncodeToString([]byte(time.Now().Format("150405")))), "event_type": "incident.resolved",
+		"resource_type": "incident", "occurred_at": "2025-11-20T11:10:35.000Z",
+		"agent":  map[string]any{"id": "POKASAM", "type": "user_reference", "summary": "Sam Okafor"},
+		"client": nil,
+		"data": map[string]any{"id": fakeworld.IncidentID, "type": "incident", "number": 4242, "status": "resolved",
+			"title": "Checkout API error rate above 5%", "created_at": "2025-11-20T09:58:02Z", "urgency": "high",
+			"service": map[string]any{"id": fakeworld.ServiceID, "type": "service_reference", "summary": "checkout-api"}},
+	}})
+	mac := hmac.New(sha256.New, []byte(demoPagerDutyHook))
+	mac.Write(body)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/webhooks/pagerduty", bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-PagerDuty-Signature", "v1="+hex.EncodeToString(mac.Sum(nil)))
+	req.Header.Set("X-Webhook-Id", "demo-"+hex.EncodeToString(mac.Sum(nil)[:8]))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("sending the webhook: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return fmt.Errorf("the webhook was answered %d: %s", resp.StatusCode, b)
+	}
+	return nil
+}
+
+// incidentDetail is the part of GET /v1/incidents/{id} the demo reads.
+type incidentDetail struct {
+	ID         string                 `json:"id"`
+	Title      string                 `json:"title"`
+	StartedAt  string                 `json:"started_at"`
+	ResolvedAt *string                `json:"resolved_at"`
+	Window     api.WindowJSON         `json:"window"`
+	Collection []api.SourceStatusJSON `json:"collection"`
+	Summary    *timeline.Summary      `json:"summary"`
+}
+
+func apiGet(ctx context.Context, url string, v any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+demoReadToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return fmt.Errorf("GET %s: %d %s", url, resp.StatusCode, b)
+	}
+	return json.NewDecoder(resp.Body).Decode(v)
+}
+
+// waitForCollection polls the incident until every source has finished.
+func waitForCollection(ctx context.Context, base, id string, limit time.Duration) (incidentDetail, error) {
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	var d incidentDetail
+	for {
+		d = incidentDetail{}
+		err := apiGet(ctx, base+"/v1/incidents/"+id, &d)
+		if err == nil && len(d.Collection) == 3 && finished(d.Collection) {
+			return d, nil
+		}
+		select {
+		case <-ctx.Done():
+			return d, fmt.Errorf("the collection did not finish within %s (last answer: %v, %+v)", limit, err, d.Collection)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func finished(sts []api.SourceStatusJSON) bool {
+	for _, s := range sts {
+		if s.State != timeline.StateSucceeded && s.State != timeline.StateFailed {
+			return false
+		}
+	}
+	return true
+}
+
+// demoComplete compares the stored timeline with what the fakes hold.
+func demoComplete(ctx context.Context, a *app, d incidentDetail) (bool, []string) {
+	var problems []string
+	for _, s := range d.Collection {
+		if s.State != timeline.StateSucceeded {
+			msg := ""
+			if s.Error != nil {
+				msg = *s.Error
+			}
+			problems = append(problems, fmt.Sprintf("%s %s: %s", s.Source, s.State, msg))
+		}
+	}
+	events, err := a.store.Timeline(ctx, timeline.TimelineQuery{IncidentID: d.ID})
+	if err != nil {
+		return false, append(problems, err.Error())
+	}
+	got := map[string]int{}
+	for _, e := range events {
+		got[e.Kind]++
+	}
+	kinds := map[string]bool{}
+	for k := range got {
+		kinds[k] = true
+	}
+	for k := range fakeworld.Expected {
+		kinds[k] = true
+	}
+	for k := range kinds {
+		if got[k] != fakeworld.Expected[k] {
+			problems = append(problems, fmt.Sprintf("%s: %d stored, %d expected", k, got[k], fakeworld.Expected[k]))
+		}
+	}
+	sort.Strings(problems)
+	return len(problems) == 0, problems
+}
+
+func sumExpected() int {
+	n := 0
+	for _, v := range fakeworld.Expected {
+		n += v
+	}
+	return n
+}
+
+// printDetail prints the prepared review: key moments, durations,
+// responders and gaps.
+func printDetail(w io.Writer, d incidentDetail) {
+	fmt.Fprintf(w, "Incident %s — %s\n", d.ID, d.Title)
+	fmt.Fprintf(w, "Window %s .. %s\n", d.Window.Start, d.Window.End)
+	for _, s := range d.Collection {
+		fmt.Fprintf(w, "  %-10s %-10s %4d events\n", s.Source, s.State, s.EventCount)
+	}
+	if d.Summary == nil {
+		fmt.Fprintln(w, "\n(no summary)")
+		return
+	}
+	printSummary(w, *d.Summary)
+}
+
+func printSummary(w io.Writer, s timeline.Summary) {
+	loc, err := time.LoadLocation(s.Context.Timezone)
+	if err != nil {
+		loc = time.UTC
+	}
+	local := func(t time.Time) string { return t.In(loc).Format("Mon 15:04:05 MST") }
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "\nKey moments (%s)\n", s.Context.Timezone)
+	for _, m := range s.KeyMoments {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", local(m.At), m.Moment, m.Title)
+	}
+	fmt.Fprintln(tw, "\nDurations")
+	dur := func(p *int64) string {
+		if p == nil {
+			return "unknown"
+		}
+		return (time.Duration(*p) * time.Second).String()
+	}
+	fmt.Fprintf(tw, "  to acknowledge\t%s\n  to resolve\t%s\n  last deploy to first alert\t%s\n",
+		dur(s.Durations.ToAcknowledgeS), dur(s.Durations.ToResolveS), dur(s.Durations.LastDeployToFirstAlertS))
+	fmt.Fprintln(tw, "\nResponders")
+	for _, r := range s.Responders {
+		var ids []string
+		for _, id := range r.Identities {
+			ids = append(ids, id.Source)
+		}
+		paged := ""
+		if r.PagedOutsideBusinessHours != nil && *r.PagedOutsideBusinessHours {
+			paged = "  paged outside business hours"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s .. %s\t%d actions%s\n", r.Name, strings.Join(ids, "+"),
+			local(r.FirstActivityAt), local(r.LastActivityAt), len(r.EventIDs), paged)
+	}
+	fmt.Fprintln(tw, "\nQuiet gaps")
+	if len(s.Gaps) == 0 {
+		fmt.Fprintln(tw, "  none")
+	}
+	for _, g := range s.Gaps {
+		fmt.Fprintf(tw, "  %s .. %s\t%s\n", local(g.Start), local(g.End), time.Duration(g.Seconds)*time.Second)
+	}
+	fmt.Fprintf(tw, "\nEvents outside business hours: %d\n", s.Context.EventsOutsideBusinessHours)
+	_ = tw.Flush()
+}
+
+func printCurls(w io.Writer, base, id string) {
+	h := fmt.Sprintf("-H 'Authorization: Bearer %s'", demoReadToken)
+	fmt.Fprintf(w, "\nTry it:\n")
+	fmt.Fprintf(w, "  curl -s %s '%s/v1/incidents/%s'\n", h, base, id)
+	fmt.Fprintf(w, "  curl -s %s '%s/v1/incidents/%s/timeline?limit=20'\n", h, base, id)
+	fmt.Fprintf(w, "  curl -s %s '%s/v1/incidents/%s/timeline?format=markdown'\n", h, base, id)
+	fmt.Fprintf(w, "  curl -sN %s -H 'Accept: text/event-stream' '%s/v1/feed?after=0'\n", h, base)
+}
