@@ -1,0 +1,84 @@
+package postgres
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"time"
+
+	"github.com/groundwork-dev/groundwork/timeline"
+)
+
+var _ timeline.SummaryStore = (*Store)(nil)
+
+// priorPagesSQL counts page.notified events per PagerDuty user in other
+// incidents. Candidate incidents are found first (by their window or their
+// span meeting [since, until)), so that events are read through the
+// (incident_id, occurred_at) index rather than by scanning every event.
+const priorPagesSQL = `
+SELECT e.details -> 'user' ->> 'id' AS user_id, count(DISTINCT e.id)
+FROM incidents i
+JOIN events e ON e.incident_id = i.id
+WHERE i.id <> $1
+  AND ((i.window_start < $3 AND i.window_end >= $2)
+       OR (i.started_at < $3 AND COALESCE(i.resolved_at, 'infinity') >= $2))
+  AND e.occurred_at >= $2 AND e.occurred_at < $3
+  AND e.kind = 'page.notified'
+  AND COALESCE(e.details -> 'user' ->> 'id', '') <> ''
+GROUP BY 1`
+
+// PriorPages implements timeline.SummaryStore.
+func (s *Store) PriorPages(ctx context.Context, incidentID string, since, until time.Time) (map[string]int, error) {
+	rows, err := s.pool.Query(ctx, priorPagesSQL, incidentID, since.UTC(), until.UTC())
+	if err != nil {
+		return nil, fmt.Errorf("prior pages of %s: %w", incidentID, classify(err))
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var user string
+		var n int
+		if err := rows.Scan(&user, &n); err != nil {
+			return nil, fmt.Errorf("prior pages of %s: %w", incidentID, classify(err))
+		}
+		out[user] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("prior pages of %s: %w", incidentID, classify(err))
+	}
+	return out, nil
+}
+
+// versionSQL reads what an incident's responses are made of, in a form that
+// changes exactly when they do:
+//   - the incident row's updated_at, which UpsertIncident moves only when a
+//     column really changed;
+//   - the events' highest seq (every insert and every real change draws a
+//     new, higher one) and their count (a removal lowers it);
+//   - a digest of the collection status rows' content (not their
+//     updated_at, which moves on every write even when nothing changed).
+const versionSQL = `
+SELECT (extract(epoch FROM i.updated_at) * 1000000)::bigint,
+       ev.max_seq, ev.n,
+       COALESCE((SELECT md5(string_agg(concat_ws('|', cs.source, cs.state, cs.error, cs.event_count,
+                     (extract(epoch FROM cs.started_at) * 1000000)::bigint,
+                     (extract(epoch FROM cs.finished_at) * 1000000)::bigint), E'\n' ORDER BY cs.source))
+                 FROM collection_status cs WHERE cs.incident_id = i.id), '')
+FROM incidents i,
+     LATERAL (SELECT COALESCE(max(seq), 0) AS max_seq, count(*) AS n FROM events WHERE incident_id = i.id) ev
+WHERE i.id = $1`
+
+// IncidentVersion returns an opaque token that changes exactly when the
+// incident, its events or its collection status change; the API derives
+// ETags from it. It returns timeline.ErrNotFound for an unknown incident.
+func (s *Store) IncidentVersion(ctx context.Context, incidentID string) (string, error) {
+	var updated, maxSeq, n int64
+	var status string
+	err := s.pool.QueryRow(ctx, versionSQL, incidentID).Scan(&updated, &maxSeq, &n, &status)
+	if err != nil {
+		return "", fmt.Errorf("version of incident %s: %w", incidentID, classify(err))
+	}
+	h := sha256.Sum256(fmt.Appendf(nil, "%d|%d|%d|%s", updated, maxSeq, n, status))
+	return hex.EncodeToString(h[:12]), nil
+}

@@ -1,0 +1,66 @@
+package timeline
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// PriorPagesWindow is how far before an incident's start its responders'
+// earlier pages are counted.
+const PriorPagesWindow = 7 * 24 * time.Hour
+
+// SummaryStore finds what the summary needs besides the incident itself.
+//
+// Methods return ErrUnavailable (wrapped) when the database cannot be reached.
+type SummaryStore interface {
+	// Timeline returns an incident's events ordered by (OccurredAt, ID), as
+	// Store.Timeline does.
+	Timeline(ctx context.Context, q TimelineQuery) ([]Event, error)
+	// Overlapping returns the incidents other than incidentID whose span
+	// [StartedAt, ResolvedAt or now] overlaps [start, end].
+	Overlapping(ctx context.Context, incidentID string, start, end time.Time) ([]Incident, error)
+	// PriorPages counts, per PagerDuty user id (the "id" of the event's
+	// "user" detail), the distinct page.notified events of incidents other
+	// than incidentID that occurred in [since, until). Users with none are
+	// absent; the map is never nil.
+	PriorPages(ctx context.Context, incidentID string, since, until time.Time) (map[string]int, error)
+}
+
+// GatherSummaryInput reads from store everything Summarize needs about inc
+// except its events: the incidents that overlapped it and its responders'
+// pages in the 7 days before it started. The caller fills in Events (see
+// PrepareSummary); the API uses the rest to decide whether a cached summary
+// is still current before it reads the whole timeline.
+func GatherSummaryInput(ctx context.Context, store SummaryStore, inc Incident, cfg ReviewConfig, now time.Time) (SummaryInput, error) {
+	in := SummaryInput{Incident: inc, Config: cfg, Now: now.UTC()}
+	end := in.Now
+	if inc.ResolvedAt != nil {
+		end = *inc.ResolvedAt
+	}
+	if end.Before(inc.StartedAt) {
+		end = inc.StartedAt
+	}
+	var err error
+	if in.Overlapping, err = store.Overlapping(ctx, inc.ID, inc.StartedAt, end); err != nil {
+		return in, fmt.Errorf("summary of %s: %w", inc.ID, err)
+	}
+	if in.PriorPages, err = store.PriorPages(ctx, inc.ID, inc.StartedAt.Add(-PriorPagesWindow), inc.StartedAt); err != nil {
+		return in, fmt.Errorf("summary of %s: %w", inc.ID, err)
+	}
+	return in, nil
+}
+
+// PrepareSummary derives inc's review summary from what store holds: its
+// whole timeline, the incidents that overlapped it and its responders'
+// earlier pages. now bounds incidents that are still open.
+func PrepareSummary(ctx context.Context, store SummaryStore, inc Incident, cfg ReviewConfig, now time.Time) (Summary, error) {
+	in, err := GatherSummaryInput(ctx, store, inc, cfg, now)
+	if err != nil {
+		return Summary{}, err
+	}
+	if in.Events, err = store.Timeline(ctx, TimelineQuery{IncidentID: inc.ID}); err != nil {
+		return Summary{}, fmt.Errorf("summary of %s: %w", inc.ID, err)
+	}
+	return Summarize(in), nil
+}
