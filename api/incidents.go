@@ -91,8 +91,17 @@ func parseTimelineParams(q url.Values) (timelineParams, error) {
 	}
 	p.Cursor = q.Get("cursor")
 	p.Format = q.Get("format")
-	if p.Format == "" {
-		p.Format = "json"
+	switch p.Format {
+	case "":
+		p.Format = formatJSON
+	case formatJSON:
+	case formatJSONL, formatCSV, formatMarkdown:
+		// An export is the whole (filtered) timeline, streamed.
+		if q.Has("cursor") || q.Has("limit") {
+			return p, badRequest("invalid_parameter", fmt.Sprintf("format=%s exports the whole timeline: limit and cursor apply to format=json only", p.Format))
+		}
+	default:
+		return p, badRequest("invalid_format", fmt.Sprintf("format must be json, jsonl, csv or markdown, got %q", p.Format))
 	}
 	return p, nil
 }
@@ -137,9 +146,6 @@ func (s *Server) getTimeline(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if p.Format != "json" {
-		return badRequest("invalid_format", fmt.Sprintf("format must be json, got %q", p.Format))
-	}
 	q := p.query(id)
 	q.Limit = p.Limit + 1
 	if p.Cursor != "" {
@@ -149,8 +155,25 @@ func (s *Server) getTimeline(w http.ResponseWriter, r *http.Request) error {
 		}
 		q.After = &timeline.TimelinePosition{OccurredAt: t, ID: eid}
 	}
-	if _, err := s.Store.Incident(r.Context(), id); err != nil {
+	// The version is read before the data: were it read after, a change in
+	// between would label old data with the new ETag.
+	version, err := s.version(r, id)
+	if err != nil {
 		return err
+	}
+	etag := ""
+	if version != "" {
+		etag = etagOf(version, "timeline", p.Format, r.URL.Query().Encode(), s.Review.Location)
+	}
+	inc, err := s.Store.Incident(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	if etag != "" && notModified(w, r, etag) {
+		return nil
+	}
+	if p.Format != formatJSON {
+		return s.exportTimeline(w, r, inc, p)
 	}
 	events, err := s.Store.Timeline(r.Context(), q)
 	if err != nil {
@@ -202,9 +225,28 @@ func (s *Server) listIncidents(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) getIncident(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
+	version, err := s.version(r, id)
+	if err != nil {
+		return err
+	}
 	inc, err := s.Store.Incident(r.Context(), id)
 	if err != nil {
 		return err
+	}
+	// What the summary reads from other incidents is part of the
+	// representation too, so it goes into the ETag with the version.
+	var in timeline.SummaryInput
+	if s.Summaries != nil {
+		if in, err = timeline.GatherSummaryInput(r.Context(), s.Summaries, inc, s.Review, s.now()); err != nil {
+			return err
+		}
+	}
+	if version != "" {
+		etag := etagOf(version, "incident", s.Summaries != nil, s.Review.Location, s.Review.BusinessStart,
+			s.Review.BusinessEnd, s.Review.QuietGap, summaryInputDigest(in))
+		if notModified(w, r, etag) {
+			return nil
+		}
 	}
 	sts, err := s.Store.SourceStatuses(r.Context(), id)
 	if err != nil {
@@ -213,6 +255,13 @@ func (s *Server) getIncident(w http.ResponseWriter, r *http.Request) error {
 	out := IncidentDetailJSON{IncidentJSON: incidentJSON(inc), Collection: make([]SourceStatusJSON, 0, len(sts))}
 	for _, st := range sts {
 		out.Collection = append(out.Collection, sourceStatusJSON(st))
+	}
+	if s.Summaries != nil {
+		if in.Events, err = s.Summaries.Timeline(r.Context(), timeline.TimelineQuery{IncidentID: id}); err != nil {
+			return err
+		}
+		sum := timeline.Summarize(in)
+		out.Summary = &sum
 	}
 	return writeJSON(w, http.StatusOK, out)
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"runtime/debug"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -33,7 +34,28 @@ type Server struct {
 	// NowFunc is the clock; time.Now when nil.
 	NowFunc func() time.Time
 
+	// Summaries, when set, gathers what the prepared summary of
+	// GET /v1/incidents/{id} reads; without it the summary is null.
+	Summaries timeline.SummaryStore
+	// Versions, when set, gives incident and timeline responses an ETag
+	// and answers If-None-Match with 304.
+	Versions VersionStore
+	// Review is the review: section (time zone, business hours, quiet
+	// gap) the summary and the Markdown export use.
+	Review timeline.ReviewConfig
+	// Feed wakes event streams of /v1/feed when events were stored;
+	// without it they look every HeartbeatInterval.
+	Feed FeedNotifier
+	// HeartbeatInterval is how often an event stream sends a comment line
+	// to keep proxies from closing it (default 15s).
+	HeartbeatInterval time.Duration
+
 	tokens []tokenEntry
+	// writeTimeout bounds each write of a streamed response (default
+	// 30s): a client that reads nothing for that long is dropped.
+	writeTimeout time.Duration
+	// streams counts the event streams being served.
+	streams atomic.Int64
 }
 
 // handlerFunc is an HTTP handler that returns its error to one mapper.
@@ -55,6 +77,8 @@ func (s *Server) Handler() http.Handler {
 	route("GET /v1/incidents", ScopeRead, s.listIncidents)
 	route("GET /v1/incidents/{id}", ScopeRead, s.getIncident)
 	route("GET /v1/incidents/{id}/timeline", ScopeRead, s.getTimeline)
+	route("GET /v1/feed", ScopeRead, s.getFeed)
+	route("GET /openapi.json", "", s.getOpenAPI)
 	if s.Metrics != nil {
 		mux.Handle("GET /metrics", s.Metrics.Handler())
 	}

@@ -122,3 +122,11 @@ type TimelineJSON struct {
 	Events     []EventJSON `json:"events"`
 	NextCursor *string     `json:"next_cursor"`
 }
+
+// FeedJSON is GET /v1/feed without Accept: text/event-stream.
+type FeedJSON struct {
+	Events []EventJSON `json:"events"`
+	// NextAfter is the seq to pass as after for the next page: the last
+	// event's, or the request's after when there were none.
+	NextAfter int64 `json:"next_after"`
+}
