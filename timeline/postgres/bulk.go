@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"runtime"
 
 	"github.com/jackc/pgx/v5"
 
@@ -119,8 +120,10 @@ func (r *encoded) encode() error {
 	}
 	h := sha256.New()
 	var n [8]byte
-	for _, part := range [][]byte{[]byte(e.Source), []byte(e.Kind), []byte(us.Format("2006-01-02T15:04:05.000000Z")),
-		{byte(ns >> 8), byte(ns)}, actor, []byte(e.Title), []byte(e.Text), []byte(e.URL), r.details} {
+	var tb [10]byte
+	binary.BigEndian.PutUint64(tb[:8], uint64(us.UnixMicro()))
+	binary.BigEndian.PutUint16(tb[8:], uint16(ns))
+	for _, part := range [][]byte{[]byte(e.Source), []byte(e.Kind), tb[:], actor, []byte(e.Title), []byte(e.Text), []byte(e.URL), r.details} {
 		binary.BigEndian.PutUint64(n[:], uint64(len(part)))
 		h.Write(n[:])
 		h.Write(part)
@@ -161,37 +164,61 @@ func encodeAll(rows []encoded) error {
 	return nil
 }
 
-// copyFresh streams new rows into events with COPY, encoding them in a
-// goroutine so that encoding and Postgres's work overlap.
+// copyFresh streams new rows into events with COPY. Rows are encoded in
+// chunks by a few goroutines while COPY sends the chunks already done, so
+// encoding overlaps Postgres's work (row order does not matter to COPY).
 func copyFresh(ctx context.Context, tx pgx.Tx, rows []encoded) error {
-	ch := make(chan *encoded, 512)
+	const chunk = 256
+	chunks := (len(rows) + chunk - 1) / chunk
+	next := make(chan int, chunks)
+	for c := 0; c < chunks; c++ {
+		next <- c
+	}
+	close(next)
+	done := make(chan []encoded, chunks)
 	errc := make(chan error, 1)
 	stop := make(chan struct{})
 	defer close(stop)
-	go func() {
-		defer close(ch)
-		for i := range rows {
-			if err := rows[i].encode(); err != nil {
-				errc <- err
-				return
+	workers := min(runtime.GOMAXPROCS(0), chunks)
+	for w := 0; w < workers; w++ {
+		go func() {
+			for c := range next {
+				part := rows[c*chunk : min((c+1)*chunk, len(rows))]
+				for i := range part {
+					if err := part[i].encode(); err != nil {
+						select {
+						case errc <- err:
+						default:
+						}
+						return
+					}
+				}
+				select {
+				case done <- part:
+				case <-stop:
+					return
+				}
 			}
-			select {
-			case ch <- &rows[i]:
-			case <-stop:
-				return
-			}
-		}
-	}()
+		}()
+	}
+	var part []encoded
+	sent := 0
 	src := pgx.CopyFromFunc(func() ([]any, error) {
-		r, ok := <-ch
-		if !ok {
-			select {
-			case err := <-errc:
-				return nil, err
-			default:
+		for len(part) == 0 {
+			if sent == chunks {
 				return nil, nil
 			}
+			select {
+			case part = <-done:
+				sent++
+			case err := <-errc:
+				return nil, err
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
 		}
+		r := &part[0]
+		part = part[1:]
 		return r.values(), nil
 	})
 	_, err := tx.CopyFrom(ctx, pgx.Identifier{"events"}, eventCols, src)
