@@ -1,7 +1,6 @@
 package api_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/csv"
@@ -528,14 +527,4 @@ func TestConditionalGET(t *testing.T) {
 	if status != http.StatusNotModified {
 		t.Errorf("after an overlapping incident changed, the timeline answered %d, want 304", status)
 	}
-}
-
-// readLines reads body to the end, line by line (helper for streams).
-func readLines(r io.Reader) []string {
-	var out []string
-	sc := bufio.NewScanner(r)
-	for sc.Scan() {
-		out = append(out, sc.Text())
-	}
-	return out
 }
