@@ -1,0 +1,144 @@
+package timeline
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Validate reports the first thing wrong with r, naming the field.
+func (r CollectRequest) Validate() error {
+	switch {
+	case strings.TrimSpace(r.IncidentID) == "":
+		return fmt.Errorf("%w: incident_id is empty", ErrInvalid)
+	case r.StartedAt != nil && r.ResolvedAt != nil && r.ResolvedAt.Before(*r.StartedAt):
+		return fmt.Errorf("%w: resolved_at is before started_at", ErrInvalid)
+	case r.Since != nil && r.Until != nil && r.Until.Before(*r.Since):
+		return fmt.Errorf("%w: until is before since", ErrInvalid)
+	}
+	for _, s := range r.Repos {
+		if owner, name, ok := strings.Cut(s, "/"); !ok || owner == "" || name == "" || strings.Contains(name, "/") {
+			return fmt.Errorf("%w: github_repos: %q is not owner/name", ErrInvalid, s)
+		}
+	}
+	for _, c := range r.Channels {
+		if c == "" || strings.ContainsAny(c, " #/") {
+			return fmt.Errorf("%w: slack_channels: %q is not a channel id such as C0CHECKOUT", ErrInvalid, c)
+		}
+	}
+	return nil
+}
+
+// Merge folds a later request for the same incident into r, as when a
+// trigger arrives while r is still queued: the later request's overrides win
+// where it sets them, and repositories and channels are united, so that
+// nothing either request asked for is lost.
+func (r CollectRequest) Merge(later CollectRequest) CollectRequest {
+	out := r
+	if later.Title != "" {
+		out.Title = later.Title
+	}
+	if later.StartedAt != nil {
+		out.StartedAt = later.StartedAt
+	}
+	if later.ResolvedAt != nil {
+		out.ResolvedAt = later.ResolvedAt
+	}
+	if later.Since != nil {
+		out.Since = later.Since
+	}
+	if later.Until != nil {
+		out.Until = later.Until
+	}
+	out.Repos = Union(r.Repos, later.Repos)
+	out.Channels = Union(r.Channels, later.Channels)
+	return out
+}
+
+// Union returns a followed by the elements of b not in a, without
+// duplicates. It returns nil when both are empty.
+func Union(a, b []string) []string {
+	var out []string
+	seen := make(map[string]bool, len(a)+len(b))
+	for _, s := range [][]string{a, b} {
+		for _, x := range s {
+			if !seen[x] {
+				seen[x] = true
+				out = append(out, x)
+			}
+		}
+	}
+	return out
+}
+
+// Covers reports whether t falls inside the incident's window for live
+// capture: from WindowStart, and up to WindowEnd once the incident is
+// resolved. The window of an incident still open has no end, since its
+// activity keeps coming.
+func (inc Incident) Covers(t time.Time) bool {
+	if t.Before(inc.WindowStart) {
+		return false
+	}
+	return inc.ResolvedAt == nil || !t.After(inc.WindowEnd)
+}
+
+// Delivery is what one webhook delivery (or one API request to collect)
+// changes, written at once: the incidents it declares, the events it
+// captured live and the collections it queues.
+type Delivery struct {
+	// Receiver names the endpoint (pagerduty, github, slack, incident, api).
+	Receiver string
+	// ID is the sender's delivery id. A delivery whose (Receiver, ID) was
+	// recorded before changes nothing. An empty ID is never deduplicated.
+	ID string
+	// Incidents are created, or merged into the stored ones: set fields
+	// replace, repositories and channels are united.
+	Incidents []Incident
+	// Events are upserted as by Store.UpsertEvents; their incidents must
+	// exist or be among Incidents.
+	Events []Event
+	// Collect queues one collection per request. A request for an incident
+	// whose collection is still queued (not yet running) joins that job
+	// instead (see CollectRequest.Merge), so a storm of triggers never
+	// becomes a storm of jobs; one that arrives while the incident's
+	// collection runs queues exactly one follow-up.
+	Collect []CollectRequest
+}
+
+// DeliveryResult is what recording a delivery did.
+type DeliveryResult struct {
+	// Duplicate is true when the delivery was seen before; nothing changed.
+	Duplicate bool
+	// JobIDs holds the job of each Collect request, in order: a new job, or
+	// the queued one the request joined.
+	JobIDs []int64
+	// Events counts the events the delivery inserted and updated.
+	Events UpsertResult
+}
+
+// LiveScope selects the incidents a live event may belong to: those whose
+// scope holds Repo (when set) or Channel (when set), and whose window
+// overlaps [From, To] (an open incident's window has no end).
+type LiveScope struct {
+	Repo    string
+	Channel string
+	From    time.Time
+	To      time.Time
+}
+
+// DeliveryStore records webhook deliveries and finds the incidents that live
+// events belong to.
+//
+// Methods return ErrInvalid (wrapped) for arguments they cannot use and
+// ErrUnavailable (wrapped) when the database cannot be reached.
+type DeliveryStore interface {
+	// RecordDelivery writes d in one transaction: the delivery id, the
+	// incidents, the events and the queued jobs all commit together or not
+	// at all. A delivery recorded before returns Duplicate and changes
+	// nothing, even when the two arrive at the same moment.
+	RecordDelivery(ctx context.Context, d Delivery) (DeliveryResult, error)
+	// LiveIncidents returns the incidents of q, oldest first. Callers pick
+	// each event's incidents with Incident.Covers.
+	LiveIncidents(ctx context.Context, q LiveScope) ([]Incident, error)
+}

@@ -1,0 +1,377 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/groundwork-dev/groundwork/timeline"
+)
+
+// Deliveries is the Postgres timeline.DeliveryStore. It writes events through
+// Store and queues collection jobs through EnqueueTxFunc, all inside one
+// transaction per delivery.
+//
+// The queue is River's, on the same database. Deliveries does not use
+// River's client (EnqueueTxFunc does), but it reads and amends collection
+// jobs in River's river_job table to keep one job per incident waiting:
+// River's unique jobs must count running jobs as duplicates, which would drop
+// the one follow-up that a trigger arriving mid-run has to leave.
+//
+// The rules, applied under a per-incident transaction lock:
+//   - a request joins the incident's job that has not started yet (available,
+//     scheduled or retryable), merging its overrides into the job's args;
+//   - else, when the incident's job is running (collection_jobs names it),
+//     the request queues a follow-up parked until that run ends (StartRun's
+//     finish hands the incident over to it), so it is never fetched, and
+//     never seen as running, beside the run it follows;
+//   - else it queues a job due now, which becomes the incident's job.
+type Deliveries struct {
+	Store *Store
+	// EnqueueTxFunc inserts a collection job for req inside tx, due at at
+	// (now when at is zero), and returns its id. The job's args must be
+	// req's JSON encoding, so that a later request can be merged into the job
+	// while it waits. cmd sets it to the River client's InsertTx.
+	EnqueueTxFunc func(ctx context.Context, tx pgx.Tx, req timeline.CollectRequest, at time.Time) (jobID int64, err error)
+	// JobKind is the River kind of collection jobs.
+	JobKind string
+	// Sources are the enabled sources: queuing a collection for an incident
+	// that has no collection status yet records them as pending.
+	Sources []string
+	// ParkFor bounds how long a follow-up waits for the run it follows
+	// (default 1h), in case that run ends without handing over (its job
+	// was discarded by River's rescuer after a crash on its last attempt).
+	// Set it above jobs.rescue_after + jobs.timeout.
+	ParkFor time.Duration
+}
+
+var _ timeline.DeliveryStore = (*Deliveries)(nil)
+
+// errDuplicate rolls back the transaction of a delivery seen before.
+var errDuplicate = errors.New("duplicate delivery")
+
+// RecordDelivery implements timeline.DeliveryStore. The delivery id is
+// inserted first, so a concurrent copy of the same delivery waits on its
+// unique key until the first commits, then finds it and changes nothing.
+func (d *Deliveries) RecordDelivery(ctx context.Context, dl timeline.Delivery) (timeline.DeliveryResult, error) {
+	var res timeline.DeliveryResult
+	for _, inc := range dl.Incidents {
+		if inc.ID == "" {
+			return res, fmt.Errorf("%w: incident id is empty", timeline.ErrInvalid)
+		}
+		if inc.WindowEnd.Before(inc.WindowStart) {
+			return res, fmt.Errorf("%w: incident %s: window ends before it starts", timeline.ErrInvalid, inc.ID)
+		}
+	}
+	for _, req := range dl.Collect {
+		if err := req.Validate(); err != nil {
+			return res, err
+		}
+	}
+	if len(dl.Collect) > 0 && (d.EnqueueTxFunc == nil || d.JobKind == "") {
+		return res, errors.New("recording delivery: no job queue is configured")
+	}
+	err := pgx.BeginFunc(ctx, d.Store.pool, func(tx pgx.Tx) error {
+		res = timeline.DeliveryResult{}
+		if dl.ID != "" {
+			tag, err := tx.Exec(ctx, `INSERT INTO webhook_deliveries (receiver, id) VALUES ($1, $2) ON CONFLICT DO NOTHING`,
+				dl.Receiver, dl.ID)
+			if err != nil {
+				return err
+			}
+			if tag.RowsAffected() == 0 {
+				return errDuplicate
+			}
+		}
+		// A stable order of row and advisory locks keeps two deliveries
+		// touching the same incidents from deadlocking.
+		incs := append([]timeline.Incident(nil), dl.Incidents...)
+		sort.Slice(incs, func(i, j int) bool { return incs[i].ID < incs[j].ID })
+		for _, inc := range incs {
+			if _, err := tx.Exec(ctx, mergeIncidentSQL, incidentArgs(inc)...); err != nil {
+				return fmt.Errorf("incident %s: %w", inc.ID, err)
+			}
+		}
+		if len(dl.Events) > 0 {
+			var err error
+			if res.Events, err = d.Store.UpsertEventsTx(ctx, tx, dl.Events); err != nil {
+				return err
+			}
+		}
+		order := make([]int, len(dl.Collect))
+		for i := range order {
+			order[i] = i
+		}
+		sort.SliceStable(order, func(a, b int) bool { return dl.Collect[order[a]].IncidentID < dl.Collect[order[b]].IncidentID })
+		res.JobIDs = make([]int64, len(dl.Collect))
+		for _, i := range order {
+			id, err := d.enqueueTx(ctx, tx, dl.Collect[i])
+			if err != nil {
+				return fmt.Errorf("queuing collection of %s: %w", dl.Collect[i].IncidentID, err)
+			}
+			res.JobIDs[i] = id
+		}
+		return nil
+	})
+	if errors.Is(err, errDuplicate) {
+		return timeline.DeliveryResult{Duplicate: true}, nil
+	}
+	if err != nil {
+		return timeline.DeliveryResult{}, fmt.Errorf("recording %s delivery %s: %w", dl.Receiver, dl.ID, classify(err))
+	}
+	return res, nil
+}
+
+// mergeIncidentSQL creates an incident or merges a delivery's view of it
+// into the stored one: set fields replace, repositories and channels are
+// united (keeping the stored order), a resolution is never undone.
+const mergeIncidentSQL = `
+INSERT INTO incidents (id, title, service_id, urgency, source, url, started_at, resolved_at,
+                       window_start, window_end, repos, channels)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+ON CONFLICT (id) DO UPDATE SET
+    title = CASE WHEN excluded.title <> '' THEN excluded.title ELSE incidents.title END,
+    service_id = CASE WHEN excluded.service_id <> '' THEN excluded.service_id ELSE incidents.service_id END,
+    urgency = CASE WHEN excluded.urgency <> '' THEN excluded.urgency ELSE incidents.urgency END,
+    source = CASE WHEN excluded.source <> '' THEN excluded.source ELSE incidents.source END,
+    url = CASE WHEN excluded.url <> '' THEN excluded.url ELSE incidents.url END,
+    started_at = excluded.started_at,
+    resolved_at = COALESCE(excluded.resolved_at, incidents.resolved_at),
+    window_start = excluded.window_start,
+    window_end = CASE WHEN excluded.resolved_at IS NULL AND incidents.resolved_at IS NOT NULL
+                      THEN GREATEST(incidents.window_end, excluded.window_end) ELSE excluded.window_end END,
+    repos = incidents.repos || ARRAY(SELECT r FROM unnest(excluded.repos) WITH ORDINALITY AS u(r, n)
+                                     WHERE NOT r = ANY(incidents.repos) ORDER BY n),
+    channels = incidents.channels || ARRAY(SELECT c FROM unnest(excluded.channels) WITH ORDINALITY AS u(c, n)
+                                           WHERE NOT c = ANY(incidents.channels) ORDER BY n),
+    updated_at = now()`
+
+// collectLockSQL serialises the queuing of one incident's collections for
+// the rest of the transaction. Advisory locks are database-wide, so the key
+// names the schema too.
+const collectLockSQL = `SELECT pg_advisory_xact_lock(hashtextextended('groundwork:collect:' || current_schema() || ':' || $1::text, 0))`
+
+// findQueuedSQL finds the incident's job that has not started (available,
+// pending, scheduled or retryable), the oldest first. FOR UPDATE makes
+// River's fetch (FOR UPDATE SKIP LOCKED) pass it by until the transaction
+// ends; if River got to it first, the row no longer matches once its lock is
+// released and it is not returned.
+const findQueuedSQL = `SELECT id, args, state::text FROM river_job
+WHERE kind = $1 AND state IN ('available', 'pending', 'scheduled', 'retryable')
+  AND args @> jsonb_build_object('incident_id', $2::text) AND id <> $3
+ORDER BY id LIMIT 1 FOR UPDATE`
+
+// joinQueuedSQL rewrites a queued job's args with the merged request. A job
+// waiting to retry after a failure is made due now: a new trigger brings news
+// worth acting on at once.
+const joinQueuedSQL = `UPDATE river_job SET args = $2,
+    scheduled_at = CASE WHEN state = 'retryable' THEN LEAST(scheduled_at, now()) ELSE scheduled_at END
+WHERE id = $1`
+
+// activeSQL returns the incident's current job when it has not finished.
+const activeSQL = `SELECT c.job_id FROM collection_jobs c JOIN river_job j ON j.id = c.job_id
+WHERE c.incident_id = $1 AND j.state NOT IN ('completed', 'cancelled', 'discarded')`
+
+const setActiveSQL = `INSERT INTO collection_jobs (incident_id, job_id) VALUES ($1, $2)
+ON CONFLICT (incident_id) DO UPDATE SET job_id = excluded.job_id, updated_at = now()`
+
+const pendingSQL = `INSERT INTO collection_status (incident_id, source, state)
+SELECT $1, s, 'pending' FROM unnest($2::text[]) AS s
+WHERE EXISTS (SELECT 1 FROM incidents WHERE id = $1)
+ON CONFLICT (incident_id, source) DO NOTHING`
+
+// enqueueTx queues req's collection by the rules of Deliveries.
+func (d *Deliveries) enqueueTx(ctx context.Context, tx pgx.Tx, req timeline.CollectRequest) (int64, error) {
+	if _, err := tx.Exec(ctx, collectLockSQL, req.IncidentID); err != nil {
+		return 0, err
+	}
+	if len(d.Sources) > 0 {
+		if _, err := tx.Exec(ctx, pendingSQL, req.IncidentID, d.Sources); err != nil {
+			return 0, err
+		}
+	}
+	var id int64
+	var raw []byte
+	var state string
+	err := tx.QueryRow(ctx, findQueuedSQL, d.JobKind, req.IncidentID, 0).Scan(&id, &raw, &state)
+	switch {
+	case err == nil:
+		return id, d.join(ctx, tx, id, raw, req)
+	case !errors.Is(err, pgx.ErrNoRows):
+		return 0, err
+	}
+	var active int64
+	err = tx.QueryRow(ctx, activeSQL, req.IncidentID).Scan(&active)
+	switch {
+	case err == nil:
+		park := d.ParkFor
+		if park <= 0 {
+			park = time.Hour
+		}
+		return d.EnqueueTxFunc(ctx, tx, req, time.Now().Add(park))
+	case !errors.Is(err, pgx.ErrNoRows):
+		return 0, err
+	}
+	if id, err = d.EnqueueTxFunc(ctx, tx, req, time.Time{}); err != nil {
+		return 0, err
+	}
+	_, err = tx.Exec(ctx, setActiveSQL, req.IncidentID, id)
+	return id, err
+}
+
+// join merges req into the queued job id whose args are raw.
+func (d *Deliveries) join(ctx context.Context, tx pgx.Tx, id int64, raw []byte, req timeline.CollectRequest) error {
+	var queued timeline.CollectRequest
+	if err := json.Unmarshal(raw, &queued); err != nil {
+		return fmt.Errorf("reading queued job %d: %w", id, err)
+	}
+	before, err := json.Marshal(queued)
+	if err != nil {
+		return err
+	}
+	args, err := json.Marshal(queued.Merge(req))
+	if err != nil {
+		return err
+	}
+	if string(before) == string(args) {
+		return nil
+	}
+	_, err = tx.Exec(ctx, joinQueuedSQL, id, args)
+	return err
+}
+
+// StartRun is called by the worker of job jobID before it collects
+// incidentID. It takes the incident's run lock without waiting (ok is false
+// when another run holds it) and records the job as the incident's current
+// one. The lock lives on a connection of its own and dies with it, so a
+// crashed process never leaves it behind.
+//
+// finish must be called when the run ends: it releases the lock and, when a
+// follow-up was queued meanwhile, makes it due now and returns its id (the
+// follow-up takes over: a failed run need not be retried). Otherwise the
+// incident is left to this job when willRetry is set, or to nobody.
+func (d *Deliveries) StartRun(ctx context.Context, incidentID string, jobID int64) (finish func(ctx context.Context, willRetry bool) (followUp int64, err error), ok bool, err error) {
+	conn, err := d.Store.pool.Acquire(ctx)
+	if err != nil {
+		return nil, false, fmt.Errorf("run lock of %s: %w", incidentID, classify(err))
+	}
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock(`+runLockKey+`)`, incidentID).Scan(&ok); err != nil {
+		conn.Release()
+		return nil, false, fmt.Errorf("run lock of %s: %w", incidentID, classify(err))
+	}
+	if !ok {
+		conn.Release()
+		return nil, false, nil
+	}
+	err = pgx.BeginFunc(ctx, d.Store.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, collectLockSQL, incidentID); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, setActiveSQL, incidentID, jobID)
+		return err
+	})
+	if err != nil {
+		releaseLock(conn, incidentID)
+		return nil, false, fmt.Errorf("starting the run of %s: %w", incidentID, classify(err))
+	}
+	finish = func(ctx context.Context, willRetry bool) (int64, error) {
+		// Unlock first: the follow-up may start the moment it is due.
+		releaseLock(conn, incidentID)
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		followUp, err := d.handOver(ctx, incidentID, jobID, willRetry)
+		if err != nil {
+			return 0, fmt.Errorf("ending the run of %s: %w", incidentID, classify(err))
+		}
+		return followUp, nil
+	}
+	return finish, true, nil
+}
+
+// handOver passes the incident from jobID to its follow-up, if any.
+func (d *Deliveries) handOver(ctx context.Context, incidentID string, jobID int64, willRetry bool) (int64, error) {
+	var followUp int64
+	err := pgx.BeginFunc(ctx, d.Store.pool, func(tx pgx.Tx) error {
+		followUp = 0
+		if _, err := tx.Exec(ctx, collectLockSQL, incidentID); err != nil {
+			return err
+		}
+		var current int64
+		err := tx.QueryRow(ctx, `SELECT job_id FROM collection_jobs WHERE incident_id = $1`, incidentID).Scan(&current)
+		if errors.Is(err, pgx.ErrNoRows) || (err == nil && current != jobID) {
+			return nil // another job took the incident over
+		}
+		if err != nil {
+			return err
+		}
+		var raw []byte
+		var state string
+		err = tx.QueryRow(ctx, findQueuedSQL, d.JobKind, incidentID, jobID).Scan(&followUp, &raw, &state)
+		switch {
+		case err == nil:
+			if _, err := tx.Exec(ctx, `UPDATE river_job SET state = 'available', scheduled_at = LEAST(scheduled_at, now())
+				WHERE id = $1`, followUp); err != nil {
+				return err
+			}
+			_, err = tx.Exec(ctx, setActiveSQL, incidentID, followUp)
+			return err
+		case !errors.Is(err, pgx.ErrNoRows):
+			return err
+		case willRetry:
+			return nil
+		}
+		_, err = tx.Exec(ctx, `DELETE FROM collection_jobs WHERE incident_id = $1 AND job_id = $2`, incidentID, jobID)
+		return err
+	})
+	return followUp, err
+}
+
+// LiveIncidents implements timeline.DeliveryStore.
+func (d *Deliveries) LiveIncidents(ctx context.Context, q timeline.LiveScope) ([]timeline.Incident, error) {
+	if q.Repo == "" && q.Channel == "" {
+		return nil, fmt.Errorf("%w: live scope names neither a repository nor a channel", timeline.ErrInvalid)
+	}
+	if q.To.Before(q.From) {
+		return nil, fmt.Errorf("%w: live scope ends before it starts", timeline.ErrInvalid)
+	}
+	var b queryBuilder
+	if q.Repo != "" {
+		b.where("repos @> ARRAY[%s::text]", q.Repo)
+	}
+	if q.Channel != "" {
+		b.where("channels @> ARRAY[%s::text]", q.Channel)
+	}
+	b.where("window_start <= %s", q.To.UTC())
+	b.where("(resolved_at IS NULL OR window_end >= %s)", q.From.UTC())
+	rows, err := d.Store.pool.Query(ctx, `SELECT `+incidentColumns+` FROM incidents WHERE `+b.clause()+
+		` ORDER BY started_at, id LIMIT 1000`, b.args...)
+	if err != nil {
+		return nil, fmt.Errorf("incidents in live scope: %w", classify(err))
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (timeline.Incident, error) { return scanIncident(r) })
+	if err != nil {
+		return nil, fmt.Errorf("incidents in live scope: %w", classify(err))
+	}
+	return out, nil
+}
+
+// runLockKey is the session advisory lock that keeps two runs of one
+// incident's collection apart, in any process sharing the database.
+const runLockKey = `hashtextextended('groundwork:run:' || current_schema() || ':' || $1::text, 0)`
+
+// releaseLock unlocks and returns the connection to the pool; a connection
+// that cannot unlock is closed, which releases the lock too.
+func releaseLock(conn *pgxpool.Conn, incidentID string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_unlock(`+runLockKey+`)`, incidentID); err != nil {
+		_ = conn.Conn().Close(ctx)
+	}
+	conn.Release()
+}

@@ -1,0 +1,367 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivermigrate"
+
+	"github.com/groundwork-dev/groundwork/timeline"
+	"github.com/groundwork-dev/groundwork/timeline/postgres"
+	"github.com/groundwork-dev/groundwork/timeline/postgres/pgtest"
+)
+
+func riverMigrate(ctx context.Context, pool *pgxpool.Pool) error {
+	m, err := rivermigrate.New(riverpgxv5.New(pool), nil)
+	if err != nil {
+		return err
+	}
+	_, err = m.Migrate(ctx, rivermigrate.DirectionUp, nil)
+	return err
+}
+
+// collectArgs is a collection job's args as the queue expects them: the
+// request's own JSON.
+type collectArgs struct {
+	timeline.CollectRequest
+}
+
+func (collectArgs) Kind() string { return "test_collect" }
+
+func newDeliveries(t *testing.T) (*postgres.Deliveries, *pgtest.Schema) {
+	t.Helper()
+	s := pgtest.New(t, riverMigrate)
+	client, err := river.NewClient(riverpgxv5.New(s.Pool), &river.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &postgres.Deliveries{
+		Store: postgres.New(s.Pool), JobKind: "test_collect", Sources: []string{"github", "slack"},
+		EnqueueTxFunc: func(ctx context.Context, tx pgx.Tx, req timeline.CollectRequest, at time.Time) (int64, error) {
+			res, err := client.InsertTx(ctx, tx, collectArgs{req}, &river.InsertOpts{ScheduledAt: at})
+			if err != nil {
+				return 0, err
+			}
+			return res.Job.ID, nil
+		},
+	}, s
+}
+
+func genericIncident(id string, resolved bool) timeline.Incident {
+	inc := timeline.Incident{ID: id, Title: "checkout down", Source: timeline.SourceGeneric, StartedAt: t0,
+		WindowStart: t0.Add(-2 * time.Hour), WindowEnd: t0.Add(time.Hour),
+		Repos: []string{"acme/api"}, Channels: []string{"C0CHECKOUT"}}
+	if resolved {
+		r := t0.Add(30 * time.Minute)
+		inc.ResolvedAt = &r
+	}
+	return inc
+}
+
+type queuedJob struct {
+	ID       int64
+	State    string
+	Incident string
+	Args     string
+}
+
+func queuedJobs(t *testing.T, s *pgtest.Schema) []queuedJob {
+	t.Helper()
+	rows, err := s.Pool.Query(context.Background(), `SELECT id, state::text, args->>'incident_id', args::text FROM river_job ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[queuedJob])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestDeliveryRecordsEverythingOnceAndRepeatsChangeNothing(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	d, s := newDeliveries(t)
+	opened := timeline.Event{ID: "generic:incident:INC1:opened", IncidentID: "INC1", Source: timeline.SourceGeneric,
+		Kind: timeline.KindIncidentOpened, OccurredAt: t0, Title: "Incident opened: checkout down"}
+	dl := timeline.Delivery{Receiver: "incident", ID: "delivery-1",
+		Incidents: []timeline.Incident{genericIncident("INC1", true)},
+		Events:    []timeline.Event{opened},
+		Collect:   []timeline.CollectRequest{{IncidentID: "INC1"}}}
+	res, err := d.RecordDelivery(ctx, dl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Duplicate || len(res.JobIDs) != 1 || res.Events.Inserted != 1 {
+		t.Fatalf("first delivery = %+v, want one job and one event", res)
+	}
+	before := seqs(t, s)
+	sts, err := d.Store.SourceStatuses(ctx, "INC1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sts) != 2 || sts[0].State != timeline.StatePending || sts[1].State != timeline.StatePending {
+		t.Errorf("statuses after queuing = %+v, want github and slack pending", sts)
+	}
+
+	// The same delivery again, several times at once.
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, err := d.RecordDelivery(ctx, dl)
+			if err == nil && !r.Duplicate {
+				err = fmt.Errorf("a repeat was not a duplicate: %+v", r)
+			}
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	if diff := cmp.Diff(before, seqs(t, s)); diff != "" {
+		t.Errorf("repeats changed events (-before +after):\n%s", diff)
+	}
+	if js := queuedJobs(t, s); len(js) != 1 {
+		t.Errorf("jobs = %+v, want one", js)
+	}
+}
+
+func TestConcurrentFirstDeliveriesRecordOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	d, s := newDeliveries(t)
+	dl := timeline.Delivery{Receiver: "pagerduty", ID: "01FKZSYE5HCMM576S6JUVIGLQT",
+		Incidents: []timeline.Incident{genericIncident("INC1", true)},
+		Collect:   []timeline.CollectRequest{{IncidentID: "INC1"}}}
+	var mu sync.Mutex
+	fresh := 0
+	var wg sync.WaitGroup
+	for range 10 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, err := d.RecordDelivery(ctx, dl)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if !r.Duplicate {
+				mu.Lock()
+				fresh++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if fresh != 1 {
+		t.Errorf("%d deliveries were recorded as new, want 1", fresh)
+	}
+	if js := queuedJobs(t, s); len(js) != 1 {
+		t.Errorf("jobs = %+v, want one", js)
+	}
+}
+
+// TestTriggersJoinTheQueuedJob: different deliveries for one incident, while
+// its job waits, all join that job, and their overrides are merged into it.
+func TestTriggersJoinTheQueuedJob(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	d, s := newDeliveries(t)
+	since := t0.Add(-3 * time.Hour)
+	reqs := []timeline.CollectRequest{
+		{IncidentID: "INC1"},
+		{IncidentID: "INC1", Repos: []string{"acme/infra"}},
+		{IncidentID: "INC1", Since: &since, Repos: []string{"acme/api"}},
+		{IncidentID: "INC2"},
+	}
+	var ids []int64
+	for i, req := range reqs {
+		res, err := d.RecordDelivery(ctx, timeline.Delivery{Receiver: "api", ID: fmt.Sprint(i), Collect: []timeline.CollectRequest{req}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, res.JobIDs[0])
+	}
+	if ids[0] != ids[1] || ids[1] != ids[2] || ids[3] == ids[0] {
+		t.Errorf("job ids = %v, want the three INC1 requests to share one job and INC2 its own", ids)
+	}
+	want := []queuedJob{
+		{ID: ids[0], State: "available", Incident: "INC1",
+			Args: `{"since": "2026-11-20T06:00:00Z", "incident_id": "INC1", "github_repos": ["acme/infra", "acme/api"]}`},
+		{ID: ids[3], State: "available", Incident: "INC2", Args: `{"incident_id": "INC2"}`},
+	}
+	if diff := cmp.Diff(want, queuedJobs(t, s)); diff != "" {
+		t.Errorf("jobs (-want +got):\n%s", diff)
+	}
+}
+
+// TestTriggerDuringARunParksOneFollowUp: while a run holds the incident,
+// triggers queue exactly one follow-up, parked until the run hands over.
+func TestTriggerDuringARunParksOneFollowUp(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	d, s := newDeliveries(t)
+	queue := func(id string) int64 {
+		t.Helper()
+		res, err := d.RecordDelivery(ctx, timeline.Delivery{Receiver: "api", ID: id, Collect: []timeline.CollectRequest{{IncidentID: "INC1"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.JobIDs[0]
+	}
+	first := queue("a")
+	// The worker fetched it (River marks it running) and starts its run.
+	if _, err := s.Pool.Exec(ctx, `UPDATE river_job SET state = 'running', attempt = 1, attempted_at = now() WHERE id = $1`, first); err != nil {
+		t.Fatal(err)
+	}
+	finish, ok, err := d.StartRun(ctx, "INC1", first)
+	if err != nil || !ok {
+		t.Fatalf("StartRun = %v, %v; want the run lock", ok, err)
+	}
+	// A second run of the same incident must wait.
+	if _, ok, err := d.StartRun(ctx, "INC1", 999); err != nil || ok {
+		t.Fatalf("second StartRun = %v, %v; want busy", ok, err)
+	}
+	followUp := queue("b")
+	for _, id := range []string{"c", "d", "e"} {
+		if got := queue(id); got != followUp {
+			t.Errorf("trigger %s queued job %d, want it to join follow-up %d", id, got, followUp)
+		}
+	}
+	js := queuedJobs(t, s)
+	if len(js) != 2 || js[1].ID != followUp || js[1].State != "scheduled" {
+		t.Fatalf("jobs during the run = %+v, want the follow-up parked (scheduled)", js)
+	}
+	got, err := finish(ctx, false)
+	if err != nil || got != followUp {
+		t.Fatalf("finish = %d, %v; want hand-over to %d", got, err, followUp)
+	}
+	if js := queuedJobs(t, s); js[1].State != "available" {
+		t.Errorf("follow-up after hand-over = %+v, want available", js[1])
+	}
+	// The lock is free again, for the follow-up.
+	finish2, ok, err := d.StartRun(ctx, "INC1", followUp)
+	if err != nil || !ok {
+		t.Fatalf("follow-up StartRun = %v, %v; want the lock", ok, err)
+	}
+	if got, err := finish2(ctx, false); err != nil || got != 0 {
+		t.Errorf("finish of the follow-up = %d, %v; want no further job", got, err)
+	}
+}
+
+func TestFailedDeliveryWritesNothing(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	d, s := newDeliveries(t)
+	bad := timeline.Event{ID: "generic:incident:INC1:opened", IncidentID: "INC1", Source: timeline.SourceGeneric,
+		Kind: "incident.exploded", OccurredAt: t0}
+	dl := timeline.Delivery{Receiver: "incident", ID: "x", Incidents: []timeline.Incident{genericIncident("INC1", false)},
+		Events: []timeline.Event{bad}, Collect: []timeline.CollectRequest{{IncidentID: "INC1"}}}
+	if _, err := d.RecordDelivery(ctx, dl); !errors.Is(err, timeline.ErrInvalid) {
+		t.Fatalf("err = %v, want ErrInvalid", err)
+	}
+	if _, err := d.Store.Incident(ctx, "INC1"); !errors.Is(err, timeline.ErrNotFound) {
+		t.Errorf("incident after a failed delivery: err = %v, want not found", err)
+	}
+	if js := queuedJobs(t, s); len(js) != 0 {
+		t.Errorf("jobs after a failed delivery = %+v, want none", js)
+	}
+	// The delivery id was not kept: the sender's retry goes through.
+	dl.Events[0].Kind = timeline.KindIncidentOpened
+	if res, err := d.RecordDelivery(ctx, dl); err != nil || res.Duplicate {
+		t.Errorf("retry = %+v, %v; want it recorded", res, err)
+	}
+}
+
+func TestDeliveryMergesIncidents(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	d, _ := newDeliveries(t)
+	closed := genericIncident("INC1", true)
+	if _, err := d.RecordDelivery(ctx, timeline.Delivery{Receiver: "incident", ID: "1", Incidents: []timeline.Incident{closed}}); err != nil {
+		t.Fatal(err)
+	}
+	// A later view names another repository and says nothing of the end.
+	later := genericIncident("INC1", false)
+	later.Title = ""
+	later.Repos = []string{"acme/infra", "acme/api"}
+	later.WindowEnd = t0.Add(10 * time.Minute)
+	if _, err := d.RecordDelivery(ctx, timeline.Delivery{Receiver: "incident", ID: "2", Incidents: []timeline.Incident{later}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := d.Store.Incident(ctx, "INC1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Title != "checkout down" || got.ResolvedAt == nil || !got.WindowEnd.Equal(closed.WindowEnd) ||
+		!cmp.Equal(got.Repos, []string{"acme/api", "acme/infra"}) {
+		t.Errorf("merged incident = %+v, want the title, resolution and window kept and the repos united", got)
+	}
+}
+
+func TestLiveIncidents(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	d, _ := newDeliveries(t)
+	open := genericIncident("OPEN", false)
+	closed := genericIncident("CLOSED", true)
+	other := genericIncident("OTHER", true)
+	other.Repos, other.Channels = []string{"acme/web"}, []string{"C0WEB"}
+	if _, err := d.RecordDelivery(ctx, timeline.Delivery{Receiver: "test", Incidents: []timeline.Incident{open, closed, other}}); err != nil {
+		t.Fatal(err)
+	}
+	ids := func(q timeline.LiveScope) []string {
+		t.Helper()
+		incs, err := d.LiveIncidents(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, inc := range incs {
+			if inc.Covers(q.From) {
+				out = append(out, inc.ID)
+			}
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name string
+		q    timeline.LiveScope
+		want []string
+	}{
+		{"repo inside both windows", scope("acme/api", "", 10*time.Minute), []string{"CLOSED", "OPEN"}},
+		{"channel inside both windows", scope("", "C0CHECKOUT", 10*time.Minute), []string{"CLOSED", "OPEN"}},
+		{"before the windows", scope("acme/api", "", -3*time.Hour), nil},
+		{"after the closed one's window: only the open one", scope("acme/api", "", 5*time.Hour), []string{"OPEN"}},
+		{"another repo", scope("acme/web", "", 0), []string{"OTHER"}},
+		{"unknown channel", scope("", "C0NOPE", 0), nil},
+	} {
+		if diff := cmp.Diff(tc.want, ids(tc.q)); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", tc.name, diff)
+		}
+	}
+	if _, err := d.LiveIncidents(ctx, timeline.LiveScope{From: t0, To: t0}); !errors.Is(err, timeline.ErrInvalid) {
+		t.Errorf("scope without repo or channel: err = %v, want ErrInvalid", err)
+	}
+}
+
+// scope is the live scope of one moment, at offset d from t0.
+func scope(repo, channel string, d time.Duration) timeline.LiveScope {
+	return timeline.LiveScope{Repo: repo, Channel: channel, From: t0.Add(d), To: t0.Add(d)}
+}
