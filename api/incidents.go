@@ -165,15 +165,19 @@ func (s *Server) getTimeline(w http.ResponseWriter, r *http.Request) error {
 	if version != "" {
 		etag = etagOf(version, "timeline", p.Format, r.URL.Query().Encode(), s.Review.Location)
 	}
-	inc, err := s.Store.Incident(r.Context(), id)
-	if err != nil {
-		return err
-	}
 	if etag != "" && notModified(w, r, etag) {
 		return nil
 	}
-	if p.Format != formatJSON {
-		return s.exportTimeline(w, r, inc, p)
+	// A version says the incident exists; without one, ask. Exports need
+	// the incident anyway (the Markdown heading names it).
+	if version == "" || p.Format != formatJSON {
+		inc, err := s.Store.Incident(r.Context(), id)
+		if err != nil {
+			return err
+		}
+		if p.Format != formatJSON {
+			return s.exportTimeline(w, r, inc, p)
+		}
 	}
 	events, err := s.Store.Timeline(r.Context(), q)
 	if err != nil {
