@@ -49,6 +49,21 @@ func (s *Server) streamWriteTimeout() time.Duration {
 	return defaultWriteTimeout
 }
 
+// CloseStreams ends every event stream being served, and any opened later
+// after its first page. Register it with http.Server.RegisterOnShutdown:
+// streams never finish by themselves, so without it a graceful shutdown
+// waits for them until its deadline. Clients reconnect (to another replica)
+// with Last-Event-ID and lose nothing.
+func (s *Server) CloseStreams() {
+	ch := s.closingCh()
+	s.closeOnce.Do(func() { close(ch) })
+}
+
+func (s *Server) closingCh() chan struct{} {
+	s.closingInit.Do(func() { s.closing = make(chan struct{}) })
+	return s.closing
+}
+
 // feedParams is the decoded query string of the feed.
 type feedParams struct {
 	After int64
@@ -176,6 +191,7 @@ func (s *Server) streamFeed(w http.ResponseWriter, r *http.Request, p feedParams
 		return nil
 	}
 
+	closing := s.closingCh()
 	heartbeat := time.NewTicker(s.heartbeatInterval())
 	defer heartbeat.Stop()
 	for {
@@ -196,6 +212,8 @@ func (s *Server) streamFeed(w http.ResponseWriter, r *http.Request, p feedParams
 			select {
 			case <-ctx.Done():
 				return nil
+			case <-closing:
+				return nil
 			case <-wake:
 			case <-heartbeat.C:
 				_ = rc.SetWriteDeadline(time.Now().Add(s.streamWriteTimeout()))
@@ -206,7 +224,7 @@ func (s *Server) streamFeed(w http.ResponseWriter, r *http.Request, p feedParams
 					return nil
 				}
 			}
-		} else if ctx.Err() != nil {
+		} else if ctx.Err() != nil || isClosed(closing) {
 			return nil
 		}
 		if events, err = s.Store.Feed(ctx, after, p.Limit); err != nil {
@@ -243,4 +261,13 @@ func jsonLine(v any) ([]byte, error) {
 		return nil, err
 	}
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+func isClosed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
 }

@@ -395,3 +395,27 @@ func TestFeedStreamManyClients(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func TestCloseStreamsEndsThemForShutdown(t *testing.T) {
+	t.Parallel()
+	b := setupReview(t)
+	b.incident(t, timeline.Incident{ID: "PA", StartedAt: t0})
+	b.events(t, chatEvent("PA", 1, ""))
+	c := b.stream(t, "/v1/feed")
+	defer c.close()
+	c.next(t)
+	b.server.CloseStreams()
+	b.server.CloseStreams() // idempotent
+	select {
+	case _, open := <-c.events:
+		if open {
+			t.Error("an event after CloseStreams")
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the stream did not end")
+	}
+	waitUntil(t, "the stream's handler to return", func() bool { return api.ActiveStreams(b.server) == 0 })
+	if status, _, _ := b.fetch(t, "/v1/feed"); status != 200 {
+		t.Errorf("the JSON feed after CloseStreams: %d", status)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"runtime/debug"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -56,6 +57,10 @@ type Server struct {
 	writeTimeout time.Duration
 	// streams counts the event streams being served.
 	streams atomic.Int64
+	// closing is closed by CloseStreams.
+	closing     chan struct{}
+	closingInit sync.Once
+	closeOnce   sync.Once
 }
 
 // handlerFunc is an HTTP handler that returns its error to one mapper.
