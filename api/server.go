@@ -50,6 +50,11 @@ type Server struct {
 	// HeartbeatInterval is how often an event stream sends a comment line
 	// to keep proxies from closing it (default 15s).
 	HeartbeatInterval time.Duration
+	// Deliveries records webhook deliveries and queues collections; without
+	// it the webhooks and POST /v1/incidents/{id}/collect answer 503.
+	Deliveries timeline.DeliveryStore
+	// Webhooks configures the webhook receivers.
+	Webhooks WebhookConfig
 
 	tokens []tokenEntry
 	// writeTimeout bounds each write of a streamed response (default
@@ -83,6 +88,8 @@ func (s *Server) Handler() http.Handler {
 	route("GET /v1/incidents/{id}", ScopeRead, s.getIncident)
 	route("GET /v1/incidents/{id}/timeline", ScopeRead, s.getTimeline)
 	route("GET /v1/feed", ScopeRead, s.getFeed)
+	route("POST /v1/incidents/{id}/collect", ScopeWrite, s.collect)
+	s.routeWebhooks(mux)
 	route("GET /openapi.json", "", s.getOpenAPI)
 	if s.Metrics != nil {
 		mux.Handle("GET /metrics", s.Metrics.Handler())

@@ -1,0 +1,66 @@
+package api
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/groundwork-dev/groundwork/timeline"
+)
+
+// collectBody is the optional body of POST /v1/incidents/{id}/collect.
+type collectBody struct {
+	Title         string   `json:"title"`
+	StartedAt     string   `json:"started_at"`
+	ResolvedAt    string   `json:"resolved_at"`
+	GitHubRepos   []string `json:"github_repos"`
+	SlackChannels []string `json:"slack_channels"`
+}
+
+// CollectAcceptedJSON answers POST /v1/incidents/{id}/collect.
+type CollectAcceptedJSON struct {
+	IncidentID string `json:"incident_id"`
+	JobID      int64  `json:"job_id"`
+	Status     string `json:"status"`
+}
+
+// collect queues a (re)collection of an incident with the body's optional
+// overrides. A request for an incident whose collection is still queued
+// joins that job, so the job id may be one given before.
+func (s *Server) collect(w http.ResponseWriter, r *http.Request) error {
+	id := strings.TrimSpace(r.PathValue("id"))
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return &Error{Status: http.StatusRequestEntityTooLarge, Code: "too_large", Message: "the body is too large"}
+		}
+		return badRequest("unreadable_body", "the body could not be read")
+	}
+	req := timeline.CollectRequest{IncidentID: id}
+	if len(strings.TrimSpace(string(body))) > 0 {
+		var b collectBody
+		if err := decodeStrict(body, &b); err != nil {
+			return err
+		}
+		if req.StartedAt, err = parseBodyTime("started_at", b.StartedAt, false); err != nil {
+			return err
+		}
+		if req.ResolvedAt, err = parseBodyTime("resolved_at", b.ResolvedAt, false); err != nil {
+			return err
+		}
+		req.Title, req.Repos, req.Channels = b.Title, b.GitHubRepos, b.SlackChannels
+	}
+	if err := req.Validate(); err != nil {
+		return badRequest("invalid_body", strings.TrimPrefix(err.Error(), timeline.ErrInvalid.Error()+": "))
+	}
+	if s.Deliveries == nil {
+		return &Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "collections cannot be queued: the job queue is not configured"}
+	}
+	res, err := s.Deliveries.RecordDelivery(r.Context(), timeline.Delivery{Receiver: "api", Collect: []timeline.CollectRequest{req}})
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusAccepted, CollectAcceptedJSON{IncidentID: id, JobID: res.JobIDs[0], Status: "queued"})
+}

@@ -1,0 +1,685 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	gh "github.com/google/go-github/v66/github"
+	"github.com/slack-go/slack/slackevents"
+	"go.uber.org/zap"
+
+	"github.com/groundwork-dev/groundwork/collectors/github"
+	"github.com/groundwork-dev/groundwork/collectors/slack"
+	"github.com/groundwork-dev/groundwork/timeline"
+)
+
+// WebhookConfig configures the webhook receivers. A receiver whose secret is
+// empty is not configured and refuses every delivery with 401.
+type WebhookConfig struct {
+	// PagerDutySecret verifies X-PagerDuty-Signature (sources.pagerduty.webhook_secret).
+	PagerDutySecret string
+	// GitHubSecret verifies X-Hub-Signature-256 (sources.github.webhook_secret).
+	GitHubSecret string
+	// SlackSigningSecret verifies X-Slack-Signature (sources.slack.signing_secret).
+	SlackSigningSecret string
+	// GenericSecret verifies X-Groundwork-Signature (sources.generic.webhook_secret).
+	GenericSecret string
+	// MaxBody caps a delivery's body (webhooks.max_body; default 1 MiB).
+	MaxBody int64
+	// Before and After widen an incident's span into its window
+	// (window.before, window.after).
+	Before, After time.Duration
+	// ScopeFunc returns the repositories and channels of a PagerDuty service
+	// (services.<id>, else default); the generic hook's incidents get the
+	// default scope ("").
+	ScopeFunc func(serviceID string) (repos, channels []string)
+	// SlackUsers resolves Slack names for live capture, as the collector
+	// does; nil keeps user ids as names. Lookups get SlackLookupBudget in
+	// all, then fall back to the ids (a later collection fills names in).
+	SlackUsers slack.UserResolver
+	// SlackWorkspaceFunc returns the workspace URL for permalinks; nil
+	// leaves live events without one until they are collected.
+	SlackWorkspaceFunc func(ctx context.Context) (string, error)
+	// SlackLookupBudget bounds Slack lookups per delivery (default 300ms).
+	SlackLookupBudget time.Duration
+	// Timeout bounds a delivery's database work (default 1s); a delivery
+	// that cannot be recorded in time is answered 503, so it is retried.
+	Timeout time.Duration
+}
+
+// slackMaxSkew is how far a Slack request timestamp may be from now.
+const slackMaxSkew = 5 * time.Minute
+
+// Webhook delivery outcomes, the label of Metrics.WebhookDelivery.
+const (
+	outcomeAccepted     = "accepted"
+	outcomeDuplicate    = "duplicate"
+	outcomeIgnored      = "ignored"
+	outcomeBadSignature = "bad_signature"
+	outcomeMalformed    = "malformed"
+	outcomeTooLarge     = "too_large"
+	outcomeUnavailable  = "unavailable"
+	outcomeError        = "error"
+)
+
+// WebhookAckJSON answers a delivery that was accepted, seen before or
+// ignored.
+type WebhookAckJSON struct {
+	// Status is accepted, duplicate or ignored.
+	Status string `json:"status"`
+	// Reason says why a delivery was ignored.
+	Reason string `json:"reason,omitempty"`
+	// JobIDs are the collection jobs a delivery queued or joined.
+	JobIDs []int64 `json:"job_ids,omitempty"`
+	// Events counts the events a delivery inserted or changed.
+	Events int `json:"events,omitempty"`
+	// Challenge echoes Slack's url_verification.
+	Challenge string `json:"challenge,omitempty"`
+}
+
+// webhookFunc handles a delivery whose body has been read (not yet
+// verified) and returns the acknowledgement.
+type webhookFunc func(ctx context.Context, r *http.Request, body []byte) (WebhookAckJSON, error)
+
+// routeWebhooks registers the receivers. They are not bearer-authenticated:
+// each verifies its sender's signature over the raw body before it parses
+// anything.
+func (s *Server) routeWebhooks(mux *http.ServeMux) {
+	for _, wh := range []struct {
+		receiver string
+		h        webhookFunc
+	}{
+		{"pagerduty", s.pagerDutyWebhook},
+		{"github", s.gitHubWebhook},
+		{"slack", s.slackWebhook},
+		{"incident", s.incidentWebhook},
+	} {
+		pattern := "POST /webhooks/" + wh.receiver
+		var h http.Handler = s.webhook(wh.receiver, wh.h)
+		if s.Metrics != nil {
+			h = s.Metrics.instrument(pattern, h)
+		}
+		mux.Handle(pattern, h)
+	}
+}
+
+// webhook reads the capped body, runs h, maps its outcome to a status and
+// counts it.
+func (s *Server) webhook(receiver string, h webhookFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		limit := s.Webhooks.MaxBody
+		if limit <= 0 {
+			limit = 1 << 20
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+		var ack WebhookAckJSON
+		if err != nil {
+			var tooLarge *http.MaxBytesError
+			if errors.As(err, &tooLarge) {
+				err = &Error{Status: http.StatusRequestEntityTooLarge, Code: "too_large",
+					Message: fmt.Sprintf("the body exceeds the webhook limit of %d bytes (webhooks.max_body)", limit)}
+			} else {
+				err = badRequest("unreadable_body", "the body could not be read")
+			}
+		} else {
+			ack, err = h(r.Context(), r, body)
+		}
+		if err != nil {
+			if r.Context().Err() == nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)) {
+				// Our own budget ran out: the sender should retry.
+				err = fmt.Errorf("%w: %w", timeline.ErrUnavailable, err)
+			}
+			s.countDelivery(receiver, errorOutcome(err))
+			s.writeError(w, r, err)
+			return
+		}
+		s.countDelivery(receiver, ack.Status)
+		if ack.Challenge != "" {
+			_ = writeJSON(w, http.StatusOK, map[string]string{"challenge": ack.Challenge})
+			return
+		}
+		_ = writeJSON(w, http.StatusOK, ack)
+	})
+}
+
+func errorOutcome(err error) string {
+	var apiErr *Error
+	switch {
+	case errors.As(err, &apiErr):
+		switch apiErr.Status {
+		case http.StatusUnauthorized:
+			return outcomeBadSignature
+		case http.StatusRequestEntityTooLarge:
+			return outcomeTooLarge
+		case http.StatusServiceUnavailable:
+			return outcomeUnavailable
+		}
+		if apiErr.Status < 500 {
+			return outcomeMalformed
+		}
+	case errors.Is(err, timeline.ErrInvalid):
+		return outcomeMalformed
+	case errors.Is(err, timeline.ErrUnavailable):
+		return outcomeUnavailable
+	}
+	return outcomeError
+}
+
+func (s *Server) countDelivery(receiver, outcome string) {
+	if s.Metrics != nil {
+		s.Metrics.WebhookDelivery(receiver, outcome)
+	}
+}
+
+func unauthorized(msg string) *Error {
+	return &Error{Status: http.StatusUnauthorized, Code: "bad_signature", Message: msg}
+}
+
+func notConfigured(receiver, key string) *Error {
+	return &Error{Status: http.StatusUnauthorized, Code: "webhook_not_configured",
+		Message: fmt.Sprintf("the %s webhook is not configured: set %s", receiver, key)}
+}
+
+func malformed(format string, args ...any) *Error {
+	return badRequest("malformed_body", fmt.Sprintf(format, args...))
+}
+
+// hmacSHA256 is the hex-free MAC of msg under secret.
+func hmacSHA256(secret string, msg ...[]byte) []byte {
+	m := hmac.New(sha256.New, []byte(secret))
+	for _, b := range msg {
+		m.Write(b)
+	}
+	return m.Sum(nil)
+}
+
+// verifyHex reports whether sig (prefix + hex) is the MAC want, in constant
+// time.
+func verifyHex(sig, prefix string, want []byte) bool {
+	hexSig, ok := strings.CutPrefix(strings.TrimSpace(sig), prefix)
+	if !ok {
+		return false
+	}
+	got, err := hex.DecodeString(hexSig)
+	return err == nil && hmac.Equal(got, want)
+}
+
+// record writes a delivery within the configured budget.
+func (s *Server) record(ctx context.Context, d timeline.Delivery) (WebhookAckJSON, error) {
+	if s.Deliveries == nil {
+		return WebhookAckJSON{}, &Error{Status: http.StatusServiceUnavailable, Code: "unavailable",
+			Message: "deliveries cannot be recorded: the job queue is not configured"}
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.webhookTimeout())
+	defer cancel()
+	res, err := s.Deliveries.RecordDelivery(ctx, d)
+	if err != nil {
+		return WebhookAckJSON{}, err
+	}
+	if res.Duplicate {
+		return WebhookAckJSON{Status: outcomeDuplicate}, nil
+	}
+	return WebhookAckJSON{Status: outcomeAccepted, JobIDs: res.JobIDs, Events: res.Events.Changed()}, nil
+}
+
+func (s *Server) webhookTimeout() time.Duration {
+	if s.Webhooks.Timeout > 0 {
+		return s.Webhooks.Timeout
+	}
+	return time.Second
+}
+
+// deliveryID is the sender's id, else a digest of the body: a retry carries
+// the same body, so it is recognised either way.
+func deliveryID(header string, body []byte) string {
+	if header = strings.TrimSpace(header); header != "" {
+		return header
+	}
+	sum := sha256.Sum256(body)
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// incidentFor builds an incident with its window and scope.
+func (s *Server) incidentFor(inc timeline.Incident, serviceID string, repos, channels []string) timeline.Incident {
+	inc.WindowStart, inc.WindowEnd = timeline.WindowFor(inc.StartedAt, inc.ResolvedAt, s.Webhooks.Before, s.Webhooks.After, s.now())
+	var scopeRepos, scopeChannels []string
+	if s.Webhooks.ScopeFunc != nil {
+		scopeRepos, scopeChannels = s.Webhooks.ScopeFunc(serviceID)
+	}
+	inc.Repos = timeline.Union(scopeRepos, repos)
+	inc.Channels = timeline.Union(scopeChannels, channels)
+	return inc
+}
+
+// pagerDutyWebhook receives PagerDuty V3 webhooks: incident.resolved queues
+// the incident's collection; every other event is acknowledged and ignored.
+func (s *Server) pagerDutyWebhook(ctx context.Context, r *http.Request, body []byte) (WebhookAckJSON, error) {
+	secret := s.Webhooks.PagerDutySecret
+	if secret == "" {
+		return WebhookAckJSON{}, notConfigured("pagerduty", "sources.pagerduty.webhook_secret")
+	}
+	header := r.Header.Get("X-PagerDuty-Signature")
+	if header == "" {
+		return WebhookAckJSON{}, unauthorized("missing X-PagerDuty-Signature")
+	}
+	want := hmacSHA256(secret, body)
+	ok := false
+	// Several signatures while a secret rotates: any one may match.
+	for _, sig := range strings.Split(header, ",") {
+		if verifyHex(sig, "v1=", want) {
+			ok = true
+		}
+	}
+	if !ok {
+		return WebhookAckJSON{}, unauthorized("no X-PagerDuty-Signature matches the body")
+	}
+	var msg struct {
+		Event *struct {
+			ID         string `json:"id"`
+			EventType  string `json:"event_type"`
+			OccurredAt string `json:"occurred_at"`
+			Data       struct {
+				ID        string `json:"id"`
+				Title     string `json:"title"`
+				HTMLURL   string `json:"html_url"`
+				CreatedAt string `json:"created_at"`
+				Urgency   string `json:"urgency"`
+				Service   *struct {
+					ID string `json:"id"`
+				} `json:"service"`
+			} `json:"data"`
+		} `json:"event"`
+	}
+	if err := json.Unmarshal(body, &msg); err != nil {
+		return WebhookAckJSON{}, malformed("the body is not a PagerDuty V3 webhook: %v", err)
+	}
+	if msg.Event == nil || msg.Event.EventType == "" {
+		return WebhookAckJSON{}, malformed("event.event_type is missing")
+	}
+	ev := msg.Event
+	if ev.EventType != "incident.resolved" {
+		return WebhookAckJSON{Status: outcomeIgnored, Reason: ev.EventType + " does not trigger collection"}, nil
+	}
+	if ev.Data.ID == "" {
+		return WebhookAckJSON{}, malformed("event.data.id (the incident id) is missing")
+	}
+	d := timeline.Delivery{Receiver: "pagerduty", ID: deliveryID(firstNonEmpty(r.Header.Get("X-Webhook-Id"), ev.ID), body),
+		Collect: []timeline.CollectRequest{{IncidentID: ev.Data.ID}}}
+	// Record the incident at once (it shows as pending until collected);
+	// the collection reads it again from PagerDuty's API.
+	created, cerr := time.Parse(time.RFC3339Nano, ev.Data.CreatedAt)
+	resolved, rerr := time.Parse(time.RFC3339Nano, ev.OccurredAt)
+	if cerr == nil && rerr == nil && !resolved.Before(created) {
+		serviceID := ""
+		if ev.Data.Service != nil {
+			serviceID = ev.Data.Service.ID
+		}
+		resolved = resolved.UTC()
+		d.Incidents = []timeline.Incident{s.incidentFor(timeline.Incident{
+			ID: ev.Data.ID, Title: ev.Data.Title, ServiceID: serviceID, Urgency: ev.Data.Urgency,
+			Source: timeline.SourcePagerDuty, URL: ev.Data.HTMLURL, StartedAt: created.UTC(), ResolvedAt: &resolved,
+		}, serviceID, nil, nil)}
+	}
+	return s.record(ctx, d)
+}
+
+// genericHook is the body of /webhooks/incident.
+type genericHook struct {
+	ID            string   `json:"id"`
+	Title         string   `json:"title"`
+	StartedAt     string   `json:"started_at"`
+	ResolvedAt    string   `json:"resolved_at"`
+	GitHubRepos   []string `json:"github_repos"`
+	SlackChannels []string `json:"slack_channels"`
+}
+
+// incidentWebhook receives the generic incident hook: it stores the
+// incident with its incident.opened (and, once resolved, incident.closed)
+// events and queues its collection.
+func (s *Server) incidentWebhook(ctx context.Context, r *http.Request, body []byte) (WebhookAckJSON, error) {
+	secret := s.Webhooks.GenericSecret
+	if secret == "" {
+		return WebhookAckJSON{}, notConfigured("incident", "sources.generic.webhook_secret")
+	}
+	sig := r.Header.Get("X-Groundwork-Signature")
+	if sig == "" {
+		return WebhookAckJSON{}, unauthorized("missing X-Groundwork-Signature")
+	}
+	if !verifyHex(sig, "sha256=", hmacSHA256(secret, body)) {
+		return WebhookAckJSON{}, unauthorized("X-Groundwork-Signature does not match the body")
+	}
+	var hook genericHook
+	if err := decodeStrict(body, &hook); err != nil {
+		return WebhookAckJSON{}, err
+	}
+	if strings.TrimSpace(hook.ID) == "" {
+		return WebhookAckJSON{}, malformed("id: required")
+	}
+	started, err := parseBodyTime("started_at", hook.StartedAt, true)
+	if err != nil {
+		return WebhookAckJSON{}, err
+	}
+	resolved, err := parseBodyTime("resolved_at", hook.ResolvedAt, false)
+	if err != nil {
+		return WebhookAckJSON{}, err
+	}
+	req := timeline.CollectRequest{IncidentID: hook.ID, Repos: hook.GitHubRepos, Channels: hook.SlackChannels}
+	if resolved != nil && resolved.Before(*started) {
+		return WebhookAckJSON{}, malformed("resolved_at: is before started_at")
+	}
+	if err := req.Validate(); err != nil {
+		return WebhookAckJSON{}, malformed("%s", strings.TrimPrefix(err.Error(), timeline.ErrInvalid.Error()+": "))
+	}
+	inc := s.incidentFor(timeline.Incident{ID: hook.ID, Title: hook.Title, Source: timeline.SourceGeneric,
+		StartedAt: *started, ResolvedAt: resolved}, "", hook.GitHubRepos, hook.SlackChannels)
+	events := []timeline.Event{genericEvent(hook, "opened", timeline.KindIncidentOpened, *started)}
+	if resolved != nil {
+		events = append(events, genericEvent(hook, "closed", timeline.KindIncidentClosed, *resolved))
+	}
+	return s.record(ctx, timeline.Delivery{Receiver: "incident",
+		ID:        deliveryID(r.Header.Get("X-Webhook-Id"), body),
+		Incidents: []timeline.Incident{inc}, Events: events,
+		Collect: []timeline.CollectRequest{{IncidentID: hook.ID}}})
+}
+
+func genericEvent(h genericHook, what, kind string, at time.Time) timeline.Event {
+	title := "Incident " + what
+	if h.Title != "" {
+		title += ": " + h.Title
+	}
+	return timeline.Event{
+		ID: timeline.EventID(timeline.SourceGeneric, "incident", h.ID, what), IncidentID: h.ID,
+		Source: timeline.SourceGeneric, Kind: kind, OccurredAt: at, Title: timeline.Truncate(title, 120),
+		Details: map[string]any{"incident_title": h.Title},
+	}
+}
+
+// gitHubWebhook receives GitHub deliveries: deployment statuses, completed
+// workflow runs and pushed commits are stored live, under the ids the
+// collector gives them, for every incident whose repositories and window
+// they fall in. Other events are acknowledged and ignored.
+func (s *Server) gitHubWebhook(ctx context.Context, r *http.Request, body []byte) (WebhookAckJSON, error) {
+	secret := s.Webhooks.GitHubSecret
+	if secret == "" {
+		return WebhookAckJSON{}, notConfigured("github", "sources.github.webhook_secret")
+	}
+	// Only the SHA-256 signature: never the SHA-1 one, never unsigned.
+	sig := r.Header.Get("X-Hub-Signature-256")
+	if sig == "" {
+		return WebhookAckJSON{}, unauthorized("missing X-Hub-Signature-256")
+	}
+	if !verifyHex(sig, "sha256=", hmacSHA256(secret, body)) {
+		return WebhookAckJSON{}, unauthorized("X-Hub-Signature-256 does not match the body")
+	}
+	kind := r.Header.Get("X-GitHub-Event")
+	if kind == "" {
+		return WebhookAckJSON{}, malformed("the X-GitHub-Event header is missing")
+	}
+	var repo string
+	var events []timeline.Event
+	switch kind {
+	case "deployment_status":
+		var ev gh.DeploymentStatusEvent
+		if err := json.Unmarshal(body, &ev); err != nil {
+			return WebhookAckJSON{}, malformed("the body is not a deployment_status event: %v", err)
+		}
+		if ev.Deployment == nil || ev.DeploymentStatus == nil {
+			return WebhookAckJSON{}, malformed("deployment and deployment_status are required")
+		}
+		repo = ev.GetRepo().GetFullName()
+		if e := github.NormalizeDeploymentStatus(repo, ev.Deployment, ev.DeploymentStatus); e.Kind != "" {
+			events = append(events, e)
+		}
+	case "workflow_run":
+		var ev gh.WorkflowRunEvent
+		if err := json.Unmarshal(body, &ev); err != nil {
+			return WebhookAckJSON{}, malformed("the body is not a workflow_run event: %v", err)
+		}
+		if ev.GetAction() != "completed" {
+			return WebhookAckJSON{Status: outcomeIgnored, Reason: "workflow_run " + ev.GetAction() + " is not a completed run"}, nil
+		}
+		if ev.WorkflowRun == nil {
+			return WebhookAckJSON{}, malformed("workflow_run is required")
+		}
+		repo = ev.GetRepo().GetFullName()
+		events = append(events, github.NormalizeWorkflowRun(repo, ev.WorkflowRun))
+	case "push":
+		var ev gh.PushEvent
+		if err := json.Unmarshal(body, &ev); err != nil {
+			return WebhookAckJSON{}, malformed("the body is not a push event: %v", err)
+		}
+		repo = ev.GetRepo().GetFullName()
+		for _, c := range ev.Commits {
+			if c != nil {
+				events = append(events, github.NormalizePushCommit(repo, c))
+			}
+		}
+	default:
+		return WebhookAckJSON{Status: outcomeIgnored, Reason: kind + " events are not captured"}, nil
+	}
+	if repo == "" {
+		return WebhookAckJSON{}, malformed("repository.full_name is missing")
+	}
+	return s.captureLive(ctx, "github", deliveryID(r.Header.Get("X-GitHub-Delivery"), body),
+		timeline.LiveScope{Repo: repo}, events)
+}
+
+// captureLive stores events for every incident of scope whose window covers
+// them. Events without a time are dropped.
+func (s *Server) captureLive(ctx context.Context, receiver, id string, scope timeline.LiveScope, events []timeline.Event) (WebhookAckJSON, error) {
+	var kept []timeline.Event
+	for _, e := range events {
+		if e.OccurredAt.IsZero() {
+			continue
+		}
+		if len(kept) == 0 || e.OccurredAt.Before(scope.From) {
+			scope.From = e.OccurredAt
+		}
+		if len(kept) == 0 || e.OccurredAt.After(scope.To) {
+			scope.To = e.OccurredAt
+		}
+		kept = append(kept, e)
+	}
+	if len(kept) == 0 {
+		return WebhookAckJSON{Status: outcomeIgnored, Reason: "nothing to capture"}, nil
+	}
+	if s.Deliveries == nil {
+		return s.record(ctx, timeline.Delivery{})
+	}
+	lctx, cancel := context.WithTimeout(ctx, s.webhookTimeout())
+	incs, err := s.Deliveries.LiveIncidents(lctx, scope)
+	cancel()
+	if err != nil {
+		return WebhookAckJSON{}, err
+	}
+	var out []timeline.Event
+	for _, inc := range incs {
+		for _, e := range kept {
+			if inc.Covers(e.OccurredAt) {
+				e.IncidentID = inc.ID
+				out = append(out, e)
+			}
+		}
+	}
+	if len(out) == 0 {
+		return WebhookAckJSON{Status: outcomeIgnored, Reason: "no incident's scope and window hold it"}, nil
+	}
+	return s.record(ctx, timeline.Delivery{Receiver: receiver, ID: id, Events: out})
+}
+
+// slackEnvelope is the outer shape of an Events API request.
+type slackEnvelope struct {
+	Type      string          `json:"type"`
+	Challenge string          `json:"challenge"`
+	EventID   string          `json:"event_id"`
+	Event     json.RawMessage `json:"event"`
+}
+
+// slackWebhook receives the Slack Events API: it answers url_verification
+// and stores message events (new, edited, thread replies) of the incidents'
+// channels live, as slack:message:{channel}:{ts}.
+func (s *Server) slackWebhook(ctx context.Context, r *http.Request, body []byte) (WebhookAckJSON, error) {
+	secret := s.Webhooks.SlackSigningSecret
+	if secret == "" {
+		return WebhookAckJSON{}, notConfigured("slack", "sources.slack.signing_secret")
+	}
+	tsHeader := r.Header.Get("X-Slack-Request-Timestamp")
+	sig := r.Header.Get("X-Slack-Signature")
+	if tsHeader == "" || sig == "" {
+		return WebhookAckJSON{}, unauthorized("missing X-Slack-Request-Timestamp or X-Slack-Signature")
+	}
+	ts, err := strconv.ParseInt(tsHeader, 10, 64)
+	if err != nil {
+		return WebhookAckJSON{}, unauthorized("X-Slack-Request-Timestamp is not a Unix time")
+	}
+	if skew := s.now().Sub(time.Unix(ts, 0)); skew > slackMaxSkew || skew < -slackMaxSkew {
+		return WebhookAckJSON{}, unauthorized("X-Slack-Request-Timestamp is more than 5 minutes from now (replayed or a wrong clock)")
+	}
+	if !verifyHex(sig, "v0=", hmacSHA256(secret, []byte("v0:"+tsHeader+":"), body)) {
+		return WebhookAckJSON{}, unauthorized("X-Slack-Signature does not match the body")
+	}
+	var env slackEnvelope
+	if err := json.Unmarshal(body, &env); err != nil {
+		return WebhookAckJSON{}, malformed("the body is not an Events API request: %v", err)
+	}
+	switch env.Type {
+	case "url_verification":
+		if env.Challenge == "" {
+			return WebhookAckJSON{}, malformed("challenge: required for url_verification")
+		}
+		return WebhookAckJSON{Status: outcomeIgnored, Challenge: env.Challenge}, nil
+	case "event_callback":
+	default:
+		return WebhookAckJSON{Status: outcomeIgnored, Reason: env.Type + " requests are not captured"}, nil
+	}
+	var inner struct {
+		Type string `json:"type"`
+	}
+	if err := json.Unmarshal(env.Event, &inner); err != nil {
+		return WebhookAckJSON{}, malformed("event: %v", err)
+	}
+	if inner.Type != "message" {
+		return WebhookAckJSON{Status: outcomeIgnored, Reason: inner.Type + " events are not captured"}, nil
+	}
+	var ev slackevents.MessageEvent
+	if err := json.Unmarshal(env.Event, &ev); err != nil {
+		return WebhookAckJSON{}, malformed("event: not a message event: %v", err)
+	}
+	if env.EventID == "" {
+		return WebhookAckJSON{}, malformed("event_id: required")
+	}
+	e, ok, err := s.normalizeSlack(ctx, &ev)
+	if err != nil {
+		return WebhookAckJSON{}, malformed("event: %v", err)
+	}
+	if !ok {
+		return WebhookAckJSON{Status: outcomeIgnored, Reason: "message " + ev.SubType + " is not kept on timelines"}, nil
+	}
+	channel, _ := e.Details["channel"].(string)
+	if channel == "" {
+		return WebhookAckJSON{}, malformed("event.channel is missing")
+	}
+	return s.captureLive(ctx, "slack", env.EventID, timeline.LiveScope{Channel: channel}, []timeline.Event{e})
+}
+
+// normalizeSlack normalises a message as the collector would, with name
+// lookups bounded so that the receiver answers in time.
+func (s *Server) normalizeSlack(ctx context.Context, ev *slackevents.MessageEvent) (timeline.Event, bool, error) {
+	budget := s.Webhooks.SlackLookupBudget
+	if budget <= 0 {
+		budget = 300 * time.Millisecond
+	}
+	lctx, cancel := context.WithTimeout(ctx, budget)
+	defer cancel()
+	var ws string
+	if s.Webhooks.SlackWorkspaceFunc != nil {
+		if u, err := s.Webhooks.SlackWorkspaceFunc(lctx); err == nil {
+			ws = u
+		} else {
+			s.logger().Debug("slack workspace url unknown for live capture", zap.Error(err))
+		}
+	}
+	var users slack.UserResolver
+	if s.Webhooks.SlackUsers != nil {
+		users = boundedUsers{s.Webhooks.SlackUsers}
+	}
+	return slack.NormalizeMessageEvent(lctx, ws, ev, users)
+}
+
+// boundedUsers turns every failed lookup (the budget ran out, Slack is rate
+// limiting) into slack.ErrUnknown, so the live event keeps the id as name
+// and the receiver answers in time.
+type boundedUsers struct{ slack.UserResolver }
+
+func (b boundedUsers) User(ctx context.Context, id string) (timeline.Actor, error) {
+	a, err := b.UserResolver.User(ctx, id)
+	if err != nil && !errors.Is(err, slack.ErrUnknown) {
+		return a, fmt.Errorf("%w: %v", slack.ErrUnknown, err)
+	}
+	return a, err
+}
+
+func (b boundedUsers) Bot(ctx context.Context, id string) (string, error) {
+	n, err := b.UserResolver.Bot(ctx, id)
+	if err != nil && !errors.Is(err, slack.ErrUnknown) {
+		return n, fmt.Errorf("%w: %v", slack.ErrUnknown, err)
+	}
+	return n, err
+}
+
+// decodeStrict decodes one JSON object, refusing unknown fields and naming
+// the field that is wrong.
+func decodeStrict(body []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &typeErr):
+			return malformed("%s: must be a JSON %s", typeErr.Field, typeErr.Type.Kind())
+		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			return malformed("unknown field %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
+		}
+		return malformed("the body is not a JSON object: %v", err)
+	}
+	if dec.More() {
+		return malformed("the body holds more than one JSON value")
+	}
+	return nil
+}
+
+// parseBodyTime parses an RFC 3339 time field of a request body.
+func parseBodyTime(field, v string, required bool) (*time.Time, error) {
+	if v == "" {
+		if required {
+			return nil, malformed("%s: required", field)
+		}
+		return nil, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return nil, malformed("%s: must be an RFC 3339 time such as 2026-11-20T09:00:00Z, got %q", field, v)
+	}
+	t = t.UTC()
+	return &t, nil
+}
+
+func firstNonEmpty(ss ...string) string {
+	for _, s := range ss {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}
