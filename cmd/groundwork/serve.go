@@ -8,7 +8,9 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
 	"go.uber.org/zap"
 
 	"github.com/groundwork-dev/groundwork/api"
@@ -27,6 +29,15 @@ type app struct {
 	planner  *collectors.Planner
 	runner   *collectors.Runner
 	api      *api.Server
+	// metrics is shared by the API, the collectors' transports and the
+	// runner.
+	metrics *api.Metrics
+	// river queues and works collections; deliveries records webhook
+	// deliveries and queues through it.
+	river      *river.Client[pgx.Tx]
+	deliveries *postgres.Deliveries
+	// feed wakes /v1/feed event streams when events are stored.
+	feed *postgres.FeedListener
 }
 
 // newApp connects to the database, brings the schema up to date (under the
@@ -35,12 +46,17 @@ func newApp(ctx context.Context, cfg Config, log *zap.Logger, obs collectors.Obs
 	if err := cfg.RequireDatabase(); err != nil {
 		return nil, err
 	}
-	pool, err := postgres.Open(ctx, cfg.DatabaseURL)
+	pool, err := postgres.Open(ctx, withPoolSize(cfg.DatabaseURL, poolSize(cfg)))
 	if err != nil {
 		return nil, err
 	}
-	a := &app{cfg: cfg, log: log, pool: pool, store: postgres.New(pool)}
+	a := &app{cfg: cfg, log: log, pool: pool, store: postgres.New(pool), metrics: api.NewMetrics()}
 	if _, err := postgres.Migrate(ctx, pool, migrateHooks()...); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	review, err := reviewConfig(cfg)
+	if err != nil {
 		pool.Close()
 		return nil, err
 	}
@@ -50,7 +66,7 @@ func newApp(ctx context.Context, cfg Config, log *zap.Logger, obs collectors.Obs
 		return nil, err
 	}
 	progress := &collectors.Progress{}
-	a.registry, err = buildRegistry(cfg, collectors.Observers{progress, obs}, log)
+	a.registry, err = buildRegistry(cfg, collectors.Observers{progress, obs, a.metrics}, log)
 	if err != nil {
 		pool.Close()
 		return nil, err
@@ -63,11 +79,18 @@ func newApp(ctx context.Context, cfg Config, log *zap.Logger, obs collectors.Obs
 			return s.GitHubRepos, s.SlackChannels
 		},
 	}
-	a.runner = &collectors.Runner{Registry: a.registry, Store: a.store, Logger: log, Progress: progress}
+	a.runner = &collectors.Runner{Registry: a.registry, Store: a.store, Logger: log, Progress: progress,
+		DoneFunc: a.metrics.CollectionDone, Secrets: cfg.secrets()}
 	a.api = &api.Server{
 		Store: a.store, Logger: log, Tokens: cfg.APITokens,
 		Cursors:   timeline.CursorCodec{Key: key},
 		ReadyFunc: a.ready,
+		Metrics:   a.metrics,
+		Summaries: a.store, Versions: a.store, Review: review,
+	}
+	if err := a.wireJobs(); err != nil {
+		pool.Close()
+		return nil, err
 	}
 	return a, nil
 }
@@ -79,7 +102,10 @@ func (a *app) ready(ctx context.Context) error {
 	if err := a.store.Ping(ctx); err != nil {
 		return fmt.Errorf("database unreachable: %w", err)
 	}
-	return postgres.SchemaCurrent(ctx, a.pool)
+	if err := postgres.SchemaCurrent(ctx, a.pool); err != nil {
+		return err
+	}
+	return riverSchemaCurrent(ctx, a.pool)
 }
 
 // serve answers HTTP on ln until ctx ends, then shuts down gracefully,
@@ -94,6 +120,19 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          zap.NewStdLog(a.log.Named("http")),
 	}
+	if err := a.startJobs(ctx); err != nil {
+		return err
+	}
+	a.feed = postgres.NewFeedListener(a.pool)
+	a.feed.ErrorFunc = func(err error) { a.log.Warn("feed listener: reconnecting", zap.Error(err)) }
+	a.api.Feed = a.feed
+	feedCtx, stopFeed := context.WithCancel(context.WithoutCancel(ctx))
+	feedDone := make(chan struct{})
+	go func() { defer close(feedDone); _ = a.feed.Run(feedCtx) }()
+	defer func() { stopFeed(); <-feedDone }()
+	// Workers stop last: a delivery accepted during shutdown is queued,
+	// and a collection cut short goes back to the queue.
+	defer a.stopJobs(20 * time.Second)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	a.log.Info("serving", zap.String("addr", ln.Addr().String()))
@@ -103,6 +142,7 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 	case <-ctx.Done():
 	}
 	a.log.Info("shutting down: letting in-flight requests finish")
+	a.api.CloseStreams()
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 25*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {

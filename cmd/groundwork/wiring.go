@@ -1,6 +1,9 @@
 package main
 
 import (
+	"fmt"
+	"time"
+
 	"go.uber.org/zap"
 
 	"github.com/groundwork-dev/groundwork/collectors"
@@ -57,5 +60,24 @@ func (c Config) secrets() []string {
 	return out
 }
 
-// migrateHooks are the migrations run after the timeline schema's.
-func migrateHooks() []postgres.MigrateHook { return nil }
+// migrateHooks are the migrations run after the timeline schema's, under
+// the same lock: River's tables.
+func migrateHooks() []postgres.MigrateHook { return []postgres.MigrateHook{riverMigrate} }
+
+// reviewConfig turns the review: section into the summary's settings.
+func reviewConfig(cfg Config) (timeline.ReviewConfig, error) {
+	rc := timeline.DefaultReviewConfig()
+	loc, err := time.LoadLocation(cfg.Review.Timezone)
+	if err != nil {
+		return rc, fmt.Errorf("review.timezone: %w", err)
+	}
+	start, end, err := timeline.ParseBusinessHours(cfg.Review.BusinessHours)
+	if err != nil {
+		return rc, fmt.Errorf("review.business_hours: %w", err)
+	}
+	rc.Location, rc.BusinessStart, rc.BusinessEnd = loc, start, end
+	if cfg.Review.QuietGap.Duration > 0 {
+		rc.QuietGap = cfg.Review.QuietGap.Duration
+	}
+	return rc, nil
+}

@@ -1,0 +1,239 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivermigrate"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/groundwork-dev/groundwork/api"
+	"github.com/groundwork-dev/groundwork/collectors/jobs"
+	"github.com/groundwork-dev/groundwork/collectors/slack"
+	"github.com/groundwork-dev/groundwork/timeline"
+	"github.com/groundwork-dev/groundwork/timeline/postgres"
+)
+
+// riverMigrate creates or upgrades River's tables. postgres.Migrate runs it
+// as a hook, under the same advisory lock as the timeline schema.
+func riverMigrate(ctx context.Context, pool *pgxpool.Pool) error {
+	m, err := rivermigrate.New(riverpgxv5.New(pool), &rivermigrate.Config{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return fmt.Errorf("river migrations: %w", err)
+	}
+	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		return fmt.Errorf("river migrations: %w", err)
+	}
+	return nil
+}
+
+// riverSchemaCurrent reports an error when River's migrations are pending.
+func riverSchemaCurrent(ctx context.Context, pool *pgxpool.Pool) error {
+	m, err := rivermigrate.New(riverpgxv5.New(pool), &rivermigrate.Config{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return err
+	}
+	res, err := m.Validate(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("job queue schema: %w", err)
+	}
+	if !res.OK {
+		return fmt.Errorf("job queue schema is not current (%s): run `groundwork migrate`", strings.Join(res.Messages, "; "))
+	}
+	return nil
+}
+
+// poolSize is how many connections a process needs: each running
+// collection holds one for its run lock and writes with up to one per
+// source, River keeps one listening and fetches with others, and webhooks
+// and the API need some at any moment.
+func poolSize(cfg Config) int32 { return int32(4*cfg.Jobs.Workers + 12) }
+
+// withPoolSize sets pool_max_conns on a connection string unless the
+// operator set it.
+func withPoolSize(dsn string, n int32) string {
+	if strings.Contains(dsn, "pool_max_conns") {
+		return dsn
+	}
+	if u, err := url.Parse(dsn); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
+		q := u.Query()
+		q.Set("pool_max_conns", strconv.Itoa(int(n)))
+		u.RawQuery = q.Encode()
+		return u.String()
+	}
+	return strings.TrimSpace(dsn) + " pool_max_conns=" + strconv.Itoa(int(n))
+}
+
+// wireJobs builds the River client with the collection worker, the
+// delivery store that queues through it, and the webhook receivers'
+// configuration. The client inserts at once; serve starts its workers.
+func (a *app) wireJobs() error {
+	cfg := a.cfg
+	a.deliveries = &postgres.Deliveries{
+		Store: a.store, JobKind: jobs.Kind,
+		// A follow-up waits for the run it follows at most this long, in
+		// case that run dies on its last attempt and never hands over.
+		ParkFor: cfg.Jobs.RescueAfter.Duration + cfg.Jobs.Timeout.Duration,
+	}
+	for _, c := range a.registry.All() {
+		a.deliveries.Sources = append(a.deliveries.Sources, c.Name())
+	}
+	workers := river.NewWorkers()
+	if err := river.AddWorkerSafely(workers, &jobs.Worker{
+		Planner: a.planner, Runner: a.runner,
+		StartRunFunc: a.deliveries.StartRun,
+		JobTimeout:   cfg.Jobs.Timeout.Duration,
+		Logger:       a.log.Named("jobs"),
+	}); err != nil {
+		return err
+	}
+	if cfg.Jobs.RescueAfter.Duration < cfg.Jobs.Timeout.Duration {
+		a.log.Warn("jobs.rescue_after is shorter than jobs.timeout: a collection still running may be rescued and run twice (one waits for the other)",
+			zap.Duration("rescue_after", cfg.Jobs.RescueAfter.Duration), zap.Duration("timeout", cfg.Jobs.Timeout.Duration))
+	}
+	client, err := river.NewClient(riverpgxv5.New(a.pool), &river.Config{
+		Queues:      map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Jobs.Workers}},
+		Workers:     workers,
+		MaxAttempts: cfg.Jobs.MaxAttempts,
+		// Each job's timeout is the worker's (jobs.timeout); none at the
+		// client, which would otherwise have to stay under rescue_after.
+		JobTimeout:           -1,
+		RescueStuckJobsAfter: cfg.Jobs.RescueAfter.Duration,
+		Logger:               slog.New(zapHandler{core: a.log.Named("river").Core()}),
+	})
+	if err != nil {
+		return fmt.Errorf("job queue: %w", err)
+	}
+	a.river = client
+	a.deliveries.EnqueueTxFunc = func(ctx context.Context, tx pgx.Tx, req timeline.CollectRequest, at time.Time) (int64, error) {
+		res, err := client.InsertTx(ctx, tx, jobs.CollectArgs{CollectRequest: req}, &river.InsertOpts{ScheduledAt: at})
+		if err != nil {
+			return 0, err
+		}
+		return res.Job.ID, nil
+	}
+	a.api.Deliveries = a.deliveries
+	a.api.Webhooks = a.webhookConfig()
+	return nil
+}
+
+// webhookConfig is the receivers' share of the configuration.
+func (a *app) webhookConfig() api.WebhookConfig {
+	cfg := a.cfg
+	wc := api.WebhookConfig{
+		PagerDutySecret:    cfg.Sources.PagerDuty.WebhookSecret,
+		GitHubSecret:       cfg.Sources.GitHub.WebhookSecret,
+		SlackSigningSecret: cfg.Sources.Slack.SigningSecret,
+		GenericSecret:      cfg.Sources.Generic.WebhookSecret,
+		MaxBody:            cfg.Webhooks.MaxBody.N,
+		Before:             cfg.Window.Before.Duration,
+		After:              cfg.Window.After.Duration,
+		ScopeFunc:          a.planner.ScopeFunc,
+	}
+	if c, ok := a.registry.Get(timeline.SourceSlack); ok {
+		if sc, ok := c.(*slack.Collector); ok {
+			// Live messages get the names and permalinks the collector
+			// would give them.
+			wc.SlackUsers = sc.NewUserResolver()
+			wc.SlackWorkspaceFunc = sc.WorkspaceURL
+		}
+	}
+	return wc
+}
+
+// startJobs starts the workers.
+func (a *app) startJobs(ctx context.Context) error {
+	if err := a.river.Start(context.WithoutCancel(ctx)); err != nil {
+		return fmt.Errorf("starting the job workers: %w", err)
+	}
+	a.log.Info("job workers started", zap.Int("workers", a.cfg.Jobs.Workers))
+	return nil
+}
+
+// stopJobs lets running collections finish for up to grace, then cancels
+// them; River puts a cancelled job back in the queue without using up an
+// attempt, so another process (or this one, restarted) finishes it.
+func (a *app) stopJobs(grace time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	if err := a.river.Stop(ctx); err == nil {
+		return
+	}
+	a.log.Warn("collections still running at shutdown: cancelling them; they will run again")
+	hctx, hcancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer hcancel()
+	if err := a.river.StopAndCancel(hctx); err != nil {
+		a.log.Error("stopping the job workers", zap.Error(err))
+	}
+}
+
+// zapHandler is a slog.Handler writing to a zap core, so that River logs
+// like the rest of the process.
+type zapHandler struct {
+	core   zapcore.Core
+	fields []zap.Field
+	group  string
+}
+
+func (h zapHandler) Enabled(_ context.Context, l slog.Level) bool { return h.core.Enabled(zapLevel(l)) }
+
+func (h zapHandler) Handle(_ context.Context, r slog.Record) error {
+	fields := append([]zap.Field(nil), h.fields...)
+	r.Attrs(func(a slog.Attr) bool {
+		fields = append(fields, h.field(a))
+		return true
+	})
+	ce := h.core.Check(zapcore.Entry{Level: zapLevel(r.Level), Time: r.Time, Message: r.Message}, nil)
+	if ce != nil {
+		ce.Write(fields...)
+	}
+	return nil
+}
+
+func (h zapHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	c := h
+	c.fields = append([]zap.Field(nil), h.fields...)
+	for _, a := range attrs {
+		c.fields = append(c.fields, h.field(a))
+	}
+	return c
+}
+
+func (h zapHandler) WithGroup(name string) slog.Handler {
+	c := h
+	if c.group != "" {
+		name = c.group + "." + name
+	}
+	c.group = name
+	return c
+}
+
+func (h zapHandler) field(a slog.Attr) zap.Field {
+	key := a.Key
+	if h.group != "" {
+		key = h.group + "." + key
+	}
+	return zap.Any(key, a.Value.Resolve().Any())
+}
+
+func zapLevel(l slog.Level) zapcore.Level {
+	switch {
+	case l >= slog.LevelError:
+		return zapcore.ErrorLevel
+	case l >= slog.LevelWarn:
+		return zapcore.WarnLevel
+	case l >= slog.LevelInfo:
+		return zapcore.InfoLevel
+	}
+	return zapcore.DebugLevel
+}
