@@ -91,6 +91,11 @@ func NormalizeLogEntry(incidentID string, le pd.LogEntry, users UserResolver) (t
 		return timeline.Event{}, fmt.Errorf("log entry %s: created_at: %w", le.ID, err)
 	}
 	details := map[string]any{"type": le.Type}
+	// agent_type tells a person's action (user_reference) from a service's,
+	// an integration's or an event rule's; the summary counts only people.
+	if le.Agent.Type != "" {
+		details["agent_type"] = le.Agent.Type
+	}
 	if le.Channel.Type != "" {
 		details["channel"] = le.Channel.Type
 	}
@@ -157,8 +162,9 @@ func NormalizeNote(incidentID string, n pd.IncidentNote, users UserResolver) (ti
 		return timeline.Event{}, fmt.Errorf("note %s: created_at: %w", n.ID, err)
 	}
 	var details map[string]any
-	if n.User.Type != "" && !isUserRef(n.User.Type) {
-		details = map[string]any{"user_type": n.User.Type}
+	if n.User.Type != "" {
+		// As on log entries: a note by an event rule is not a person's.
+		details = map[string]any{"agent_type": n.User.Type}
 	}
 	return timeline.Event{
 		ID:         timeline.EventID(timeline.SourcePagerDuty, "note", n.ID),
