@@ -70,7 +70,7 @@ func BenchmarkTimelineAPI(b *testing.B) {
 	ctx := context.Background()
 	client := rb.srv.Client()
 
-	fetchAll := func(limit int) (events int, bytes int64) {
+	fetchAll := func(limit int) (events int, size int64) {
 		path := "/v1/incidents/PBENCH/timeline?limit=" + strconv.Itoa(limit)
 		for {
 			req, _ := http.NewRequest(http.MethodGet, rb.srv.URL+path, nil)
@@ -84,11 +84,11 @@ func BenchmarkTimelineAPI(b *testing.B) {
 			if err != nil || resp.StatusCode != 200 {
 				b.Fatalf("%d %v", resp.StatusCode, err)
 			}
-			bytes += int64(len(body))
-			events += strings.Count(string(body), `"seq":`)
+			size += int64(len(body))
+			events += bytes.Count(body, []byte(`"seq":`))
 			next := nextCursor(body)
 			if next == "" {
-				return events, bytes
+				return events, size
 			}
 			path = "/v1/incidents/PBENCH/timeline?limit=" + strconv.Itoa(limit) + "&cursor=" + url.QueryEscape(next)
 		}
