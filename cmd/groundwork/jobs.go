@@ -83,23 +83,32 @@ func (a *app) wireJobs() error {
 		Store: a.store, JobKind: jobs.Kind,
 		// A follow-up waits for the run it follows at most this long, in
 		// case that run dies on its last attempt and never hands over.
-		ParkFor: cfg.Jobs.RescueAfter.Duration + cfg.Jobs.Timeout.Duration,
+		ParkFor: 2*max(cfg.Jobs.RescueAfter.Duration, cfg.Jobs.Timeout.Duration) + time.Minute,
 	}
 	for _, c := range a.registry.All() {
 		a.deliveries.Sources = append(a.deliveries.Sources, c.Name())
+	}
+	// River's rescuer leaves a running job alone until its timeout has
+	// passed, and forever when it has none, so a job always gets one: a
+	// job whose process died is picked up again after the longer of
+	// jobs.rescue_after and jobs.timeout.
+	timeout := cfg.Jobs.Timeout.Duration
+	if timeout <= 0 {
+		timeout = max(cfg.Jobs.RescueAfter.Duration, time.Minute)
+		a.log.Warn("jobs.timeout is zero: collections time out after jobs.rescue_after instead", zap.Duration("timeout", timeout))
+	}
+	if cfg.Jobs.RescueAfter.Duration < timeout {
+		a.log.Info("jobs.rescue_after is shorter than jobs.timeout: a collection whose process died is picked up again after jobs.timeout",
+			zap.Duration("rescue_after", cfg.Jobs.RescueAfter.Duration), zap.Duration("timeout", timeout))
 	}
 	workers := river.NewWorkers()
 	if err := river.AddWorkerSafely(workers, &jobs.Worker{
 		Planner: a.planner, Runner: a.runner,
 		StartRunFunc: a.deliveries.StartRun,
-		JobTimeout:   cfg.Jobs.Timeout.Duration,
+		JobTimeout:   timeout,
 		Logger:       a.log.Named("jobs"),
 	}); err != nil {
 		return err
-	}
-	if cfg.Jobs.RescueAfter.Duration < cfg.Jobs.Timeout.Duration {
-		a.log.Warn("jobs.rescue_after is shorter than jobs.timeout: a collection still running may be rescued and run twice (one waits for the other)",
-			zap.Duration("rescue_after", cfg.Jobs.RescueAfter.Duration), zap.Duration("timeout", cfg.Jobs.Timeout.Duration))
 	}
 	client, err := river.NewClient(riverpgxv5.New(a.pool), &river.Config{
 		Queues:      map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Jobs.Workers}},

@@ -1,0 +1,385 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"go.uber.org/zap"
+
+	"github.com/groundwork-dev/groundwork/collectors/fakeworld"
+	"github.com/groundwork-dev/groundwork/timeline"
+	"github.com/groundwork-dev/groundwork/timeline/postgres"
+	"github.com/groundwork-dev/groundwork/timeline/postgres/pgtest"
+)
+
+// buildGroundwork compiles this command into a temporary directory.
+func buildGroundwork(t testing.TB) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "groundwork")
+	cmd := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// serveProcess is `groundwork serve` running as a child process.
+type serveProcess struct {
+	cmd  *exec.Cmd
+	base string
+	logs *lockedBuffer
+	done chan error
+}
+
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// startServe runs the binary with cfg (listening on a free port) and waits
+// until it is ready.
+func startServe(t *testing.T, bin string, cfg Config) *serveProcess {
+	t.Helper()
+	cfg.Listen = "127.0.0.1:0"
+	path := writeConfig(t, cfg)
+	p := &serveProcess{logs: &lockedBuffer{}, done: make(chan error, 1)}
+	p.cmd = exec.Command(bin, "serve", "-config", path)
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "DATABASE_URL=") && !strings.HasPrefix(kv, "GROUNDWORK_") {
+			env = append(env, kv)
+		}
+	}
+	p.cmd.Env = env
+	stderr, err := p.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			line := sc.Text()
+			fmt.Fprintln(p.logs, line)
+			var entry struct {
+				Msg  string `json:"msg"`
+				Addr string `json:"addr"`
+			}
+			if json.Unmarshal([]byte(line), &entry) == nil && entry.Msg == "serving" {
+				addr <- entry.Addr
+			}
+		}
+	}()
+	go func() { p.done <- p.cmd.Wait() }()
+	t.Cleanup(func() {
+		if p.cmd.ProcessState == nil {
+			_ = p.cmd.Process.Kill()
+			<-p.done
+		}
+		if t.Failed() {
+			t.Logf("serve logs:\n%s", p.logs.String())
+		}
+	})
+	select {
+	case a := <-addr:
+		p.base = "http://" + a
+	case err := <-p.done:
+		p.done <- err
+		t.Fatalf("serve exited before serving: %v\n%s", err, p.logs.String())
+	case <-time.After(60 * time.Second):
+		t.Fatalf("serve did not start\n%s", p.logs.String())
+	}
+	waitFor(t, "serve to be ready", 30*time.Second, func() bool {
+		resp, err := http.Get(p.base + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	return p
+}
+
+// kill ends the process at once, as a crash or an OOM kill would.
+func (p *serveProcess) kill(t testing.TB) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-p.done
+}
+
+// stop asks the process to shut down gracefully and checks it exits 0.
+func (p *serveProcess) stop(t testing.TB) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-p.done:
+		if err != nil {
+			t.Errorf("serve exited with %v after SIGTERM", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Errorf("serve did not exit after SIGTERM")
+	}
+}
+
+func waitFor(t testing.TB, what string, limit time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", limit, what)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+// resolvedDelivery is PagerDuty's incident.resolved webhook for the fake
+// world's incident, signed with the demo configuration's secret.
+func resolvedDelivery(id string) (body []byte, headers http.Header) {
+	body, _ = json.Marshal(map[string]any{"event": map[string]any{
+		"id": id, "event_type": "incident.resolved", "resource_type": "incident",
+		"occurred_at": "2025-11-20T11:10:35.000Z",
+		"agent":       map[string]any{"id": "POKASAM", "type": "user_reference", "summary": "Sam Okafor"},
+		"data": map[string]any{"id": fakeworld.IncidentID, "type": "incident", "number": 4242, "status": "resolved",
+			"title": "Checkout API error rate above 5%", "created_at": "2025-11-20T09:58:02Z", "urgency": "high",
+			"service": map[string]any{"id": fakeworld.ServiceID, "type": "service_reference", "summary": "checkout-api"}},
+	}})
+	mac := hmac.New(sha256.New, []byte(demoPagerDutyHook))
+	mac.Write(body)
+	headers = http.Header{}
+	headers.Set("Content-Type", "application/json")
+	headers.Set("X-PagerDuty-Signature", "v1="+hex.EncodeToString(mac.Sum(nil)))
+	headers.Set("X-Webhook-Id", id)
+	return body, headers
+}
+
+func deliver(t testing.TB, base string, body []byte, headers http.Header) (int, map[string]any) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, base+"/webhooks/pagerduty", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header = headers.Clone()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var out map[string]any
+	_ = json.Unmarshal(raw, &out)
+	return resp.StatusCode, out
+}
+
+type e2eJob struct {
+	ID      int64
+	State   string
+	Attempt int
+}
+
+func collectionJobs(t testing.TB, s *pgtest.Schema) []e2eJob {
+	t.Helper()
+	rows, err := s.Pool.Query(context.Background(), `SELECT id, state::text, attempt FROM river_job ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []e2eJob
+	for rows.Next() {
+		var j e2eJob
+		if err := rows.Scan(&j.ID, &j.State, &j.Attempt); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, j)
+	}
+	return out
+}
+
+func allCompleted(js []e2eJob) bool {
+	for _, j := range js {
+		if j.State != "completed" {
+			return false
+		}
+	}
+	return len(js) > 0
+}
+
+func storedTimeline(t testing.TB, pool *pgtest.Schema) []timeline.Event {
+	t.Helper()
+	evs, err := postgres.New(pool.Pool).Timeline(context.Background(), timeline.TimelineQuery{IncidentID: fakeworld.IncidentID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return evs
+}
+
+// referenceTimeline collects the incident in-process, uninterrupted, into
+// a schema of its own.
+func referenceTimeline(t *testing.T, w *fakeworld.World) []timeline.Event {
+	t.Helper()
+	ref := pgtest.NewEmpty(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	a, err := newApp(ctx, demoConfig(w, ref.URL, "127.0.0.1:0"), zap.NewNop(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.close()
+	_, win, err := a.planner.Plan(ctx, timeline.CollectRequest{IncidentID: fakeworld.IncidentID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.runner.Run(ctx, win).Err(); err != nil {
+		t.Fatal(err)
+	}
+	return storedTimeline(t, ref)
+}
+
+var ignoreSeq = cmpopts.IgnoreFields(timeline.Event{}, "Seq")
+
+// TestServeCollectsOnWebhook: a signed incident.resolved delivery to a
+// running serve, pointed at fakes of the three APIs, gives the complete
+// timeline with no other action; five more copies, some at once, change
+// nothing.
+func TestServeCollectsOnWebhook(t *testing.T) {
+	t.Parallel()
+	bin := buildGroundwork(t)
+	w, err := fakeworld.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	s := pgtest.NewEmpty(t)
+	srv := startServe(t, bin, demoConfig(w, s.URL, ""))
+	body, headers := resolvedDelivery("01E2EDELIVERY0000000000001")
+	if code, ack := deliver(t, srv.base, body, headers); code != 200 || ack["status"] != "accepted" {
+		t.Fatalf("delivery: %d %v", code, ack)
+	}
+	waitFor(t, "the collection", 60*time.Second, func() bool { return allCompleted(collectionJobs(t, s)) })
+	got := storedTimeline(t, s)
+	kinds := map[string]int{}
+	for _, e := range got {
+		kinds[e.Kind]++
+	}
+	if diff := cmp.Diff(fakeworld.Expected, kinds); diff != "" {
+		t.Errorf("timeline kinds (-want +got):\n%s", diff)
+	}
+
+	var wg sync.WaitGroup
+	for i := range 5 {
+		send := func() {
+			if code, ack := deliver(t, srv.base, body, headers); code != 200 || ack["status"] != "duplicate" {
+				t.Errorf("copy %d: %d %v, want 200 duplicate", i, code, ack)
+			}
+		}
+		if i < 2 {
+			send()
+			continue
+		}
+		wg.Add(1)
+		go func() { defer wg.Done(); send() }()
+	}
+	wg.Wait()
+	if js := collectionJobs(t, s); len(js) != 1 {
+		t.Errorf("jobs after the copies = %+v, want the one", js)
+	}
+	if diff := cmp.Diff(got, storedTimeline(t, s)); diff != "" {
+		t.Errorf("the copies changed the timeline (-before +after):\n%s", diff)
+	}
+	srv.stop(t)
+}
+
+// TestCrashMidCollectionLosesNothing: serve is killed with SIGKILL in the
+// middle of a collection against slow fakes; started again with a short
+// rescue time, it runs the job to the end, and the timeline equals that of
+// an uninterrupted run: nothing missing, nothing twice.
+func TestCrashMidCollectionLosesNothing(t *testing.T) {
+	t.Parallel()
+	bin := buildGroundwork(t)
+	w, err := fakeworld.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	want := referenceTimeline(t, w)
+
+	s := pgtest.NewEmpty(t)
+	cfg := demoConfig(w, s.URL, "")
+	cfg.Jobs.Timeout = Duration{Duration: time.Minute}
+	cfg.Jobs.RescueAfter = Duration{Duration: time.Hour}
+	// GitHub finishes well before the others, so the kill lands between.
+	w.GH.SetLatency(50 * time.Millisecond)
+	w.PD.SetLatency(300 * time.Millisecond)
+	w.Slack.SetLatency(500 * time.Millisecond)
+	first := startServe(t, bin, cfg)
+	body, headers := resolvedDelivery("01E2ECRASH0000000000000001")
+	if code, ack := deliver(t, first.base, body, headers); code != 200 || ack["status"] != "accepted" {
+		t.Fatalf("delivery: %d %v", code, ack)
+	}
+	// Kill it once some events are stored and the job is still running.
+	waitFor(t, "the collection to be under way", 60*time.Second, func() bool {
+		js := collectionJobs(t, s)
+		return len(js) == 1 && js[0].State == "running" && len(storedTimeline(t, s)) > 0
+	})
+	first.kill(t)
+	partial := storedTimeline(t, s)
+	js := collectionJobs(t, s)
+	if len(partial) >= len(want) || len(js) != 1 || js[0].State != "running" {
+		t.Fatalf("after the kill: %d of %d events and jobs %+v; want a collection cut short", len(partial), len(want), js)
+	}
+	t.Logf("killed with %d of %d events stored", len(partial), len(want))
+
+	w.PD.SetLatency(0)
+	w.GH.SetLatency(0)
+	w.Slack.SetLatency(0)
+	// River rescues a running job once both rescue_after and the job's
+	// timeout have passed since it started.
+	cfg.Jobs.RescueAfter = Duration{Duration: time.Second}
+	cfg.Jobs.Timeout = Duration{Duration: 2 * time.Second}
+	second := startServe(t, bin, cfg)
+	waitFor(t, "the rescued collection", 90*time.Second, func() bool { return allCompleted(collectionJobs(t, s)) })
+	if diff := cmp.Diff(want, storedTimeline(t, s), ignoreSeq); diff != "" {
+		t.Errorf("timeline after the crash (-uninterrupted +recovered):\n%s", diff)
+	}
+	if js := collectionJobs(t, s); len(js) != 1 || js[0].Attempt != 2 {
+		t.Errorf("jobs = %+v, want the one job, finished on its second attempt", js)
+	}
+	second.stop(t)
+}
