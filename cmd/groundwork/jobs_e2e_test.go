@@ -10,10 +10,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	mathrand "math/rand/v2"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -23,8 +25,10 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"go.uber.org/zap"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/groundwork-dev/groundwork/collectors/fakeworld"
+	"github.com/groundwork-dev/groundwork/collectors/pagerduty/pagerdutyfake"
 	"github.com/groundwork-dev/groundwork/timeline"
 	"github.com/groundwork-dev/groundwork/timeline/postgres"
 	"github.com/groundwork-dev/groundwork/timeline/postgres/pgtest"
@@ -68,10 +72,10 @@ func (b *lockedBuffer) String() string {
 
 // startServe runs the binary with cfg (listening on a free port) and waits
 // until it is ready.
-func startServe(t *testing.T, bin string, cfg Config) *serveProcess {
+func startServe(t testing.TB, bin string, cfg Config) *serveProcess {
 	t.Helper()
 	cfg.Listen = "127.0.0.1:0"
-	path := writeConfig(t, cfg)
+	path := writeServeConfig(t, cfg)
 	p := &serveProcess{logs: &lockedBuffer{}, done: make(chan error, 1)}
 	p.cmd = exec.Command(bin, "serve", "-config", path)
 	var env []string
@@ -131,6 +135,20 @@ func startServe(t *testing.T, bin string, cfg Config) *serveProcess {
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
 	})
+	return p
+}
+
+// writeServeConfig writes cfg as the YAML file an operator would.
+func writeServeConfig(t testing.TB, cfg Config) string {
+	t.Helper()
+	b, err := yaml.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "groundwork.yaml")
+	if err := os.WriteFile(p, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	return p
 }
 
@@ -382,4 +400,180 @@ func TestCrashMidCollectionLosesNothing(t *testing.T) {
 		t.Errorf("jobs = %+v, want the one job, finished on its second attempt", js)
 	}
 	second.stop(t)
+}
+
+// BenchmarkWebhooks sends 2,000 signed PagerDuty deliveries to one serve
+// process at 200 per second: 400 distinct incidents, the rest duplicates
+// (half redeliveries with the same X-Webhook-Id, half new deliveries about
+// an incident already announced), a tenth of them arriving at the same
+// instant as another. The fakes answer slowly, so the incidents' jobs
+// mostly wait in the queue while the duplicates arrive. It reports the
+// deliveries answered 2xx, the p50 and p99 latency seen by the sender, and
+// the jobs per distinct incident.
+//
+//	go test ./cmd/groundwork -run '^$' -bench Webhooks -benchtime 1x
+func BenchmarkWebhooks(b *testing.B) {
+	const (
+		total    = 2000
+		distinct = 400
+		rate     = 200 // per second
+	)
+	bin := buildGroundwork(b)
+	w, err := fakeworld.Start()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer w.Close()
+	created := time.Date(2025, 11, 21, 9, 0, 0, 0, time.UTC)
+	for i := range distinct {
+		resolved := created.Add(time.Duration(i)*time.Minute + 30*time.Minute)
+		w.PD.AddIncident(pagerdutyfake.Incident{ID: benchIncident(i), Number: 5000 + i, Title: fmt.Sprintf("Bench incident %d", i),
+			CreatedAt: created.Add(time.Duration(i) * time.Minute), ResolvedAt: &resolved,
+			Service: pagerdutyfake.ServiceRef(fakeworld.ServiceID, "checkout-api")})
+	}
+	for _, l := range []interface{ SetLatency(time.Duration) }{w.PD, w.GH, w.Slack} {
+		l.SetLatency(time.Second)
+	}
+	for range b.N {
+		s := pgtest.NewEmpty(b)
+		cfg := demoConfig(w, s.URL, "")
+		srv := startServe(b, bin, cfg)
+
+		// The schedule: each incident's first delivery, then duplicates
+		// of incidents already announced, shuffled with a fixed seed.
+		rng := mathrand.New(mathrand.NewPCG(1, 2))
+		type delivery struct {
+			incident int
+			id       string
+			withPrev bool
+		}
+		var plan []delivery
+		announced := 0
+		for len(plan) < total {
+			left := total - len(plan)
+			if announced < distinct && (announced == 0 || rng.IntN(left) < distinct-announced) {
+				plan = append(plan, delivery{incident: announced, id: fmt.Sprintf("first-%d", announced)})
+				announced++
+				continue
+			}
+			inc := rng.IntN(announced)
+			id := fmt.Sprintf("first-%d", inc) // a redelivery
+			if rng.IntN(2) == 0 {
+				id = fmt.Sprintf("again-%d-%d", inc, len(plan)) // a new delivery about it
+			}
+			plan = append(plan, delivery{incident: inc, id: id, withPrev: rng.IntN(10) == 0})
+		}
+
+		client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}, Timeout: 30 * time.Second}
+		latencies := make([]time.Duration, total)
+		sentAt := make([]time.Time, total)
+		codes := make([]int, total)
+		var wg sync.WaitGroup
+		start := time.Now()
+		b.ResetTimer()
+		for i, d := range plan {
+			at := start.Add(time.Duration(i) * time.Second / rate)
+			if d.withPrev && i > 0 {
+				at = start.Add(time.Duration(i-1) * time.Second / rate) // same instant as the one before
+			}
+			time.Sleep(time.Until(at))
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				body, headers := benchDelivery(d.incident, d.id, created)
+				req, _ := http.NewRequest(http.MethodPost, srv.base+"/webhooks/pagerduty", bytes.NewReader(body))
+				req.Header = headers
+				t0 := time.Now()
+				sentAt[i] = t0
+				resp, err := client.Do(req)
+				latencies[i] = time.Since(t0)
+				if err != nil {
+					return
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				codes[i] = resp.StatusCode
+			}()
+		}
+		wg.Wait()
+		elapsed := time.Since(start)
+		b.StopTimer()
+
+		ok := 0
+		for _, c := range codes {
+			if c/100 == 2 {
+				ok++
+			}
+		}
+		sorted := append([]time.Duration(nil), latencies...)
+		slices.Sort(sorted)
+		p50, p99 := sorted[len(sorted)/2], sorted[len(sorted)*99/100]
+		// Per incident: its jobs, and when its first job started running.
+		lastRepeat := map[string]time.Time{}
+		seen := map[int]bool{}
+		for i, d := range plan {
+			id := benchIncident(d.incident)
+			if seen[d.incident] && sentAt[i].After(lastRepeat[id]) {
+				lastRepeat[id] = sentAt[i]
+			}
+			seen[d.incident] = true
+		}
+		var jobs, incidents, queuedIncidents, queuedJobs int
+		perIncident := map[int]int{}
+		rows, err := s.Pool.Query(context.Background(), `SELECT args->>'incident_id', count(*),
+			(array_agg(attempted_at ORDER BY id))[1] FROM river_job GROUP BY 1`)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for rows.Next() {
+			var id string
+			var n int
+			var firstStarted *time.Time
+			if err := rows.Scan(&id, &n, &firstStarted); err != nil {
+				b.Fatal(err)
+			}
+			jobs += n
+			incidents++
+			perIncident[n]++
+			if firstStarted == nil || lastRepeat[id].Before(*firstStarted) {
+				// Every duplicate arrived while the first job was queued.
+				queuedIncidents++
+				queuedJobs += n
+			}
+		}
+		rows.Close()
+		b.ReportMetric(float64(ok), "2xx")
+		b.ReportMetric(float64(p50.Microseconds())/1000, "p50-ms")
+		b.ReportMetric(float64(p99.Microseconds())/1000, "p99-ms")
+		b.ReportMetric(float64(jobs)/float64(incidents), "jobs/incident")
+		b.ReportMetric(float64(queuedJobs)/float64(queuedIncidents), "jobs/incident-while-queued")
+		b.Logf("%d deliveries in %s: %d answered 2xx; latency p50 %s, p99 %s, max %s; %d jobs for %d distinct incidents "+
+			"(incidents by number of jobs: %v; a second job is the one follow-up of a delivery that arrived while the first ran); "+
+			"%d jobs for the %d incidents whose duplicates all arrived while their first job was queued",
+			total, elapsed.Round(time.Millisecond), ok, p50, p99, sorted[len(sorted)-1], jobs, incidents, perIncident,
+			queuedJobs, queuedIncidents)
+		srv.stop(b)
+	}
+}
+
+func benchIncident(i int) string { return fmt.Sprintf("PBENCH%04d", i) }
+
+// benchDelivery is incident i's incident.resolved delivery with the given
+// X-Webhook-Id.
+func benchDelivery(i int, id string, created time.Time) ([]byte, http.Header) {
+	start := created.Add(time.Duration(i) * time.Minute)
+	body, _ := json.Marshal(map[string]any{"event": map[string]any{
+		"id": id, "event_type": "incident.resolved", "resource_type": "incident",
+		"occurred_at": start.Add(30 * time.Minute).Format(time.RFC3339),
+		"data": map[string]any{"id": benchIncident(i), "type": "incident", "status": "resolved",
+			"title": fmt.Sprintf("Bench incident %d", i), "created_at": start.Format(time.RFC3339), "urgency": "high",
+			"service": map[string]any{"id": fakeworld.ServiceID, "type": "service_reference"}},
+	}})
+	mac := hmac.New(sha256.New, []byte(demoPagerDutyHook))
+	mac.Write(body)
+	h := http.Header{}
+	h.Set("Content-Type", "application/json")
+	h.Set("X-PagerDuty-Signature", "v1="+hex.EncodeToString(mac.Sum(nil)))
+	h.Set("X-Webhook-Id", id)
+	return body, h
 }
