@@ -85,7 +85,7 @@ func BenchmarkTimelineAPI(b *testing.B) {
 				b.Fatalf("%d %v", resp.StatusCode, err)
 			}
 			size += int64(len(body))
-			events += bytes.Count(body, []byte(`"seq":`))
+			events += bytes.Count(body, []byte(`"seq"`)) // Postgres writes "seq" : n
 			next := nextCursor(body)
 			if next == "" {
 				return events, size

@@ -75,3 +75,19 @@ type IncidentQuery struct {
 	Before *IncidentPosition
 	Limit  int
 }
+
+// EncodedEvent is an event already rendered as the API's JSON object, with
+// its position for cursors.
+type EncodedEvent struct {
+	OccurredAt time.Time
+	ID         string
+	JSON       []byte
+}
+
+// TimelineEncoder is implemented by stores that can render timeline pages
+// as JSON themselves, which is much cheaper than decoding and re-encoding
+// every event. The JSON must equal the API's encoding of the same event.
+type TimelineEncoder interface {
+	// TimelineJSON returns the events Timeline would, encoded.
+	TimelineJSON(ctx context.Context, q TimelineQuery) ([]EncodedEvent, error)
+}

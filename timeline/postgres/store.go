@@ -8,8 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -313,8 +315,8 @@ func splitTime(t time.Time) (time.Time, int32) {
 	return us, int32(t.Sub(us))
 }
 
-// Timeline implements timeline.Store.
-func (s *Store) Timeline(ctx context.Context, q timeline.TimelineQuery) ([]timeline.Event, error) {
+// timelineWhere builds the WHERE clause of a timeline query.
+func timelineWhere(q timeline.TimelineQuery) queryBuilder {
 	var b queryBuilder
 	b.where("incident_id = %s", q.IncidentID)
 	if q.After != nil {
@@ -339,11 +341,135 @@ func (s *Store) Timeline(ctx context.Context, q timeline.TimelineQuery) ([]timel
 			b.where("kind = %s", q.KindPrefix)
 		}
 	}
-	sql := `SELECT ` + eventColumns + ` FROM events WHERE ` + b.clause() + ` ORDER BY occurred_at, occurred_ns, id`
+	return b
+}
+
+func timelineTail(q timeline.TimelineQuery) string {
+	sql := ` ORDER BY occurred_at, occurred_ns, id`
 	if q.Limit > 0 {
 		sql += fmt.Sprintf(" LIMIT %d", q.Limit)
 	}
+	return sql
+}
+
+// Timeline implements timeline.Store.
+func (s *Store) Timeline(ctx context.Context, q timeline.TimelineQuery) ([]timeline.Event, error) {
+	b := timelineWhere(q)
+	sql := `SELECT ` + eventColumns + ` FROM events WHERE ` + b.clause() + timelineTail(q)
 	return s.queryEvents(ctx, "timeline of "+q.IncidentID, sql, b.args...)
+}
+
+// TimelineJSON implements timeline.TimelineEncoder: the events of
+// Timeline, each rendered as its API JSON object (PRODUCT.md §3) straight
+// from the row, with actor and details copied as the raw JSON Postgres
+// returns, so a page is served without decoding and re-encoding every
+// event's details.
+func (s *Store) TimelineJSON(ctx context.Context, q timeline.TimelineQuery) ([]timeline.EncodedEvent, error) {
+	b := timelineWhere(q)
+	sql := `SELECT ` + eventColumns + ` FROM events WHERE ` + b.clause() + timelineTail(q)
+	rows, err := s.pool.Query(ctx, sql, b.args...)
+	if err != nil {
+		return nil, fmt.Errorf("timeline of %s: %w", q.IncidentID, classify(err))
+	}
+	defer rows.Close()
+	var out []timeline.EncodedEvent
+	var buf []byte
+	for rows.Next() {
+		var inc, id, src, kind, title, text, url string
+		var at time.Time
+		var ns int32
+		var actor, details []byte
+		var seq int64
+		if err := rows.Scan(&inc, &id, &src, &kind, &at, &ns, &actor, &title, &text, &url, &details, &seq); err != nil {
+			return nil, fmt.Errorf("timeline of %s: %w", q.IncidentID, classify(err))
+		}
+		at = at.UTC().Add(time.Duration(ns))
+		buf = buf[:0]
+		buf = append(buf, `{"id":`...)
+		buf = appendJSONString(buf, id)
+		buf = append(buf, `,"incident_id":`...)
+		buf = appendJSONString(buf, inc)
+		buf = append(buf, `,"source":`...)
+		buf = appendJSONString(buf, src)
+		buf = append(buf, `,"kind":`...)
+		buf = appendJSONString(buf, kind)
+		buf = append(buf, `,"occurred_at":"`...)
+		buf = at.AppendFormat(buf, time.RFC3339Nano)
+		buf = append(buf, `","actor":`...)
+		if len(actor) == 0 {
+			buf = append(buf, "null"...)
+		} else {
+			buf = append(buf, actor...)
+		}
+		buf = append(buf, `,"title":`...)
+		buf = appendJSONString(buf, title)
+		buf = append(buf, `,"text":`...)
+		buf = appendJSONString(buf, text)
+		buf = append(buf, `,"url":`...)
+		buf = appendJSONString(buf, url)
+		buf = append(buf, `,"details":`...)
+		buf = append(buf, details...)
+		buf = append(buf, `,"seq":`...)
+		buf = strconv.AppendInt(buf, seq, 10)
+		buf = append(buf, '}')
+		out = append(out, timeline.EncodedEvent{OccurredAt: at, ID: id, JSON: append([]byte(nil), buf...)})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("timeline of %s: %w", q.IncidentID, classify(err))
+	}
+	return out, nil
+}
+
+// appendJSONString appends s as a JSON string, escaping as encoding/json does
+// without HTML escaping: quotes, backslashes, control characters, U+2028 and
+// U+2029, and invalid UTF-8 as U+FFFD.
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
 }
 
 // Feed implements timeline.Store.
