@@ -200,3 +200,22 @@ func TestTimelinePagesThroughTheAPI(t *testing.T) {
 		t.Errorf("since/until gave %d events, want 10", n)
 	}
 }
+
+func TestWrongMethodIsJSON405(t *testing.T) {
+	t.Parallel()
+	b := setupRead(t)
+	req, _ := http.NewRequest(http.MethodDelete, b.srv.URL+"/v1/incidents/PINC1", nil)
+	req.Header.Set("Authorization", "Bearer "+readToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body map[string]map[string]string
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != 405 || !strings.Contains(resp.Header.Get("Allow"), "GET") || body["error"]["code"] != "method_not_allowed" {
+		t.Fatalf("%d Allow=%q %v, want a JSON 405 naming the allowed methods", resp.StatusCode, resp.Header.Get("Allow"), body)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -68,6 +69,9 @@ type Server struct {
 	closeOnce   sync.Once
 }
 
+// handleFunc registers a handler for a pattern.
+type handleFunc func(pattern string, h http.Handler)
+
 // handlerFunc is an HTTP handler that returns its error to one mapper.
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 
@@ -75,12 +79,24 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 func (s *Server) Handler() http.Handler {
 	s.tokens = newTokenTable(s.Tokens)
 	mux := http.NewServeMux()
+	// allow records each path's methods, so that another method on a known
+	// path gets a JSON 405 with an Allow header instead of the mux's text.
+	allow := map[string][]string{}
+	var paths []string
+	handle := func(pattern string, h http.Handler) {
+		method, path, _ := strings.Cut(pattern, " ")
+		if _, seen := allow[path]; !seen {
+			paths = append(paths, path)
+		}
+		allow[path] = append(allow[path], method)
+		mux.Handle(pattern, h)
+	}
 	route := func(pattern, scope string, h handlerFunc) {
 		var hh http.Handler = s.wrap(scope, h)
 		if s.Metrics != nil {
 			hh = s.Metrics.instrument(pattern, hh)
 		}
-		mux.Handle(pattern, hh)
+		handle(pattern, hh)
 	}
 	route("GET /healthz", "", s.healthz)
 	route("GET /readyz", "", s.readyz)
@@ -89,10 +105,21 @@ func (s *Server) Handler() http.Handler {
 	route("GET /v1/incidents/{id}/timeline", ScopeRead, s.getTimeline)
 	route("GET /v1/feed", ScopeRead, s.getFeed)
 	route("POST /v1/incidents/{id}/collect", ScopeWrite, s.collect)
-	s.routeWebhooks(mux)
+	s.routeWebhooks(handle)
 	route("GET /openapi.json", "", s.getOpenAPI)
 	if s.Metrics != nil {
-		mux.Handle("GET /metrics", s.Metrics.Handler())
+		handle("GET /metrics", s.Metrics.Handler())
+	}
+	for _, path := range paths {
+		methods := strings.Join(allow[path], ", ")
+		if strings.Contains(methods, http.MethodGet) {
+			methods += ", " + http.MethodHead
+		}
+		mux.Handle(path, s.wrap("", func(w http.ResponseWriter, r *http.Request) error {
+			w.Header().Set("Allow", methods)
+			return &Error{Status: http.StatusMethodNotAllowed, Code: "method_not_allowed",
+				Message: r.Method + " is not allowed on " + r.URL.Path + "; use " + methods}
+		}))
 	}
 	mux.Handle("/", s.wrap("", func(w http.ResponseWriter, r *http.Request) error {
 		return &Error{Status: http.StatusNotFound, Code: "not_found", Message: "no route for " + r.Method + " " + r.URL.Path}

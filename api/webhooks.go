@@ -95,7 +95,7 @@ type webhookFunc func(ctx context.Context, r *http.Request, body []byte) (Webhoo
 // routeWebhooks registers the receivers. They are not bearer-authenticated:
 // each verifies its sender's signature over the raw body before it parses
 // anything.
-func (s *Server) routeWebhooks(mux *http.ServeMux) {
+func (s *Server) routeWebhooks(mux handleFunc) {
 	for _, wh := range []struct {
 		receiver string
 		h        webhookFunc
@@ -110,7 +110,7 @@ func (s *Server) routeWebhooks(mux *http.ServeMux) {
 		if s.Metrics != nil {
 			h = s.Metrics.instrument(pattern, h)
 		}
-		mux.Handle(pattern, h)
+		mux(pattern, h)
 	}
 }
 
