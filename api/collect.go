@@ -56,7 +56,7 @@ func (s *Server) collect(w http.ResponseWriter, r *http.Request) error {
 		return badRequest("invalid_body", strings.TrimPrefix(err.Error(), timeline.ErrInvalid.Error()+": "))
 	}
 	if s.Deliveries == nil {
-		return &Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "collections cannot be queued: the job queue is not configured"}
+		return errNoQueue
 	}
 	res, err := s.Deliveries.RecordDelivery(r.Context(), timeline.Delivery{Receiver: "api", Collect: []timeline.CollectRequest{req}})
 	if err != nil {

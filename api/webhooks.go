@@ -84,7 +84,8 @@ type WebhookAckJSON struct {
 	JobIDs []int64 `json:"job_ids,omitempty"`
 	// Events counts the events a delivery inserted or changed.
 	Events int `json:"events,omitempty"`
-	// Challenge echoes Slack's url_verification.
+	// Challenge, when set, is Slack's url_verification challenge, which is
+	// answered alone: {"challenge": ...}.
 	Challenge string `json:"challenge,omitempty"`
 }
 
@@ -146,6 +147,7 @@ func (s *Server) webhook(receiver string, h webhookFunc) http.Handler {
 		}
 		s.countDelivery(receiver, ack.Status)
 		if ack.Challenge != "" {
+			// Slack's url_verification wants its challenge back, alone.
 			_ = writeJSON(w, http.StatusOK, map[string]string{"challenge": ack.Challenge})
 			return
 		}
@@ -218,8 +220,7 @@ func verifyHex(sig, prefix string, want []byte) bool {
 // record writes a delivery within the configured budget.
 func (s *Server) record(ctx context.Context, d timeline.Delivery) (WebhookAckJSON, error) {
 	if s.Deliveries == nil {
-		return WebhookAckJSON{}, &Error{Status: http.StatusServiceUnavailable, Code: "unavailable",
-			Message: "deliveries cannot be recorded: the job queue is not configured"}
+		return WebhookAckJSON{}, errNoQueue
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.webhookTimeout())
 	defer cancel()
@@ -232,6 +233,11 @@ func (s *Server) record(ctx context.Context, d timeline.Delivery) (WebhookAckJSO
 	}
 	return WebhookAckJSON{Status: outcomeAccepted, JobIDs: res.JobIDs, Events: res.Events.Changed()}, nil
 }
+
+// errNoQueue answers deliveries and collect requests of a server without a
+// delivery store.
+var errNoQueue = &Error{Status: http.StatusServiceUnavailable, Code: "unavailable",
+	Message: "deliveries and collections cannot be recorded: the job queue is not configured"}
 
 func (s *Server) webhookTimeout() time.Duration {
 	if s.Webhooks.Timeout > 0 {
@@ -495,7 +501,7 @@ func (s *Server) captureLive(ctx context.Context, receiver, id string, scope tim
 		return WebhookAckJSON{Status: outcomeIgnored, Reason: "nothing to capture"}, nil
 	}
 	if s.Deliveries == nil {
-		return s.record(ctx, timeline.Delivery{})
+		return WebhookAckJSON{}, errNoQueue
 	}
 	lctx, cancel := context.WithTimeout(ctx, s.webhookTimeout())
 	incs, err := s.Deliveries.LiveIncidents(lctx, scope)
