@@ -1012,3 +1012,43 @@ func TestVendorPayloadsAreCaptured(t *testing.T) {
 		t.Errorf("captured events (-want +got):\n%s", diff)
 	}
 }
+
+// stuckSlack is a Slack that never answers: lookups wait until they are
+// given up.
+type stuckSlack struct{}
+
+func (stuckSlack) User(ctx context.Context, id string) (timeline.Actor, error) {
+	<-ctx.Done()
+	return timeline.Actor{}, ctx.Err()
+}
+
+func (stuckSlack) Bot(ctx context.Context, id string) (string, error) {
+	<-ctx.Done()
+	return "", ctx.Err()
+}
+
+// TestSlackReceiverDoesNotWaitForSlack: when Slack's API hangs, a message
+// is still captured at once, with the user id standing in for the name
+// until a collection fills it in.
+func TestSlackReceiverDoesNotWaitForSlack(t *testing.T) {
+	t.Parallel()
+	b := setupWebhooks(t, func(s *api.Server) {
+		s.Webhooks.SlackUsers = stuckSlack{}
+		s.Webhooks.SlackWorkspaceFunc = func(ctx context.Context) (string, error) { <-ctx.Done(); return "", ctx.Err() }
+		s.Webhooks.SlackLookupBudget = 50 * time.Millisecond
+	})
+	end := time.Unix(1355517523, 0).Add(time.Hour)
+	if _, err := b.deliveries.RecordDelivery(context.Background(), timeline.Delivery{Receiver: "test", Incidents: []timeline.Incident{{
+		ID: "INC", Source: timeline.SourceGeneric, StartedAt: time.Unix(1355517523, 0), ResolvedAt: &end,
+		WindowStart: time.Unix(1355517523, 0).Add(-time.Hour), WindowEnd: end, Channels: []string{"C123ABC456"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	body := testdata(t, "events_api_message_channels.json")
+	if code, ack := b.post(t, "/webhooks/slack", body, b.slackHeaders(body)...); code != 200 || ack["status"] != "accepted" {
+		t.Fatalf("message: %d %v, want accepted", code, ack)
+	}
+	evs := b.timeline(t, "INC")
+	if len(evs) != 1 || evs[0].Actor == nil || *evs[0].Actor != (timeline.Actor{ID: "U123ABC456", Name: "U123ABC456"}) || evs[0].URL != "" {
+		t.Errorf("captured %+v, want the message with the user id as name and no permalink yet", evs)
+	}
+}
