@@ -197,7 +197,8 @@ func malformed(format string, args ...any) *Error {
 	return badRequest("malformed_body", fmt.Sprintf(format, args...))
 }
 
-// hmacSHA256 is the hex-free MAC of msg under secret.
+// hmacSHA256 returns the HMAC-SHA256 under secret of the parts of msg,
+// concatenated.
 func hmacSHA256(secret string, msg ...[]byte) []byte {
 	m := hmac.New(sha256.New, []byte(secret))
 	for _, b := range msg {
