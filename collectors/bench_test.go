@@ -168,15 +168,18 @@ func heapPeak(stop <-chan struct{}) <-chan uint64 {
 
 // BenchmarkCollect collects the benchmark incident from fakes that count
 // requests and, in the same run, reports:
+//
 //   - requests/minimum: requests made against the minimum the page sizes
 //     allow (target 1.00);
+//
 //   - wall/slowest_sequential: with 20 ms injected per request, wall time
 //     against the slowest source's sequential minimum (its minimum requests
 //     × 20 ms) (target ≤ 1.3);
+//
 //   - peak_heap_MiB: the peak live heap during the run above the heap before
 //     it, fakes and store included (target < 100).
 //
-//	./.ci/with-postgres go test ./collectors -run '^$' -bench Collect -benchtime 1x
+//     ./.ci/with-postgres go test ./collectors -run '^$' -bench Collect -benchtime 1x
 func BenchmarkCollect(b *testing.B) {
 	st := postgres.New(pgtest.New(b).Pool)
 	ctx := context.Background()
