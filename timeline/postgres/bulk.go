@@ -105,14 +105,11 @@ func (r *encoded) encode() error {
 	r.us, r.ns, r.details = us, ns, json.RawMessage("{}")
 	var actor []byte
 	if e.Actor != nil {
-		b, err := json.Marshal(e.Actor)
-		if err != nil {
-			return fmt.Errorf("%w: event %s: actor: %w", timeline.ErrInvalid, e.ID, err)
-		}
-		r.actor, actor = json.RawMessage(b), b
+		actor = appendActor(nil, e.Actor)
+		r.actor = json.RawMessage(actor)
 	}
 	if len(e.Details) > 0 {
-		b, err := json.Marshal(e.Details) // map keys are sorted: stable bytes
+		b, err := appendJSONValue(make([]byte, 0, 256), e.Details)
 		if err != nil {
 			return fmt.Errorf("%w: event %s: details: %w", timeline.ErrInvalid, e.ID, err)
 		}
