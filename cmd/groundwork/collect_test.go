@@ -3,14 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"go.yaml.in/yaml/v3"
 
 	"github.com/groundwork-dev/groundwork/collectors/fakeworld"
 	"github.com/groundwork-dev/groundwork/collectors/github/githubfake"
@@ -18,20 +15,6 @@ import (
 	"github.com/groundwork-dev/groundwork/timeline/postgres"
 	"github.com/groundwork-dev/groundwork/timeline/postgres/pgtest"
 )
-
-// writeConfig writes cfg as a YAML file the way an operator would.
-func writeConfig(t *testing.T, cfg Config) string {
-	t.Helper()
-	b, err := yaml.Marshal(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := filepath.Join(t.TempDir(), "groundwork.yaml")
-	if err := os.WriteFile(p, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
 
 // groundwork collect against the three fakes, each answering with rate
 // limits first, stores exactly the incident's events; a second run changes
@@ -43,7 +26,7 @@ func TestCollectCommand(t *testing.T) {
 	}
 	defer w.Close()
 	s := pgtest.NewEmpty(t)
-	path := writeConfig(t, demoConfig(w, s.URL, "127.0.0.1:0"))
+	path := writeServeConfig(t, demoConfig(w, s.URL, "127.0.0.1:0"))
 	w.PD.RateLimitNext(2, 1)
 	w.GH.SetRateLimitWaits(time.Second, time.Second)
 	w.GH.RateLimitNext(1, githubfake.Limit429RetryAfter)
@@ -92,7 +75,7 @@ func TestCollectCommandSourceFails(t *testing.T) {
 	}
 	defer w.Close()
 	s := pgtest.NewEmpty(t)
-	path := writeConfig(t, demoConfig(w, s.URL, "127.0.0.1:0"))
+	path := writeServeConfig(t, demoConfig(w, s.URL, "127.0.0.1:0"))
 	w.GH.FailRepo(fakeworld.Repo, 404)
 
 	var stdout, stderr bytes.Buffer
