@@ -131,9 +131,6 @@ func (e Event) Validate() error {
 	return nil
 }
 
-// UTC normalises t to UTC keeping every nanosecond.
-func UTC(t time.Time) time.Time { return t.UTC() }
-
 // Truncate shortens s to at most n runes, marking the cut with an ellipsis.
 // Titles use it so that a list stays one line.
 func Truncate(s string, n int) string {

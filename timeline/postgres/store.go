@@ -52,9 +52,6 @@ func Open(ctx context.Context, url string) (*pgxpool.Pool, error) {
 	return pool, nil
 }
 
-// Pool returns the underlying pool, for the job queue that shares it.
-func (s *Store) Pool() *pgxpool.Pool { return s.pool }
-
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.pool.Ping(ctx); err != nil {
@@ -478,15 +475,6 @@ func (s *Store) Feed(ctx context.Context, after int64, limit int) ([]timeline.Ev
 		limit = 1000
 	}
 	return s.queryEvents(ctx, "feed", `SELECT `+eventColumns+` FROM events WHERE seq > $1 ORDER BY seq LIMIT $2`, after, limit)
-}
-
-// MaxSeq returns the highest seq stored, 0 when there is none.
-func (s *Store) MaxSeq(ctx context.Context) (int64, error) {
-	var seq int64
-	if err := s.pool.QueryRow(ctx, `SELECT COALESCE(max(seq), 0) FROM events`).Scan(&seq); err != nil {
-		return 0, fmt.Errorf("max seq: %w", classify(err))
-	}
-	return seq, nil
 }
 
 func (s *Store) queryEvents(ctx context.Context, what, sql string, args ...any) ([]timeline.Event, error) {
