@@ -3,6 +3,7 @@ package github
 import (
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 
@@ -261,7 +262,7 @@ func NormalizeDeploymentStatus(repo string, d *gh.Deployment, s *gh.DeploymentSt
 		Actor:      loginActor(s.GetCreator().GetLogin()),
 		Title:      timeline.Truncate(title, titleLen),
 		Text:       s.GetDescription(),
-		URL:        firstNonEmpty(s.GetTargetURL(), s.GetURL()),
+		URL:        firstNonEmpty(s.GetLogURL(), s.GetTargetURL(), deploymentsPage(s.GetURL(), repo)),
 		Details:    details,
 	}
 }
@@ -354,4 +355,22 @@ func shortSHA(sha string) string {
 		return sha[:7]
 	}
 	return sha
+}
+
+// deploymentsPage is the web page of a repository's deployments, derived
+// from a status's API URL (statuses have no html_url): github.com for
+// api.github.com, https://HOST/ for GitHub Enterprise's https://HOST/api/v3/.
+// Any other API (a test server) keeps the API URL.
+func deploymentsPage(apiURL, repo string) string {
+	u, err := url.Parse(apiURL)
+	if err != nil || apiURL == "" {
+		return apiURL
+	}
+	switch {
+	case u.Host == "api.github.com":
+		return "https://github.com/" + repo + "/deployments"
+	case strings.HasPrefix(u.Path, "/api/v3/"):
+		return u.Scheme + "://" + u.Host + "/" + repo + "/deployments"
+	}
+	return apiURL
 }
