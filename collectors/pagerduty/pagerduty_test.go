@@ -276,7 +276,7 @@ func (l *requestLog) matching(sub string) []string {
 func TestLogEntriesOffsetPaging(t *testing.T) {
 	log := &requestLog{}
 	b := setup(t, func(f *pagerdutyfake.Fake) http.Handler {
-		f.OnRequest = log.record
+		f.OnRequestFunc = log.record
 		return f
 	})
 	seedMany(b.fake, "PMANY", 250, time.Date(2025, 5, 1, 0, 0, 0, 0, time.UTC), time.Second)
@@ -313,7 +313,7 @@ func TestLogEntriesOffsetPaging(t *testing.T) {
 func TestLogEntriesPastTenThousandSplitTheRange(t *testing.T) {
 	log := &requestLog{}
 	b := setup(t, func(f *pagerdutyfake.Fake) http.Handler {
-		f.OnRequest = log.record
+		f.OnRequestFunc = log.record
 		return f
 	})
 	const n = 10250

@@ -37,8 +37,8 @@ type Fake struct {
 	// https://acme.pagerduty.com).
 	APIBase string
 	WebBase string
-	// OnRequest, when set, sees every request before it is answered.
-	OnRequest func(r *http.Request)
+	// OnRequestFunc, when set, sees every request before it is answered.
+	OnRequestFunc func(r *http.Request)
 
 	mux *http.ServeMux
 
@@ -224,8 +224,8 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.byPattern[pattern]++
 	}
 	f.countMu.Unlock()
-	if f.OnRequest != nil {
-		f.OnRequest(r)
+	if f.OnRequestFunc != nil {
+		f.OnRequestFunc(r)
 	}
 
 	f.knobMu.Lock()
