@@ -40,17 +40,17 @@ func setupRun(t *testing.T) runBundle {
 	st := postgres.New(pgtest.New(t).Pool)
 	reg := &collectors.Registry{}
 	pd, err := pagerduty.New(pagerduty.Config{Token: fakeworld.PagerDutyToken, APIURL: w.PDURL, WebhookSecret: "x"},
-		pagerduty.Options{SleepFunc: instant})
+		pagerduty.Options{ClientOptions: collectors.ClientOptions{SleepFunc: instant}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	gh, err := github.New(github.Config{Token: fakeworld.GitHubToken, APIURL: w.GHURL, WebhookSecret: "x"},
-		github.Options{SleepFunc: instant, RequestsPerSecond: -1})
+		github.Options{ClientOptions: collectors.ClientOptions{SleepFunc: instant}, RequestsPerSecond: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	sl, err := slack.New(slack.Config{Token: fakeworld.SlackToken, APIURL: w.SlackURL, SigningSecret: "x"}.WithDefaults(),
-		slack.Options{SleepFunc: instant, Limiter: rate.NewLimiter(rate.Inf, 1)})
+		slack.Options{ClientOptions: collectors.ClientOptions{SleepFunc: instant}, Limiter: rate.NewLimiter(rate.Inf, 1)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -48,7 +48,8 @@ type Transport struct {
 	// BaseDelay and MaxDelay shape the backoff (defaults 500ms and 30s).
 	BaseDelay, MaxDelay time.Duration
 	// MaxRateLimitWait is the longest single rate-limit wait the transport
-	// sits out; a longer one is returned as *RateLimitError (default 15m).
+	// sits out; a longer one is returned as *RateLimitError
+	// (DefaultMaxRateLimitWait when zero).
 	MaxRateLimitWait time.Duration
 	// MaxBody caps every response body (default 32 MiB).
 	MaxBody int64
@@ -198,7 +199,7 @@ func (t *Transport) maxRateLimitWait() time.Duration {
 	if t.MaxRateLimitWait > 0 {
 		return t.MaxRateLimitWait
 	}
-	return 15 * time.Minute
+	return DefaultMaxRateLimitWait
 }
 
 func (t *Transport) maxBody() int64 {

@@ -20,7 +20,7 @@ func buildRegistry(cfg Config, obs collectors.Observer, log *zap.Logger) (*colle
 	reg := &collectors.Registry{}
 	src := cfg.Sources
 	if src.PagerDuty.Enabled() {
-		c, err := pagerduty.New(src.PagerDuty, pagerduty.Options{Observer: obs, Logger: log.Named("pagerduty")})
+		c, err := pagerduty.New(src.PagerDuty, pagerduty.Options{ClientOptions: collectors.ClientOptions{Observer: obs, Logger: log.Named("pagerduty")}})
 		if err != nil {
 			return nil, err
 		}
@@ -29,7 +29,7 @@ func buildRegistry(cfg Config, obs collectors.Observer, log *zap.Logger) (*colle
 		log.Info("source disabled: sources.pagerduty.token is not set", zap.String("source", pagerduty.Name))
 	}
 	if src.GitHub.Enabled() {
-		c, err := github.New(src.GitHub, github.Options{Observer: obs, Logger: log.Named("github")})
+		c, err := github.New(src.GitHub, github.Options{ClientOptions: collectors.ClientOptions{Observer: obs, Logger: log.Named("github")}})
 		if err != nil {
 			return nil, err
 		}
@@ -38,7 +38,7 @@ func buildRegistry(cfg Config, obs collectors.Observer, log *zap.Logger) (*colle
 		log.Info("source disabled: sources.github.token is not set", zap.String("source", github.Name))
 	}
 	if src.Slack.Enabled() {
-		c, err := slack.New(src.Slack, slack.Options{Observer: obs, Logger: log.Named("slack")})
+		c, err := slack.New(src.Slack, slack.Options{ClientOptions: collectors.ClientOptions{Observer: obs, Logger: log.Named("slack")}})
 		if err != nil {
 			return nil, err
 		}

@@ -101,17 +101,7 @@ func redacted(s string) string {
 
 // Options are the collector's wiring, set by cmd and by tests.
 type Options struct {
-	// Observer hears about requests and rate-limit waits; may be nil.
-	Observer collectors.Observer
-	// Logger is zap.NewNop() when nil.
-	Logger *zap.Logger
-	// Base does the HTTP requests; http.DefaultTransport when nil.
-	Base http.RoundTripper
-	// SleepFunc waits for d or until ctx ends (rate-limit waits, backoff);
-	// collectors.Sleep when nil.
-	SleepFunc func(ctx context.Context, d time.Duration) error
-	// NowFunc is the clock; time.Now when nil.
-	NowFunc func() time.Time
+	collectors.ClientOptions
 	// Concurrency is how many (repo, stream) listings run at once
 	// (default 4).
 	Concurrency int
@@ -119,11 +109,6 @@ type Options struct {
 	// negative value turns pacing off. GitHub's budget is 5,000 requests an
 	// hour per token, and it asks for no more than 900 points a minute.
 	RequestsPerSecond float64
-	// MaxRateLimitWait is the longest rate-limit wait sat out; a longer one
-	// is returned as *collectors.RateLimitError (default 15m).
-	MaxRateLimitWait time.Duration
-	// Timeout bounds each HTTP request (default 60s).
-	Timeout time.Duration
 }
 
 // Collector collects GitHub events. It is safe for concurrent use.
@@ -145,22 +130,6 @@ func New(cfg Config, opts Options) (*Collector, error) {
 	if err != nil {
 		return nil, err
 	}
-	log := opts.Logger
-	if log == nil {
-		log = zap.NewNop()
-	}
-	now := opts.NowFunc
-	if now == nil {
-		now = time.Now
-	}
-	sleep := opts.SleepFunc
-	if sleep == nil {
-		sleep = collectors.Sleep
-	}
-	maxWait := opts.MaxRateLimitWait
-	if maxWait <= 0 {
-		maxWait = 15 * time.Minute
-	}
 	var limiter *rate.Limiter
 	switch rps := opts.RequestsPerSecond; {
 	case rps == 0:
@@ -168,20 +137,11 @@ func New(cfg Config, opts Options) (*Collector, error) {
 	case rps > 0:
 		limiter = rate.NewLimiter(rate.Limit(rps), max(1, int(rps)))
 	}
-	tr := &collectors.Transport{
-		Source:           Name,
-		Base:             opts.Base,
-		Limiter:          limiter,
-		RetryAfter:       RetryAfter,
-		MaxRateLimitWait: maxWait,
-		Observer:         opts.Observer,
-		SleepFunc:        sleep,
-		NowFunc:          now,
-	}
+	tr := opts.Transport(Name, RetryAfter, limiter)
 	hc := collectors.NewHTTPClient(tr, opts.Timeout)
 	hc.Transport = &rateGate{
 		next: tr, source: Name, observer: opts.Observer,
-		sleep: sleep, now: now, maxWait: maxWait,
+		sleep: opts.Sleep, now: opts.Now, maxWait: opts.RateLimitWait(),
 	}
 	client := gh.NewClient(hc).WithAuthToken(cfg.Token)
 	client.BaseURL = base
@@ -190,7 +150,7 @@ func New(cfg Config, opts Options) (*Collector, error) {
 	if conc <= 0 {
 		conc = 4
 	}
-	return &Collector{client: client, token: cfg.Token, log: log, conc: conc}, nil
+	return &Collector{client: client, token: cfg.Token, log: opts.Log(), conc: conc}, nil
 }
 
 // Name implements collectors.Collector.

@@ -101,9 +101,11 @@ func newHarness(t *testing.T, opts ...func(*Options)) *harness {
 	t.Cleanup(srv.Close)
 	h.url = srv.URL
 	o := Options{
-		Observer:          h.progress,
-		SleepFunc:         h.sleeps.sleep,
-		NowFunc:           h.clock.Now,
+		ClientOptions: collectors.ClientOptions{
+			Observer:  h.progress,
+			SleepFunc: h.sleeps.sleep,
+			NowFunc:   h.clock.Now,
+		},
 		Concurrency:       1,
 		RequestsPerSecond: -1,
 	}
@@ -554,7 +556,7 @@ func TestOneRepoFailingKeepsTheOthers(t *testing.T) {
 
 func TestTokenNeverInErrors(t *testing.T) {
 	h := newHarness(t)
-	wrong, err := New(Config{Token: testToken + "-wrong", APIURL: h.url}, Options{SleepFunc: h.sleeps.sleep, RequestsPerSecond: -1})
+	wrong, err := New(Config{Token: testToken + "-wrong", APIURL: h.url}, Options{ClientOptions: collectors.ClientOptions{SleepFunc: h.sleeps.sleep}, RequestsPerSecond: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

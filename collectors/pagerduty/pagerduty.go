@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/url"
 	"strings"
 	"sync"
@@ -82,25 +81,11 @@ func (c Config) Validate() error {
 
 // Options are the collector's runtime dependencies.
 type Options struct {
-	// Observer hears about requests and rate-limit waits; may be nil.
-	Observer collectors.Observer
-	// Logger; zap.NewNop() when nil.
-	Logger *zap.Logger
-	// Base does the HTTP requests; http.DefaultTransport when nil.
-	Base http.RoundTripper
-	// SleepFunc waits for retries and rate limits; tests make it instant.
-	SleepFunc func(ctx context.Context, d time.Duration) error
-	// NowFunc is the clock; time.Now when nil.
-	NowFunc func() time.Time
+	collectors.ClientOptions
 	// Limiter paces requests; nil means PagerDuty's budget of 960 requests
 	// a minute (16/s) with a burst of 4. Benchmarks against the fake may
 	// pass rate.NewLimiter(rate.Inf, 0).
 	Limiter *rate.Limiter
-	// MaxRateLimitWait is the longest rate-limit wait sat out; a longer one
-	// is returned as *collectors.RateLimitError (default 15m).
-	MaxRateLimitWait time.Duration
-	// Timeout bounds each HTTP request including retries (default 60s).
-	Timeout time.Duration
 }
 
 // Collector collects one source, PagerDuty. It implements
@@ -131,28 +116,10 @@ func New(cfg Config, opts Options) (*Collector, error) {
 	if limiter == nil {
 		limiter = rate.NewLimiter(rate.Limit(960.0/60.0), 4)
 	}
-	now := opts.NowFunc
-	if now == nil {
-		now = time.Now
-	}
-	log := opts.Logger
-	if log == nil {
-		log = zap.NewNop()
-	}
-	t := &collectors.Transport{
-		Source:     Name,
-		Base:       opts.Base,
-		Limiter:    limiter,
-		RetryAfter: RetryAfter,
-		Observer:   opts.Observer,
-		SleepFunc:  opts.SleepFunc,
-		NowFunc:    opts.NowFunc,
-
-		MaxRateLimitWait: opts.MaxRateLimitWait,
-	}
+	t := opts.Transport(Name, RetryAfter, limiter)
 	client := pd.NewClient(cfg.Token, pd.WithAPIEndpoint(strings.TrimRight(cfg.APIURL, "/")))
 	client.HTTPClient = errDoer{c: collectors.NewHTTPClient(t, opts.Timeout)}
-	return &Collector{cfg: cfg, client: client, log: log.With(zap.String("source", Name)), now: now}, nil
+	return &Collector{cfg: cfg, client: client, log: opts.Log().With(zap.String("source", Name)), now: opts.Now}, nil
 }
 
 // Name implements collectors.Collector.

@@ -71,9 +71,11 @@ func setup(t *testing.T, wrap func(f *pagerdutyfake.Fake) http.Handler) *bundle 
 	b.srv = httptest.NewServer(handler)
 	t.Cleanup(b.srv.Close)
 	col, err := pagerduty.New(pagerduty.Config{Token: token, APIURL: b.srv.URL, WebhookSecret: "whsec"}, pagerduty.Options{
-		SleepFunc: b.sleeps.sleep,
-		NowFunc:   func() time.Time { return testNow },
-		Limiter:   rate.NewLimiter(rate.Inf, 0),
+		ClientOptions: collectors.ClientOptions{
+			SleepFunc: b.sleeps.sleep,
+			NowFunc:   func() time.Time { return testNow },
+		},
+		Limiter: rate.NewLimiter(rate.Inf, 0),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/time/rate"
 
+	"github.com/groundwork-dev/groundwork/collectors"
 	"github.com/groundwork-dev/groundwork/collectors/slack/slackfake"
 	"github.com/groundwork-dev/groundwork/timeline"
 )
@@ -65,13 +66,15 @@ func setup(t *testing.T, cfgFn func(*Config), optFn func(*Options)) *bundle {
 		cfgFn(&cfg)
 	}
 	opts := Options{
-		Limiter: rate.NewLimiter(rate.Inf, 1),
-		SleepFunc: func(ctx context.Context, d time.Duration) error {
-			b.mu.Lock()
-			b.waits = append(b.waits, d)
-			b.mu.Unlock()
-			return ctx.Err()
+		ClientOptions: collectors.ClientOptions{
+			SleepFunc: func(ctx context.Context, d time.Duration) error {
+				b.mu.Lock()
+				b.waits = append(b.waits, d)
+				b.mu.Unlock()
+				return ctx.Err()
+			},
 		},
+		Limiter: rate.NewLimiter(rate.Inf, 1),
 	}
 	if optFn != nil {
 		optFn(&opts)

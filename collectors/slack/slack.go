@@ -106,20 +106,10 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// Options are the collector's dependencies and test hooks.
+// Options are the collector's dependencies and test hooks. A nil Base is a
+// clone of http.DefaultTransport with a 60 s response-header timeout.
 type Options struct {
-	// Observer hears about every upstream request and rate-limit wait.
-	Observer collectors.Observer
-	// Logger; a no-op logger when nil.
-	Logger *zap.Logger
-	// Base does the HTTP requests; a clone of http.DefaultTransport with a
-	// 60 s response-header timeout when nil.
-	Base http.RoundTripper
-	// SleepFunc is forwarded to the Transport (rate-limit and backoff
-	// waits); tests make it instant.
-	SleepFunc func(ctx context.Context, d time.Duration) error
-	// NowFunc is the clock; time.Now when nil.
-	NowFunc func() time.Time
+	collectors.ClientOptions
 	// Limiter paces requests; nil builds rate.Every(time.Minute /
 	// requests_per_minute) with burst 1. Tests inject an unlimited one,
 	// since a rate.Limiter waits on the real clock.
@@ -163,44 +153,32 @@ func New(cfg Config, opts Options) (*Collector, error) {
 		return nil, err
 	}
 	cfg = cfg.WithDefaults()
-	log := opts.Logger
-	if log == nil {
-		log = zap.NewNop()
-	}
 	lim := opts.Limiter
 	if lim == nil {
 		lim = NewLimiter(cfg.RequestsPerMinute)
 	}
-	base := opts.Base
-	if base == nil {
+	if opts.Base == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()
 		t.ResponseHeaderTimeout = 60 * time.Second
-		base = t
+		opts.Base = t
 	}
-	tr := &collectors.Transport{
-		Source:     timeline.SourceSlack,
-		Base:       base,
-		Limiter:    lim,
-		RetryAfter: RetryAfter,
-		Observer:   opts.Observer,
-		SleepFunc:  opts.SleepFunc,
-		NowFunc:    opts.NowFunc,
-	}
+	tr := opts.Transport(timeline.SourceSlack, RetryAfter, lim)
 	conc := opts.Concurrency
 	if conc <= 0 {
 		conc = DefaultConcurrency
 	}
-	// Each attempt times out without headers after a minute; pacing and
-	// rate-limit waits are outside attempts, bounded by the caller's ctx.
+	// Each attempt times out without headers after opts.Timeout (a minute
+	// by default); pacing and rate-limit waits are outside attempts, bounded
+	// by the caller's ctx.
 	api := slackapi.New(cfg.Token,
 		slackapi.OptionAPIURL(cfg.APIURL),
-		slackapi.OptionHTTPClient(collectors.NewHTTPClient(tr, time.Minute)),
+		slackapi.OptionHTTPClient(collectors.NewHTTPClient(tr, opts.Timeout)),
 	)
 	lookback := opts.ThreadLookback
 	if lookback == 0 {
 		lookback = DefaultThreadLookback
 	}
-	return &Collector{cfg: cfg, api: api, transport: tr, log: log, lookback: lookback, concurrency: conc}, nil
+	return &Collector{cfg: cfg, api: api, transport: tr, log: opts.Log(), lookback: lookback, concurrency: conc}, nil
 }
 
 // Name implements collectors.Collector.

@@ -1,0 +1,91 @@
+package collectors
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"go.uber.org/zap"
+	"golang.org/x/time/rate"
+)
+
+// DefaultMaxRateLimitWait is the longest single rate-limit wait a Transport
+// sits out when its MaxRateLimitWait is zero.
+const DefaultMaxRateLimitWait = 15 * time.Minute
+
+// ClientOptions are the runtime dependencies every source's HTTP client
+// shares, set by cmd and by tests. Each source embeds it in its own Options
+// next to the options only it has. The zero value is ready to use: every nil
+// or zero field stands for the default named on it.
+type ClientOptions struct {
+	// Observer hears about requests and rate-limit waits; may be nil.
+	Observer Observer
+	// Logger is zap.NewNop() when nil.
+	Logger *zap.Logger
+	// Base does the HTTP requests; http.DefaultTransport when nil, unless
+	// the source documents a default of its own.
+	Base http.RoundTripper
+	// SleepFunc waits for d or until ctx ends (rate-limit waits, backoff);
+	// Sleep when nil. Tests make it instant.
+	SleepFunc func(ctx context.Context, d time.Duration) error
+	// NowFunc is the clock; time.Now when nil.
+	NowFunc func() time.Time
+	// MaxRateLimitWait is the longest rate-limit wait sat out; a longer one
+	// is returned as *RateLimitError (DefaultMaxRateLimitWait when zero).
+	MaxRateLimitWait time.Duration
+	// Timeout bounds each attempt of a request until its response headers
+	// arrive (default 60s); it is applied by NewHTTPClient.
+	Timeout time.Duration
+}
+
+// Log returns o.Logger, or a no-op logger when it is nil.
+func (o ClientOptions) Log() *zap.Logger {
+	if o.Logger == nil {
+		return zap.NewNop()
+	}
+	return o.Logger
+}
+
+// Now returns the time by o.NowFunc, or time.Now when it is nil.
+func (o ClientOptions) Now() time.Time {
+	if o.NowFunc == nil {
+		return time.Now()
+	}
+	return o.NowFunc()
+}
+
+// Sleep waits for d or until ctx ends through o.SleepFunc, or through the
+// package's Sleep when it is nil.
+func (o ClientOptions) Sleep(ctx context.Context, d time.Duration) error {
+	if o.SleepFunc == nil {
+		return Sleep(ctx, d)
+	}
+	return o.SleepFunc(ctx, d)
+}
+
+// RateLimitWait returns o.MaxRateLimitWait, or DefaultMaxRateLimitWait when
+// it is not positive.
+func (o ClientOptions) RateLimitWait() time.Duration {
+	if o.MaxRateLimitWait <= 0 {
+		return DefaultMaxRateLimitWait
+	}
+	return o.MaxRateLimitWait
+}
+
+// Transport returns the shared Transport of source built from o: its base,
+// observer, clock, sleep and rate-limit wait cap, with the source's
+// rate-limit recogniser retry and pacing limiter (nil means unpaced). Fields
+// o leaves unset keep the Transport's own defaults. Pass it with o.Timeout
+// to NewHTTPClient.
+func (o ClientOptions) Transport(source string, retry RetryAfterFunc, limiter *rate.Limiter) *Transport {
+	return &Transport{
+		Source:           source,
+		Base:             o.Base,
+		Limiter:          limiter,
+		RetryAfter:       retry,
+		MaxRateLimitWait: o.MaxRateLimitWait,
+		Observer:         o.Observer,
+		SleepFunc:        o.SleepFunc,
+		NowFunc:          o.NowFunc,
+	}
+}
