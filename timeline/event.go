@@ -114,6 +114,15 @@ func EventID(source, typ string, natural ...string) string {
 	return source + ":" + typ + ":" + strings.Join(natural, ":")
 }
 
+// Compare orders events in timeline order: by OccurredAt, then by ID
+// (PRODUCT.md §5). Use it with slices.SortFunc.
+func Compare(a, b Event) int {
+	if c := a.OccurredAt.Compare(b.OccurredAt); c != 0 {
+		return c
+	}
+	return strings.Compare(a.ID, b.ID)
+}
+
 // Validate reports the first thing wrong with e, naming the field.
 func (e Event) Validate() error {
 	switch {

@@ -276,9 +276,7 @@ type OverlappingIncident struct {
 func Summarize(in SummaryInput) Summary {
 	cfg := in.Config.withDefaults()
 	events := slices.Clone(in.Events)
-	slices.SortStableFunc(events, func(a, b Event) int {
-		return cmp.Or(a.OccurredAt.Compare(b.OccurredAt), cmp.Compare(a.ID, b.ID))
-	})
+	slices.SortStableFunc(events, Compare)
 
 	moments, durations := keyMoments(in.Incident, events)
 	s := Summary{

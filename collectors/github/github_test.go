@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -134,14 +135,7 @@ func (h *harness) collect(t *testing.T, w timeline.Window) ([]timeline.Event, er
 	return got, err
 }
 
-func sortEvents(es []timeline.Event) {
-	sort.Slice(es, func(i, j int) bool {
-		if !es[i].OccurredAt.Equal(es[j].OccurredAt) {
-			return es[i].OccurredAt.Before(es[j].OccurredAt)
-		}
-		return es[i].ID < es[j].ID
-	})
-}
+func sortEvents(es []timeline.Event) { slices.SortFunc(es, timeline.Compare) }
 
 func ids(es []timeline.Event) []string {
 	out := make([]string, 0, len(es))

@@ -90,12 +90,7 @@ func (b *bundle) collect(ctx context.Context, id string) ([]timeline.Event, erro
 		events = append(events, e)
 		return nil
 	})
-	slices.SortFunc(events, func(a, b timeline.Event) int {
-		if c := a.OccurredAt.Compare(b.OccurredAt); c != 0 {
-			return c
-		}
-		return strings.Compare(a.ID, b.ID)
-	})
+	slices.SortFunc(events, timeline.Compare)
 	return events, err
 }
 

@@ -8,7 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -106,14 +106,7 @@ func (b *bundle) collect(t *testing.T, w timeline.Window) ([]timeline.Event, err
 	return events, err
 }
 
-func sortEvents(events []timeline.Event) {
-	sort.Slice(events, func(i, j int) bool {
-		if !events[i].OccurredAt.Equal(events[j].OccurredAt) {
-			return events[i].OccurredAt.Before(events[j].OccurredAt)
-		}
-		return events[i].ID < events[j].ID
-	})
-}
+func sortEvents(events []timeline.Event) { slices.SortFunc(events, timeline.Compare) }
 
 func ids(events []timeline.Event) []string {
 	out := []string{}
