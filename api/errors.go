@@ -89,7 +89,7 @@ func jsonProblem(err error) string {
 	case errors.As(err, &typeErr):
 		field := typeErr.Field
 		if field == "" {
-			field = "the body"
+			field = "the value"
 		}
 		want := jsonKind(typeErr.Type)
 		got, literal, _ := strings.Cut(typeErr.Value, " ")
