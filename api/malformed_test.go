@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strconv"
@@ -811,4 +812,73 @@ func passThrough(t *testing.T, p []byte) string {
 		t.Fatal(err)
 	}
 	return string(got)
+}
+
+// TestDeliveryIDsPostgresCannotStoreAreDigested: a sender's delivery id that
+// is not text Postgres can keep (invalid UTF-8, control characters, a NUL
+// inside JSON) is stored as a digest, so the delivery is recorded and its
+// retry still recognised, instead of the store refusing it.
+func TestDeliveryIDsPostgresCannotStoreAreDigested(t *testing.T) {
+	t.Parallel()
+	b := setupWebhooks(t)
+	hook := []byte(`{"id":"INC-7","started_at":"2026-11-20T09:00:00Z"}`)
+	for i, want := range []string{"accepted", "duplicate"} {
+		code, body := b.post(t, "/webhooks/incident", hook, append(genericHeaders(hook), "X-Webhook-Id", "d\xff\xfe-1")...)
+		if code != 200 || body["status"] != want {
+			t.Errorf("delivery %d with an invalid UTF-8 id: %d %v, want 200 %s", i+1, code, body, want)
+		}
+	}
+	long := strings.Repeat("d", 10000)
+	for i, want := range []string{"accepted", "duplicate"} {
+		hook := []byte(`{"id":"INC-8","started_at":"2026-11-20T09:00:00Z"}`)
+		code, body := b.post(t, "/webhooks/incident", hook, append(genericHeaders(hook), "X-Webhook-Id", long)...)
+		if code != 200 || body["status"] != want {
+			t.Errorf("delivery %d with a 10,000-character id: %d %v, want 200 %s", i+1, code, body, want)
+		}
+	}
+	var ids []string
+	rows, err := b.schema.Pool.Query(context.Background(), `SELECT id FROM webhook_deliveries ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	if len(ids) != 2 || !strings.HasPrefix(ids[0], "id-sha256:") || !strings.HasPrefix(ids[1], "id-sha256:") {
+		t.Errorf("stored delivery ids %.80q, want two digests", ids)
+	}
+}
+
+// TestFaultsDoNotReachTheClient: when the database fails, the answer is
+// 500 internal or 503 unavailable with a message of the API's own; the
+// Postgres error (which names relations, columns and hosts) stays in the log.
+func TestFaultsDoNotReachTheClient(t *testing.T) {
+	t.Parallel()
+	s := pgtest.New(t)
+	st := postgres.New(s.Pool)
+	b := readBundle{store: st, srv: httptest.NewServer((&api.Server{Store: st,
+		Tokens: []api.Token{{Name: "facilitators", Token: readToken, Scopes: []string{"read"}}}}).Handler())}
+	t.Cleanup(b.srv.Close)
+	b.seed(t, "PINC1", 3)
+	// A schema gone wrong under the running server: every query of the
+	// timeline fails with Postgres' "relation does not exist".
+	if _, err := s.Pool.Exec(context.Background(), `ALTER TABLE events RENAME TO events_gone`); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"/v1/incidents/PINC1/timeline", "/v1/feed"} {
+		status, body := b.get(t, p, readToken)
+		raw, _ := json.Marshal(body)
+		if status != 500 || errorCode(body) != "internal" {
+			t.Errorf("GET %s over a broken schema: %d %s, want 500 internal", p, status, raw)
+		}
+		for _, leak := range []string{"events", "relation", "SQLSTATE", "42P01", "exist"} {
+			if strings.Contains(string(raw), leak) {
+				t.Errorf("GET %s: the answer holds %q: %s", p, leak, raw)
+			}
+		}
+	}
 }

@@ -9,8 +9,8 @@ import (
 )
 
 // checkPath answers, before routing, what the mux would answer without the
-// JSON error shape: "OPTIONS *" (an empty 400) and a path that is not
-// canonical, with an empty, "." or ".." segment (a redirect to the cleaned
+// JSON error shape: the request target * (an empty 400; net/http answers
+// "OPTIONS *" itself, with 200) and a path that is not canonical, with an empty, "." or ".." segment (a redirect to the cleaned
 // path, so that /v1/incidents/../x would reach /v1/x). Both are 400 here;
 // an incident id that needs a '/' or '.' segment sends it escaped (%2F,
 // %2E), and the id rule then refuses it.
