@@ -5,6 +5,8 @@ import (
 	"crypto/subtle"
 	"net/http"
 	"strings"
+
+	"go.uber.org/zap"
 )
 
 // Scopes a token may hold.
@@ -61,7 +63,11 @@ func (s *Server) authenticate(r *http.Request, scope string) error {
 		return &Error{Status: http.StatusUnauthorized, Code: "unauthorized", Message: "invalid bearer token"}
 	}
 	if !match.scopes[scope] {
-		return &Error{Status: http.StatusForbidden, Code: "forbidden", Message: "token " + match.name + " lacks the " + scope + " scope"}
+		// The token's name is the operator's, not the caller's: it is
+		// logged, not sent.
+		s.logger().Info("request refused: the token lacks the scope", zap.String("token", match.name),
+			zap.String("scope", scope), zap.String("method", r.Method), zap.String("path", r.URL.Path))
+		return &Error{Status: http.StatusForbidden, Code: "forbidden", Message: "this token lacks the " + scope + " scope"}
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package api
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -29,17 +30,24 @@ type CollectAcceptedJSON struct {
 // overrides. A request for an incident whose collection is still queued
 // joins that job, so the job id may be one given before.
 func (s *Server) collect(w http.ResponseWriter, r *http.Request) error {
-	id := strings.TrimSpace(r.PathValue("id"))
+	id := r.PathValue("id")
+	if err := checkIncidentID(id); err != nil {
+		return err
+	}
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			return &Error{Status: http.StatusRequestEntityTooLarge, Code: "too_large", Message: "the body is too large"}
+			return &Error{Status: http.StatusRequestEntityTooLarge, Code: "too_large",
+				Message: fmt.Sprintf("the body exceeds the limit of %d bytes", tooLarge.Limit)}
 		}
 		return badRequest("unreadable_body", "the body could not be read")
 	}
 	req := timeline.CollectRequest{IncidentID: id}
 	if len(strings.TrimSpace(string(body))) > 0 {
+		if err := requireJSON(r); err != nil {
+			return err
+		}
 		var b collectBody
 		if err := decodeStrict(body, &b); err != nil {
 			return err
@@ -53,7 +61,7 @@ func (s *Server) collect(w http.ResponseWriter, r *http.Request) error {
 		req.Title, req.Repos, req.Channels = b.Title, b.GitHubRepos, b.SlackChannels
 	}
 	if err := req.Validate(); err != nil {
-		return badRequest("invalid_body", strings.TrimPrefix(err.Error(), timeline.ErrInvalid.Error()+": "))
+		return badRequest("invalid_body", invalidDetail(err))
 	}
 	if s.Deliveries == nil {
 		return errNoQueue

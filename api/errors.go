@@ -1,16 +1,25 @@
 package api
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
+	"reflect"
+	"strings"
+	"unicode/utf8"
 
 	"go.uber.org/zap"
 
 	"github.com/groundwork-dev/groundwork/timeline"
 )
 
-// Error is an error with the HTTP status and stable code the client sees.
-// Handlers return it for anything the caller got wrong.
+// Error is the one error a client reads: the HTTP status, a stable code and
+// a message written for the caller. Handlers return it for anything the
+// caller got wrong. Every other error is a fault of the service: writeError
+// answers it with a code and message of its own and logs the cause, which
+// never reaches the client (no Postgres message, no Go error chain).
 type Error struct {
 	Status  int
 	Code    string
@@ -23,6 +32,119 @@ func badRequest(code, msg string) *Error {
 	return &Error{Status: http.StatusBadRequest, Code: code, Message: msg}
 }
 
+// incidentNotFound answers a request for an incident that does not exist.
+func incidentNotFound(id string) *Error {
+	return &Error{Status: http.StatusNotFound, Code: "not_found", Message: "incident " + quoted(id) + " does not exist"}
+}
+
+// checkIncidentID refuses an incident id of the request path that breaks
+// timeline.IncidentIDRule, with 400 naming the rule.
+func checkIncidentID(id string) error {
+	if err := timeline.ValidateIncidentID(id); err != nil {
+		return badRequest("invalid_incident_id", invalidDetail(err))
+	}
+	return nil
+}
+
+// incidentErr turns the store's timeline.ErrNotFound for incident id into
+// the client's 404; other errors pass unchanged.
+func incidentErr(id string, err error) error {
+	if errors.Is(err, timeline.ErrNotFound) {
+		return incidentNotFound(id)
+	}
+	return err
+}
+
+// invalidDetail is the detail of a timeline.ErrInvalid, without its prefix.
+// The domain writes those details for the caller (they name the field).
+func invalidDetail(err error) string {
+	return strings.TrimPrefix(err.Error(), timeline.ErrInvalid.Error()+": ")
+}
+
+// maxEcho is how much of a caller's value an error message repeats.
+const maxEcho = 64
+
+// quoted quotes a value of the request for an error message, cut to
+// maxEcho bytes (on a rune boundary) so that a 10,000-character parameter
+// is not sent back whole.
+func quoted(s string) string {
+	if len(s) <= maxEcho {
+		return fmt.Sprintf("%q", s)
+	}
+	cut := maxEcho
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%q… (%d bytes)", s[:cut], len(s))
+}
+
+// jsonProblem describes what is wrong with a JSON body in the caller's terms:
+// JSON types and field paths, never Go's type names.
+func jsonProblem(err error) string {
+	var syntax *json.SyntaxError
+	var typeErr *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syntax):
+		return fmt.Sprintf("the body is not valid JSON: %s (at byte %d)", syntax.Error(), syntax.Offset)
+	case errors.As(err, &typeErr):
+		field := typeErr.Field
+		if field == "" {
+			field = "the value"
+		}
+		want := jsonKind(typeErr.Type)
+		got, literal, _ := strings.Cut(typeErr.Value, " ")
+		if got == "bool" {
+			got = "boolean"
+		}
+		if got == want {
+			return fmt.Sprintf("%s: %s is out of range or not a whole number", field, quoted(literal))
+		}
+		return fmt.Sprintf("%s: must be a JSON %s, not a %s", field, want, got)
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return "the body is not valid JSON: it ends too early"
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return "unknown field " + quoted(strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`))
+	}
+	return "the body is not valid JSON"
+}
+
+// jsonKind names the JSON type that decodes into t.
+func jsonKind(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "string"
+	case reflect.Bool:
+		return "boolean"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
+		reflect.Float32, reflect.Float64:
+		return "number"
+	case reflect.Slice, reflect.Array:
+		return "array"
+	case reflect.Map, reflect.Struct:
+		return "object"
+	}
+	return "value"
+}
+
+// clientText is what a caller may read of err, an error about its input:
+// a JSON decoding error described in JSON terms, the detail of a
+// timeline.ErrInvalid, and of any other error nothing but a generic phrase.
+func clientText(err error) string {
+	var syntax *json.SyntaxError
+	var typeErr *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syntax), errors.As(err, &typeErr), errors.Is(err, io.ErrUnexpectedEOF):
+		return jsonProblem(err)
+	case errors.Is(err, timeline.ErrInvalid):
+		return invalidDetail(err)
+	}
+	return "it cannot be read"
+}
+
 // errorBody is the JSON shape of every error response.
 type errorBody struct {
 	Error struct {
@@ -31,21 +153,26 @@ type errorBody struct {
 	} `json:"error"`
 }
 
-// writeError is the one place that maps errors to statuses. Only 5xx are
-// logged in full; their details never reach the client.
+// writeError is the one place that maps errors to statuses.
+//
+// An *Error is sent as it is. Any other error is answered with a code and a
+// message of writeError's own, and its cause is logged, never sent:
+// timeline.ErrUnavailable is 503 unavailable; timeline.ErrInvalid that
+// slipped past the handler's checks (the store refused a value, such as a
+// NUL character Postgres cannot keep) is 400 invalid, since the input was
+// wrong; everything else is 500 internal.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var apiErr *Error
 	switch {
 	case errors.As(err, &apiErr):
-	case errors.Is(err, timeline.ErrNotFound):
-		apiErr = &Error{Status: http.StatusNotFound, Code: "not_found", Message: err.Error()}
-	case errors.Is(err, timeline.ErrInvalid):
-		apiErr = &Error{Status: http.StatusBadRequest, Code: "invalid", Message: err.Error()}
-	case errors.Is(err, timeline.ErrUnavailable):
-		apiErr = &Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "the database is unavailable; retry later"}
 	case errors.Is(err, r.Context().Err()) && r.Context().Err() != nil:
 		// The client went away; nobody reads the answer.
 		return
+	case errors.Is(err, timeline.ErrUnavailable):
+		apiErr = &Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "the database is unavailable; retry later"}
+	case errors.Is(err, timeline.ErrInvalid):
+		s.logger().Warn("request refused by the store", zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.Error(err))
+		apiErr = badRequest("invalid", "the request holds a value that cannot be stored (for example a NUL character)")
 	default:
 		apiErr = &Error{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error"}
 	}

@@ -41,7 +41,7 @@ func parseLimit(q url.Values, def, maxLimit int) (int, error) {
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 1 || n > maxLimit {
-		return 0, badRequest("invalid_limit", fmt.Sprintf("limit must be an integer from 1 to %d, got %q", maxLimit, v))
+		return 0, badRequest("invalid_limit", fmt.Sprintf("limit must be an integer from 1 to %d, got %s", maxLimit, quoted(v)))
 	}
 	return n, nil
 }
@@ -53,7 +53,7 @@ func parseTimeParam(q url.Values, name string) (*time.Time, error) {
 	}
 	t, err := time.Parse(time.RFC3339Nano, v)
 	if err != nil {
-		return nil, badRequest("invalid_"+name, fmt.Sprintf("%s must be an RFC 3339 time such as 2026-11-20T09:00:00Z, got %q", name, v))
+		return nil, badRequest("invalid_"+name, fmt.Sprintf("%s must be an RFC 3339 time such as 2026-11-20T09:00:00Z, got %s", name, quoted(v)))
 	}
 	t = t.UTC()
 	return &t, nil
@@ -68,14 +68,14 @@ func parseTimelineParams(q url.Values) (timelineParams, error) {
 				continue
 			}
 			if !validSource(s) {
-				return p, badRequest("invalid_source", fmt.Sprintf("source must be one of %s, got %q", strings.Join(timeline.Sources, ", "), s))
+				return p, badRequest("invalid_source", fmt.Sprintf("source must be one of %s, got %s", strings.Join(timeline.Sources, ", "), quoted(s)))
 			}
 			p.Sources = append(p.Sources, s)
 		}
 	}
 	if k := q.Get("kind"); k != "" {
 		if !validKindFilter(k) {
-			return p, badRequest("invalid_kind", fmt.Sprintf("kind must be a kind such as page.acknowledged or a prefix such as page., got %q", k))
+			return p, badRequest("invalid_kind", fmt.Sprintf("kind must be a kind such as page.acknowledged or a prefix such as page., got %s", quoted(k)))
 		}
 		p.KindPrefix = k
 	}
@@ -103,7 +103,7 @@ func parseTimelineParams(q url.Values) (timelineParams, error) {
 			return p, badRequest("invalid_parameter", fmt.Sprintf("format=%s exports the whole timeline: limit and cursor apply to format=json only", p.Format))
 		}
 	default:
-		return p, badRequest("invalid_format", fmt.Sprintf("format must be json, jsonl, csv or markdown, got %q", p.Format))
+		return p, badRequest("invalid_format", fmt.Sprintf("format must be json, jsonl, csv or markdown, got %s", quoted(p.Format)))
 	}
 	return p, nil
 }
@@ -142,8 +142,13 @@ func (p timelineParams) query(incidentID string) timeline.TimelineQuery {
 		Sources: p.Sources, KindPrefix: p.KindPrefix}
 }
 
-func (s *Server) getTimeline(w http.ResponseWriter, r *http.Request) error {
+func (s *Server) getTimeline(w http.ResponseWriter, r *http.Request) (err error) {
 	id := r.PathValue("id")
+	if err := checkIncidentID(id); err != nil {
+		return err
+	}
+	// Any lookup below may find the incident gone.
+	defer func() { err = incidentErr(id, err) }()
 	p, err := parseTimelineParams(r.URL.Query())
 	if err != nil {
 		return err
@@ -232,8 +237,13 @@ func (s *Server) listIncidents(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, out)
 }
 
-func (s *Server) getIncident(w http.ResponseWriter, r *http.Request) error {
+func (s *Server) getIncident(w http.ResponseWriter, r *http.Request) (err error) {
 	id := r.PathValue("id")
+	if err := checkIncidentID(id); err != nil {
+		return err
+	}
+	// Any lookup below may find the incident gone.
+	defer func() { err = incidentErr(id, err) }()
 	version, err := s.version(r, id)
 	if err != nil {
 		return err

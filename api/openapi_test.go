@@ -198,6 +198,7 @@ func TestResponsesMatchTheOpenAPIDocument(t *testing.T) {
 	resp.Body.Close()
 	c.call(t, u, "GET", "/v1/incidents/PCHECKOUT", readToken, nil, "If-None-Match", resp.Header.Get("ETag"))
 	c.call(t, u, "GET", "/v1/incidents/PNOPE", readToken, nil)
+	c.call(t, u, "GET", "/v1/incidents/bad'id", readToken, nil)
 	c.call(t, u, "GET", "/v1/incidents/PCHECKOUT", "", nil)
 	c.call(t, u, "GET", "/v1/incidents/PCHECKOUT", writeToken, nil)
 
@@ -223,6 +224,8 @@ func TestResponsesMatchTheOpenAPIDocument(t *testing.T) {
 		c.call(t, u, "GET", "/v1/incidents/PCHECKOUT/timeline?"+q, readToken, nil)
 	}
 	c.call(t, u, "GET", "/v1/incidents/PNOPE/timeline", readToken, nil)
+	c.call(t, u, "GET", "/v1/incidents/bad'id/timeline", readToken, nil)
+	c.call(t, u, "GET", "/v1/incidents/PCHECKOUT/timeline?limit=%zz", readToken, nil)
 	c.call(t, u, "GET", "/v1/incidents/PCHECKOUT/timeline", "", nil)
 	c.call(t, u, "GET", "/v1/incidents/PCHECKOUT/timeline", writeToken, nil)
 
@@ -253,6 +256,19 @@ func TestResponsesMatchTheOpenAPIDocument(t *testing.T) {
 	}
 
 	webhookAndCollectContract(t, c)
+
+	// Oversized headers: the server answers before routing, through
+	// ProtocolErrorsAsJSON as serve wires it.
+	guarded := httptest.NewUnstartedServer(b.server.Handler())
+	guarded.Config.MaxHeaderBytes = 4 << 10
+	guarded.Listener = api.ProtocolErrorsAsJSON(guarded.Listener, guarded.Config.MaxHeaderBytes)
+	guarded.Start()
+	t.Cleanup(guarded.Close)
+	for _, p := range []string{"/v1/incidents", "/v1/incidents/PCHECKOUT", "/v1/incidents/PCHECKOUT/timeline", "/v1/feed", "/healthz"} {
+		if status, raw := c.call(t, guarded.URL, "GET", p, readToken, nil, "X-Padding", strings.Repeat("p", 16<<10)); status != http.StatusRequestHeaderFieldsTooLarge {
+			t.Errorf("GET %s with 16 KiB of headers: %d %s, want 431", p, status, raw)
+		}
+	}
 
 	for op, statuses := range c.seen {
 		var list []int

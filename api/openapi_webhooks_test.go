@@ -29,6 +29,7 @@ func webhookAndCollectContract(t *testing.T, c *contract) {
 		c.call(t, srv, "POST", "/webhooks/pagerduty", "", resolved, "X-PagerDuty-Signature", "v1=00")
 		c.call(t, srv, "POST", "/webhooks/pagerduty", "", []byte(`{}`), pdHeaders([]byte(`{}`), "d-3")...)
 		c.call(t, srv, "POST", "/webhooks/pagerduty", "", huge, pdHeaders(huge, "d-4")...)
+		c.call(t, srv, "POST", "/webhooks/pagerduty", "", resolved, append(pdHeaders(resolved, "d-5"), "Content-Type", "text/plain")...)
 
 		// GitHub.
 		for _, ev := range []struct{ event, file string }{
@@ -51,6 +52,7 @@ func webhookAndCollectContract(t *testing.T, c *contract) {
 		c.call(t, srv, "POST", "/webhooks/slack", "", msg, wb.slackHeaders(msg)...)
 		c.call(t, srv, "POST", "/webhooks/slack", "", msg, "X-Slack-Request-Timestamp", strconv.FormatInt(wb.now.Unix(), 10), "X-Slack-Signature", "v0=00")
 		c.call(t, srv, "POST", "/webhooks/slack", "", []byte(`nope`), wb.slackHeaders([]byte(`nope`))...)
+		c.call(t, srv, "POST", "/webhooks/slack", "", msg, append(wb.slackHeaders(msg), "Content-Type", "text/plain")...)
 
 		// The generic hook.
 		hook := []byte(`{"id":"INC-42","title":"Checkout down","started_at":"2026-11-20T09:00:00Z","resolved_at":"2026-11-20T10:00:00Z","github_repos":["acme/checkout-api"]}`)
@@ -60,6 +62,9 @@ func webhookAndCollectContract(t *testing.T, c *contract) {
 		unknown := []byte(`{"id":"INC-43","started_at":"2026-11-20T09:00:00Z","severity":"sev1"}`)
 		c.call(t, srv, "POST", "/webhooks/incident", "", unknown, genericHeaders(unknown)...)
 		c.call(t, srv, "POST", "/webhooks/incident", "", huge, genericHeaders(huge)...)
+		c.call(t, srv, "POST", "/webhooks/incident", "", hook, append(genericHeaders(hook), "Content-Type", "application/x-www-form-urlencoded")...)
+		c.call(t, srv, "POST", "/webhooks/incident", "", []byte(`{"id":"../x","started_at":"2026-11-20T09:00:00Z"}`),
+			genericHeaders([]byte(`{"id":"../x","started_at":"2026-11-20T09:00:00Z"}`))...)
 
 		// Collect.
 		c.call(t, srv, "POST", "/v1/incidents/PCHECKOUT/collect", writeToken, nil)
@@ -68,6 +73,8 @@ func webhookAndCollectContract(t *testing.T, c *contract) {
 		c.call(t, srv, "POST", "/v1/incidents/PCHECKOUT/collect", writeToken, []byte(`{"github_repos":["not a repo"]}`))
 		c.call(t, srv, "POST", "/v1/incidents/PCHECKOUT/collect", writeToken, []byte(`{"severity":1}`))
 		c.call(t, srv, "POST", "/v1/incidents/PCHECKOUT/collect", writeToken, huge)
+		c.call(t, srv, "POST", "/v1/incidents/PCHECKOUT/collect", writeToken, []byte(`{"title":"x"}`), "Content-Type", "text/plain")
+		c.call(t, srv, "POST", "/v1/incidents/bad'id/collect", writeToken, nil)
 		c.call(t, srv, "POST", "/v1/incidents/PCHECKOUT/collect", readToken, nil)
 		c.call(t, srv, "POST", "/v1/incidents/PCHECKOUT/collect", "", nil)
 	}

@@ -118,13 +118,13 @@ func (s *Server) Handler() http.Handler {
 		mux.Handle(path, s.wrap("", func(w http.ResponseWriter, r *http.Request) error {
 			w.Header().Set("Allow", methods)
 			return &Error{Status: http.StatusMethodNotAllowed, Code: "method_not_allowed",
-				Message: r.Method + " is not allowed on " + r.URL.Path + "; use " + methods}
+				Message: r.Method + " is not allowed on " + quoted(r.URL.Path) + "; use " + methods}
 		}))
 	}
 	mux.Handle("/", s.wrap("", func(w http.ResponseWriter, r *http.Request) error {
-		return &Error{Status: http.StatusNotFound, Code: "not_found", Message: "no route for " + r.Method + " " + r.URL.Path}
+		return &Error{Status: http.StatusNotFound, Code: "not_found", Message: "no route for " + r.Method + " " + quoted(r.URL.Path)}
 	}))
-	return s.recoverer(mux)
+	return s.recoverer(s.checkPath(mux))
 }
 
 func (s *Server) wrap(scope string, h handlerFunc) http.Handler {
@@ -139,6 +139,10 @@ func (s *Server) wrap(scope string, h handlerFunc) http.Handler {
 				s.writeError(w, r, err)
 				return
 			}
+		}
+		if err := checkQuery(r.URL.RawQuery); err != nil {
+			s.writeError(w, r, err)
+			return
 		}
 		if err := h(w, r); err != nil {
 			s.writeError(w, r, err)

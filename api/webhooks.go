@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	gh "github.com/google/go-github/v66/github"
 	"github.com/slack-go/slack/slackevents"
@@ -193,7 +194,14 @@ func notConfigured(receiver, key string) *Error {
 		Message: fmt.Sprintf("the %s webhook is not configured: set %s", receiver, key)}
 }
 
+// malformed is 400 malformed_body. An error among args is replaced by
+// clientText, so that no Go type name or error chain reaches the sender.
 func malformed(format string, args ...any) *Error {
+	for i, a := range args {
+		if err, ok := a.(error); ok {
+			args[i] = clientText(err)
+		}
+	}
 	return badRequest("malformed_body", fmt.Sprintf(format, args...))
 }
 
@@ -223,6 +231,7 @@ func (s *Server) record(ctx context.Context, d timeline.Delivery) (WebhookAckJSO
 	if s.Deliveries == nil {
 		return WebhookAckJSON{}, errNoQueue
 	}
+	d.ID = storableID(d.ID)
 	ctx, cancel := context.WithTimeout(ctx, s.webhookTimeout())
 	defer cancel()
 	res, err := s.Deliveries.RecordDelivery(ctx, d)
@@ -245,6 +254,18 @@ func (s *Server) webhookTimeout() time.Duration {
 		return s.Webhooks.Timeout
 	}
 	return time.Second
+}
+
+// storableID returns a sender's delivery id as it is when it is short,
+// valid UTF-8 text without control characters, else a digest of it: a
+// retry carries the same id, so it is still recognised, and Postgres never
+// sees a NUL or an invalid byte.
+func storableID(id string) string {
+	if len(id) <= 200 && utf8.ValidString(id) && strings.IndexFunc(id, func(r rune) bool { return r < 0x20 || r == 0x7f }) < 0 {
+		return id
+	}
+	sum := sha256.Sum256([]byte(id))
+	return "id-sha256:" + hex.EncodeToString(sum[:])
 }
 
 // deliveryID is the sender's id, else a digest of the body: a retry carries
@@ -275,6 +296,9 @@ func (s *Server) pagerDutyWebhook(ctx context.Context, r *http.Request, body []b
 	secret := s.Webhooks.PagerDutySecret
 	if secret == "" {
 		return WebhookAckJSON{}, notConfigured("pagerduty", "sources.pagerduty.webhook_secret")
+	}
+	if err := requireJSON(r); err != nil {
+		return WebhookAckJSON{}, err
 	}
 	header := r.Header.Get("X-PagerDuty-Signature")
 	if header == "" {
@@ -321,6 +345,12 @@ func (s *Server) pagerDutyWebhook(ctx context.Context, r *http.Request, body []b
 	if ev.Data.ID == "" {
 		return WebhookAckJSON{}, malformed("event.data.id (the incident id) is missing")
 	}
+	if err := timeline.ValidateIncidentID(ev.Data.ID); err != nil {
+		return WebhookAckJSON{}, malformed("event.data.id: %s", invalidDetail(err))
+	}
+	if strings.ContainsRune(ev.Data.Title, 0) {
+		return WebhookAckJSON{}, malformed("event.data.title holds a NUL character")
+	}
 	d := timeline.Delivery{Receiver: "pagerduty", ID: deliveryID(firstNonEmpty(r.Header.Get("X-Webhook-Id"), ev.ID), body),
 		Collect: []timeline.CollectRequest{{IncidentID: ev.Data.ID}}}
 	// Record the incident at once (it shows as pending until collected);
@@ -359,6 +389,9 @@ func (s *Server) incidentWebhook(ctx context.Context, r *http.Request, body []by
 	if secret == "" {
 		return WebhookAckJSON{}, notConfigured("incident", "sources.generic.webhook_secret")
 	}
+	if err := requireJSON(r); err != nil {
+		return WebhookAckJSON{}, err
+	}
 	sig := r.Header.Get("X-Groundwork-Signature")
 	if sig == "" {
 		return WebhookAckJSON{}, unauthorized("missing X-Groundwork-Signature")
@@ -370,8 +403,14 @@ func (s *Server) incidentWebhook(ctx context.Context, r *http.Request, body []by
 	if err := decodeStrict(body, &hook); err != nil {
 		return WebhookAckJSON{}, err
 	}
-	if strings.TrimSpace(hook.ID) == "" {
+	if hook.ID == "" {
 		return WebhookAckJSON{}, malformed("id: required")
+	}
+	if err := timeline.ValidateIncidentID(hook.ID); err != nil {
+		return WebhookAckJSON{}, malformed("id: %s", invalidDetail(err))
+	}
+	if strings.ContainsRune(hook.Title, 0) {
+		return WebhookAckJSON{}, malformed("title holds a NUL character")
 	}
 	started, err := parseBodyTime("started_at", hook.StartedAt, true)
 	if err != nil {
@@ -386,7 +425,7 @@ func (s *Server) incidentWebhook(ctx context.Context, r *http.Request, body []by
 		return WebhookAckJSON{}, malformed("resolved_at: is before started_at")
 	}
 	if err := req.Validate(); err != nil {
-		return WebhookAckJSON{}, malformed("%s", strings.TrimPrefix(err.Error(), timeline.ErrInvalid.Error()+": "))
+		return WebhookAckJSON{}, malformed("%s", invalidDetail(err))
 	}
 	inc := s.incidentFor(timeline.Incident{ID: hook.ID, Title: hook.Title, Source: timeline.SourceGeneric,
 		StartedAt: *started, ResolvedAt: resolved}, "", hook.GitHubRepos, hook.SlackChannels)
@@ -541,6 +580,11 @@ func (s *Server) slackWebhook(ctx context.Context, r *http.Request, body []byte)
 	if secret == "" {
 		return WebhookAckJSON{}, notConfigured("slack", "sources.slack.signing_secret")
 	}
+	// The Events API posts JSON (slash commands and interactivity, which
+	// post forms, are not received here).
+	if err := requireJSON(r); err != nil {
+		return WebhookAckJSON{}, err
+	}
 	tsHeader := r.Header.Get("X-Slack-Request-Timestamp")
 	sig := r.Header.Get("X-Slack-Signature")
 	if tsHeader == "" || sig == "" {
@@ -648,17 +692,13 @@ func (b boundedUsers) Bot(ctx context.Context, id string) (string, error) {
 // decodeStrict decodes one JSON object, refusing unknown fields and naming
 // the field that is wrong.
 func decodeStrict(body []byte, v any) error {
+	if t := bytes.TrimLeft(body, " \t\r\n"); len(t) > 0 && t[0] != '{' {
+		return malformed("the body must be a JSON object")
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		var typeErr *json.UnmarshalTypeError
-		switch {
-		case errors.As(err, &typeErr):
-			return malformed("%s: must be a JSON %s", typeErr.Field, typeErr.Type.Kind())
-		case strings.HasPrefix(err.Error(), "json: unknown field "):
-			return malformed("unknown field %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
-		}
-		return malformed("the body is not a JSON object: %v", err)
+		return malformed("%s", jsonProblem(err))
 	}
 	if dec.More() {
 		return malformed("the body holds more than one JSON value")
@@ -676,7 +716,7 @@ func parseBodyTime(field, v string, required bool) (*time.Time, error) {
 	}
 	t, err := time.Parse(time.RFC3339Nano, v)
 	if err != nil {
-		return nil, malformed("%s: must be an RFC 3339 time such as 2026-11-20T09:00:00Z, got %q", field, v)
+		return nil, malformed("%s: must be an RFC 3339 time such as 2026-11-20T09:00:00Z, got %s", field, quoted(v))
 	}
 	t = t.UTC()
 	return &t, nil

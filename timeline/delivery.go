@@ -9,25 +9,34 @@ import (
 
 // Validate reports the first thing wrong with r, naming the field.
 func (r CollectRequest) Validate() error {
+	if problem := incidentIDProblem(r.IncidentID); problem != "" {
+		return fmt.Errorf("%w: incident_id: %s; %s", ErrInvalid, problem, IncidentIDRule)
+	}
 	switch {
-	case strings.TrimSpace(r.IncidentID) == "":
-		return fmt.Errorf("%w: incident_id is empty", ErrInvalid)
+	case strings.ContainsRune(r.Title, 0):
+		return fmt.Errorf("%w: title holds a NUL character", ErrInvalid)
 	case r.StartedAt != nil && r.ResolvedAt != nil && r.ResolvedAt.Before(*r.StartedAt):
 		return fmt.Errorf("%w: resolved_at is before started_at", ErrInvalid)
 	case r.Since != nil && r.Until != nil && r.Until.Before(*r.Since):
 		return fmt.Errorf("%w: until is before since", ErrInvalid)
 	}
 	for _, s := range r.Repos {
-		if owner, name, ok := strings.Cut(s, "/"); !ok || owner == "" || name == "" || strings.Contains(name, "/") {
+		if owner, name, ok := strings.Cut(s, "/"); !ok || owner == "" || name == "" || strings.Contains(name, "/") || hasControl(s) {
 			return fmt.Errorf("%w: github_repos: %q is not owner/name", ErrInvalid, s)
 		}
 	}
 	for _, c := range r.Channels {
-		if c == "" || strings.ContainsAny(c, " #/") {
+		if c == "" || strings.ContainsAny(c, " #/") || hasControl(c) {
 			return fmt.Errorf("%w: slack_channels: %q is not a channel id such as C0CHECKOUT", ErrInvalid, c)
 		}
 	}
 	return nil
+}
+
+// hasControl reports whether s holds an ASCII control character (NUL
+// among them, which Postgres cannot store in text).
+func hasControl(s string) bool {
+	return strings.IndexFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0
 }
 
 // Merge folds a later request for the same incident into r, as when a

@@ -134,7 +134,9 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 	// and a collection cut short goes back to the queue.
 	defer a.stopJobs(20 * time.Second)
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	// The server's own answers (431 for oversized headers, 400 for a request
+	// that is not HTTP) get the JSON error shape too.
+	go func() { errc <- srv.Serve(api.ProtocolErrorsAsJSON(ln, srv.MaxHeaderBytes)) }()
 	a.log.Info("serving", zap.String("addr", ln.Addr().String()))
 	select {
 	case err := <-errc:
