@@ -70,8 +70,9 @@ type journalRun struct {
 	// prepared on the scenario's clock (rate-limit waits included); wall is
 	// the real time the same took.
 	virtual, wall time.Duration
-	// history and replies count the upstream calls of the collection.
-	history, replies int
+	// history and replies count the upstream calls the collection was
+	// served; refused counts those Slack refused for its rate limit.
+	history, replies, refused int
 	events           []timeline.Event
 }
 
@@ -224,13 +225,26 @@ func (sc journalScenario) run(t testing.TB, live bool) journalRun {
 	res := (&collectors.Runner{Registry: reg, Store: b.store, NowFunc: clock.Now}).Run(ctx, w)
 	mustDo(t, res.Err())
 	out := journalRun{virtual: clock.Now().Sub(resolved), wall: time.Since(wallStart),
-		history: fake.RequestsFor(slackfake.MethodHistory), replies: fake.RequestsFor(slackfake.MethodReplies)}
+		history: served(fake, slackfake.MethodHistory), replies: served(fake, slackfake.MethodReplies),
+		refused: fake.Requests() - served(fake, "")}
 	for _, e := range b.timeline(t, "QJOURNAL1") {
 		if e.Source == timeline.SourceSlack {
 			out.events = append(out.events, e)
 		}
 	}
 	return out
+}
+
+// served counts the calls of method ("" for any) that the fake answered
+// 200.
+func served(f *slackfake.Server, method string) int {
+	n := 0
+	for _, c := range f.Calls() {
+		if c.Status == http.StatusOK && (method == "" || c.Method == method) {
+			n++
+		}
+	}
+	return n
 }
 
 // TestSlackLimitedIncidentPreparedFromJournal: under Slack's 2025 limits
@@ -247,12 +261,12 @@ func TestSlackLimitedIncidentPreparedFromJournal(t *testing.T) {
 	on := sc.run(t, true)
 	t.Logf("live capture on: ready %v after incident.resolved on the scenario's clock (%v real), %d history and %d replies calls",
 		on.virtual, on.wall.Round(time.Millisecond), on.history, on.replies)
-	t.Logf("live capture off: ready %v after incident.resolved (%v real), %d history and %d replies calls",
-		off.virtual, off.wall.Round(time.Millisecond), off.history, off.replies)
+	t.Logf("live capture off: ready %v after incident.resolved (%v real), %d history and %d replies calls served, %d refused for the rate limit",
+		off.virtual, off.wall.Round(time.Millisecond), off.history, off.replies, off.refused)
 	if len(off.events) < 200 || off.history < 10 {
 		t.Fatalf("the reference collection found %d events in %d history calls: the scenario is too small", len(off.events), off.history)
 	}
-	if on.history != 0 || on.replies != 0 {
+	if on.history != 0 || on.replies != 0 || on.refused != 0 {
 		t.Errorf("with the channel delivered live the collection made %d history and %d replies calls, want none", on.history, on.replies)
 	}
 	ignore := cmpopts.IgnoreFields(timeline.Event{}, "Seq")
@@ -283,8 +297,8 @@ func BenchmarkLiveJournal(b *testing.B) {
 		b.ReportMetric(off.virtual.Seconds(), "s-ready-paced")
 		b.ReportMetric(float64(off.history+off.replies), "calls-paced")
 		b.Logf("%d Slack events; live: ready %v after incident.resolved (%v real), %d history + %d replies calls; "+
-			"live capture off: ready %v, %d history + %d replies calls",
-			len(on.events), on.virtual, on.wall.Round(time.Millisecond), on.history, on.replies, off.virtual, off.history, off.replies)
+			"live capture off: ready %v, %d history + %d replies calls served (%d refused for the rate limit)",
+			len(on.events), on.virtual, on.wall.Round(time.Millisecond), on.history, on.replies, off.virtual, off.history, off.replies, off.refused)
 	}
 }
 
