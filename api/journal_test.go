@@ -73,7 +73,7 @@ type journalRun struct {
 	// history and replies count the upstream calls the collection was
 	// served; refused counts those Slack refused for its rate limit.
 	history, replies, refused int
-	events           []timeline.Event
+	events                    []timeline.Event
 }
 
 func (sc journalScenario) seed(t testing.TB, f *slackfake.Server) {
