@@ -57,6 +57,18 @@ type WebhookConfig struct {
 	// Timeout bounds a delivery's database work (default 1s); a delivery
 	// that cannot be recorded in time is answered 503, so it is retried.
 	Timeout time.Duration
+	// JournalScopeFunc reports whether live events of source (github,
+	// slack) in scope (a repository or a channel id) are kept in the live
+	// journal: cmd keeps those of every scope named in services or default.
+	// They are kept whether or not an incident covers them yet, and join
+	// every incident covering them in the same transaction. nil keeps no
+	// journal: live events are stored only for the incidents covering them.
+	JournalScopeFunc func(source, scope string) bool
+	// BreakCoverageFunc records that a live delivery of a journaled scope
+	// about [from, to] was refused, so that live coverage no longer vouches
+	// for that stretch and collections read it upstream; nil records
+	// nothing. A failure to record is logged.
+	BreakCoverageFunc func(ctx context.Context, source, scope string, from, to time.Time) error
 }
 
 // slackMaxSkew is how far a Slack request timestamp may be from now.
@@ -522,7 +534,8 @@ func (s *Server) gitHubWebhook(ctx context.Context, r *http.Request, body []byte
 }
 
 // captureLive stores events for every incident of scope whose window covers
-// them. Events without a time are dropped.
+// them, and keeps them in the live journal when the scope is journaled (see
+// WebhookConfig.JournalScopeFunc). Events without a time are dropped.
 func (s *Server) captureLive(ctx context.Context, receiver, id string, scope timeline.LiveScope, events []timeline.Event) (WebhookAckJSON, error) {
 	var kept []timeline.Event
 	for _, e := range events {
@@ -539,6 +552,9 @@ func (s *Server) captureLive(ctx context.Context, receiver, id string, scope tim
 	}
 	if len(kept) == 0 {
 		return WebhookAckJSON{Status: outcomeIgnored, Reason: "nothing to capture"}, nil
+	}
+	if name := firstNonEmpty(scope.Repo, scope.Channel); s.Webhooks.JournalScopeFunc != nil && s.Webhooks.JournalScopeFunc(receiver, name) {
+		return s.journalLive(ctx, receiver, id, name, scope.From, kept)
 	}
 	if s.Deliveries == nil {
 		return WebhookAckJSON{}, errNoQueue
@@ -562,6 +578,39 @@ func (s *Server) captureLive(ctx context.Context, receiver, id string, scope tim
 		return WebhookAckJSON{Status: outcomeIgnored, Reason: "no incident's scope and window hold it"}, nil
 	}
 	return s.record(ctx, timeline.Delivery{Receiver: receiver, ID: id, Events: out})
+}
+
+// journalLive keeps events of a journaled scope in the live journal; the
+// store joins them to every incident covering them in the same transaction.
+// A delivery that cannot be recorded is refused (the sender retries) and
+// breaks live coverage of the scope from its first event to now: the
+// collections of incidents there read that stretch upstream, in case the
+// retries never get through.
+func (s *Server) journalLive(ctx context.Context, receiver, id, scope string, from time.Time, events []timeline.Event) (WebhookAckJSON, error) {
+	entries := make([]timeline.JournalEntry, len(events))
+	for i, e := range events {
+		entries[i] = timeline.JournalEntry{Source: receiver, Scope: scope, Event: e}
+	}
+	ack, err := s.record(ctx, timeline.Delivery{Receiver: receiver, ID: id, Journal: entries})
+	if err != nil && s.Webhooks.BreakCoverageFunc != nil {
+		now := s.now()
+		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.webhookTimeout())
+		defer cancel()
+		// A second before the first event, so that the stretch is never
+		// empty.
+		if berr := s.Webhooks.BreakCoverageFunc(bctx, receiver, scope, minTime(from, now).Add(-time.Second), now); berr != nil {
+			s.logger().Warn("recording a refused live delivery in the coverage", zap.String("receiver", receiver),
+				zap.String("scope", scope), zap.Error(berr))
+		}
+	}
+	return ack, err
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }
 
 // slackEnvelope is the outer shape of an Events API request.

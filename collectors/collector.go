@@ -31,6 +31,18 @@ type IncidentDescriber interface {
 	DescribeIncident(ctx context.Context, id string) (timeline.Incident, error)
 }
 
+// Coverage tells a collector which stretches of time live capture vouches
+// for: spans over which every live event of a source's scope was delivered
+// and kept in the live journal, which joins each incident's timeline by
+// itself. Only a source whose vendor retries failed deliveries may skip
+// upstream reads inside them (Slack; not GitHub, which never retries).
+// timeline/postgres.Store implements it.
+type Coverage interface {
+	// Covered returns the spans of source in scope that overlap [from, to]
+	// as of now, in any order; an error means nothing is vouched for.
+	Covered(ctx context.Context, source, scope string, from, to, now time.Time) ([]timeline.Span, error)
+}
+
 // Registry is the explicit, ordered list of enabled collectors.
 type Registry struct {
 	list []Collector

@@ -36,6 +36,10 @@ type ClientOptions struct {
 	// Timeout bounds each attempt of a request until its response headers
 	// arrive (default 60s); it is applied by NewHTTPClient.
 	Timeout time.Duration
+	// Coverage, when set, tells a source whose vendor's delivery guarantee
+	// allows it which stretches live capture vouches for, so that it reads
+	// upstream only the rest; nil reads everything.
+	Coverage Coverage
 }
 
 // Log returns o.Logger, or a no-op logger when it is nil.

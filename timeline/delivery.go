@@ -107,6 +107,11 @@ type Delivery struct {
 	// Events are upserted as by Store.UpsertEvents; their incidents must
 	// exist or be among Incidents.
 	Events []Event
+	// Journal are live events kept in the live journal. Each also joins,
+	// inside the same transaction, every incident whose window and scope
+	// hold it, so that an incident created at the same moment can never
+	// miss it (see JournalEntry).
+	Journal []JournalEntry
 	// Collect queues one collection per request. A request for an incident
 	// whose collection is still queued (not yet running) joins that job
 	// instead (see CollectRequest.Merge), so a storm of triggers never

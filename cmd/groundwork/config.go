@@ -7,6 +7,7 @@ import (
 	"os"
 	"reflect"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -29,6 +30,7 @@ type Config struct {
 	Review      ReviewConfig     `yaml:"review"`
 	Jobs        JobsConfig       `yaml:"jobs"`
 	Webhooks    WebhooksConfig   `yaml:"webhooks"`
+	Journal     JournalConfig    `yaml:"journal"`
 	Sources     SourcesConfig    `yaml:"sources"`
 	Services    map[string]Scope `yaml:"services"`
 	Default     Scope            `yaml:"default"`
@@ -60,6 +62,17 @@ type WebhooksConfig struct {
 	MaxBody ByteSize `yaml:"max_body"`
 }
 
+// JournalConfig is the live journal: live events of every configured
+// channel and repository, kept whether or not an incident covers them yet.
+type JournalConfig struct {
+	// Retention is how long live events are kept (default 14d); 0 turns
+	// the journal, and the coverage that lets collections skip reads, off.
+	Retention Duration `yaml:"retention"`
+}
+
+// Enabled reports whether the live journal is on.
+func (j JournalConfig) Enabled() bool { return j.Retention.Duration > 0 }
+
 // SourcesConfig holds each source's settings, keyed like the collectors.
 type SourcesConfig struct {
 	PagerDuty pagerduty.Config `yaml:"pagerduty"`
@@ -79,8 +92,9 @@ type Scope struct {
 	SlackChannels []string `yaml:"slack_channels"`
 }
 
-// Duration is a time.Duration written like "2h" or "30m". A malformed value
-// is kept and reported by Validate, which knows the key's name.
+// Duration is a time.Duration written like "2h" or "30m", or with whole days
+// first, like "14d" or "1d12h". A malformed value is kept and reported by
+// Validate, which knows the key's name.
 type Duration struct {
 	time.Duration
 	raw string
@@ -90,9 +104,30 @@ type Duration struct {
 // UnmarshalYAML implements yaml.Unmarshaler.
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	d.raw = n.Value
-	v, err := time.ParseDuration(strings.TrimSpace(n.Value))
+	v, err := parseDuration(strings.TrimSpace(n.Value))
 	d.Duration, d.bad = v, err != nil || v < 0
 	return nil
+}
+
+var daysRE = regexp.MustCompile(`^(\d+)d(.*)$`)
+
+// parseDuration is time.ParseDuration that also takes whole days first.
+func parseDuration(s string) (time.Duration, error) {
+	m := daysRE.FindStringSubmatch(s)
+	if m == nil {
+		return time.ParseDuration(s)
+	}
+	days, err := strconv.Atoi(m[1])
+	if err != nil || days > 100000 {
+		return 0, fmt.Errorf("%q: too many days", s)
+	}
+	var rest time.Duration
+	if m[2] != "" {
+		if rest, err = time.ParseDuration(m[2]); err != nil || rest < 0 {
+			return 0, fmt.Errorf("%q: not a duration", s)
+		}
+	}
+	return time.Duration(days)*24*time.Hour + rest, nil
 }
 
 // MarshalYAML implements yaml.Marshaler.
@@ -100,7 +135,7 @@ func (d Duration) MarshalYAML() (any, error) { return d.Duration.String(), nil }
 
 func (d Duration) check(key string) error {
 	if d.bad {
-		return fmt.Errorf("%s: %q is not a duration (use a form like 90s, 15m or 2h)", key, d.raw)
+		return fmt.Errorf("%s: %q is not a duration (use a form like 90s, 15m, 2h or 14d)", key, d.raw)
 	}
 	return nil
 }
@@ -131,6 +166,10 @@ func (b *ByteSize) UnmarshalYAML(n *yaml.Node) error {
 // MarshalYAML implements yaml.Marshaler.
 func (b ByteSize) MarshalYAML() (any, error) { return b.N, nil }
 
+// DefaultJournalRetention is how long the live journal keeps live events
+// unless journal.retention says otherwise.
+const DefaultJournalRetention = 14 * 24 * time.Hour
+
 // DefaultConfig returns the configuration with every default filled in.
 func DefaultConfig() Config {
 	return Config{
@@ -140,6 +179,7 @@ func DefaultConfig() Config {
 		Jobs: JobsConfig{Workers: 4, Timeout: Duration{Duration: 10 * time.Minute},
 			RescueAfter: Duration{Duration: 15 * time.Minute}, MaxAttempts: 10},
 		Webhooks: WebhooksConfig{MaxBody: ByteSize{N: 1 << 20}},
+		Journal:  JournalConfig{Retention: Duration{Duration: DefaultJournalRetention}},
 		Sources: SourcesConfig{
 			PagerDuty: pagerduty.DefaultConfig(),
 			GitHub:    github.Config{APIURL: github.DefaultAPIURL},
@@ -277,6 +317,10 @@ func (c Config) Validate() error {
 	add(c.Review.QuietGap.check("review.quiet_gap"))
 	add(c.Jobs.Timeout.check("jobs.timeout"))
 	add(c.Jobs.RescueAfter.check("jobs.rescue_after"))
+	add(c.Journal.Retention.check("journal.retention"))
+	if r := c.Journal.Retention.Duration; !c.Journal.Retention.bad && r > 0 && r < time.Hour {
+		add(fmt.Errorf("journal.retention: %s is too short to be of use; use 0 to turn the journal off, else at least 1h", r))
+	}
 	if c.Webhooks.MaxBody.bad {
 		add(fmt.Errorf("webhooks.max_body: %q is not a size (use a form like 1MiB or 512KiB)", c.Webhooks.MaxBody.raw))
 	}
@@ -335,6 +379,25 @@ func checkScope(key string, s Scope) error {
 		}
 	}
 	return nil
+}
+
+// JournalScopes returns the repositories and channels whose live events the
+// journal keeps: every one named in services or default.
+func (c Config) JournalScopes() (repos, channels []string) {
+	ids := make([]string, 0, len(c.Services))
+	for id := range c.Services {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	scopes := []Scope{c.Default}
+	for _, id := range ids {
+		scopes = append(scopes, c.Services[id])
+	}
+	for _, s := range scopes {
+		repos = timeline.Union(repos, s.GitHubRepos)
+		channels = timeline.Union(channels, s.SlackChannels)
+	}
+	return repos, channels
 }
 
 // RequireDatabase reports a missing database_url.

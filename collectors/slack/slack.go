@@ -17,6 +17,16 @@
 // lookback costs extra history pages, which matters under Slack's 2025
 // limits for non-Marketplace apps (1 request per minute, 15 messages a
 // page): shorten it there if collections take too long.
+//
+// # Live coverage
+//
+// With Options.Coverage, a channel is read only as far as live capture does
+// not vouch for it: events of the stretches it vouches for (every message,
+// thread reply and edit delivered by the Events API and acknowledged, with no
+// silence longer than Slack's retries fill) are in the live journal, which
+// joins the incident by itself under the same ids. A window vouched for up to
+// now is not read at all, which is what makes an incident under the 2025
+// limits ready at once when its messages came live.
 package slack
 
 import (
@@ -131,6 +141,8 @@ type Collector struct {
 	log         *zap.Logger
 	lookback    time.Duration
 	concurrency int
+	coverage    collectors.Coverage
+	now         func() time.Time
 
 	wsMu sync.Mutex
 	ws   string // workspace URL, remembered for live capture
@@ -178,7 +190,8 @@ func New(cfg Config, opts Options) (*Collector, error) {
 	if lookback == 0 {
 		lookback = DefaultThreadLookback
 	}
-	return &Collector{cfg: cfg, api: api, transport: tr, log: opts.Log(), lookback: lookback, concurrency: conc}, nil
+	return &Collector{cfg: cfg, api: api, transport: tr, log: opts.Log(), lookback: lookback, concurrency: conc,
+		coverage: opts.Coverage, now: opts.Now}, nil
 }
 
 // Name implements collectors.Collector.
@@ -271,9 +284,27 @@ func (r *run) send(e timeline.Event) error {
 // (Options.Concurrency at a time) within the one request budget. A channel
 // that fails does not stop the others; the error joins one error per failed
 // channel, each naming it.
+//
+// With Options.Coverage, a channel is read only up to the end of the last
+// stretch of the window that live capture does not vouch for (see
+// readUntil); a channel it vouches for entirely is not read at all, and when
+// no channel needs reading Collect makes no request.
 func (c *Collector) Collect(ctx context.Context, w timeline.Window, emit func(timeline.Event) error) error {
 	channels := dedupe(w.Channels)
 	if len(channels) == 0 {
+		return nil
+	}
+	until := make(map[string]time.Time, len(channels))
+	var read []string
+	for _, ch := range channels {
+		if end, ok := c.readUntil(ctx, w, ch); ok {
+			until[ch] = end
+			read = append(read, ch)
+		} else {
+			c.log.Debug("slack channel vouched for by live capture; not read", zap.String("channel", ch))
+		}
+	}
+	if channels = read; len(channels) == 0 {
 		return nil
 	}
 	ws, err := c.authTest(ctx)
@@ -295,7 +326,7 @@ func (c *Collector) Collect(ctx context.Context, w timeline.Window, emit func(ti
 	g.SetLimit(c.concurrency)
 	for _, ch := range channels {
 		g.Go(func() error {
-			err := c.collectChannel(cctx, r, ch)
+			err := c.collectChannel(cctx, r, ch, until[ch])
 			if err == nil || cctx.Err() != nil {
 				return nil
 			}
@@ -332,10 +363,45 @@ func dedupe(in []string) []string {
 	return out
 }
 
-// collectChannel emits the channel's messages in the window and the thread
-// replies in the window, then searches the lookback for older parents.
-func (c *Collector) collectChannel(ctx context.Context, r *run, ch string) error {
-	oldest, latest := ceilTS(r.w.Start), FormatTS(r.w.End)
+// readUntil returns how far into w channel ch must be read, and false when
+// it need not be read at all. Without coverage that is the whole window.
+// With it, the part of the window after now is left to live capture (its
+// events have not happened yet), and so is every stretch after the last one
+// live capture does not vouch for: those events are in the live journal,
+// which joins the incident by itself. Reading still starts at the window's
+// start, whatever is covered before the last gap, so that an edit made
+// during a gap to an earlier message is read too. Slack retries a failed
+// delivery for about five minutes, which is what lets coverage vouch for
+// the last stretches (see the README's "The live journal").
+func (c *Collector) readUntil(ctx context.Context, w timeline.Window, ch string) (time.Time, bool) {
+	if c.coverage == nil {
+		return w.End, true
+	}
+	now := c.now()
+	end := w.End
+	if now.Before(end) {
+		end = now
+	}
+	if end.Before(w.Start) {
+		return w.End, true
+	}
+	spans, err := c.coverage.Covered(ctx, timeline.SourceSlack, ch, w.Start, end, now)
+	if err != nil {
+		c.log.Warn("live coverage unknown; reading the whole window", zap.String("channel", ch), zap.Error(err))
+		return w.End, true
+	}
+	gaps := timeline.Gaps(w.Start, end, spans)
+	if len(gaps) == 0 {
+		return time.Time{}, false
+	}
+	return gaps[len(gaps)-1].To, true
+}
+
+// collectChannel emits the channel's messages in the window up to end and
+// the thread replies in the window up to end, then searches the lookback for
+// older parents.
+func (c *Collector) collectChannel(ctx context.Context, r *run, ch string, end time.Time) error {
+	oldest, latest := ceilTS(r.w.Start), FormatTS(end)
 	err := c.pageHistory(ctx, ch, oldest, latest, func(msgs []slackapi.Message) error {
 		// History comes newest first; emit each page oldest first.
 		for i := len(msgs) - 1; i >= 0; i-- {
@@ -346,7 +412,7 @@ func (c *Collector) collectChannel(ctx context.Context, r *run, ch string) error
 		}
 		for i := len(msgs) - 1; i >= 0; i-- {
 			if m := msgs[i].Msg; IsThreadParent(m) {
-				if err := c.collectReplies(ctx, r, ch, m.Timestamp); err != nil {
+				if err := c.collectReplies(ctx, r, ch, m.Timestamp, end); err != nil {
 					return err
 				}
 			}
@@ -377,7 +443,7 @@ func (c *Collector) collectChannel(ctx context.Context, r *run, ch string) error
 					continue
 				}
 			}
-			if err := c.collectReplies(ctx, r, ch, m.Timestamp); err != nil {
+			if err := c.collectReplies(ctx, r, ch, m.Timestamp, end); err != nil {
 				return err
 			}
 		}
@@ -408,10 +474,10 @@ func (c *Collector) pageHistory(ctx context.Context, ch, oldest, latest string, 
 }
 
 // collectReplies emits the replies of the thread started at parentTS that
-// fall inside the window; the parent itself is not emitted here.
-func (c *Collector) collectReplies(ctx context.Context, r *run, ch, parentTS string) error {
+// fall inside the window up to end; the parent itself is not emitted here.
+func (c *Collector) collectReplies(ctx context.Context, r *run, ch, parentTS string, end time.Time) error {
 	params := &slackapi.GetConversationRepliesParameters{
-		ChannelID: ch, Timestamp: parentTS, Oldest: ceilTS(r.w.Start), Latest: FormatTS(r.w.End),
+		ChannelID: ch, Timestamp: parentTS, Oldest: ceilTS(r.w.Start), Latest: FormatTS(end),
 		Inclusive: true, Limit: c.cfg.HistoryPageSize,
 	}
 	for {

@@ -59,6 +59,9 @@ var errDuplicate = errors.New("duplicate delivery")
 // RecordDelivery implements timeline.DeliveryStore. The delivery id is
 // inserted first, so a concurrent copy of the same delivery waits on its
 // unique key until the first commits, then finds it and changes nothing.
+// Journal entries are written to the live journal and join the incidents
+// that cover them; every incident of the delivery is then joined with the
+// journal's events inside its window and scope (see Store.JoinJournal).
 func (d *Deliveries) RecordDelivery(ctx context.Context, dl timeline.Delivery) (timeline.DeliveryResult, error) {
 	var res timeline.DeliveryResult
 	for _, inc := range dl.Incidents {
@@ -98,9 +101,24 @@ func (d *Deliveries) RecordDelivery(ctx context.Context, dl timeline.Delivery) (
 				return fmt.Errorf("incident %s: %w", inc.ID, err)
 			}
 		}
-		if len(dl.Events) > 0 {
+		events := dl.Events
+		if len(dl.Journal) > 0 {
+			joined, err := writeJournalTx(ctx, tx, dl.Journal)
+			if err != nil {
+				return fmt.Errorf("live journal: %w", err)
+			}
+			events = append(append([]timeline.Event(nil), events...), joined...)
+		}
+		// The journal's events inside each incident's window and scope
+		// join it at once, whether it is new or its window grew.
+		for _, inc := range incs {
+			if _, err := joinJournalTx(ctx, tx, inc.ID); err != nil {
+				return fmt.Errorf("incident %s: live journal: %w", inc.ID, err)
+			}
+		}
+		if len(events) > 0 {
 			var err error
-			if res.Events, err = d.Store.UpsertEventsTx(ctx, tx, dl.Events); err != nil {
+			if res.Events, err = d.Store.UpsertEventsTx(ctx, tx, events); err != nil {
 				return err
 			}
 		}

@@ -102,12 +102,22 @@ func classify(err error) error {
 	return err
 }
 
-// UpsertIncident implements timeline.Store.
+// UpsertIncident implements timeline.Store. The live journal's events
+// inside the incident's window and scope join its timeline in the same
+// transaction (see JoinJournal).
 func (s *Store) UpsertIncident(ctx context.Context, inc timeline.Incident) error {
 	if inc.ID == "" {
 		return fmt.Errorf("%w: incident id is empty", timeline.ErrInvalid)
 	}
-	_, err := s.pool.Exec(ctx, upsertIncidentSQL, incidentArgs(inc)...)
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, upsertIncidentSQL, incidentArgs(inc)...); err != nil {
+			return err
+		}
+		// The journal's events inside the (new or changed) window and
+		// scope join the timeline at once.
+		_, err := joinJournalTx(ctx, tx, inc.ID)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("upserting incident %s: %w", inc.ID, classify(err))
 	}
