@@ -104,6 +104,13 @@ func storableValue(v any) bool {
 			}
 		}
 		return true
+	case []map[string]any:
+		for _, m := range x {
+			if !storableValue(m) {
+				return false
+			}
+		}
+		return true
 	default:
 		// encoding/json already replaces invalid UTF-8; only NUL remains.
 		b, err := json.Marshal(x)
@@ -142,6 +149,12 @@ func storableCopy(v any) any {
 		out := make(map[string]string, len(x))
 		for k, s := range x {
 			out[StorableString(k)] = StorableString(s)
+		}
+		return out
+	case []map[string]any:
+		out := make([]map[string]any, len(x))
+		for i, m := range x {
+			out[i], _ = storableCopy(m).(map[string]any)
 		}
 		return out
 	default:
