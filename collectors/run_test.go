@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"math"
 	"net/http"
 	"strings"
 	"testing"
@@ -226,5 +227,62 @@ func TestNULAndInvalidUTF8AreStoredWithTheRest(t *testing.T) {
 		if s.Skipped != 0 {
 			t.Errorf("%s skipped %d events", s.Source, s.Skipped)
 		}
+	}
+}
+
+// emitting is a collector that sends a fixed list of events.
+type emitting struct {
+	name   string
+	events []timeline.Event
+}
+
+func (c emitting) Name() string { return c.name }
+
+func (c emitting) Collect(ctx context.Context, w timeline.Window, emit func(timeline.Event) error) error {
+	for _, e := range c.events {
+		if err := emit(e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// An event the store cannot keep even made storable is reported and left
+// out; the source's other events are stored and it succeeds.
+func TestUnstorableEventIsSkippedNotFatal(t *testing.T) {
+	t.Parallel()
+	st := postgres.New(pgtest.New(t).Pool)
+	ctx := context.Background()
+	at := time.Date(2025, 11, 20, 10, 0, 0, 0, time.UTC)
+	if err := st.UpsertIncident(ctx, timeline.Incident{ID: "INC1", Source: timeline.SourceGeneric, StartedAt: at,
+		WindowStart: at, WindowEnd: at.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	var events []timeline.Event
+	for i := range 5 {
+		events = append(events, timeline.Event{ID: fmt.Sprintf("slack:message:C1:%d", i), Source: timeline.SourceSlack,
+			Kind: timeline.KindChatMessage, OccurredAt: at.Add(time.Duration(i) * time.Minute), Title: "ok"})
+	}
+	events[2].Details = map[string]any{"ratio": math.Inf(1)}
+	reg := &collectors.Registry{}
+	reg.Register(emitting{name: timeline.SourceSlack, events: events})
+	r := &collectors.Runner{Registry: reg, Store: st, BatchSize: 2}
+	res := r.Run(ctx, timeline.Window{IncidentID: "INC1", Start: at, End: at.Add(time.Hour)})
+	if err := res.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if s := res.Sources[0]; s.Events != 4 || s.Skipped != 1 || s.Kinds[timeline.KindChatMessage] != 4 {
+		t.Errorf("result %+v, want 4 events and 1 skipped", s)
+	}
+	stored, err := st.Timeline(ctx, timeline.TimelineQuery{IncidentID: "INC1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stored) != 4 {
+		t.Errorf("stored %d events, want 4", len(stored))
+	}
+	sts, err := st.SourceStatuses(ctx, "INC1")
+	if err != nil || len(sts) != 1 || sts[0].State != timeline.StateSucceeded || sts[0].EventCount != 4 {
+		t.Errorf("status %+v, %v; want succeeded with 4 events", sts, err)
 	}
 }
