@@ -39,6 +39,9 @@ type ClientOptions struct {
 	// IdleTimeout bounds each read of a response body
 	// (DefaultIdleTimeout when zero); see Transport.IdleTimeout.
 	IdleTimeout time.Duration
+	// IdleTimeoutFunc, when set, gives each request its idle timeout; see
+	// Transport.IdleTimeoutFunc. For tests.
+	IdleTimeoutFunc func(req *http.Request) time.Duration
 	// BodyTimeout bounds a whole response body from its headers
 	// (DefaultBodyTimeout when zero); see Transport.BodyTimeout.
 	BodyTimeout time.Duration
@@ -94,6 +97,7 @@ func (o ClientOptions) Transport(source string, retry RetryAfterFunc, limiter *r
 		SleepFunc:        o.SleepFunc,
 		NowFunc:          o.NowFunc,
 		IdleTimeout:      o.IdleTimeout,
+		IdleTimeoutFunc:  o.IdleTimeoutFunc,
 		BodyTimeout:      o.BodyTimeout,
 	}
 }

@@ -83,6 +83,11 @@ type Transport struct {
 	// data for this long fails with an error wrapping ErrBodyStalled that
 	// names the call (DefaultIdleTimeout when zero).
 	IdleTimeout time.Duration
+	// IdleTimeoutFunc, when set, gives the idle timeout of each request
+	// instead (IdleTimeout when it returns zero), so that a test can give
+	// the one call it stalls a short timeout and every healthy call a long
+	// one.
+	IdleTimeoutFunc func(req *http.Request) time.Duration
 	// BodyTimeout bounds a whole response body from its headers, so that a
 	// body that drips a byte now and then cannot hold a source either; it
 	// fails the same way (DefaultBodyTimeout when zero).
@@ -257,7 +262,7 @@ func (t *Transport) attempt(base http.RoundTripper, r *http.Request) (*http.Resp
 		}
 		return nil, err
 	}
-	resp.Body = t.watch(resp.Body, cancel, call(r))
+	resp.Body = t.watch(resp.Body, cancel, r)
 	return resp, nil
 }
 
@@ -281,8 +286,13 @@ type watchedBody struct {
 	why         atomic.Int32
 }
 
-func (t *Transport) watch(rc io.ReadCloser, cancel context.CancelFunc, call string) *watchedBody {
-	b := &watchedBody{rc: rc, cancel: cancel, call: call, idle: t.IdleTimeout, whole: t.BodyTimeout}
+func (t *Transport) watch(rc io.ReadCloser, cancel context.CancelFunc, r *http.Request) *watchedBody {
+	b := &watchedBody{rc: rc, cancel: cancel, call: call(r), idle: t.IdleTimeout, whole: t.BodyTimeout}
+	if t.IdleTimeoutFunc != nil {
+		if d := t.IdleTimeoutFunc(r); d > 0 {
+			b.idle = d
+		}
+	}
 	if b.idle <= 0 {
 		b.idle = DefaultIdleTimeout
 	}

@@ -21,8 +21,9 @@ import (
 const hangGuard = time.Minute
 
 // newFaultyHarness is newHarness with the realistic repository acme/api
-// served through wrap, and a 20 ms idle timeout.
-func newFaultyHarness(t *testing.T, wrap func(http.Handler) http.Handler) *harness {
+// served through wrap; the requests stalled selects (none when nil) get a
+// short idle timeout, all others an hour.
+func newFaultyHarness(t *testing.T, wrap func(http.Handler) http.Handler, stalled ...func(*http.Request) bool) *harness {
 	t.Helper()
 	h := &harness{
 		fake:     githubfake.New(testToken),
@@ -35,11 +36,12 @@ func newFaultyHarness(t *testing.T, wrap func(http.Handler) http.Handler) *harne
 	srv := httptest.NewServer(wrap(h.fake))
 	t.Cleanup(srv.Close)
 	h.url = srv.URL
+	co := collectors.ClientOptions{Observer: h.progress, SleepFunc: h.sleeps.sleep, NowFunc: h.clock.Now}
+	if len(stalled) > 0 {
+		co.IdleTimeoutFunc = faults.IdleTimeouts(stalled[0])
+	}
 	col, err := New(Config{Token: testToken, APIURL: srv.URL, WebhookSecret: "s"}, Options{
-		ClientOptions: collectors.ClientOptions{
-			Observer: h.progress, SleepFunc: h.sleeps.sleep, NowFunc: h.clock.Now,
-			IdleTimeout: 20 * time.Millisecond,
-		},
+		ClientOptions:     co,
 		Concurrency:       1,
 		RequestsPerSecond: -1,
 	})
@@ -116,9 +118,10 @@ func TestWrongShapedAnswersFail(t *testing.T) {
 // error naming the call, instead of holding the source until jobs.timeout.
 func TestStalledAnswerFailsNamingTheCall(t *testing.T) {
 	for _, suffix := range listEndpoints {
+		stalled := faults.PathSuffix(suffix)
 		h := newFaultyHarness(t, func(next http.Handler) http.Handler {
-			return faults.Intercept(next, faults.PathSuffix(suffix), faults.Stall(`[{"sha": "76384`))
-		})
+			return faults.Intercept(next, stalled, faults.Stall(`[{"sha": "76384`))
+		}, stalled)
 		_, err := h.collectGuarded(t)
 		if !errors.Is(err, collectors.ErrBodyStalled) || !strings.Contains(err.Error(), suffix+": "+collectors.ErrBodyStalled.Error()) {
 			t.Errorf("%s: err = %v, want ErrBodyStalled naming the endpoint", suffix, err)

@@ -23,8 +23,9 @@ import (
 const hangGuard = time.Minute
 
 // setupFaulty serves the checkout incident through wrap and builds a
-// collector with instant sleeps, no pacing and a 20 ms idle timeout.
-func setupFaulty(t *testing.T, wrap func(http.Handler) http.Handler) (*bundle, string) {
+// collector with instant sleeps and no pacing; the requests stalled selects
+// (none when nil) get a short idle timeout, all others an hour.
+func setupFaulty(t *testing.T, wrap func(http.Handler) http.Handler, stalled ...func(*http.Request) bool) (*bundle, string) {
 	t.Helper()
 	b := &bundle{fake: pagerdutyfake.New(token), sleeps: &sleeps{}}
 	id := pagerdutyfake.SeedCheckoutIncident(b.fake)
@@ -32,9 +33,9 @@ func setupFaulty(t *testing.T, wrap func(http.Handler) http.Handler) (*bundle, s
 	t.Cleanup(b.srv.Close)
 	col, err := pagerduty.New(pagerduty.Config{Token: token, APIURL: b.srv.URL, WebhookSecret: "whsec"}, pagerduty.Options{
 		ClientOptions: collectors.ClientOptions{
-			SleepFunc:   b.sleeps.sleep,
-			NowFunc:     func() time.Time { return testNow },
-			IdleTimeout: 20 * time.Millisecond,
+			IdleTimeoutFunc: idleTimeouts(stalled),
+			SleepFunc:       b.sleeps.sleep,
+			NowFunc:         func() time.Time { return testNow },
 		},
 		Limiter: rate.NewLimiter(rate.Inf, 0),
 	})
@@ -43,6 +44,13 @@ func setupFaulty(t *testing.T, wrap func(http.Handler) http.Handler) (*bundle, s
 	}
 	b.col = col
 	return b, id
+}
+
+func idleTimeouts(stalled []func(*http.Request) bool) func(*http.Request) time.Duration {
+	if len(stalled) == 0 {
+		return nil
+	}
+	return faults.IdleTimeouts(stalled[0])
 }
 
 func collectGuarded(t *testing.T, b *bundle, id string) ([]timeline.Event, error) {
@@ -129,9 +137,10 @@ func TestWrongShapedAnswersFail(t *testing.T) {
 // until jobs.timeout.
 func TestStalledAnswerFailsNamingTheCall(t *testing.T) {
 	for _, list := range []string{"log_entries", "notes", "alerts"} {
+		stalled := faults.PathSuffix("/" + list)
 		b, id := setupFaulty(t, func(h http.Handler) http.Handler {
-			return faults.Intercept(h, faults.PathSuffix("/"+list), faults.Stall(`{"`+list+`": [{"id": "R`))
-		})
+			return faults.Intercept(h, stalled, faults.Stall(`{"`+list+`": [{"id": "R`))
+		}, stalled)
 		_, err := collectGuarded(t, b, id)
 		if !errors.Is(err, collectors.ErrBodyStalled) || !strings.Contains(err.Error(), "GET "+endpoint(id, list)+":") {
 			t.Errorf("%s: err = %v, want ErrBodyStalled naming GET %s", list, err, endpoint(id, list))

@@ -114,9 +114,10 @@ func TestWrongShapedAnswersFail(t *testing.T) {
 // error naming the call, instead of holding the source until jobs.timeout.
 func TestStalledAnswerFailsNamingTheCall(t *testing.T) {
 	for _, method := range []string{slackfake.MethodHistory, slackfake.MethodReplies, slackfake.MethodUserInfo} {
+		stalled := faults.PathSuffix("/" + method)
 		b := setupFaulty(t, func(h http.Handler) http.Handler {
-			return faults.Intercept(h, faults.PathSuffix("/"+method), faults.Stall(`{"ok":true,"mess`))
-		}, func(o *Options) { o.IdleTimeout = 20 * time.Millisecond })
+			return faults.Intercept(h, stalled, faults.Stall(`{"ok":true,"mess`))
+		}, func(o *Options) { o.IdleTimeoutFunc = faults.IdleTimeouts(stalled) })
 		err := b.collectGuarded(t)
 		if !errors.Is(err, collectors.ErrBodyStalled) || !strings.Contains(err.Error(), "POST /api/"+method) {
 			t.Errorf("%s: err = %v, want ErrBodyStalled naming POST /api/%s", method, err, method)

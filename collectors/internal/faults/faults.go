@@ -124,3 +124,16 @@ func (rec *Recorder) Received() []Received {
 	defer rec.mu.Unlock()
 	return append([]Received(nil), rec.got...)
 }
+
+// IdleTimeouts is a ClientOptions.IdleTimeoutFunc that gives the requests
+// match selects a short idle timeout and every other request an hour: the
+// call a test stalls times out at once, and a healthy one never does,
+// however loaded the machine.
+func IdleTimeouts(match func(*http.Request) bool) func(*http.Request) time.Duration {
+	return func(r *http.Request) time.Duration {
+		if match(r) {
+			return 10 * time.Millisecond
+		}
+		return time.Hour
+	}
+}
