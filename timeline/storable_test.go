@@ -1,6 +1,7 @@
 package timeline
 
 import (
+	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -91,4 +92,24 @@ func TestMakeStorable(t *testing.T) {
 	if clean.Details["probe"] != true {
 		t.Error("a storable event's details were copied")
 	}
+}
+
+// BenchmarkStorable measures the check the store runs on every event before
+// writing it, on a clean, realistic chat event (the common case: nothing to
+// replace, nothing allocated).
+//
+//	go test ./timeline -run '^$' -bench Storable
+func BenchmarkStorable(b *testing.B) {
+	text := strings.Repeat("checkout p99 latency climbing after deploy, rolled back ✓ ", 4)
+	e := Event{ID: "slack:message:C0CHECKOUT:1763632923.000200", IncidentID: "PINC1", Source: SourceSlack, Kind: KindChatMessage,
+		Actor: &Actor{ID: "U0761F5NSP5", Name: "Ana Lima", Email: "ana@acme.test"}, Title: Truncate(text, 80), Text: text,
+		URL:     "https://acme.slack.com/archives/C0CHECKOUT/p1763632923000200",
+		Details: map[string]any{"channel": "C0CHECKOUT", "thread_ts": "1763632923.000200", "reply_count": 3, "reactions": map[string]any{"eyes": 2}}}
+	b.ReportAllocs()
+	for b.Loop() {
+		if !e.Storable() {
+			b.Fatal("clean event reported unstorable")
+		}
+	}
+	b.ReportMetric(float64(len(e.Text)+len(e.Title)+len(e.URL)+len(e.ID)), "bytes/event")
 }
