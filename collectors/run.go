@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -40,6 +41,9 @@ type SourceResult struct {
 	Source string
 	Events int
 	Kinds  map[string]int
+	// Skipped counts the events the store could not keep (reported in the
+	// log, each with its reason); Events and Kinds leave them out.
+	Skipped int
 	// Err is nil when the source succeeded.
 	Err error
 }
@@ -110,13 +114,31 @@ func (r *Runner) runOne(ctx context.Context, c Collector, w timeline.Window) Sou
 	}
 	batch := make([]timeline.Event, 0, size)
 	seen := make(map[string]struct{})
+	skipped := make(map[string]struct{})
 	flush := func() error {
 		if len(batch) == 0 {
 			return nil
 		}
-		if _, err := r.Store.UpsertEvents(ctx, batch); err != nil {
+		res, err := r.Store.UpsertEvents(ctx, batch)
+		if err != nil {
 			return fmt.Errorf("storing events: %w", err)
 		}
+		for _, sk := range res.Skipped {
+			// Reported and left out; the rest of the batch is stored.
+			log.Warn("event cannot be stored; skipped", zap.String("event_id", sk.ID), zap.Error(sk.Err))
+			if _, again := skipped[sk.ID]; again {
+				continue
+			}
+			skipped[sk.ID] = struct{}{}
+			if i := slices.IndexFunc(batch, func(e timeline.Event) bool { return e.ID == sk.ID }); i >= 0 {
+				k := batch[i].Kind
+				out.Events--
+				if out.Kinds[k]--; out.Kinds[k] <= 0 {
+					delete(out.Kinds, k)
+				}
+			}
+		}
+		out.Skipped = len(skipped)
 		batch = batch[:0]
 		return nil
 	}

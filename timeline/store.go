@@ -14,7 +14,10 @@ type Store interface {
 	// UpsertEvents inserts new events, updates changed ones (giving them a
 	// new Seq) and leaves identical ones untouched. A batch may hold the same
 	// id more than once; the last one wins. It returns how many rows were
-	// inserted and how many updated.
+	// inserted and how many updated. Strings are made storable first
+	// (MakeStorable); an event that still cannot be stored is left out and
+	// reported in UpsertResult.Skipped while the rest is written. An event
+	// that fails Validate fails the whole batch with ErrInvalid.
 	UpsertEvents(ctx context.Context, events []Event) (UpsertResult, error)
 	// UpsertIncident creates or updates an incident by id.
 	UpsertIncident(ctx context.Context, inc Incident) error
@@ -36,6 +39,17 @@ type Store interface {
 type UpsertResult struct {
 	Inserted int
 	Updated  int
+	// Skipped are the events left out because they cannot be stored even
+	// with their strings made storable (details that do not encode as JSON,
+	// a time RFC 3339 cannot write); nil when there were none.
+	Skipped []SkippedEvent
+}
+
+// SkippedEvent is an event an upsert left out, and why.
+type SkippedEvent struct {
+	IncidentID string
+	ID         string
+	Err        error
 }
 
 // Changed is the number of rows that got a new Seq.

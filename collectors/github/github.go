@@ -8,6 +8,7 @@ package github
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -294,7 +295,10 @@ func (c *Collector) commits(ctx context.Context, r repoRef, w timeline.Window, e
 			if opt.Page <= 1 && errors.As(err, &er) && er.Response != nil && er.Response.StatusCode == http.StatusConflict {
 				return nil // "Git Repository is empty."
 			}
-			return err
+			return answerErr(resp, err)
+		}
+		if page == nil {
+			return notAList(resp)
 		}
 		for _, rc := range page {
 			e := NormalizeCommit(r.full, rc)
@@ -323,7 +327,10 @@ func (c *Collector) pulls(ctx context.Context, r repoRef, w timeline.Window, emi
 	for {
 		page, resp, err := c.client.PullRequests.List(ctx, r.owner, r.name, opt)
 		if err != nil {
-			return err
+			return answerErr(resp, err)
+		}
+		if page == nil {
+			return notAList(resp)
 		}
 		for _, p := range page {
 			if p.GetUpdatedAt().Time.Before(w.Start) {
@@ -356,7 +363,10 @@ func (c *Collector) deployments(ctx context.Context, r repoRef, w timeline.Windo
 	for {
 		page, resp, err := c.client.Repositories.ListDeployments(ctx, r.owner, r.name, opt)
 		if err != nil {
-			return err
+			return answerErr(resp, err)
+		}
+		if page == nil {
+			return notAList(resp)
 		}
 		for _, d := range page {
 			created, updated := d.GetCreatedAt().Time, d.GetUpdatedAt().Time
@@ -382,7 +392,10 @@ func (c *Collector) deploymentStatuses(ctx context.Context, r repoRef, d *gh.Dep
 	for {
 		page, resp, err := c.client.Repositories.ListDeploymentStatuses(ctx, r.owner, r.name, d.GetID(), opt)
 		if err != nil {
-			return err
+			return answerErr(resp, err)
+		}
+		if page == nil {
+			return notAList(resp)
 		}
 		for _, s := range page {
 			if !w.Contains(s.GetCreatedAt().Time) {
@@ -413,7 +426,10 @@ func (c *Collector) releases(ctx context.Context, r repoRef, w timeline.Window, 
 	for {
 		page, resp, err := c.client.Repositories.ListReleases(ctx, r.owner, r.name, opt)
 		if err != nil {
-			return err
+			return answerErr(resp, err)
+		}
+		if page == nil {
+			return notAList(resp)
 		}
 		for _, rel := range page {
 			if rel.PublishedAt == nil || !w.Contains(rel.GetPublishedAt().Time) {
@@ -450,7 +466,10 @@ func (c *Collector) workflowRunRange(ctx context.Context, r repoRef, from, to ti
 	for {
 		runs, resp, err := c.client.Actions.ListRepositoryWorkflowRuns(ctx, r.owner, r.name, opt)
 		if err != nil {
-			return err
+			return answerErr(resp, err)
+		}
+		if runs == nil || runs.WorkflowRuns == nil {
+			return wrongShape(resp, `no "workflow_runs" list`)
 		}
 		total := runs.GetTotalCount()
 		if opt.Page <= 1 && total > maxSearchResults {
@@ -478,6 +497,37 @@ func (c *Collector) workflowRunRange(ctx context.Context, r repoRef, from, to ti
 		}
 		opt.Page = resp.NextPage
 	}
+}
+
+// notAList is the error of a list call whose 200 answer held no list:
+// go-github decodes null, or an empty body, as an empty page.
+func notAList(resp *gh.Response) error { return wrongShape(resp, "the answer is not a list") }
+
+// wrongShape names the endpoint of resp in an error wrapping
+// collectors.ErrWrongShape.
+func wrongShape(resp *gh.Response, what string) error {
+	return fmt.Errorf("%s: %w: %s", endpoint(resp), collectors.ErrWrongShape, what)
+}
+
+// answerErr marks an error decoding an answer (an object where a list
+// belongs, which go-github refuses) as collectors.ErrWrongShape, naming the
+// endpoint; other errors pass unchanged.
+func answerErr(resp *gh.Response, err error) error {
+	var typeErr *json.UnmarshalTypeError
+	var syntaxErr *json.SyntaxError
+	if errors.As(err, &typeErr) || errors.As(err, &syntaxErr) {
+		return fmt.Errorf("%s: %w: %w", endpoint(resp), collectors.ErrWrongShape, err)
+	}
+	return err
+}
+
+// endpoint is "GET /repos/acme/api/commits": the method and path of the
+// request resp answers, without the query.
+func endpoint(resp *gh.Response) string {
+	if resp == nil || resp.Response == nil || resp.Request == nil {
+		return "GET"
+	}
+	return resp.Request.Method + " " + resp.Request.URL.Path
 }
 
 func formatSearchTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05Z") }

@@ -17,6 +17,10 @@ import (
 // titleLen is the longest title, in runes.
 const titleLen = 120
 
+// Every Normalize function returns its event through timeline.MakeStorable:
+// NUL characters and invalid UTF-8 that the upstream sent are replaced, so
+// that one message can never make a write fail.
+
 // UserResolver resolves the Slack users and bots a message names. The
 // collector uses a per-run cache (NewUserResolver); a webhook receiver can
 // keep one for live capture so that live events carry the same names.
@@ -180,7 +184,7 @@ func NormalizeMessage(ctx context.Context, channel, workspaceURL string, m slack
 		details["reactions"] = r
 	}
 
-	return timeline.Event{
+	return timeline.MakeStorable(timeline.Event{
 		ID:         MessageID(channel, m.Timestamp),
 		Source:     timeline.SourceSlack,
 		Kind:       kind,
@@ -190,7 +194,7 @@ func NormalizeMessage(ctx context.Context, channel, workspaceURL string, m slack
 		Text:       text,
 		URL:        Permalink(workspaceURL, channel, m.Timestamp, m.ThreadTimestamp),
 		Details:    details,
-	}, nil
+	}), nil
 }
 
 // NormalizeMessageEvent turns a `message` event of the Events API into the

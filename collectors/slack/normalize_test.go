@@ -283,3 +283,33 @@ func TestUserCache(t *testing.T) {
 		t.Fatalf("retry after failure: %+v %v", a, err)
 	}
 }
+
+// NUL characters and invalid UTF-8 anywhere in a message (text, names the
+// resolver gives, the channel id) come out replaced, so the event can be
+// stored; a live message event gets the same.
+func TestNormalizeMakesStorable(t *testing.T) {
+	ctx := context.Background()
+	users := staticUsers{users: map[string]timeline.Actor{"U1": {ID: "U1", Name: "Al\x00ice", Email: "a\xff@acme.test"}}}
+	m := slackapi.Msg{Timestamp: "1763629200.000100", User: "U1", Text: "nul\x00 and bad \xff <@U1>",
+		Reactions: []slackapi.ItemReaction{{Name: "fire\x00", Count: 1}}}
+	e, err := NormalizeMessage(ctx, "C1\x00", "https://acme.slack.com/", m, users)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !e.Storable() {
+		t.Fatalf("event not storable: %+v", e)
+	}
+	if want := "nul\uFFFD and bad \uFFFD @Al\uFFFDice"; e.Text != want {
+		t.Errorf("text %q, want %q", e.Text, want)
+	}
+	if e.Actor.Name != "Al\uFFFDice" || e.Details["channel"] != "C1\uFFFD" {
+		t.Errorf("actor %+v, details %v", e.Actor, e.Details)
+	}
+	live, ok, err := NormalizeMessageEvent(ctx, "https://acme.slack.com/", &slackevents.MessageEvent{
+		Type: "message", Channel: "C1\x00", User: "U1", Text: m.Text, TimeStamp: m.Timestamp,
+		Message: &m,
+	}, users)
+	if err != nil || !ok || live.Text != e.Text || live.ID != e.ID {
+		t.Errorf("live %+v, %v, %v; want the collected event", live, ok, err)
+	}
+}

@@ -222,6 +222,9 @@ func (c *Collector) authTest(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("auth.test: %w", apiError(err))
 	}
+	if res.URL == "" {
+		return "", fmt.Errorf("auth.test: %w: no \"url\"", collectors.ErrWrongShape)
+	}
 	c.wsMu.Lock()
 	c.ws = res.URL
 	c.wsMu.Unlock()
@@ -462,6 +465,9 @@ func (c *Collector) pageHistory(ctx context.Context, ch, oldest, latest string, 
 		if err != nil {
 			return fmt.Errorf("conversations.history: %w", apiError(err))
 		}
+		if res.Messages == nil { // absent or null; an empty page is []
+			return fmt.Errorf("conversations.history: %w: no \"messages\" list", collectors.ErrWrongShape)
+		}
 		if err := page(res.Messages); err != nil {
 			return err
 		}
@@ -484,6 +490,9 @@ func (c *Collector) collectReplies(ctx context.Context, r *run, ch, parentTS str
 		msgs, _, next, err := c.api.GetConversationRepliesContext(ctx, params)
 		if err != nil {
 			return fmt.Errorf("conversations.replies %s: %w", parentTS, apiError(err))
+		}
+		if msgs == nil {
+			return fmt.Errorf("conversations.replies %s: %w: no \"messages\" list", parentTS, collectors.ErrWrongShape)
 		}
 		for _, msg := range msgs {
 			m := msg.Msg
