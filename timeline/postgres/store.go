@@ -162,15 +162,19 @@ func nonNil(s []string) []string {
 }
 
 const incidentColumns = `id, title, service_id, urgency, source, url, started_at, resolved_at,
-	window_start, window_end, repos, channels, created_at, updated_at`
+	window_start, window_end, repos, channels, created_at, updated_at, status_at`
 
 func scanIncident(row pgx.Row) (timeline.Incident, error) {
 	var inc timeline.Incident
+	var statusAt *time.Time
 	err := row.Scan(&inc.ID, &inc.Title, &inc.ServiceID, &inc.Urgency, &inc.Source, &inc.URL,
 		&inc.StartedAt, &inc.ResolvedAt, &inc.WindowStart, &inc.WindowEnd, &inc.Repos, &inc.Channels,
-		&inc.CreatedAt, &inc.UpdatedAt)
+		&inc.CreatedAt, &inc.UpdatedAt, &statusAt)
 	if err != nil {
 		return inc, err
+	}
+	if statusAt != nil {
+		inc.StatusAt = statusAt.UTC()
 	}
 	inc.StartedAt = inc.StartedAt.UTC()
 	if inc.ResolvedAt != nil {
@@ -237,18 +241,18 @@ func (s *Store) Overlapping(ctx context.Context, id string, start, end time.Time
 // SetSourceStatus implements timeline.Store.
 func (s *Store) SetSourceStatus(ctx context.Context, st timeline.SourceStatus) error {
 	switch st.State {
-	case timeline.StatePending, timeline.StateRunning, timeline.StateSucceeded, timeline.StateFailed:
+	case timeline.StatePending, timeline.StateRunning, timeline.StateSucceeded, timeline.StateFailed, timeline.StateSkipped:
 	default:
 		return fmt.Errorf("%w: unknown collection state %q", timeline.ErrInvalid, st.State)
 	}
 	_, err := s.pool.Exec(ctx, `
-		INSERT INTO collection_status (incident_id, source, state, error, event_count, started_at, finished_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)
+		INSERT INTO collection_status (incident_id, source, state, error, event_count, started_at, finished_at, reason)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 		ON CONFLICT (incident_id, source) DO UPDATE SET
 			state = excluded.state, error = excluded.error, event_count = excluded.event_count,
 			started_at = COALESCE(excluded.started_at, collection_status.started_at),
-			finished_at = excluded.finished_at, updated_at = now()`,
-		st.IncidentID, st.Source, st.State, st.Error, st.EventCount, utcPtr(st.StartedAt), utcPtr(st.FinishedAt))
+			finished_at = excluded.finished_at, reason = excluded.reason, updated_at = now()`,
+		st.IncidentID, st.Source, st.State, st.Error, st.EventCount, utcPtr(st.StartedAt), utcPtr(st.FinishedAt), st.Reason)
 	if err != nil {
 		return fmt.Errorf("recording %s status of %s: %w", st.Source, st.IncidentID, classify(err))
 	}
@@ -265,14 +269,14 @@ func utcPtr(t *time.Time) *time.Time {
 
 // SourceStatuses implements timeline.Store.
 func (s *Store) SourceStatuses(ctx context.Context, incidentID string) ([]timeline.SourceStatus, error) {
-	rows, err := s.pool.Query(ctx, `SELECT incident_id, source, state, error, event_count, started_at, finished_at, updated_at
+	rows, err := s.pool.Query(ctx, `SELECT incident_id, source, state, error, event_count, started_at, finished_at, updated_at, reason
 		FROM collection_status WHERE incident_id = $1 ORDER BY source`, incidentID)
 	if err != nil {
 		return nil, fmt.Errorf("collection status of %s: %w", incidentID, classify(err))
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (timeline.SourceStatus, error) {
 		var st timeline.SourceStatus
-		err := r.Scan(&st.IncidentID, &st.Source, &st.State, &st.Error, &st.EventCount, &st.StartedAt, &st.FinishedAt, &st.UpdatedAt)
+		err := r.Scan(&st.IncidentID, &st.Source, &st.State, &st.Error, &st.EventCount, &st.StartedAt, &st.FinishedAt, &st.UpdatedAt, &st.Reason)
 		st.StartedAt, st.FinishedAt, st.UpdatedAt = utcPtr(st.StartedAt), utcPtr(st.FinishedAt), st.UpdatedAt.UTC()
 		return st, err
 	})
