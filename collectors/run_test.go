@@ -169,3 +169,46 @@ func TestOneSourceFailing(t *testing.T) {
 		}
 	}
 }
+
+// A source that cannot know the incident is skipped: it is not asked, its
+// status says why, and the run is no failure.
+func TestSourcesWithNothingInScopeAreSkipped(t *testing.T) {
+	t.Parallel()
+	b := setupRun(t)
+	b.planner.ScopeFunc = nil // no repositories, no channels
+	ctx := context.Background()
+	_, w, err := b.planner.Plan(ctx, timeline.CollectRequest{IncidentID: fakeworld.IncidentID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.IncidentSource != timeline.SourcePagerDuty {
+		t.Errorf("window source = %q, want pagerduty", w.IncidentSource)
+	}
+	res := b.runner.Run(ctx, w)
+	if err := res.Err(); err != nil {
+		t.Fatal(err)
+	}
+	sts, err := b.store.SourceStatuses(ctx, fakeworld.IncidentID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, st := range sts {
+		got[st.Source] = st.State
+		if st.State == timeline.StateSkipped && (st.Reason == "" || st.Error != "" || st.FinishedAt == nil) {
+			t.Errorf("%s: %+v, want a reason, no error and a finish time", st.Source, st)
+		}
+	}
+	want := map[string]string{"pagerduty": timeline.StateSucceeded, "github": timeline.StateSkipped, "slack": timeline.StateSkipped}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("states (-want +got):\n%s", diff)
+	}
+	for _, s := range res.Sources {
+		if (s.Source == "github" || s.Source == "slack") && !strings.Contains(s.Skipped, "scope") {
+			t.Errorf("%s: skipped = %q, want the reason", s.Source, s.Skipped)
+		}
+	}
+	if n := b.world.GH.Requests() + b.world.Slack.Requests(); n != 0 {
+		t.Errorf("skipped sources were asked %d times", n)
+	}
+}

@@ -136,7 +136,10 @@ type Collector struct {
 	ws   string // workspace URL, remembered for live capture
 }
 
-var _ collectors.Collector = (*Collector)(nil)
+var (
+	_ collectors.Collector = (*Collector)(nil)
+	_ collectors.Skipper   = (*Collector)(nil)
+)
 
 // NewLimiter returns the pacing of requestsPerMinute: one request every
 // minute/requestsPerMinute, burst 1.
@@ -270,6 +273,15 @@ func (r *run) send(e timeline.Event) error {
 // workspace URL, then collects the window's channels concurrently
 // (Options.Concurrency at a time) within the one request budget. A channel
 // that fails does not stop the others; the error joins one error per failed
+// Skip implements collectors.Skipper: with no channel in the incident's
+// scope there is nothing to read.
+func (c *Collector) Skip(w timeline.Window) (string, bool) {
+	if len(dedupe(w.Channels)) > 0 {
+		return "", false
+	}
+	return "no Slack channels are in the incident's scope (services.<id>.slack_channels, default.slack_channels, or the request's slack_channels)", true
+}
+
 // channel, each naming it.
 func (c *Collector) Collect(ctx context.Context, w timeline.Window, emit func(timeline.Event) error) error {
 	channels := dedupe(w.Channels)
