@@ -120,6 +120,47 @@ func (inc Incident) Merge(later Incident) Incident {
 	return out
 }
 
+// Refresh returns the stored incident inc replaced by a collection's full
+// view of it, later (the planner's, read from the incident's source or the
+// store when the collection began): later's fields replace inc's (its title,
+// service, urgency, source and URL only where set), except the status, which
+// follows the lifecycle as in Merge. Later's resolution (or its absence)
+// stands when later.StatusAt is not before inc.StatusAt; when later is
+// older (a webhook reopened or resolved the incident while the collection
+// was being planned), inc's resolution stays, with its window end (an open
+// incident's, if later).
+// When neither has a StatusAt, a view may resolve but never reopens.
+func (inc Incident) Refresh(later Incident) Incident {
+	out := later
+	for _, f := range []struct {
+		dst *string
+		v   string
+	}{
+		{&out.Title, inc.Title}, {&out.ServiceID, inc.ServiceID}, {&out.Urgency, inc.Urgency},
+		{&out.Source, inc.Source}, {&out.URL, inc.URL},
+	} {
+		if *f.dst == "" {
+			*f.dst = f.v
+		}
+	}
+	switch {
+	case !later.StatusAt.IsZero() && !later.StatusAt.Before(inc.StatusAt):
+	case inc.StatusAt.IsZero() && later.StatusAt.IsZero():
+		if later.ResolvedAt == nil {
+			out.ResolvedAt = inc.ResolvedAt
+		}
+	default:
+		out.ResolvedAt, out.StatusAt = inc.ResolvedAt, inc.StatusAt
+		if !inc.Open() || inc.WindowEnd.After(out.WindowEnd) {
+			out.WindowEnd = inc.WindowEnd
+		}
+	}
+	if out.WindowEnd.Before(out.WindowStart) {
+		out.WindowEnd = out.WindowStart
+	}
+	return out
+}
+
 // Window is the slice of time and the places a collection looks at.
 type Window struct {
 	IncidentID string

@@ -102,3 +102,39 @@ func TestCoversRunsUpToNowWhileOpen(t *testing.T) {
 		t.Errorf("resolved WindowEndAt = %s, want its stored end", got)
 	}
 }
+
+// TestRefreshKeepsNewerLifecycle: a collection's view (the planner's, read
+// when it began) replaces the stored incident, but a reopen or resolve that
+// a webhook recorded meanwhile stands.
+func TestRefreshKeepsNewerLifecycle(t *testing.T) {
+	t.Parallel()
+	resolve := lifecycleView("2026-11-20T11:12:30Z", "2026-11-20T11:13:00Z", "2026-11-20T11:12:30Z")
+	reopen := lifecycleView("2026-11-20T12:00:00Z", "2026-11-20T12:00:05Z", "")
+	resolve2 := lifecycleView("2026-11-20T12:30:00Z", "2026-11-20T12:30:05Z", "2026-11-20T12:30:00Z")
+	legacyOpen := lifecycleView("", "2026-11-20T12:40:00Z", "")
+	legacyResolved := lifecycleView("", "2026-11-20T11:13:00Z", "2026-11-20T11:12:30Z")
+	for _, tc := range []struct {
+		name          string
+		stored, view  Incident
+		status, endAt string
+	}{
+		{"a view planned before the reopen leaves the incident open", reopen, resolve, IncidentOpen, "2026-11-20T12:00:05Z"},
+		{"a view newer than the stored status stands", reopen, resolve2, IncidentResolved, "2026-11-20T13:00:00Z"},
+		{"the same news stands", resolve, resolve, IncidentResolved, "2026-11-20T11:42:30Z"},
+		{"a view planned before the second resolve leaves it resolved", resolve2, reopen, IncidentResolved, "2026-11-20T13:00:00Z"},
+		{"without status times a view never reopens", Incident{ID: "Q1", ResolvedAt: legacyResolved.ResolvedAt, WindowEnd: legacyResolved.WindowEnd}, legacyOpen, IncidentResolved, "2026-11-20T12:40:00Z"},
+	} {
+		view := tc.view
+		view.Title, view.Repos = "From the source", []string{"acme/web"}
+		got := tc.stored.Refresh(view)
+		if got.Status() != tc.status || !got.WindowEnd.Equal(at(tc.endAt)) {
+			t.Errorf("%s: %s ending %s, want %s ending %s", tc.name, got.Status(), got.WindowEnd.Format(time.RFC3339), tc.status, tc.endAt)
+		}
+		if got.Title != "From the source" || len(got.Repos) != 1 || got.Repos[0] != "acme/web" {
+			t.Errorf("%s: title %q repos %v, want the view's", tc.name, got.Title, got.Repos)
+		}
+		if got.StatusAt.Before(tc.stored.StatusAt) {
+			t.Errorf("%s: status time went back from %s to %s", tc.name, tc.stored.StatusAt, got.StatusAt)
+		}
+	}
+}

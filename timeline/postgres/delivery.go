@@ -94,7 +94,7 @@ func (d *Deliveries) RecordDelivery(ctx context.Context, dl timeline.Delivery) (
 		incs := append([]timeline.Incident(nil), dl.Incidents...)
 		sort.Slice(incs, func(i, j int) bool { return incs[i].ID < incs[j].ID })
 		for _, inc := range incs {
-			if err := mergeIncidentTx(ctx, tx, inc); err != nil {
+			if err := writeIncidentTx(ctx, tx, inc, timeline.Incident.Merge); err != nil {
 				return fmt.Errorf("incident %s: %w", inc.ID, err)
 			}
 		}
@@ -145,16 +145,17 @@ WHERE id = $1 AND (title, service_id, urgency, source, url, started_at, resolved
                    window_end, repos, channels, status_at)
     IS DISTINCT FROM ($2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`
 
-// mergeIncidentTx creates inc, or merges a delivery's view of it into the
-// stored one by timeline.Incident.Merge (the lifecycle rule), under the
-// row's lock. An incident created by a concurrent delivery between the
-// lookup and the insert is merged into on the second pass.
-func mergeIncidentTx(ctx context.Context, tx pgx.Tx, inc timeline.Incident) error {
+// writeIncidentTx creates inc, or combines it with the stored incident under
+// the row's lock: timeline.Incident.Merge for a delivery's view,
+// timeline.Incident.Refresh for a collection's (both keep the lifecycle
+// rule). An incident created by a concurrent writer between the lookup and
+// the insert is combined with on the second pass.
+func writeIncidentTx(ctx context.Context, tx pgx.Tx, inc timeline.Incident, combine func(stored, later timeline.Incident) timeline.Incident) error {
 	for range 2 {
 		stored, err := scanIncident(tx.QueryRow(ctx, `SELECT `+incidentColumns+` FROM incidents WHERE id = $1 FOR UPDATE`, inc.ID))
 		switch {
 		case errors.Is(err, pgx.ErrNoRows):
-			tag, err := tx.Exec(ctx, insertIncidentSQL, deliveryIncidentArgs(inc)...)
+			tag, err := tx.Exec(ctx, insertIncidentSQL, incidentRowArgs(inc)...)
 			if err != nil || tag.RowsAffected() == 1 {
 				return err
 			}
@@ -162,13 +163,13 @@ func mergeIncidentTx(ctx context.Context, tx pgx.Tx, inc timeline.Incident) erro
 		case err != nil:
 			return err
 		}
-		_, err = tx.Exec(ctx, updateIncidentSQL, deliveryIncidentArgs(stored.Merge(inc))...)
+		_, err = tx.Exec(ctx, updateIncidentSQL, incidentRowArgs(combine(stored, inc))...)
 		return err
 	}
 	return fmt.Errorf("incident %s could be neither created nor found", inc.ID)
 }
 
-func deliveryIncidentArgs(inc timeline.Incident) []any {
+func incidentRowArgs(inc timeline.Incident) []any {
 	var statusAt *time.Time
 	if !inc.StatusAt.IsZero() {
 		t := inc.StatusAt.UTC()

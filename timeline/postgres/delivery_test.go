@@ -369,6 +369,21 @@ func TestDeliveriesFollowTheIncidentLifecycle(t *testing.T) {
 	check("reopened", timeline.IncidentOpen, 40*time.Minute)
 	deliver(view(30*time.Minute, true))
 	check("the first resolve, redelivered late", timeline.IncidentOpen, 40*time.Minute)
+	// A collection planned from a view older than the reopen writes its
+	// view of the incident: the reopen stands.
+	planned := view(30*time.Minute, true)
+	planned.Title = "checkout down (from PagerDuty)"
+	if err := d.Store.UpsertIncident(ctx, planned); err != nil {
+		t.Fatal(err)
+	}
+	check("a collection's older view", timeline.IncidentOpen, 40*time.Minute)
+	if got, err := d.Store.Incident(ctx, "INC1"); err != nil || got.Title != planned.Title {
+		t.Errorf("incident = %+v, %v; want the collection's title", got, err)
+	}
+	if err := d.Store.UpsertIncident(ctx, view(50*time.Minute, true)); err != nil {
+		t.Fatal(err)
+	}
+	check("a collection's newer view", timeline.IncidentResolved, 50*time.Minute)
 }
 
 func TestLiveIncidents(t *testing.T) {

@@ -107,41 +107,14 @@ func (s *Store) UpsertIncident(ctx context.Context, inc timeline.Incident) error
 	if inc.ID == "" {
 		return fmt.Errorf("%w: incident id is empty", timeline.ErrInvalid)
 	}
-	_, err := s.pool.Exec(ctx, upsertIncidentSQL, incidentArgs(inc)...)
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		return writeIncidentTx(ctx, tx, inc, timeline.Incident.Refresh)
+	})
 	if err != nil {
 		return fmt.Errorf("upserting incident %s: %w", inc.ID, classify(err))
 	}
 	return nil
 }
-
-const upsertIncidentSQL = `
-INSERT INTO incidents (id, title, service_id, urgency, source, url, started_at, resolved_at,
-                       window_start, window_end, repos, channels)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-ON CONFLICT (id) DO UPDATE SET
-    title = CASE WHEN excluded.title <> '' THEN excluded.title ELSE incidents.title END,
-    service_id = CASE WHEN excluded.service_id <> '' THEN excluded.service_id ELSE incidents.service_id END,
-    urgency = CASE WHEN excluded.urgency <> '' THEN excluded.urgency ELSE incidents.urgency END,
-    source = CASE WHEN excluded.source <> '' THEN excluded.source ELSE incidents.source END,
-    url = CASE WHEN excluded.url <> '' THEN excluded.url ELSE incidents.url END,
-    started_at = excluded.started_at,
-    resolved_at = COALESCE(excluded.resolved_at, incidents.resolved_at),
-    window_start = excluded.window_start,
-    window_end = excluded.window_end,
-    repos = excluded.repos,
-    channels = excluded.channels,
-    updated_at = now()
-WHERE (incidents.title, incidents.service_id, incidents.urgency, incidents.source, incidents.url,
-       incidents.started_at, incidents.resolved_at, incidents.window_start, incidents.window_end,
-       incidents.repos, incidents.channels)
-      IS DISTINCT FROM
-      (CASE WHEN excluded.title <> '' THEN excluded.title ELSE incidents.title END,
-       CASE WHEN excluded.service_id <> '' THEN excluded.service_id ELSE incidents.service_id END,
-       CASE WHEN excluded.urgency <> '' THEN excluded.urgency ELSE incidents.urgency END,
-       CASE WHEN excluded.source <> '' THEN excluded.source ELSE incidents.source END,
-       CASE WHEN excluded.url <> '' THEN excluded.url ELSE incidents.url END,
-       excluded.started_at, COALESCE(excluded.resolved_at, incidents.resolved_at),
-       excluded.window_start, excluded.window_end, excluded.repos, excluded.channels)`
 
 func incidentArgs(inc timeline.Incident) []any {
 	var resolved *time.Time
