@@ -374,7 +374,7 @@ func (c *Collector) canonical(ctx context.Context, r repoRef) (repoRef, error) {
 	if err != nil {
 		var er *gh.ErrorResponse
 		if errors.As(err, &er) && er.Response != nil && er.Response.StatusCode == http.StatusNotFound {
-			return r, fmt.Errorf("%s: the repository does not exist, or the token cannot read it", r.full)
+			return r, fmt.Errorf("%s: the repository does not exist, or the token cannot read it (%w)", r.full, c.redact(err))
 		}
 		return r, fmt.Errorf("%s: looking the repository up: %w", r.full, c.redact(err))
 	}
