@@ -269,10 +269,6 @@ func (r *run) send(e timeline.Event) error {
 	return nil
 }
 
-// Collect implements collectors.Collector. It asks auth.test once for the
-// workspace URL, then collects the window's channels concurrently
-// (Options.Concurrency at a time) within the one request budget. A channel
-// that fails does not stop the others; the error joins one error per failed
 // Skip implements collectors.Skipper: with no channel in the incident's
 // scope there is nothing to read.
 func (c *Collector) Skip(w timeline.Window) (string, bool) {
@@ -282,6 +278,10 @@ func (c *Collector) Skip(w timeline.Window) (string, bool) {
 	return "no Slack channels are in the incident's scope (services.<id>.slack_channels, default.slack_channels, or the request's slack_channels)", true
 }
 
+// Collect implements collectors.Collector. It asks auth.test once for the
+// workspace URL, then collects the window's channels concurrently
+// (Options.Concurrency at a time) within the one request budget. A channel
+// that fails does not stop the others; the error joins one error per failed
 // channel, each naming it.
 func (c *Collector) Collect(ctx context.Context, w timeline.Window, emit func(timeline.Event) error) error {
 	channels := dedupe(w.Channels)
