@@ -179,6 +179,11 @@ func TestResponsesMatchTheOpenAPIDocument(t *testing.T) {
 	b := setupReview(t)
 	checkoutIncident(t, b)
 	b.events(t, trickyEvents("PCHECKOUT")...)
+	// A skipped source shows its reason.
+	if err := b.store.SetSourceStatus(context.Background(), timeline.SourceStatus{IncidentID: "PCHECKOUT", Source: "slack",
+		State: timeline.StateSkipped, Reason: "no Slack channels are in the incident's scope"}); err != nil {
+		t.Fatal(err)
+	}
 	c := loadContract(t, b.srv.URL)
 	u := b.srv.URL
 
@@ -193,6 +198,9 @@ func TestResponsesMatchTheOpenAPIDocument(t *testing.T) {
 	_ = json.Unmarshal(raw, &detail)
 	if detail["summary"] == nil {
 		t.Error("the incident's summary was not exercised")
+	}
+	if !strings.Contains(string(raw), `"state":"skipped","error":null,"reason":"no Slack channels`) {
+		t.Error("a skipped source's reason was not exercised")
 	}
 	resp := b.do(t, "GET", "/v1/incidents/PCHECKOUT", nil)
 	resp.Body.Close()

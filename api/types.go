@@ -51,7 +51,9 @@ type WindowJSON struct {
 	End   string `json:"end"`
 }
 
-// IncidentJSON is an incident in lists.
+// IncidentJSON is an incident in lists. Status is open (triggered,
+// acknowledged or reopened: the window runs up to now, and live events join
+// it) or resolved.
 type IncidentJSON struct {
 	ID         string     `json:"id"`
 	Title      string     `json:"title"`
@@ -61,6 +63,7 @@ type IncidentJSON struct {
 	URL        string     `json:"url"`
 	StartedAt  string     `json:"started_at"`
 	ResolvedAt *string    `json:"resolved_at"`
+	Status     string     `json:"status"`
 	Window     WindowJSON `json:"window"`
 	Repos      []string   `json:"github_repos"`
 	Channels   []string   `json:"slack_channels"`
@@ -68,10 +71,13 @@ type IncidentJSON struct {
 	UpdatedAt  string     `json:"updated_at"`
 }
 
-func incidentJSON(inc timeline.Incident) IncidentJSON {
+// incidentJSON renders inc as it stands at now: an open incident's window
+// ends now.
+func incidentJSON(inc timeline.Incident, now time.Time) IncidentJSON {
 	return IncidentJSON{ID: inc.ID, Title: inc.Title, ServiceID: inc.ServiceID, Urgency: inc.Urgency,
 		Source: inc.Source, URL: inc.URL, StartedAt: formatTime(inc.StartedAt), ResolvedAt: formatTimePtr(inc.ResolvedAt),
-		Window: WindowJSON{Start: formatTime(inc.WindowStart), End: formatTime(inc.WindowEnd)},
+		Status: inc.Status(),
+		Window: WindowJSON{Start: formatTime(inc.WindowStart), End: formatTime(inc.WindowEndAt(now))},
 		Repos:  nonNil(inc.Repos), Channels: nonNil(inc.Channels),
 		CreatedAt: formatTime(inc.CreatedAt), UpdatedAt: formatTime(inc.UpdatedAt)}
 }
@@ -83,11 +89,13 @@ func nonNil(s []string) []string {
 	return s
 }
 
-// SourceStatusJSON is one source's collection state.
+// SourceStatusJSON is one source's collection state; Reason says why a
+// skipped source was skipped.
 type SourceStatusJSON struct {
 	Source     string  `json:"source"`
 	State      string  `json:"state"`
 	Error      *string `json:"error"`
+	Reason     *string `json:"reason,omitempty"`
 	EventCount int     `json:"event_count"`
 	StartedAt  *string `json:"started_at"`
 	FinishedAt *string `json:"finished_at"`
@@ -99,6 +107,10 @@ func sourceStatusJSON(st timeline.SourceStatus) SourceStatusJSON {
 	if st.Error != "" {
 		e := st.Error
 		out.Error = &e
+	}
+	if st.Reason != "" {
+		r := st.Reason
+		out.Reason = &r
 	}
 	return out
 }

@@ -43,6 +43,18 @@ type Coverage interface {
 	Covered(ctx context.Context, source, scope string, from, to, now time.Time) ([]timeline.Span, error)
 }
 
+// Skipper is implemented by a collector that can know only some incidents
+// (PagerDuty knows none that the generic hook declared; GitHub and Slack
+// know nothing of an incident with no repositories or channels in scope).
+// The Runner does not call Collect for a window it skips: the source's
+// status is timeline.StateSkipped with the reason, not a failure, so the
+// job is not retried for it.
+type Skipper interface {
+	// Skip reports whether the collector cannot know anything of w, and
+	// why, in words for the incident's status.
+	Skip(w timeline.Window) (reason string, skip bool)
+}
+
 // Registry is the explicit, ordered list of enabled collectors.
 type Registry struct {
 	list []Collector

@@ -27,8 +27,8 @@ type Runner struct {
 	Progress *Progress
 	// BatchSize is the number of events per store write (default 500).
 	BatchSize int
-	// DoneFunc, when set, hears each source's outcome (succeeded, failed or
-	// rate_limited) when its collection ends, for metrics.
+	// DoneFunc, when set, hears each source's outcome (succeeded, failed,
+	// rate_limited or skipped) when its collection ends, for metrics.
 	DoneFunc func(source, outcome string)
 	// Secrets are scrubbed from every error text before it is stored.
 	Secrets []string
@@ -41,11 +41,13 @@ type SourceResult struct {
 	Source string
 	Events int
 	Kinds  map[string]int
-	// Skipped counts the events the store could not keep (reported in the
+	// Unstorable counts the events the store could not keep (reported in the
 	// log, each with its reason); Events and Kinds leave them out.
-	Skipped int
-	// Err is nil when the source succeeded.
+	Unstorable int
+	// Err is nil when the source succeeded or was skipped.
 	Err error
+	// Skipped, when set, says why the source was not asked (Skipper).
+	Skipped string
 }
 
 // Result is the outcome of a Run, one entry per source in registry order.
@@ -102,6 +104,20 @@ func (r *Runner) runOne(ctx context.Context, c Collector, w timeline.Window) Sou
 	log := r.logger().With(zap.String("source", name), zap.String("incident_id", w.IncidentID))
 	started := r.now().UTC()
 	out := SourceResult{Source: name, Kinds: map[string]int{}}
+	if sk, ok := c.(Skipper); ok {
+		if reason, skip := sk.Skip(w); skip {
+			out.Skipped = reason
+			log.Info("collection skipped", zap.String("reason", reason))
+			if r.DoneFunc != nil {
+				r.DoneFunc(name, timeline.StateSkipped)
+			}
+			if err := r.Store.SetSourceStatus(ctx, timeline.SourceStatus{IncidentID: w.IncidentID, Source: name,
+				State: timeline.StateSkipped, Reason: reason, FinishedAt: &started}); err != nil {
+				out.Err = fmt.Errorf("recording status: %w", err)
+			}
+			return out
+		}
+	}
 	if err := r.Store.SetSourceStatus(ctx, timeline.SourceStatus{
 		IncidentID: w.IncidentID, Source: name, State: timeline.StateRunning, StartedAt: &started,
 	}); err != nil {
@@ -138,7 +154,7 @@ func (r *Runner) runOne(ctx context.Context, c Collector, w timeline.Window) Sou
 				}
 			}
 		}
-		out.Skipped = len(skipped)
+		out.Unstorable = len(skipped)
 		batch = batch[:0]
 		return nil
 	}

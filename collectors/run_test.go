@@ -224,8 +224,8 @@ func TestNULAndInvalidUTF8AreStoredWithTheRest(t *testing.T) {
 		t.Errorf("%d events carry the replaced text, want 3 (message, note, commit)", found)
 	}
 	for _, s := range res.Sources {
-		if s.Skipped != 0 {
-			t.Errorf("%s skipped %d events", s.Source, s.Skipped)
+		if s.Unstorable != 0 {
+			t.Errorf("%s skipped %d events", s.Source, s.Unstorable)
 		}
 	}
 }
@@ -271,7 +271,7 @@ func TestUnstorableEventIsSkippedNotFatal(t *testing.T) {
 	if err := res.Err(); err != nil {
 		t.Fatal(err)
 	}
-	if s := res.Sources[0]; s.Events != 4 || s.Skipped != 1 || s.Kinds[timeline.KindChatMessage] != 4 {
+	if s := res.Sources[0]; s.Events != 4 || s.Unstorable != 1 || s.Kinds[timeline.KindChatMessage] != 4 {
 		t.Errorf("result %+v, want 4 events and 1 skipped", s)
 	}
 	stored, err := st.Timeline(ctx, timeline.TimelineQuery{IncidentID: "INC1"})
@@ -284,5 +284,48 @@ func TestUnstorableEventIsSkippedNotFatal(t *testing.T) {
 	sts, err := st.SourceStatuses(ctx, "INC1")
 	if err != nil || len(sts) != 1 || sts[0].State != timeline.StateSucceeded || sts[0].EventCount != 4 {
 		t.Errorf("status %+v, %v; want succeeded with 4 events", sts, err)
+	}
+}
+
+// A source that cannot know the incident is skipped: it is not asked, its
+// status says why, and the run is no failure.
+func TestSourcesWithNothingInScopeAreSkipped(t *testing.T) {
+	t.Parallel()
+	b := setupRun(t)
+	b.planner.ScopeFunc = nil // no repositories, no channels
+	ctx := context.Background()
+	_, w, err := b.planner.Plan(ctx, timeline.CollectRequest{IncidentID: fakeworld.IncidentID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.IncidentSource != timeline.SourcePagerDuty {
+		t.Errorf("window source = %q, want pagerduty", w.IncidentSource)
+	}
+	res := b.runner.Run(ctx, w)
+	if err := res.Err(); err != nil {
+		t.Fatal(err)
+	}
+	sts, err := b.store.SourceStatuses(ctx, fakeworld.IncidentID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, st := range sts {
+		got[st.Source] = st.State
+		if st.State == timeline.StateSkipped && (st.Reason == "" || st.Error != "" || st.FinishedAt == nil) {
+			t.Errorf("%s: %+v, want a reason, no error and a finish time", st.Source, st)
+		}
+	}
+	want := map[string]string{"pagerduty": timeline.StateSucceeded, "github": timeline.StateSkipped, "slack": timeline.StateSkipped}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("states (-want +got):\n%s", diff)
+	}
+	for _, s := range res.Sources {
+		if (s.Source == "github" || s.Source == "slack") && !strings.Contains(s.Skipped, "scope") {
+			t.Errorf("%s: skipped = %q, want the reason", s.Source, s.Skipped)
+		}
+	}
+	if n := b.world.GH.Requests() + b.world.Slack.Requests(); n != 0 {
+		t.Errorf("skipped sources were asked %d times", n)
 	}
 }

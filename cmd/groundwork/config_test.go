@@ -127,6 +127,8 @@ func TestParseConfigErrorsNameTheKey(t *testing.T) {
 		"unknown scope":         {"scopes: [read]}", "scopes: [admin]}", "api_tokens[0].scopes"},
 		"bad repo":              {"github_repos: [acme/checkout-api, acme/infra]", "github_repos: [checkout-api]", "services.PSVC001.github_repos"},
 		"zero workers":          {"workers: 4", "workers: 0", "jobs.workers"},
+		"bad run lookback": {`webhook_secret: "${GITHUB_WEBHOOK_SECRET}"`, `webhook_secret: "${GITHUB_WEBHOOK_SECRET}"` + "\n    workflow_run_lookback: a day",
+			"sources.github.workflow_run_lookback"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			raw := strings.Replace(validConfig, tc.from, tc.to, 1)

@@ -282,7 +282,7 @@ func waitForCollection(ctx context.Context, base, id string, limit time.Duration
 
 func finished(sts []api.SourceStatusJSON) bool {
 	for _, s := range sts {
-		if s.State != timeline.StateSucceeded && s.State != timeline.StateFailed {
+		if s.State != timeline.StateSucceeded && s.State != timeline.StateFailed && s.State != timeline.StateSkipped {
 			return false
 		}
 	}

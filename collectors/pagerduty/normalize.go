@@ -223,7 +223,10 @@ func NormalizeAlert(incidentID string, a pd.IncidentAlert) (timeline.Event, erro
 
 // NormalizeIncident reads the facts of an incident that its window and its
 // timeline's heading rest on. ResolvedAt comes from resolved_at, or for a
-// resolved incident whose payload lacks it, from last_status_change_at. Its
+// resolved incident whose payload lacks it, from last_status_change_at;
+// StatusAt is last_status_change_at (PagerDuty's clock, as the webhooks'
+// occurred_at), so that a collection planned from an older view does not
+// undo a newer reopen or resolve (timeline.Incident.Refresh); its
 // strings are made storable (timeline.StorableString).
 func NormalizeIncident(inc pd.Incident) (timeline.Incident, error) {
 	started, err := parseTime(inc.CreatedAt)
@@ -241,6 +244,9 @@ func NormalizeIncident(inc pd.Incident) (timeline.Incident, error) {
 	}
 	if out.Title == "" {
 		out.Title = timeline.StorableString(inc.Summary)
+	}
+	if t, err := parseTime(inc.LastStatusChangeAt); err == nil {
+		out.StatusAt = t
 	}
 	resolved := inc.ResolvedAt
 	if resolved == "" && inc.Status == "resolved" {

@@ -261,6 +261,11 @@ func TestNormalizeIncident(t *testing.T) {
 			if !cmp.Equal(tc.resolved, got.ResolvedAt) || !got.StartedAt.Equal(time.Date(2015, 10, 6, 21, 30, 42, 0, time.UTC)) {
 				t.Errorf("started %v resolved %v, want resolved %v", got.StartedAt, got.ResolvedAt, tc.resolved)
 			}
+			// The status time, where PagerDuty gives one, orders this view
+			// against the webhooks' (timeline.Incident.Refresh).
+			if want := strings.Contains(tc.json, "last_status_change_at"); got.StatusAt.IsZero() == want {
+				t.Errorf("status at %v; want it from last_status_change_at: %v", got.StatusAt, want)
+			}
 		})
 	}
 }

@@ -101,6 +101,7 @@ type Collector struct {
 var (
 	_ collectors.Collector         = (*Collector)(nil)
 	_ collectors.IncidentDescriber = (*Collector)(nil)
+	_ collectors.Skipper           = (*Collector)(nil)
 )
 
 // New returns a collector for an enabled, valid configuration.
@@ -124,6 +125,17 @@ func New(cfg Config, opts Options) (*Collector, error) {
 
 // Name implements collectors.Collector.
 func (c *Collector) Name() string { return Name }
+
+// Skip implements collectors.Skipper: PagerDuty knows only its own
+// incidents, so one declared by the generic hook (or any other source) is
+// skipped rather than failed on PagerDuty's 404. An incident of unknown
+// source is collected.
+func (c *Collector) Skip(w timeline.Window) (string, bool) {
+	if w.IncidentSource == "" || w.IncidentSource == Name {
+		return "", false
+	}
+	return "the incident was declared by the " + w.IncidentSource + " hook, not by PagerDuty, which does not know it", true
+}
 
 // DescribeIncident implements collectors.IncidentDescriber with
 // GET /incidents/{id}. The incident keeps the id it was asked for.

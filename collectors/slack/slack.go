@@ -148,7 +148,10 @@ type Collector struct {
 	ws   string // workspace URL, remembered for live capture
 }
 
-var _ collectors.Collector = (*Collector)(nil)
+var (
+	_ collectors.Collector = (*Collector)(nil)
+	_ collectors.Skipper   = (*Collector)(nil)
+)
 
 // NewLimiter returns the pacing of requestsPerMinute: one request every
 // minute/requestsPerMinute, burst 1.
@@ -280,6 +283,15 @@ func (r *run) send(e timeline.Event) error {
 		return err
 	}
 	return nil
+}
+
+// Skip implements collectors.Skipper: with no channel in the incident's
+// scope there is nothing to read.
+func (c *Collector) Skip(w timeline.Window) (string, bool) {
+	if len(dedupe(w.Channels)) > 0 {
+		return "", false
+	}
+	return "no Slack channels are in the incident's scope (services.<id>.slack_channels, default.slack_channels, or the request's slack_channels)", true
 }
 
 // Collect implements collectors.Collector. It asks auth.test once for the

@@ -110,7 +110,10 @@ func writeJournalTx(ctx context.Context, tx pgx.Tx, entries []timeline.JournalEn
 		}
 		for _, inc := range incs {
 			for _, e := range g.events {
-				if inc.Covers(e.OccurredAt) {
+				// An open incident's window runs up to now; the delivery's
+				// own clock is the sender's, so an open window takes any
+				// event from its start on (as coveringSQL does).
+				if inc.Covers(e.OccurredAt, e.OccurredAt) {
 					e.IncidentID = inc.ID
 					out = append(out, e)
 				}

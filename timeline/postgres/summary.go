@@ -62,7 +62,7 @@ func (s *Store) PriorPages(ctx context.Context, incidentID string, since, until 
 const versionSQL = `
 SELECT (extract(epoch FROM i.updated_at) * 1000000)::bigint,
        COALESCE((SELECT max(seq) FROM events WHERE incident_id = i.id), 0),
-       COALESCE((SELECT md5(string_agg(concat_ws('|', cs.source, cs.state, cs.error, cs.event_count,
+       COALESCE((SELECT md5(string_agg(concat_ws('|', cs.source, cs.state, cs.error, cs.reason, cs.event_count,
                      (extract(epoch FROM cs.started_at) * 1000000)::bigint,
                      (extract(epoch FROM cs.finished_at) * 1000000)::bigint), E'\n' ORDER BY cs.source))
                  FROM collection_status cs WHERE cs.incident_id = i.id), '')
