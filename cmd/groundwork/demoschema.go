@@ -62,6 +62,9 @@ type demoSchema struct {
 // marks and locks a schema of the demo's own. url connects with the
 // search_path set to that schema alone.
 func openDemoSchema(ctx context.Context, baseURL string, step func(string, ...any)) (*demoSchema, error) {
+	if err := checkDSN("DATABASE_URL", baseURL); err != nil {
+		return nil, err
+	}
 	conn, err := pgx.Connect(ctx, baseURL)
 	if err != nil {
 		return nil, fmt.Errorf("connecting to the demo's database: %w", scrubDSN(err, baseURL))

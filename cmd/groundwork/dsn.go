@@ -108,7 +108,10 @@ func (e *scrubbedError) Unwrap() error { return e.err }
 // checkDatabaseURL parses dsn as pgx will and reports what is wrong with it
 // without quoting it: pgx's own message quotes the string, and only does
 // its best to mask the password.
-func checkDatabaseURL(dsn string) error {
+func checkDatabaseURL(dsn string) error { return checkDSN("database_url", dsn) }
+
+// checkDSN is checkDatabaseURL for a connection string named key.
+func checkDSN(key, dsn string) error {
 	if dsn == "" {
 		return nil
 	}
@@ -116,7 +119,7 @@ func checkDatabaseURL(dsn string) error {
 	if err == nil {
 		return nil
 	}
-	return errors.New("database_url: not a valid Postgres connection string (" + parseProblem(err) + ")")
+	return errors.New(key + ": not a valid Postgres connection string (" + parseProblem(err) + ")")
 }
 
 // parseProblem is what pgx found wrong, without the connection string:
