@@ -60,7 +60,7 @@ func (c Config) secrets() []string {
 	for _, t := range c.APITokens {
 		out = append(out, t.Token)
 	}
-	return out
+	return append(out, dsnSecrets(c.DatabaseURL)...)
 }
 
 // migrateHooks are the migrations run after the timeline schema's, under
