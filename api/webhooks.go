@@ -535,7 +535,11 @@ type slackEnvelope struct {
 
 // slackWebhook receives the Slack Events API: it answers url_verification
 // and stores message events (new, edited, thread replies) of the incidents'
-// channels live, as slack:message:{channel}:{ts}.
+// channels live, as slack:message:{channel}:{ts}. An edit older than the
+// stored version (a retry arriving late) changes nothing; a deletion
+// (message_deleted, or message_changed to a tombstone) removes the message
+// from the timelines whose window holds it, and is kept even when the
+// message itself never arrived, so that a late copy cannot bring it back.
 func (s *Server) slackWebhook(ctx context.Context, r *http.Request, body []byte) (WebhookAckJSON, error) {
 	secret := s.Webhooks.SlackSigningSecret
 	if secret == "" {
