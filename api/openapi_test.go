@@ -11,9 +11,11 @@ import (
 	"net/http/httptest"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -247,6 +249,19 @@ func TestResponsesMatchTheOpenAPIDocument(t *testing.T) {
 	c.call(t, u, "GET", "/v1/feed", "", nil)
 	c.call(t, u, "GET", "/v1/feed", writeToken, nil)
 	c.visitSchema(t, "Event", []byte(c.callStream(t, u, "/v1/feed?after=2")))
+	// A deletion in the feed, polled and streamed.
+	gone := trickyEvents("PCHECKOUT")[0]
+	gone.Deleted, gone.Version = true, gone.OccurredAt.Add(time.Hour)
+	b.events(t, gone)
+	all, err := b.store.Feed(context.Background(), 0, 10000)
+	if err != nil || !all[len(all)-1].Deleted {
+		t.Fatalf("the deletion is not last in the feed: %v", err)
+	}
+	before := strconv.FormatInt(all[len(all)-1].Seq-1, 10)
+	if _, raw = c.call(t, u, "GET", "/v1/feed?after="+before, readToken, nil); !strings.Contains(string(raw), `"deleted":true`) {
+		t.Errorf("feed page without the deletion: %s", raw)
+	}
+	c.visitSchema(t, "DeletedEvent", []byte(c.callStream(t, u, "/v1/feed?after="+before)))
 
 	// Operations.
 	c.call(t, u, "GET", "/healthz", "", nil)

@@ -9,7 +9,9 @@ import (
 // The API's JSON types are kept apart from the domain's, so the wire format
 // changes only on purpose.
 
-// EventJSON is one timeline event on the wire (PRODUCT.md §3).
+// EventJSON is one timeline event on the wire (PRODUCT.md §3). In the feed,
+// an event deleted upstream comes as {"id", "incident_id", "deleted": true,
+// "seq"} and nothing else (see wire); timelines and exports never hold one.
 type EventJSON struct {
 	ID         string          `json:"id"`
 	IncidentID string          `json:"incident_id"`
@@ -22,6 +24,28 @@ type EventJSON struct {
 	URL        string          `json:"url"`
 	Details    map[string]any  `json:"details"`
 	Seq        int64           `json:"seq"`
+	// Deleted marks the removal of an event deleted upstream; only ID,
+	// IncidentID and Seq are set then.
+	Deleted bool `json:"deleted,omitempty"`
+}
+
+// deletedEventJSON is the feed's entry for an event deleted upstream.
+type deletedEventJSON struct {
+	ID         string `json:"id"`
+	IncidentID string `json:"incident_id"`
+	Deleted    bool   `json:"deleted"`
+	Seq        int64  `json:"seq"`
+}
+
+// wire is what the feed encodes for e: the deletion's four fields, or the
+// whole event. (A MarshalJSON method would do the same for every encoding of
+// EventJSON, at about ten times the cost: encoding/json re-scans what a
+// Marshaler returns.)
+func (e EventJSON) wire() any {
+	if e.Deleted {
+		return deletedEventJSON{ID: e.ID, IncidentID: e.IncidentID, Deleted: true, Seq: e.Seq}
+	}
+	return e
 }
 
 // formatTime renders an instant in UTC with every nanosecond kept.
@@ -36,6 +60,9 @@ func formatTimePtr(t *time.Time) *string {
 }
 
 func eventJSON(e timeline.Event) EventJSON {
+	if e.Deleted {
+		return EventJSON{ID: e.ID, IncidentID: e.IncidentID, Deleted: true, Seq: e.Seq}
+	}
 	d := e.Details
 	if d == nil {
 		d = map[string]any{}
@@ -141,4 +168,16 @@ type FeedJSON struct {
 	// NextAfter is the seq to pass as after for the next page: the last
 	// event's, or the request's after when there were none.
 	NextAfter int64 `json:"next_after"`
+}
+
+// wire is what GET /v1/feed encodes for f: its events as EventJSON.wire.
+func (f FeedJSON) wire() any {
+	events := make([]any, len(f.Events))
+	for i, e := range f.Events {
+		events[i] = e.wire()
+	}
+	return struct {
+		Events    []any `json:"events"`
+		NextAfter int64 `json:"next_after"`
+	}{events, f.NextAfter}
 }

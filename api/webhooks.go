@@ -692,7 +692,7 @@ func (s *Server) captureLive(ctx context.Context, receiver, id string, scope tim
 func (s *Server) journalLive(ctx context.Context, receiver, id, scope string, from time.Time, events []timeline.Event) (WebhookAckJSON, error) {
 	entries := make([]timeline.JournalEntry, len(events))
 	for i, e := range events {
-		entries[i] = timeline.JournalEntry{Source: receiver, Scope: scope, Event: e}
+		entries[i] = timeline.JournalEntry{Source: receiver, Scope: scope, Event: e, Deleted: e.Deleted}
 	}
 	ack, err := s.record(ctx, timeline.Delivery{Receiver: receiver, ID: id, Journal: entries})
 	if err != nil && s.Webhooks.BreakCoverageFunc != nil {
@@ -726,7 +726,11 @@ type slackEnvelope struct {
 
 // slackWebhook receives the Slack Events API: it answers url_verification
 // and stores message events (new, edited, thread replies) of the incidents'
-// channels live, as slack:message:{channel}:{ts}.
+// channels live, as slack:message:{channel}:{ts}. An edit older than the
+// stored version (a retry arriving late) changes nothing; a deletion
+// (message_deleted, or message_changed to a tombstone) removes the message
+// from the timelines whose window holds it, and is kept even when the
+// message itself never arrived, so that a late copy cannot bring it back.
 func (s *Server) slackWebhook(ctx context.Context, r *http.Request, body []byte) (WebhookAckJSON, error) {
 	secret := s.Webhooks.SlackSigningSecret
 	if secret == "" {

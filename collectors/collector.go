@@ -55,6 +55,21 @@ type Skipper interface {
 	Skip(w timeline.Window) (reason string, skip bool)
 }
 
+// Sweeper is implemented by a collector that can tell which parts of the
+// upstream it has read completely (Slack: a channel's history over the
+// window), so that the events stored there which the upstream no longer has
+// — deleted Slack messages — are removed when the incident is collected
+// again (Runner; timeline.Store.SweepEvents).
+type Sweeper interface {
+	// CollectSweeping is Collect, and also calls sweep for each part of w
+	// it read completely and without error, after emitting every event of
+	// that part; never for a part it read only in part. sweep and emit are
+	// never called concurrently. The caller fills in the sweep's IncidentID
+	// and Source and keeps what was emitted, so KeepFunc need only keep
+	// what the collector could not have seen.
+	CollectSweeping(ctx context.Context, w timeline.Window, emit func(timeline.Event) error, sweep func(timeline.Sweep)) error
+}
+
 // Registry is the explicit, ordered list of enabled collectors.
 type Registry struct {
 	list []Collector

@@ -18,6 +18,9 @@ import (
 // Runner collects an incident's window from every registered source at once
 // and writes the events to the store in batches, recording each source's
 // status as it goes. One source's failure leaves the others' events stored.
+// For a collector that is a Sweeper, the events it stored before that it
+// no longer finds in the parts it read completely are deleted afterwards
+// (they were deleted upstream); nothing is deleted when writing failed.
 type Runner struct {
 	Registry *Registry
 	Store    timeline.Store
@@ -44,6 +47,10 @@ type SourceResult struct {
 	// Unstorable counts the events the store could not keep (reported in the
 	// log, each with its reason); Events and Kinds leave them out.
 	Unstorable int
+	// Deleted counts the stored events the source's sweeps removed as
+	// deleted upstream (tombstones the source sent itself are stored like
+	// its other events, and counted in neither).
+	Deleted int
 	// Err is nil when the source succeeded or was skipped.
 	Err error
 	// Skipped, when set, says why the source was not asked (Skipper).
@@ -131,12 +138,14 @@ func (r *Runner) runOne(ctx context.Context, c Collector, w timeline.Window) Sou
 	batch := make([]timeline.Event, 0, size)
 	seen := make(map[string]struct{})
 	skipped := make(map[string]struct{})
+	storeFailed := false
 	flush := func() error {
 		if len(batch) == 0 {
 			return nil
 		}
 		res, err := r.Store.UpsertEvents(ctx, batch)
 		if err != nil {
+			storeFailed = true
 			return fmt.Errorf("storing events: %w", err)
 		}
 		for _, sk := range res.Skipped {
@@ -169,10 +178,12 @@ func (r *Runner) runOne(ctx context.Context, c Collector, w timeline.Window) Sou
 		}
 		if _, dup := seen[e.ID]; !dup {
 			seen[e.ID] = struct{}{}
-			out.Events++
-			out.Kinds[e.Kind]++
-			if r.Progress != nil {
-				r.Progress.AddEvents(name, 1)
+			if !e.Deleted {
+				out.Events++
+				out.Kinds[e.Kind]++
+				if r.Progress != nil {
+					r.Progress.AddEvents(name, 1)
+				}
 			}
 		}
 		batch = append(batch, e)
@@ -181,9 +192,25 @@ func (r *Runner) runOne(ctx context.Context, c Collector, w timeline.Window) Sou
 		}
 		return nil
 	}
-	err := c.Collect(ctx, w, emit)
+	var sweeps []timeline.Sweep
+	var err error
+	if sw, ok := c.(Sweeper); ok {
+		err = sw.CollectSweeping(ctx, w, emit, func(s timeline.Sweep) { sweeps = append(sweeps, s) })
+	} else {
+		err = c.Collect(ctx, w, emit)
+	}
 	if ferr := flush(); err == nil {
 		err = ferr
+	}
+	if !storeFailed && ctx.Err() == nil {
+		for _, s := range sweeps {
+			n, serr := r.sweep(ctx, w.IncidentID, name, s, seen)
+			out.Deleted += n
+			if serr != nil {
+				err = errors.Join(err, fmt.Errorf("removing events deleted upstream: %w", serr))
+				break
+			}
+		}
 	}
 	finished := r.now().UTC()
 	st := timeline.SourceStatus{
@@ -196,7 +223,7 @@ func (r *Runner) runOne(ctx context.Context, c Collector, w timeline.Window) Sou
 		st.Error = RedactError(err, r.Secrets...)
 		log.Warn("collection failed", zap.Error(err), zap.Int("events", out.Events))
 	} else {
-		log.Info("collection succeeded", zap.Int("events", out.Events))
+		log.Info("collection succeeded", zap.Int("events", out.Events), zap.Int("deleted", out.Deleted))
 	}
 	if r.DoneFunc != nil {
 		outcome := timeline.StateSucceeded
@@ -216,6 +243,20 @@ func (r *Runner) runOne(ctx context.Context, c Collector, w timeline.Window) Sou
 		out.Err = fmt.Errorf("recording status: %w", serr)
 	}
 	return out
+}
+
+// sweep deletes what s says the upstream no longer has, keeping every event
+// the run emitted.
+func (r *Runner) sweep(ctx context.Context, incidentID, source string, s timeline.Sweep, seen map[string]struct{}) (int, error) {
+	s.IncidentID, s.Source = incidentID, source
+	keep := s.KeepFunc
+	s.KeepFunc = func(e timeline.Event) bool {
+		if _, ok := seen[e.ID]; ok {
+			return true
+		}
+		return keep != nil && keep(e)
+	}
+	return r.Store.SweepEvents(ctx, s)
 }
 
 // Progress counts each source's requests, events and rate-limit waits while

@@ -27,6 +27,21 @@
 // joins the incident by itself under the same ids. A window vouched for up to
 // now is not read at all, which is what makes an incident under the 2025
 // limits ready at once when its messages came live.
+//
+// # Deleted messages
+//
+// A message deleted upstream must leave the timeline (it may have been a
+// pasted credential). A deleted thread parent that still has replies shows
+// in history as a "tombstone": it is emitted as the message's Deletion.
+// Other deleted messages simply vanish from history, so Collector is a
+// collectors.Sweeper: for each channel collected without error it reports
+// what it read completely — messages whose ts lies in [window start, the
+// earlier of window end and one minute before the first history request];
+// thread replies only where it knows the thread (its parent was in the
+// history it read, or would have been had it still existed) — and the
+// runner deletes the events stored there that this collection did not emit.
+// Replies to parents older than the lookback are never swept, since the
+// collection cannot see them (PRODUCT.md §4 keeps them).
 package slack
 
 import (
@@ -57,6 +72,12 @@ const (
 	DefaultThreadLookback    = 7 * 24 * time.Hour
 	DefaultConcurrency       = 4
 )
+
+// sweepMargin is how far before its first history request a channel's
+// sweep ends: a message posted at about that moment, by a clock a little
+// ahead of ours, may have missed the read, and must not be taken for
+// deleted.
+const sweepMargin = time.Minute
 
 // Config is the sources.slack section of the configuration.
 type Config struct {
@@ -142,7 +163,7 @@ type Collector struct {
 	lookback    time.Duration
 	concurrency int
 	coverage    collectors.Coverage
-	now         func() time.Time
+	clock       collectors.ClientOptions
 
 	wsMu sync.Mutex
 	ws   string // workspace URL, remembered for live capture
@@ -151,6 +172,7 @@ type Collector struct {
 var (
 	_ collectors.Collector = (*Collector)(nil)
 	_ collectors.Skipper   = (*Collector)(nil)
+	_ collectors.Sweeper   = (*Collector)(nil)
 )
 
 // NewLimiter returns the pacing of requestsPerMinute: one request every
@@ -194,7 +216,7 @@ func New(cfg Config, opts Options) (*Collector, error) {
 		lookback = DefaultThreadLookback
 	}
 	return &Collector{cfg: cfg, api: api, transport: tr, log: opts.Log(), lookback: lookback, concurrency: conc,
-		coverage: opts.Coverage, now: opts.Now}, nil
+		coverage: opts.Coverage, clock: opts.ClientOptions}, nil
 }
 
 // Name implements collectors.Collector.
@@ -267,6 +289,20 @@ type run struct {
 	emit    func(timeline.Event) error
 	emitErr error
 	cancel  context.CancelFunc
+	// sweepFunc hears each channel read completely; nil for Collect.
+	sweepFunc func(timeline.Sweep)
+}
+
+// sweep reports s, serialised with send.
+func (r *run) sweep(s timeline.Sweep) {
+	if r.sweepFunc == nil {
+		return
+	}
+	r.emitMu.Lock()
+	defer r.emitMu.Unlock()
+	if r.emitErr == nil {
+		r.sweepFunc(s)
+	}
 }
 
 // send serialises emit; after emit fails once, every collector goroutine
@@ -305,6 +341,12 @@ func (c *Collector) Skip(w timeline.Window) (string, bool) {
 // readUntil); a channel it vouches for entirely is not read at all, and when
 // no channel needs reading Collect makes no request.
 func (c *Collector) Collect(ctx context.Context, w timeline.Window, emit func(timeline.Event) error) error {
+	return c.CollectSweeping(ctx, w, emit, nil)
+}
+
+// CollectSweeping implements collectors.Sweeper: Collect, and one sweep per
+// channel collected without error (see "Deleted messages" above).
+func (c *Collector) CollectSweeping(ctx context.Context, w timeline.Window, emit func(timeline.Event) error, sweep func(timeline.Sweep)) error {
 	channels := dedupe(w.Channels)
 	if len(channels) == 0 {
 		return nil
@@ -331,7 +373,7 @@ func (c *Collector) Collect(ctx context.Context, w timeline.Window, emit func(ti
 	}
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	r := &run{w: w, ws: ws, users: NewUserResolver(c.api), emit: emit, cancel: cancel}
+	r := &run{w: w, ws: ws, users: NewUserResolver(c.api), emit: emit, cancel: cancel, sweepFunc: sweep}
 
 	var (
 		mu   sync.Mutex
@@ -392,7 +434,7 @@ func (c *Collector) readUntil(ctx context.Context, w timeline.Window, ch string)
 	if c.coverage == nil {
 		return w.End, true
 	}
-	now := c.now()
+	now := c.clock.Now()
 	end := w.End
 	if now.Before(end) {
 		end = now
@@ -412,10 +454,60 @@ func (c *Collector) readUntil(ctx context.Context, w timeline.Window, ch string)
 	return gaps[len(gaps)-1].To, true
 }
 
+// channelRead is what collecting one channel read: history from from (the
+// window's start, or the lookback's once that was searched too) up to end
+// (the window's end, or less where live capture vouches for the rest; see
+// readUntil), starting at readAt.
+type channelRead struct {
+	from, end time.Time
+	readAt    time.Time
+}
+
 // collectChannel emits the channel's messages in the window up to end and
 // the thread replies in the window up to end, then searches the lookback for
-// older parents.
+// older parents, and when all of it succeeded reports the channel's sweep.
 func (c *Collector) collectChannel(ctx context.Context, r *run, ch string, end time.Time) error {
+	read := &channelRead{from: r.w.Start, end: end, readAt: c.clock.Now()}
+	if err := c.readChannel(ctx, r, ch, read); err != nil {
+		return err
+	}
+	if s, ok := read.sweep(r.w, ch); ok {
+		r.sweep(s)
+	}
+	return nil
+}
+
+// sweep is the part of channel ch that read covers completely (see
+// "Deleted messages"); ok is false when it is empty.
+func (read *channelRead) sweep(w timeline.Window, ch string) (timeline.Sweep, bool) {
+	end := read.end
+	if limit := read.readAt.Add(-sweepMargin); limit.Before(end) {
+		end = limit
+	}
+	if end.Before(w.Start) {
+		return timeline.Sweep{}, false
+	}
+	from := read.from
+	keep := func(e timeline.Event) bool {
+		if e.Kind != timeline.KindChatReply {
+			return false
+		}
+		if sub, _ := e.Details["subtype"].(string); sub == slackapi.MsgSubTypeThreadBroadcast {
+			return false // broadcasts are in history themselves
+		}
+		// A thread is known when its parent's ts lies in the history read:
+		// the parent was there (as itself, or as a tombstone while it had
+		// replies), and its replies in the window were read, or it had none
+		// there. Replies in other threads are kept.
+		thread, _ := e.Details["thread_ts"].(string)
+		t, err := ParseTS(thread)
+		return err != nil || t.Before(from) || t.After(end)
+	}
+	return timeline.Sweep{IDPrefix: MessageID(ch, ""), Start: w.Start, End: end, KeepFunc: keep}, true
+}
+
+func (c *Collector) readChannel(ctx context.Context, r *run, ch string, read *channelRead) error {
+	end := read.end
 	oldest, latest := ceilTS(r.w.Start), FormatTS(end)
 	err := c.pageHistory(ctx, ch, oldest, latest, func(msgs []slackapi.Message) error {
 		// History comes newest first; emit each page oldest first.
@@ -447,7 +539,7 @@ func (c *Collector) collectChannel(ctx context.Context, r *run, ch string, end t
 	if before.Before(start.Add(-c.lookback)) {
 		return nil
 	}
-	return c.pageHistory(ctx, ch, ceilTS(start.Add(-c.lookback)), FormatTS(before), func(msgs []slackapi.Message) error {
+	err = c.pageHistory(ctx, ch, ceilTS(start.Add(-c.lookback)), FormatTS(before), func(msgs []slackapi.Message) error {
 		for i := len(msgs) - 1; i >= 0; i-- {
 			m := msgs[i].Msg
 			if !IsThreadParent(m) {
@@ -464,6 +556,10 @@ func (c *Collector) collectChannel(ctx context.Context, r *run, ch string, end t
 		}
 		return nil
 	})
+	if err == nil {
+		read.from = start.Add(-c.lookback)
+	}
+	return err
 }
 
 // pageHistory pages conversations.history from latest down to oldest (both
@@ -525,6 +621,18 @@ func (c *Collector) collectReplies(ctx context.Context, r *run, ch, parentTS str
 }
 
 func (c *Collector) emitMessage(ctx context.Context, r *run, ch string, m slackapi.Msg) error {
+	if m.SubType == MsgSubTypeTombstone {
+		// A deleted parent kept for its replies: the message is gone.
+		at, err := ParseTS(m.Timestamp)
+		if err != nil || !r.w.Contains(at) {
+			return nil
+		}
+		e, err := Deletion(ch, m.Timestamp, m.ThreadTimestamp, c.clock.Now())
+		if err != nil {
+			return nil
+		}
+		return r.send(e)
+	}
 	if !Storable(m) {
 		return nil
 	}

@@ -53,23 +53,41 @@ const writeLockID int64 = 0x67772d66656564 // "gw-feed"
 // that changed events; the payload is the highest seq written.
 const FeedChannel = "groundwork_events"
 
-var eventCols = []string{"incident_id", "id", "source", "kind", "occurred_at", "occurred_ns", "actor", "title", "text", "url", "details", "content_hash"}
+var eventCols = []string{"incident_id", "id", "source", "kind", "occurred_at", "occurred_ns", "actor", "title", "text", "url", "details", "content_hash", "version", "deleted"}
 
-const insertUnnestSQL = `INSERT INTO events (incident_id, id, source, kind, occurred_at, occurred_ns, actor, title, text, url, details, content_hash)
+const insertUnnestSQL = `INSERT INTO events (incident_id, id, source, kind, occurred_at, occurred_ns, actor, title, text, url, details, content_hash, version, deleted)
 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::int[],
-                     $7::jsonb[], $8::text[], $9::text[], $10::text[], $11::jsonb[], $12::bytea[])`
+                     $7::jsonb[], $8::text[], $9::text[], $10::text[], $11::jsonb[], $12::bytea[],
+                     $13::timestamptz[], $14::boolean[])`
 
-// updateSQL rewrites changed rows, giving each a new seq.
+// updateSQL rewrites changed rows, giving each a new seq. A row is never
+// replaced by an older version of the object (Event.Version): a stored row
+// without a version is replaced by anything, an event without a version
+// replaces anything but a tombstone, and otherwise the newer or equal
+// version wins (equal: the same version collected again, with names
+// resolved). Rows the rule keeps are left alone and not counted.
 const updateSQL = `WITH up AS (
 UPDATE events e SET source = u.source, kind = u.kind, occurred_at = u.occurred_at, occurred_ns = u.occurred_ns,
     actor = u.actor, title = u.title, text = u.text, url = u.url, details = u.details,
-    content_hash = u.content_hash, seq = nextval('event_seq'), updated_at = now()
+    content_hash = u.content_hash, version = u.version, deleted = u.deleted,
+    seq = nextval('event_seq'), updated_at = now()
 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::int[],
-            $7::jsonb[], $8::text[], $9::text[], $10::text[], $11::jsonb[], $12::bytea[])
-     AS u(incident_id, id, source, kind, occurred_at, occurred_ns, actor, title, text, url, details, content_hash)
+            $7::jsonb[], $8::text[], $9::text[], $10::text[], $11::jsonb[], $12::bytea[],
+            $13::timestamptz[], $14::boolean[])
+     AS u(incident_id, id, source, kind, occurred_at, occurred_ns, actor, title, text, url, details, content_hash,
+          version, deleted)
 WHERE e.incident_id = u.incident_id AND e.id = u.id AND e.content_hash IS DISTINCT FROM u.content_hash
+  AND (e.version IS NULL OR u.version >= e.version OR (u.version IS NULL AND NOT e.deleted))
 RETURNING e.seq)
 SELECT count(*), COALESCE(max(seq), 0) FROM up`
+
+// tombstoneHash is the content hash of every tombstone: deleting an event
+// twice (a live deletion, then a collection that no longer finds it)
+// changes nothing the second time.
+var tombstoneHash = func() []byte {
+	h := sha256.Sum256([]byte("groundwork:tombstone"))
+	return h[:16]
+}()
 
 // changedSQL returns, for each row that is new or differs from what is
 // stored, its position and whether it is stored at all. Only keys and
@@ -91,11 +109,16 @@ type encoded struct {
 	actor   any
 	details json.RawMessage
 	hash    []byte
+	version any
 }
 
 func (r *encoded) values() []any {
 	e := r.e
-	return []any{e.IncidentID, e.ID, e.Source, e.Kind, r.us, r.ns, r.actor, e.Title, e.Text, e.URL, r.details, r.hash}
+	if e.Deleted {
+		// A tombstone keeps no content.
+		return []any{e.IncidentID, e.ID, e.Source, e.Kind, r.us, r.ns, nil, "", "", "", r.details, r.hash, r.version, true}
+	}
+	return []any{e.IncidentID, e.ID, e.Source, e.Kind, r.us, r.ns, r.actor, e.Title, e.Text, e.URL, r.details, r.hash, r.version, false}
 }
 
 // encode renders the JSON columns and the content hash. It is the costly
@@ -119,7 +142,17 @@ func (r *encoded) render() error {
 		return fmt.Errorf("event %s: occurred_at %s is outside the years %d to %d", e.ID, e.OccurredAt.UTC().Format(time.RFC3339), minYear, maxYear)
 	}
 	us, ns := splitTime(e.OccurredAt)
-	r.us, r.ns, r.details = us, ns, json.RawMessage("{}")
+	r.us, r.ns, r.details, r.version = us, ns, json.RawMessage("{}"), nil
+	var vb []byte
+	if !e.Version.IsZero() {
+		v := e.Version.UTC().Truncate(time.Microsecond)
+		r.version = v
+		vb = binary.BigEndian.AppendUint64(nil, uint64(v.UnixMicro()))
+	}
+	if e.Deleted {
+		r.hash, r.done = tombstoneHash, true
+		return nil
+	}
 	var actor []byte
 	if e.Actor != nil {
 		actor = appendActor(nil, e.Actor)
@@ -137,7 +170,13 @@ func (r *encoded) render() error {
 	var tb [10]byte
 	binary.BigEndian.PutUint64(tb[:8], uint64(us.UnixMicro()))
 	binary.BigEndian.PutUint16(tb[8:], uint16(ns))
-	for _, part := range [][]byte{[]byte(e.Source), []byte(e.Kind), tb[:], actor, []byte(e.Title), []byte(e.Text), []byte(e.URL), r.details} {
+	parts := [][]byte{[]byte(e.Source), []byte(e.Kind), tb[:], actor, []byte(e.Title), []byte(e.Text), []byte(e.URL), r.details}
+	if vb != nil {
+		// Only versioned events hash their version, so the hashes of the
+		// others are what they were before versions existed.
+		parts = append(parts, vb)
+	}
+	for _, part := range parts {
 		binary.BigEndian.PutUint64(n[:], uint64(len(part)))
 		h.Write(n[:])
 		h.Write(part)

@@ -54,6 +54,16 @@ func writeJournalTx(ctx context.Context, tx pgx.Tx, entries []timeline.JournalEn
 	}
 	var groups []*group
 	byKey := map[[2]string]*group{}
+	addToGroup := func(source, scope string, e timeline.Event) {
+		k := [2]string{source, scope}
+		g := byKey[k]
+		if g == nil {
+			g = &group{source: source, scope: scope}
+			byKey[k] = g
+			groups = append(groups, g)
+		}
+		g.events = append(g.events, e)
+	}
 	for _, en := range entries {
 		if _, ok := journalScopeColumn[en.Source]; !ok {
 			return nil, fmt.Errorf("%w: journal entry %s: source %q is not journaled", timeline.ErrInvalid, en.Event.ID, en.Source)
@@ -62,16 +72,20 @@ func writeJournalTx(ctx context.Context, tx pgx.Tx, entries []timeline.JournalEn
 		if scope == "" {
 			return nil, fmt.Errorf("%w: journal entry %s: scope is empty", timeline.ErrInvalid, en.Event.ID)
 		}
-		if en.Deleted {
+		e := en.Event
+		e.Source = en.Source
+		e.OccurredAt = e.OccurredAt.UTC()
+		if en.Deleted || e.Deleted {
+			// The journal forgets the message, and the incidents that
+			// cover it get its tombstone (timeline.Event.Deleted).
 			if _, err := tx.Exec(ctx, `DELETE FROM live_journal WHERE source = $1 AND scope = $2 AND id = $3`,
 				en.Source, scope, en.Event.ID); err != nil {
 				return nil, err
 			}
+			e.Deleted = true
+			addToGroup(en.Source, scope, e)
 			continue
 		}
-		e := en.Event
-		e.Source = en.Source
-		e.OccurredAt = e.OccurredAt.UTC()
 		check := e
 		check.IncidentID = "journal" // journal rows belong to no incident yet
 		if err := check.Validate(); err != nil {
@@ -85,14 +99,7 @@ func writeJournalTx(ctx context.Context, tx pgx.Tx, entries []timeline.JournalEn
 			e.Title, e.Text, e.URL, r.details, r.hash); err != nil {
 			return nil, err
 		}
-		k := [2]string{en.Source, scope}
-		g := byKey[k]
-		if g == nil {
-			g = &group{source: en.Source, scope: scope}
-			byKey[k] = g
-			groups = append(groups, g)
-		}
-		g.events = append(g.events, e)
+		addToGroup(en.Source, scope, e)
 	}
 	var out []timeline.Event
 	for _, g := range groups {

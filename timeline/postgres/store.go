@@ -267,16 +267,21 @@ func (s *Store) SourceStatuses(ctx context.Context, incidentID string) ([]timeli
 	return out, nil
 }
 
-const eventColumns = `incident_id, id, source, kind, occurred_at, occurred_ns, actor, title, text, url, details, seq`
+const eventColumns = `incident_id, id, source, kind, occurred_at, occurred_ns, actor, title, text, url, details, seq, version, deleted`
 
 func scanEvent(r pgx.Row) (timeline.Event, error) {
 	var e timeline.Event
 	var ns int32
 	var actor, details []byte
-	if err := r.Scan(&e.IncidentID, &e.ID, &e.Source, &e.Kind, &e.OccurredAt, &ns, &actor, &e.Title, &e.Text, &e.URL, &details, &e.Seq); err != nil {
+	var version *time.Time
+	if err := r.Scan(&e.IncidentID, &e.ID, &e.Source, &e.Kind, &e.OccurredAt, &ns, &actor, &e.Title, &e.Text, &e.URL, &details, &e.Seq,
+		&version, &e.Deleted); err != nil {
 		return e, err
 	}
 	e.OccurredAt = e.OccurredAt.UTC().Add(time.Duration(ns))
+	if version != nil {
+		e.Version = version.UTC()
+	}
 	if len(actor) > 0 && string(actor) != "null" {
 		e.Actor = new(timeline.Actor)
 		if err := json.Unmarshal(actor, e.Actor); err != nil {
@@ -297,10 +302,12 @@ func splitTime(t time.Time) (time.Time, int32) {
 	return us, int32(t.Sub(us))
 }
 
-// timelineWhere builds the WHERE clause of a timeline query.
+// timelineWhere builds the WHERE clause of a timeline query. Tombstones
+// are never on a timeline.
 func timelineWhere(q timeline.TimelineQuery) queryBuilder {
 	var b queryBuilder
 	b.where("incident_id = %s", q.IncidentID)
+	b.where("NOT deleted")
 	if q.After != nil {
 		us, ns := splitTime(q.After.OccurredAt)
 		b.where("(occurred_at, occurred_ns, id) > (%s, %s, %s)", us, ns, q.After.ID)
@@ -362,7 +369,9 @@ func (s *Store) TimelineJSON(ctx context.Context, q timeline.TimelineQuery) ([]t
 		var ns int32
 		var actor, details []byte
 		var seq int64
-		if err := rows.Scan(&inc, &id, &src, &kind, &at, &ns, &actor, &title, &text, &url, &details, &seq); err != nil {
+		var version *time.Time
+		var deleted bool
+		if err := rows.Scan(&inc, &id, &src, &kind, &at, &ns, &actor, &title, &text, &url, &details, &seq, &version, &deleted); err != nil {
 			return nil, fmt.Errorf("timeline of %s: %w", q.IncidentID, classify(err))
 		}
 		at = at.UTC().Add(time.Duration(ns))
@@ -454,7 +463,8 @@ func appendJSONString(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
-// Feed implements timeline.Store.
+// Feed implements timeline.Store. Tombstones come as they are stored: their
+// content is gone, Deleted is set.
 func (s *Store) Feed(ctx context.Context, after int64, limit int) ([]timeline.Event, error) {
 	if limit <= 0 {
 		limit = 1000
