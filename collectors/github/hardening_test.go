@@ -177,9 +177,9 @@ func TestGateCapsAnAbsurdReset(t *testing.T) {
 	h := newFaultyHarness(t, func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if n.Add(1) == 1 {
-				w.Header().Set("X-RateLimit-Remaining", "0")
-				w.Header().Set("X-RateLimit-Reset", "99999999999")
-				_, _ = w.Write([]byte(`[]`))
+				// The first call (the repository's lookup) is answered as
+				// usual, with an exhausted budget and an absurd reset.
+				next.ServeHTTP(&exhaustedBudget{ResponseWriter: w}, r)
 				return
 			}
 			next.ServeHTTP(w, r)
@@ -195,4 +195,21 @@ func TestGateCapsAnAbsurdReset(t *testing.T) {
 	if _, err := h.collectGuarded(t); err != nil {
 		t.Errorf("after the capped wait: %v", err)
 	}
+}
+
+// exhaustedBudget overrides an answer's rate-limit headers as it is written:
+// nothing left, and a reset 3,000 years away.
+type exhaustedBudget struct{ http.ResponseWriter }
+
+func (w *exhaustedBudget) WriteHeader(code int) {
+	w.Header().Set("X-RateLimit-Remaining", "0")
+	w.Header().Set("X-RateLimit-Reset", "99999999999")
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *exhaustedBudget) Write(b []byte) (int, error) {
+	if w.Header().Get("X-RateLimit-Reset") != "99999999999" {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.ResponseWriter.Write(b)
 }

@@ -164,13 +164,16 @@ WHERE id = $1 AND (title, service_id, urgency, source, url, started_at, resolved
     IS DISTINCT FROM ($2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`
 
 // writeIncidentTx creates inc, or combines it with the stored incident under
-// the row's lock: timeline.Incident.Merge for a delivery's view,
+// the row's lock (FOR NO KEY UPDATE: the key never changes, and a stronger
+// lock would block the foreign-key checks of writers of the incident's
+// events, who hold writeLockID, while this transaction waits for it in
+// joinJournalTx: a deadlock): timeline.Incident.Merge for a delivery's view,
 // timeline.Incident.Refresh for a collection's (both keep the lifecycle
 // rule). An incident created by a concurrent writer between the lookup and
 // the insert is combined with on the second pass.
 func writeIncidentTx(ctx context.Context, tx pgx.Tx, inc timeline.Incident, combine func(stored, later timeline.Incident) timeline.Incident) error {
 	for range 2 {
-		stored, err := scanIncident(tx.QueryRow(ctx, `SELECT `+incidentColumns+` FROM incidents WHERE id = $1 FOR UPDATE`, inc.ID))
+		stored, err := scanIncident(tx.QueryRow(ctx, `SELECT `+incidentColumns+` FROM incidents WHERE id = $1 FOR NO KEY UPDATE`, inc.ID))
 		switch {
 		case errors.Is(err, pgx.ErrNoRows):
 			tag, err := tx.Exec(ctx, insertIncidentSQL, incidentRowArgs(inc)...)

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -45,6 +46,9 @@ ORDER BY started_at, id`
 // transaction commits (joinJournalTx takes the same lock), so a live event
 // never falls between the two.
 func writeJournalTx(ctx context.Context, tx pgx.Tx, entries []timeline.JournalEntry) ([]timeline.Event, error) {
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, journalLockID); err != nil {
+		return nil, err
+	}
 	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, writeLockID); err != nil {
 		return nil, err
 	}
@@ -173,12 +177,36 @@ const joinJournalSQL = `WITH inc AS (
 )
 SELECT count(*), COALESCE(max(seq), 0) FROM ins`
 
+// journalLockID excludes writers of the journal (exclusive) from writers of
+// incidents (shared): an incident written at the same moment as a journal
+// entry either commits first, and writeJournalTx finds it, or looks for the
+// entry after it committed. Taken before writeLockID, never after.
+const journalLockID int64 = 0x67772d6a726e6c // "gw-jrnl"
+
+// journalPendingSQL says whether joinJournalSQL would add anything.
+var journalPendingSQL = joinJournalSQL[:strings.Index(joinJournalSQL, "), ins AS (")] + `)
+SELECT EXISTS (SELECT 1 FROM cand c WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.incident_id = $1 AND e.id = c.id))`
+
 // joinJournalTx joins the journal into incidentID's timeline (see
 // joinJournalSQL) inside tx and returns how many events it added. Call it
 // wherever an incident is created or its window or scope changes: it is
 // idempotent. Like every writer of events it holds writeLockID, so seqs stay
 // in commit order, and it wakes feed readers when it added anything.
 func joinJournalTx(ctx context.Context, tx pgx.Tx, incidentID string) (int, error) {
+	// Writers of incidents do not exclude one another, only writers of the
+	// journal; and the feed's lock is taken only when there is something
+	// to join, so that declaring an incident never waits for a collection
+	// that is storing events.
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock_shared($1)`, journalLockID); err != nil {
+		return 0, err
+	}
+	var pending bool
+	if err := tx.QueryRow(ctx, journalPendingSQL, incidentID).Scan(&pending); err != nil {
+		return 0, err
+	}
+	if !pending {
+		return 0, nil
+	}
 	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, writeLockID); err != nil {
 		return 0, err
 	}
