@@ -392,3 +392,50 @@ func TestLiveJournalThroughTheReceivers(t *testing.T) {
 		t.Errorf("coverage after the refusal: spans %v, gaps %v; want a gap from before %v to now", spans, gaps, refusedAt)
 	}
 }
+
+// A deletion delivered live reaches a journaled channel's incidents too: the
+// journal forgets the message, and a covering incident gets its tombstone,
+// whether the message joined it live or from the journal.
+func TestJournaledDeletionLeavesTheIncident(t *testing.T) {
+	t.Parallel()
+	b := setupWebhooks(t, func(s *api.Server) {
+		s.Webhooks.JournalScopeFunc = func(source, scope string) bool { return source == "slack" && scope == jChannel }
+	})
+	msg := func(at time.Time, text string) json.RawMessage {
+		return fmt.Appendf(nil, `{"type":"message","user":"U0ANA","text":%q,"ts":%q}`, text, slackfake.TimeTS(at))
+	}
+	deleted := func(at time.Time) json.RawMessage {
+		ts := slackfake.TimeTS(at)
+		return fmt.Appendf(nil, `{"type":"message","subtype":"message_deleted","hidden":true,"deleted_ts":%q,"channel":%q,"ts":%q,"event_ts":%q,"previous_message":{"type":"message","user":"U0ANA","text":"secret","ts":%q}}`,
+			ts, jChannel, slackfake.TimeTS(b.now), slackfake.TimeTS(b.now), ts)
+	}
+	post := func(id string, m json.RawMessage) {
+		t.Helper()
+		body := slackEvent(t, id, jChannel, m)
+		if code, ack := b.post(t, "/webhooks/slack", body, b.slackHeaders(body)...); code != 200 {
+			t.Fatalf("delivery %s: %d %v", id, code, ack)
+		}
+	}
+	early, later := t0.Add(5*time.Minute), t0.Add(10*time.Minute)
+	post("EvA", msg(early, "token xoxb-pasted-by-mistake"))
+	post("EvB", msg(later, "checkout 500s"))
+	post("EvC", deleted(early)) // deleted before any incident covers it
+
+	hook := fmt.Appendf(nil, `{"id":"INC-D","started_at":%q,"slack_channels":[%q]}`, t0.Format(time.RFC3339), jChannel)
+	if code, ack := b.post(t, "/webhooks/incident", hook, genericHeaders(hook)...); code != 200 {
+		t.Fatalf("declaring the incident: %d %v", code, ack)
+	}
+	want := []string{"generic:incident:INC-D:opened", "slack:message:" + jChannel + ":" + slackfake.TimeTS(later)}
+	if diff := cmp.Diff(want, ids(b.timeline(t, "INC-D"))); diff != "" {
+		t.Fatalf("timeline after a deletion before the incident (-want +got):\n%s", diff)
+	}
+	post("EvD", deleted(later)) // deleted while the incident holds it
+	if diff := cmp.Diff(want[:1], ids(b.timeline(t, "INC-D"))); diff != "" {
+		t.Errorf("timeline after a deletion of a joined message (-want +got):\n%s", diff)
+	}
+	var n int
+	mustDo(t, b.schema.Pool.QueryRow(context.Background(), `SELECT count(*) FROM live_journal WHERE text LIKE '%xoxb%' OR text = 'checkout 500s'`).Scan(&n))
+	if n != 0 {
+		t.Errorf("the journal still holds %d deleted messages", n)
+	}
+}
