@@ -135,6 +135,9 @@ func slackTimePtr(s string) *time.Time {
 func TestSlackRealPayloads(t *testing.T) {
 	t.Parallel()
 	b := setupWebhooks(t)
+	// The open incident's window runs up to now: the clock stands just after
+	// the last live message, sent while Q1CHK5XX was reopened (12:10).
+	b.now = slackTSTime("2026-11-20T12:15:00Z")
 	b.declareSlackIncident(t, "RP-SL-2012", slackTSTime("2012-12-14T20:00:00Z"), slackTimePtr("2013-01-22T18:30:00Z"), "C123ABC456")
 	b.declareSlackIncident(t, "RP-SL-0923", slackTSTime("2022-09-23T20:30:00Z"), slackTimePtr("2022-09-23T21:45:00Z"), "C043YJGBY49")
 	b.declareSlackIncident(t, "RP-SL-0926", slackTSTime("2022-09-26T18:00:00Z"), slackTimePtr("2022-09-26T20:00:00Z"), "C043YJGBY49", "C043KSKGJUB")

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -21,13 +22,28 @@ var journalScopeColumn = map[string]string{
 	timeline.SourceGitHub: "repos",
 }
 
-const writeJournalSQL = `INSERT INTO live_journal (source, scope, id, kind, occurred_at, occurred_ns, actor, title, text, url, details, content_hash)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+// writeJournalSQL keeps the newest version of each entry by the same rule as
+// the events' upsert (see upsertChangedSQL): an older edit delivered late
+// never replaces a newer one, and a deletion (a tombstone, kept so that a
+// late retry of the original cannot bring it back) is replaced only by a
+// newer version.
+const writeJournalSQL = `INSERT INTO live_journal (source, scope, id, kind, occurred_at, occurred_ns, actor, title, text, url, details, content_hash, version, deleted)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
 ON CONFLICT (source, scope, id) DO UPDATE SET
     kind = excluded.kind, occurred_at = excluded.occurred_at, occurred_ns = excluded.occurred_ns,
     actor = excluded.actor, title = excluded.title, text = excluded.text, url = excluded.url,
-    details = excluded.details, content_hash = excluded.content_hash, received_at = now()
-WHERE live_journal.content_hash IS DISTINCT FROM excluded.content_hash`
+    details = excluded.details, content_hash = excluded.content_hash, version = excluded.version,
+    deleted = excluded.deleted, received_at = now()
+WHERE live_journal.content_hash IS DISTINCT FROM excluded.content_hash
+  AND (live_journal.version IS NULL OR excluded.version >= live_journal.version
+       OR (excluded.version IS NULL AND NOT live_journal.deleted))`
+
+// forgetJournalSQL turns a journal entry into its tombstone and returns its
+// kind and time.
+const forgetJournalSQL = `UPDATE live_journal SET deleted = true, actor = NULL, title = '', text = '', url = '', details = '{}',
+    content_hash = $4, received_at = now()
+WHERE source = $1 AND scope = $2 AND id = $3
+RETURNING kind, occurred_at, occurred_ns`
 
 // coveringSQL finds the incidents whose scope holds a journal scope and
 // whose window may hold [$3, $4]; the caller checks each event with
@@ -79,14 +95,25 @@ func writeJournalTx(ctx context.Context, tx pgx.Tx, entries []timeline.JournalEn
 		e := en.Event
 		e.Source = en.Source
 		e.OccurredAt = e.OccurredAt.UTC()
-		if en.Deleted || e.Deleted {
-			// The journal forgets the message, and the incidents that
-			// cover it get its tombstone (timeline.Event.Deleted).
-			if _, err := tx.Exec(ctx, `DELETE FROM live_journal WHERE source = $1 AND scope = $2 AND id = $3`,
-				en.Source, scope, en.Event.ID); err != nil {
+		if en.Deleted {
+			// The journal forgets the message's content, keeping its
+			// tombstone, and the incidents that cover it get the tombstone
+			// too (timeline.Event.Deleted).
+			e.Deleted = true
+		}
+		if e.Deleted && (e.Kind == "" || e.OccurredAt.IsZero()) {
+			// A deletion that names only the id: the stored entry gives
+			// its kind and time; one never journaled leaves nothing to do.
+			var us time.Time
+			var ns int32
+			err := tx.QueryRow(ctx, forgetJournalSQL, en.Source, scope, e.ID, tombstoneHash).Scan(&e.Kind, &us, &ns)
+			if errors.Is(err, pgx.ErrNoRows) {
+				continue
+			}
+			if err != nil {
 				return nil, err
 			}
-			e.Deleted = true
+			e.OccurredAt = us.UTC().Add(time.Duration(ns))
 			addToGroup(en.Source, scope, e)
 			continue
 		}
@@ -99,8 +126,9 @@ func writeJournalTx(ctx context.Context, tx pgx.Tx, entries []timeline.JournalEn
 		if err := r.encode(); err != nil {
 			return nil, err
 		}
-		if _, err := tx.Exec(ctx, writeJournalSQL, en.Source, scope, e.ID, e.Kind, r.us, r.ns, r.actor,
-			e.Title, e.Text, e.URL, r.details, r.hash); err != nil {
+		v := r.values() // a tombstone's content is empty
+		if _, err := tx.Exec(ctx, writeJournalSQL, en.Source, scope, e.ID, e.Kind, r.us, r.ns, v[6],
+			v[7], v[8], v[9], r.details, r.hash, r.version, e.Deleted); err != nil {
 			return nil, err
 		}
 		addToGroup(en.Source, scope, e)
@@ -160,15 +188,15 @@ const joinJournalSQL = `WITH inc AS (
     FROM incidents WHERE id = $1
 ), cand AS (
     SELECT j.* FROM inc JOIN live_journal j ON j.source = 'slack' AND j.scope = ANY(inc.channels)
-    WHERE j.occurred_at >= inc.window_start
+    WHERE NOT j.deleted AND j.occurred_at >= inc.window_start
       AND (inc.resolved_at IS NULL OR (j.occurred_at, j.occurred_ns) <= (inc.window_end, 0))
     UNION ALL
     SELECT j.* FROM inc JOIN live_journal j ON j.source = 'github' AND j.scope = ANY(inc.repos)
-    WHERE j.occurred_at >= inc.window_start
+    WHERE NOT j.deleted AND j.occurred_at >= inc.window_start
       AND (inc.resolved_at IS NULL OR (j.occurred_at, j.occurred_ns) <= (inc.window_end, 0))
 ), ins AS (
-    INSERT INTO events (incident_id, id, source, kind, occurred_at, occurred_ns, actor, title, text, url, details, content_hash)
-    SELECT $1, c.id, c.source, c.kind, c.occurred_at, c.occurred_ns, c.actor, c.title, c.text, c.url, c.details, c.content_hash
+    INSERT INTO events (incident_id, id, source, kind, occurred_at, occurred_ns, actor, title, text, url, details, content_hash, version)
+    SELECT $1, c.id, c.source, c.kind, c.occurred_at, c.occurred_ns, c.actor, c.title, c.text, c.url, c.details, c.content_hash, c.version
     FROM cand c
     WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.incident_id = $1 AND e.id = c.id)
     ORDER BY c.occurred_at, c.occurred_ns, c.id
@@ -253,8 +281,8 @@ func (s *Store) JoinJournalTx(ctx context.Context, tx pgx.Tx, incidentID string)
 // occurred_at in [from, to], in timeline order, for inspection and tests.
 // Their IncidentID is empty.
 func (s *Store) JournalEvents(ctx context.Context, source, scope string, from, to time.Time) ([]timeline.Event, error) {
-	rows, err := s.pool.Query(ctx, `SELECT '', id, source, kind, occurred_at, occurred_ns, actor, title, text, url, details, 0::bigint
-		FROM live_journal WHERE source = $1 AND scope = $2 AND occurred_at >= $3 AND occurred_at <= $4
+	rows, err := s.pool.Query(ctx, `SELECT '', id, source, kind, occurred_at, occurred_ns, actor, title, text, url, details, 0::bigint, version, deleted
+		FROM live_journal WHERE source = $1 AND scope = $2 AND occurred_at >= $3 AND occurred_at <= $4 AND NOT deleted
 		ORDER BY occurred_at, occurred_ns, id`, source, timeline.JournalScope(source, scope), from.UTC(), to.UTC())
 	if err != nil {
 		return nil, fmt.Errorf("journal of %s %s: %w", source, scope, classify(err))

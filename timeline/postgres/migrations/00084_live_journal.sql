@@ -18,6 +18,10 @@ CREATE TABLE live_journal (
     url          text        NOT NULL DEFAULT '',
     details      jsonb       NOT NULL DEFAULT '{}',
     content_hash bytea       NOT NULL,
+    -- version and deleted as in events (migration 00064): the newest
+    -- version wins, and a deleted message keeps only its tombstone.
+    version      timestamptz,
+    deleted      boolean     NOT NULL DEFAULT false,
     received_at  timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (source, scope, id)
 );
