@@ -304,8 +304,10 @@ func (s *Server) streamFeed(w http.ResponseWriter, r *http.Request, p feedParams
 	hub := s.hub()
 	closing := s.closingCh()
 	hub.start(closing)
+	shard, leave := hub.join()
+	defer leave()
 	rows := min(p.Limit, catchUpMaxRows)
-	st := &feedStream{s: s, hub: hub, pos: p.After, rows: rows, maxRows: rows, budget: s.streamBuffer()}
+	st := &feedStream{s: s, hub: hub, shard: shard, pos: p.After, rows: rows, maxRows: rows, budget: s.streamBuffer()}
 	// The first batch is read before the headers, so that a database
 	// failure is still a clean error response.
 	batch, wait, err := st.next(ctx)
@@ -371,8 +373,9 @@ const catchUpMaxRows = 100
 
 // feedStream is one stream's position and what it reads next.
 type feedStream struct {
-	s   *Server
-	hub *feedHub
+	s     *Server
+	hub   *feedHub
+	shard int
 	// pos: every event with a seq up to pos was sent, or was before
 	// the position the client asked for.
 	pos int64
@@ -390,7 +393,7 @@ type feedStream struct {
 // channel that is closed when there may be.
 func (st *feedStream) next(ctx context.Context) ([]frame, <-chan struct{}, error) {
 	for {
-		v := st.hub.since(st.pos, st.budget, st.buf[:0])
+		v := st.hub.since(st.pos, st.shard, st.budget, st.buf[:0])
 		st.buf = v.frames[:0]
 		if v.ready && !v.behind {
 			if len(v.frames) == 0 {

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -34,6 +35,36 @@ func (headless) FeedHead(context.Context) (int64, error) { return 0, nil }
 
 // hubPage is how many events the hub reads per query.
 const hubPage = 500
+
+// The hub reads, and wakes the streams, at most once per interval, which
+// grows with the number of streams: commits in between go out together, so
+// each stream writes at most once per interval however fast events are
+// committed. One write per stream is what fan-out costs (a system call
+// each, ~10µs), so this keeps the fan-out to about fanOutWritesPerSecond
+// writes a second, leaving the CPU to the webhooks and the API. It adds up
+// to the interval to an event's way to the streams under a steady flow of
+// commits, and nothing to the first event after a quiet spell.
+const (
+	fanOutWritesPerSecond = 10_000
+	minFanOutInterval     = 20 * time.Millisecond
+	maxFanOutInterval     = 500 * time.Millisecond
+)
+
+func fanOutInterval(streams int64) time.Duration {
+	d := time.Duration(streams) * time.Second / fanOutWritesPerSecond
+	return min(max(d, minFanOutInterval), maxFanOutInterval)
+}
+
+// The streams are woken in waves of about fanOutWave, with a pause of
+// fanOutGap between them, rather than all at once: thousands of goroutines
+// made runnable together would queue every other request of the process
+// (a webhook's next step) behind their writes; in the pauses the scheduler
+// polls the network and runs those first. A stream's shard says its wave.
+const (
+	fanOutShards = 64
+	fanOutWave   = 64
+	fanOutGap    = 100 * time.Microsecond
+)
 
 // frame is one event encoded once as a server-sent event:
 // "id: <seq>\ndata: <Event JSON>\n\n". Frames are immutable and shared by
@@ -86,10 +117,14 @@ type feedHub struct {
 	frames []frame // frames[first:] are the ring, in seq order
 	first  int
 	bytes  int64
-	// changed is closed, and replaced, whenever ready, lo or head
-	// change: streams waiting for news wait on it.
-	changed chan struct{}
-	failing bool // the last read failed (logged once per outage)
+	// changed[i] is closed, and replaced, after ready, lo or head
+	// changed: streams of shard i waiting for news wait on it.
+	changed [fanOutShards]chan struct{}
+	// shards hands out stream shards in turn; perShard counts the
+	// streams of each.
+	shards   atomic.Uint32
+	perShard [fanOutShards]atomic.Int64
+	failing  bool // the last read failed (logged once per outage)
 
 	startOnce sync.Once
 	stop      context.CancelFunc
@@ -97,8 +132,29 @@ type feedHub struct {
 }
 
 func newFeedHub(src FeedSource, notifier FeedNotifier, poll, timeout time.Duration, maxBytes int64, log *zap.Logger, m *Metrics) *feedHub {
-	return &feedHub{src: src, notifier: notifier, poll: poll, timeout: timeout, maxBytes: maxBytes,
-		log: log, metrics: m, changed: make(chan struct{}), stopped: make(chan struct{})}
+	h := &feedHub{src: src, notifier: notifier, poll: poll, timeout: timeout, maxBytes: maxBytes,
+		log: log, metrics: m, stopped: make(chan struct{})}
+	for i := range h.changed {
+		h.changed[i] = make(chan struct{})
+	}
+	return h
+}
+
+// join returns the shard of a new stream, and leave, which it calls when
+// it ends.
+func (h *feedHub) join() (shard int, leave func()) {
+	shard = int(h.shards.Add(1) % fanOutShards)
+	h.perShard[shard].Add(1)
+	return shard, func() { h.perShard[shard].Add(-1) }
+}
+
+// streams is how many streams follow the hub.
+func (h *feedHub) streams() int64 {
+	var n int64
+	for i := range h.perShard {
+		n += h.perShard[i].Load()
+	}
+	return n
 }
 
 // start runs the hub until close, unless closing is already closed.
@@ -141,7 +197,16 @@ func (h *feedHub) run(ctx context.Context) {
 	}
 	poll := time.NewTicker(h.poll)
 	defer poll.Stop()
+	pace := time.NewTimer(0)
+	defer pace.Stop()
 	for {
+		// Wake-ups during the wait merge into one.
+		select {
+		case <-ctx.Done():
+			return
+		case <-pace.C:
+		}
+		pace.Reset(fanOutInterval(h.streams()))
 		h.readNew(ctx)
 		select {
 		case <-ctx.Done():
@@ -189,6 +254,13 @@ func (h *feedHub) readPages(ctx context.Context) error {
 		h.mu.Unlock()
 		head = n
 	}
+	// The streams are woken once, after every page is in.
+	published := false
+	defer func() {
+		if published {
+			h.wakeInWaves()
+		}
+	}()
 	for {
 		rctx, cancel := context.WithTimeout(ctx, h.timeout)
 		events, err := h.src.Feed(rctx, head, hubPage)
@@ -210,6 +282,7 @@ func (h *feedHub) readPages(ctx context.Context) error {
 			head = e.Seq
 		}
 		h.publish(fresh)
+		published = published || len(fresh) > 0
 		if len(events) < hubPage {
 			return nil
 		}
@@ -217,7 +290,7 @@ func (h *feedHub) readPages(ctx context.Context) error {
 }
 
 // publish appends frames (in seq order, after head) and evicts the oldest
-// beyond maxBytes.
+// beyond maxBytes. The caller then broadcasts.
 func (h *feedHub) publish(fresh []frame) {
 	if len(fresh) == 0 {
 		return
@@ -240,13 +313,32 @@ func (h *feedHub) publish(fresh []frame) {
 		clear(h.frames[n:])
 		h.frames, h.first = h.frames[:n], 0
 	}
-	h.broadcast()
 }
 
-// broadcast wakes every waiting stream. The caller holds mu.
+// broadcast wakes every waiting stream at once. The caller holds mu.
 func (h *feedHub) broadcast() {
-	close(h.changed)
-	h.changed = make(chan struct{})
+	for i, ch := range h.changed {
+		close(ch)
+		h.changed[i] = make(chan struct{})
+	}
+}
+
+// wakeInWaves wakes the waiting streams shard by shard, pausing after
+// every fanOutWave streams or so.
+func (h *feedHub) wakeInWaves() {
+	woken := int64(0)
+	for i := range h.changed {
+		if woken >= fanOutWave {
+			time.Sleep(fanOutGap)
+			woken = 0
+		}
+		h.mu.Lock()
+		ch := h.changed[i]
+		h.changed[i] = make(chan struct{})
+		h.mu.Unlock()
+		close(ch)
+		woken += h.perShard[i].Load()
+	}
 }
 
 // hubView is what a stream at some position finds in the hub.
@@ -265,12 +357,13 @@ type hubView struct {
 	wait <-chan struct{}
 }
 
-// since returns the frames after pos, appended to buf: copies of the frame
+// since returns the frames after pos, appended to buf, and the channel of
+// the stream's shard: copies of the frame
 // headers (the ring's slice may be compacted later), sharing their bytes.
-func (h *feedHub) since(pos int64, budget int, buf []frame) hubView {
+func (h *feedHub) since(pos int64, shard, budget int, buf []frame) hubView {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
-	v := hubView{ready: h.ready, lo: h.lo, wait: h.changed, frames: buf}
+	v := hubView{ready: h.ready, lo: h.lo, wait: h.changed[shard], frames: buf}
 	if !h.ready {
 		return v
 	}
