@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strconv"
@@ -68,11 +69,13 @@ func refused(t testing.TB, resp *http.Response, want string) {
 	if resp.StatusCode != http.StatusServiceUnavailable {
 		t.Fatalf("status %d, want 503 past the cap (%s)", resp.StatusCode, want)
 	}
-	raw := make([]byte, 4096)
-	n, _ := resp.Body.Read(raw)
-	body := decode[map[string]any](t, raw[:n])
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := decode[map[string]any](t, raw)
 	if errorCode(body) != "too_many_streams" || !strings.Contains(errorMessage(body), want) {
-		t.Errorf("body %s, want code too_many_streams and a message saying %q", raw[:n], want)
+		t.Errorf("body %s, want code too_many_streams and a message saying %q", raw, want)
 	}
 	if ra, err := strconv.Atoi(resp.Header.Get("Retry-After")); err != nil || ra <= 0 {
 		t.Errorf("Retry-After %q, want a number of seconds", resp.Header.Get("Retry-After"))
