@@ -2,6 +2,7 @@ package api
 
 import (
 	"bufio"
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -64,10 +65,11 @@ func newExportWriter(format string, w io.Writer, inc timeline.Incident, loc *tim
 // error response; a failure later aborts the connection, so the client sees
 // a truncated transfer rather than a complete-looking document.
 func (s *Server) exportTimeline(w http.ResponseWriter, r *http.Request, inc timeline.Incident, p timelineParams) error {
-	ctx := r.Context()
+	// An export may outlast ReadTimeout; each page read gets it instead.
+	ctx := untimed(r)
 	q := p.query(inc.ID)
 	q.Limit = exportPageSize
-	page, err := s.Store.Timeline(ctx, q)
+	page, err := s.readTimeline(ctx, q)
 	if err != nil {
 		return err
 	}
@@ -99,7 +101,7 @@ func (s *Server) exportTimeline(w http.ResponseWriter, r *http.Request, inc time
 		}
 		last := page[len(page)-1]
 		q.After = &timeline.TimelinePosition{OccurredAt: last.OccurredAt, ID: last.ID}
-		if page, err = s.Store.Timeline(ctx, q); err != nil {
+		if page, err = s.readTimeline(ctx, q); err != nil {
 			return s.streamFailed(r, err)
 		}
 	}
@@ -112,10 +114,17 @@ func (s *Server) exportTimeline(w http.ResponseWriter, r *http.Request, inc time
 	return nil
 }
 
+// readTimeline reads one page of an export within ReadTimeout.
+func (s *Server) readTimeline(ctx context.Context, q timeline.TimelineQuery) ([]timeline.Event, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.readTimeout())
+	defer cancel()
+	return s.Store.Timeline(ctx, q)
+}
+
 // streamFailed ends a response whose headers are already sent. A client that
 // went away needs nothing; any other failure aborts the connection.
 func (s *Server) streamFailed(r *http.Request, err error) error {
-	if r.Context().Err() != nil {
+	if untimed(r).Err() != nil {
 		return nil
 	}
 	s.logger().Warn("streaming response failed", zap.String("path", r.URL.Path), zap.Error(err))

@@ -271,35 +271,58 @@ func TestFeedStreamFreesResourcesWhenTheClientLeaves(t *testing.T) {
 	if n := api.ActiveStreams(b.server); n != 1 {
 		t.Fatalf("%d streams while one client reads, want 1", n)
 	}
+	others := []*sseClient{b.stream(t, "/v1/feed"), b.stream(t, "/v1/feed")}
+	// However many streams are open, the process's one feed hub is the
+	// listener's only subscriber.
+	if n := b.feed.Subscribers(); n != 1 {
+		t.Errorf("the listener has %d subscribers with 3 streams open, want 1 (the feed hub)", n)
+	}
 	c.close()
-	waitUntil(t, "the stream's handler to return", func() bool { return api.ActiveStreams(b.server) == 0 })
-	waitUntil(t, "its wake-up subscription to end", func() bool { return b.feed.Subscribers() == 0 })
-	waitUntil(t, "its database connection to return to the pool", func() bool { return b.schema.Pool.Stat().AcquiredConns() == 0 })
+	for _, o := range others {
+		o.close()
+	}
+	waitUntil(t, "the streams' handlers to return", func() bool { return api.ActiveStreams(b.server) == 0 })
+	waitUntil(t, "every database connection to return to the pool", func() bool { return b.schema.Pool.Stat().AcquiredConns() == 0 })
 	b.events(t, chatEvent("PA", 2, "")) // a wake-up with nobody listening
 	if status, _, _ := b.fetch(t, "/healthz"); status != 200 {
 		t.Errorf("the server is unwell after a client left mid-stream: %d", status)
 	}
+	if n := b.feed.Subscribers(); n != 1 {
+		t.Errorf("the listener has %d subscribers after the streams left, want the feed hub's 1", n)
+	}
+	b.server.CloseStreams()
+	if n := b.feed.Subscribers(); n != 0 {
+		t.Errorf("the listener has %d subscribers after CloseStreams stopped the hub, want 0", n)
+	}
 }
 
-// TestFeedStreamSlowClientDoesNotHoldUpOthers has one client that never
-// reads while events pour in: another client gets every event, and the slow
-// one is dropped once its writes stall past the write timeout.
-func TestFeedStreamSlowClientDoesNotHoldUpOthers(t *testing.T) {
-	t.Parallel()
-	b := setupReview(t, func(s *api.Server) { api.SetWriteTimeout(s, 200*time.Millisecond) })
-	b.incident(t, timeline.Incident{ID: "PA", StartedAt: t0})
-
-	// The slow client: a raw connection that sends its request and never
-	// reads a byte.
-	slow, err := net.Dial("tcp", strings.TrimPrefix(b.srv.URL, "http://"))
+// stall opens a stream on a raw connection that sends its request and never
+// reads a byte, with a small receive buffer, so that the server's writes
+// soon block. The connection closes when the test ends.
+func (b *reviewBundle) stall(t testing.TB, path string) net.Conn {
+	t.Helper()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(b.srv.URL, "http://"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer slow.Close()
-	if tc, ok := slow.(*net.TCPConn); ok {
+	t.Cleanup(func() { conn.Close() })
+	if tc, ok := conn.(*net.TCPConn); ok {
 		_ = tc.SetReadBuffer(4 << 10)
 	}
-	fmt.Fprintf(slow, "GET /v1/feed HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\nAuthorization: Bearer %s\r\n\r\n", readToken)
+	fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\nAuthorization: Bearer %s\r\n\r\n", path, readToken)
+	return conn
+}
+
+// TestFeedStreamSlowClientDoesNotHoldUpOthers has one client that never
+// reads while events pour in: another client gets every event while the
+// slow one is stuck in a write. The write timeout is far longer than the
+// test, so how fast the machine is changes nothing: the slow stream is
+// still open (and stuck) when the fast client has everything.
+func TestFeedStreamSlowClientDoesNotHoldUpOthers(t *testing.T) {
+	t.Parallel()
+	b := setupReview(t, func(s *api.Server) { api.SetWriteTimeout(s, 10*time.Minute) })
+	b.incident(t, timeline.Incident{ID: "PA", StartedAt: t0})
+	slow := b.stall(t, "/v1/feed")
 	waitUntil(t, "the slow client's stream", func() bool { return api.ActiveStreams(b.server) == 1 })
 
 	fast := b.stream(t, "/v1/feed")
@@ -313,30 +336,78 @@ func TestFeedStreamSlowClientDoesNotHoldUpOthers(t *testing.T) {
 		}
 		b.events(t, batch...)
 	}
+	var last int64
 	for i := 0; i < total; i++ {
-		fast.next(t)
+		ev := fast.next(t)
+		if ev.id <= last {
+			t.Fatalf("event %d: id %d after %d", i, ev.id, last)
+		}
+		last = ev.id
 	}
-	waitUntil(t, "the slow client to be dropped", func() bool { return api.ActiveStreams(b.server) == 1 })
+	if n := api.ActiveStreams(b.server); n != 2 {
+		t.Errorf("%d streams open, want 2: the fast one and the stuck slow one", n)
+	}
+	slow.Close()
+	waitUntil(t, "the slow client's stream to end once it hung up", func() bool { return api.ActiveStreams(b.server) == 1 })
+}
+
+// TestFeedStreamDropsAStalledReaderHoldingLittle: a client asks for pages of
+// 5,000 events of a 16 MB feed and never reads. Its stream holds at most
+// Streams.Buffer bytes of events (plus one event) at a time, however large
+// the page it asked for, and is dropped once a write stalls past the write
+// timeout. The timeout only sets when the drop happens, not whether.
+func TestFeedStreamDropsAStalledReaderHoldingLittle(t *testing.T) {
+	t.Parallel()
+	const buffer = 32 << 10
+	b := setupReview(t, func(s *api.Server) {
+		api.SetWriteTimeout(s, 100*time.Millisecond)
+		s.Streams.Buffer = buffer
+	})
+	b.incident(t, timeline.Incident{ID: "PA", StartedAt: t0})
+	text := strings.Repeat("a stalled reader must not pin this. ", 220) // ~8 KB
+	for i := 0; i < 2000; i += 200 {
+		var batch []timeline.Event
+		for j := i; j < i+200; j++ {
+			batch = append(batch, chatEvent("PA", j, text))
+		}
+		b.events(t, batch...)
+	}
+	b.stall(t, "/v1/feed?limit=5000")
+	waitUntil(t, "the stalled reader to be dropped", func() bool {
+		return metricValue(t, b.server.Metrics, "groundwork_feed_streams_dropped_total", "reason", "slow_reader") == 1 &&
+			api.ActiveStreams(b.server) == 0
+	})
+	held := api.HeldMax(b.server)
+	if held <= 0 || held > int64(buffer+len(text)+1024) {
+		t.Errorf("a stream held %d bytes of events at once, want at most the %d-byte buffer plus one event", held, buffer)
+	}
+	if n := metricValue(t, b.server.Metrics, "groundwork_feed_streams", "", ""); n != 0 {
+		t.Errorf("groundwork_feed_streams = %v after the drop, want 0", n)
+	}
 }
 
 // TestFeedStreamOutlivesServerTimeouts serves the stream from an http.Server
 // whose ReadTimeout and WriteTimeout are far shorter than the stream's life:
 // the stream clears them for itself and keeps delivering, with heartbeats.
+// It waits by counting heartbeats (each at least 50ms after the last), not by
+// sleeping.
 func TestFeedStreamOutlivesServerTimeouts(t *testing.T) {
 	t.Parallel()
 	b := setupReview(t)
 	b.incident(t, timeline.Incident{ID: "PA", StartedAt: t0})
 	srv := httptest.NewUnstartedServer(b.server.Handler())
-	srv.Config.ReadTimeout = 50 * time.Millisecond
-	srv.Config.WriteTimeout = 50 * time.Millisecond
+	// The stream clears the deadlines before anything that may wait; the
+	// timeouts only need to outlast the handler's first steps.
+	srv.Config.ReadTimeout = time.Second
+	srv.Config.WriteTimeout = time.Second
 	srv.Start()
 	defer srv.Close()
 	short := &reviewBundle{srv: srv, server: b.server}
 
 	c := short.stream(t, "/v1/feed")
 	defer c.close()
-	waitUntil(t, "heartbeats", func() bool { return c.heartbeats.Load() >= 3 })
-	time.Sleep(200 * time.Millisecond) // well past both server timeouts
+	// 60 heartbeats 50ms apart: at least 3s, well past both timeouts.
+	waitUntil(t, "heartbeats", func() bool { return c.heartbeats.Load() >= 60 })
 	b.events(t, chatEvent("PA", 1, "still here"))
 	ev := c.next(t)
 	if e := decode[api.EventJSON](t, []byte(ev.data)); e.Text != "still here" {

@@ -20,6 +20,10 @@ type Metrics struct {
 	rateWaitSec *prometheus.CounterVec
 	deliveries  *prometheus.CounterVec
 	httpLatency *prometheus.HistogramVec
+	streams     prometheus.Gauge
+	refused     *prometheus.CounterVec
+	dropped     *prometheus.CounterVec
+	feedReads   *prometheus.CounterVec
 }
 
 // NewMetrics registers every metric on a fresh registry, with the Go and
@@ -46,8 +50,21 @@ func NewMetrics() *Metrics {
 			Name: "groundwork_http_request_duration_seconds", Help: "HTTP request latency, by route pattern, method and status code.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}, []string{"route", "method", "code"}),
+		streams: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "groundwork_feed_streams", Help: "Event streams of /v1/feed being served.",
+		}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "groundwork_feed_streams_refused_total", Help: "Event streams refused with 503, by the limit reached (max_streams, max_streams_per_token).",
+		}, []string{"limit"}),
+		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "groundwork_feed_streams_dropped_total", Help: "Event streams ended by a failed write, by reason (slow_reader: not drained within the write timeout; client_gone).",
+		}, []string{"reason"}),
+		feedReads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "groundwork_feed_reads_total", Help: "Reads of the feed for event streams, by reader (hub: new events, once per process; catchup: a stream behind the hub's history).",
+		}, []string{"reader"}),
 	}
 	m.reg.MustRegister(m.collections, m.requests, m.rateWaits, m.rateWaitSec, m.deliveries, m.httpLatency,
+		m.streams, m.refused, m.dropped, m.feedReads,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -72,6 +89,32 @@ func (m *Metrics) CollectionDone(source, outcome string) {
 // WebhookDelivery counts one webhook delivery.
 func (m *Metrics) WebhookDelivery(receiver, outcome string) {
 	m.deliveries.WithLabelValues(receiver, outcome).Inc()
+}
+
+// The feed's metrics; each does nothing on a nil *Metrics.
+
+func (m *Metrics) feedStreams(delta float64) {
+	if m != nil {
+		m.streams.Add(delta)
+	}
+}
+
+func (m *Metrics) feedRefused(limit string) {
+	if m != nil {
+		m.refused.WithLabelValues(limit).Inc()
+	}
+}
+
+func (m *Metrics) feedDropped(reason string) {
+	if m != nil {
+		m.dropped.WithLabelValues(reason).Inc()
+	}
+}
+
+func (m *Metrics) feedRead(reader string) {
+	if m != nil {
+		m.feedReads.WithLabelValues(reader).Inc()
+	}
 }
 
 // Handler serves /metrics.

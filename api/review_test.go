@@ -43,7 +43,13 @@ func london(t testing.TB) *time.Location {
 
 func setupReview(t testing.TB, configure ...func(*api.Server)) *reviewBundle {
 	t.Helper()
-	s := pgtest.New(t)
+	return setupReviewOn(t, pgtest.New(t), configure...)
+}
+
+// setupReviewOn is setupReview on a schema the test made (to open more
+// pools on it first).
+func setupReviewOn(t testing.TB, s *pgtest.Schema, configure ...func(*api.Server)) *reviewBundle {
+	t.Helper()
 	st := postgres.New(s.Pool)
 	key, err := st.CursorKey(context.Background())
 	if err != nil {
@@ -72,6 +78,7 @@ func setupReview(t testing.TB, configure ...func(*api.Server)) *reviewBundle {
 	}
 	b.srv = httptest.NewServer(b.server.Handler())
 	t.Cleanup(func() {
+		b.server.CloseStreams() // and stops the feed hub
 		b.srv.CloseClientConnections()
 		b.srv.Close()
 		cancel()

@@ -4,6 +4,8 @@ package api
 
 import (
 	"context"
+	"crypto/sha256"
+	"errors"
 	"fmt"
 	"net/http"
 	"runtime/debug"
@@ -13,6 +15,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/groundwork-dev/groundwork/timeline"
 )
@@ -45,9 +48,27 @@ type Server struct {
 	// Review is the review: section (time zone, business hours, quiet
 	// gap) the summary and the Markdown export use.
 	Review timeline.ReviewConfig
-	// Feed wakes event streams of /v1/feed when events were stored;
-	// without it they look every HeartbeatInterval.
+	// Feed wakes the feed hub, and through it the event streams of
+	// /v1/feed, when events were stored; without it the hub looks every
+	// HeartbeatInterval (it also does with it, in case a wake-up was lost).
 	Feed FeedNotifier
+	// FeedSource, when set, is what the feed hub reads instead of Store:
+	// one hub per Server reads each new page of the feed once and fans it
+	// out to every stream. Give it a pool of its own (one connection is
+	// enough), so that streams never take a connection webhooks need.
+	FeedSource FeedSource
+	// FeedCatchUp, when set, is what a stream reads while its position is
+	// older than the hub's history (a client resuming from an old
+	// Last-Event-ID), at most Streams.CatchUpConcurrency at a time;
+	// default FeedSource, else Store.
+	FeedCatchUp FeedReader
+	// Streams bounds the event streams.
+	Streams StreamLimits
+	// ReadTimeout bounds the database reads of the read endpoints (default
+	// 10s): a request whose reads take longer gets 503 unavailable instead
+	// of hanging on a database that does not answer. Streams and exports
+	// apply it to each read.
+	ReadTimeout time.Duration
 	// HeartbeatInterval is how often an event stream sends a comment line
 	// to keep proxies from closing it (default 15s).
 	HeartbeatInterval time.Duration
@@ -58,11 +79,19 @@ type Server struct {
 	Webhooks WebhookConfig
 
 	tokens []tokenEntry
-	// writeTimeout bounds each write of a streamed response (default
-	// 30s): a client that reads nothing for that long is dropped.
-	writeTimeout time.Duration
-	// streams counts the event streams being served.
-	streams atomic.Int64
+	// streams counts the event streams being served, perToken by token
+	// (the hash of it); streamsMu guards perToken and the admission.
+	streams   atomic.Int64
+	streamsMu sync.Mutex
+	perToken  map[[sha256.Size]byte]int
+	// heldMax is the largest batch, in bytes, a stream held.
+	heldMax atomic.Int64
+	// feedHub and catchUp are built on the first stream.
+	hubInit sync.Once
+	feedHub *feedHub
+	catchUp *semaphore.Weighted
+	// ready caches readyz's answer.
+	ready readyCache
 	// closing is closed by CloseStreams.
 	closing     chan struct{}
 	closingInit sync.Once
@@ -144,10 +173,38 @@ func (s *Server) wrap(scope string, h handlerFunc) http.Handler {
 			s.writeError(w, r, err)
 			return
 		}
-		if err := h(w, r); err != nil {
+		hr := r
+		if scope == ScopeRead {
+			// Bound what a read endpoint waits for the database.
+			ctx, cancel := context.WithTimeout(r.Context(), s.readTimeout())
+			defer cancel()
+			hr = r.WithContext(context.WithValue(ctx, untimedKey{}, r.Context()))
+		}
+		if err := h(w, hr); err != nil {
+			if errors.Is(err, context.DeadlineExceeded) && r.Context().Err() == nil {
+				// The database did not answer within ReadTimeout.
+				err = fmt.Errorf("%w: %w", timeline.ErrUnavailable, err)
+			}
 			s.writeError(w, r, err)
 		}
 	})
+}
+
+const defaultReadTimeout = 10 * time.Second
+
+func (s *Server) readTimeout() time.Duration { return orDefault(s.ReadTimeout, defaultReadTimeout) }
+
+// untimedKey holds a read request's context before ReadTimeout was applied.
+type untimedKey struct{}
+
+// untimed returns the request's context without the read endpoints'
+// ReadTimeout, for responses that outlive it (streams, exports), which
+// bound each of their reads instead.
+func untimed(r *http.Request) context.Context {
+	if ctx, ok := r.Context().Value(untimedKey{}).(context.Context); ok {
+		return ctx
+	}
+	return r.Context()
 }
 
 func (s *Server) recoverer(next http.Handler) http.Handler {
@@ -186,11 +243,42 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 	if s.ReadyFunc != nil {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		if err := s.ReadyFunc(ctx); err != nil {
+		if err := s.ready.check(r.Context(), s.ReadyFunc); err != nil {
 			return writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": err.Error()})
 		}
 	}
 	return writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// readyTTL is how long readyz reuses an answer: /readyz needs no token, so
+// without it every caller could make the service query its database.
+const readyTTL = time.Second
+
+// readyCache remembers ReadyFunc's last answer for readyTTL. Concurrent
+// callers of an expired answer wait for one check.
+type readyCache struct {
+	mu  sync.Mutex
+	at  time.Time
+	err error
+	// nowFunc is the clock, time.Now when nil (tests set it).
+	nowFunc func() time.Time
+}
+
+func (c *readyCache) check(ctx context.Context, f func(context.Context) error) error {
+	now := time.Now
+	if c.nowFunc != nil {
+		now = c.nowFunc
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.at.IsZero() && now().Sub(c.at) < readyTTL {
+		return c.err
+	}
+	// The answer serves other callers too: it must not fail because this
+	// one went away.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	c.err = f(cctx)
+	c.at = now()
+	return c.err
 }

@@ -32,6 +32,8 @@ type Config struct {
 	Jobs        JobsConfig       `yaml:"jobs"`
 	Webhooks    WebhooksConfig   `yaml:"webhooks"`
 	Journal     JournalConfig    `yaml:"journal"`
+	API         APIConfig        `yaml:"api"`
+	Feed        FeedConfig       `yaml:"feed"`
 	Sources     SourcesConfig    `yaml:"sources"`
 	Services    map[string]Scope `yaml:"services"`
 	Default     Scope            `yaml:"default"`
@@ -73,6 +75,61 @@ type JournalConfig struct {
 
 // Enabled reports whether the live journal is on.
 func (j JournalConfig) Enabled() bool { return j.Retention.Duration > 0 }
+
+// APIConfig tunes the read API.
+type APIConfig struct {
+	// ReadTimeout bounds the database reads of a read request: past it the
+	// request gets 503 instead of hanging on a database that does not
+	// answer.
+	ReadTimeout Duration `yaml:"read_timeout"`
+}
+
+// FeedConfig bounds the event streams of GET /v1/feed (api.StreamLimits).
+type FeedConfig struct {
+	MaxStreams         int      `yaml:"max_streams"`
+	MaxStreamsPerToken int      `yaml:"max_streams_per_token"`
+	WriteTimeout       Duration `yaml:"write_timeout"`
+	StreamBuffer       ByteSize `yaml:"stream_buffer"`
+	History            ByteSize `yaml:"history"`
+	CatchUpConnections int      `yaml:"catchup_connections"`
+}
+
+func (a APIConfig) validate() error {
+	if err := a.ReadTimeout.check("api.read_timeout"); err != nil {
+		return err
+	}
+	if a.ReadTimeout.Duration <= 0 {
+		return errors.New("api.read_timeout: must be more than 0")
+	}
+	return nil
+}
+
+func (f FeedConfig) validate() error {
+	var errs []error
+	for _, n := range []struct {
+		key string
+		v   int
+	}{{"feed.max_streams", f.MaxStreams}, {"feed.max_streams_per_token", f.MaxStreamsPerToken},
+		{"feed.catchup_connections", f.CatchUpConnections}} {
+		if n.v < 1 {
+			errs = append(errs, fmt.Errorf("%s: must be at least 1, got %d", n.key, n.v))
+		}
+	}
+	if err := f.WriteTimeout.check("feed.write_timeout"); err != nil {
+		errs = append(errs, err)
+	} else if f.WriteTimeout.Duration <= 0 {
+		errs = append(errs, errors.New("feed.write_timeout: must be more than 0"))
+	}
+	for _, b := range []struct {
+		key string
+		v   ByteSize
+	}{{"feed.stream_buffer", f.StreamBuffer}, {"feed.history", f.History}} {
+		if b.v.bad {
+			errs = append(errs, fmt.Errorf("%s: %q is not a size (use a form like 64KiB or 32MiB)", b.key, b.v.raw))
+		}
+	}
+	return errors.Join(errs...)
+}
 
 // SourcesConfig holds each source's settings, keyed like the collectors.
 type SourcesConfig struct {
@@ -236,6 +293,9 @@ func DefaultConfig() Config {
 			RescueAfter: Duration{Duration: 15 * time.Minute}, MaxAttempts: 10},
 		Webhooks: WebhooksConfig{MaxBody: ByteSize{N: 1 << 20}},
 		Journal:  JournalConfig{Retention: Duration{Duration: DefaultJournalRetention}},
+		API:      APIConfig{ReadTimeout: Duration{Duration: 10 * time.Second}},
+		Feed: FeedConfig{MaxStreams: 5000, MaxStreamsPerToken: 1000, WriteTimeout: Duration{Duration: 30 * time.Second},
+			StreamBuffer: ByteSize{N: 64 << 10}, History: ByteSize{N: 32 << 20}, CatchUpConnections: 4},
 		Sources: SourcesConfig{
 			PagerDuty: pagerduty.DefaultConfig(),
 			GitHub:    github.Config{APIURL: github.DefaultAPIURL},
@@ -490,6 +550,8 @@ func (c Config) Validate() error {
 			}
 		}
 	}
+	add(c.API.validate())
+	add(c.Feed.validate())
 	add(c.Sources.PagerDuty.Validate())
 	add(c.Sources.GitHub.Validate())
 	add(c.Sources.Slack.Validate())

@@ -38,6 +38,10 @@ type app struct {
 	deliveries *postgres.Deliveries
 	// feed wakes /v1/feed event streams when events are stored.
 	feed *postgres.FeedListener
+	// hubPool and catchUpPool are the event streams' own: the feed hub
+	// reads new events on one connection, streams behind it on
+	// feed.catchup_connections, none on pool.
+	hubPool, catchUpPool *pgxpool.Pool
 }
 
 // newApp connects to the database, brings the schema up to date (under the
@@ -91,15 +95,37 @@ func newApp(ctx context.Context, cfg Config, log *zap.Logger, obs collectors.Obs
 		ReadyFunc: a.ready,
 		Metrics:   a.metrics,
 		Summaries: a.store, Versions: a.store, Review: review,
+		ReadTimeout: cfg.API.ReadTimeout.Duration,
+		Streams: api.StreamLimits{
+			MaxStreams: cfg.Feed.MaxStreams, MaxPerToken: cfg.Feed.MaxStreamsPerToken,
+			WriteTimeout: cfg.Feed.WriteTimeout.Duration, Buffer: int(cfg.Feed.StreamBuffer.N),
+			History: cfg.Feed.History.N, CatchUpConcurrency: cfg.Feed.CatchUpConnections,
+		},
 	}
 	if err := a.wireJobs(); err != nil {
 		pool.Close()
 		return nil, err
 	}
+	if a.hubPool, err = postgres.NewPoolLike(pool, 1); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	if a.catchUpPool, err = postgres.NewPoolLike(pool, int32(cfg.Feed.CatchUpConnections)); err != nil {
+		a.hubPool.Close()
+		pool.Close()
+		return nil, err
+	}
+	a.api.FeedSource, a.api.FeedCatchUp = postgres.New(a.hubPool), postgres.New(a.catchUpPool)
 	return a, nil
 }
 
-func (a *app) close() { a.pool.Close() }
+func (a *app) close() {
+	if a.hubPool != nil {
+		a.hubPool.Close()
+		a.catchUpPool.Close()
+	}
+	a.pool.Close()
+}
 
 // ready: the database answers and the schema is current.
 func (a *app) ready(ctx context.Context) error {

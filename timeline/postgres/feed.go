@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -149,4 +150,31 @@ func (l *FeedListener) setPID(pid uint32) {
 	l.mu.Lock()
 	l.pid = pid
 	l.mu.Unlock()
+}
+
+// FeedHead returns the highest seq in the feed, 0 when it is empty. Writers
+// make seqs visible in the order they drew them (see writeLockID), so every
+// event Feed will ever return after it has a greater seq: a reader that
+// starts from FeedHead misses nothing committed later.
+func (s *Store) FeedHead(ctx context.Context) (int64, error) {
+	var head int64
+	if err := s.pool.QueryRow(ctx, `SELECT COALESCE(max(seq), 0) FROM events`).Scan(&head); err != nil {
+		return 0, fmt.Errorf("feed head: %w", classify(err))
+	}
+	return head, nil
+}
+
+// NewPoolLike opens a pool of at most maxConns connections that connects
+// like pool does (same server, credentials and search_path). Event streams
+// read on such pools of their own, so that however many are open they never
+// take a connection the webhooks and the API need. It does not connect
+// until first used.
+func NewPoolLike(pool *pgxpool.Pool, maxConns int32) (*pgxpool.Pool, error) {
+	cfg := pool.Config()
+	cfg.MaxConns, cfg.MinConns = max(maxConns, 1), 0
+	p, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		return nil, fmt.Errorf("opening a pool: %w", classify(err))
+	}
+	return p, nil
 }

@@ -134,3 +134,49 @@ func TestFeedListenerReconnects(t *testing.T) {
 		t.Error("ErrorFunc was not told of the lost connection")
 	}
 }
+
+// TestFeedHeadIsTheHighestSeq: 0 for an empty feed, then the seq of the
+// last insert or change, on a pool made with NewPoolLike (same schema).
+func TestFeedHeadIsTheHighestSeq(t *testing.T) {
+	t.Parallel()
+	st, s := newStore(t)
+	pool, err := postgres.NewPoolLike(s.Pool, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	other := postgres.New(pool)
+	ctx := context.Background()
+	head := func() int64 {
+		t.Helper()
+		n, err := other.FeedHead(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := head(); n != 0 {
+		t.Errorf("FeedHead of an empty feed = %d, want 0", n)
+	}
+	mustIncident(t, st, "PINC1")
+	upsert(t, st, chat("PINC1", 1, t0), chat("PINC1", 2, t0.Add(time.Second)))
+	feed, err := st.Feed(ctx, 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := head(); n != feed[len(feed)-1].Seq {
+		t.Errorf("FeedHead = %d, want the last seq %d", n, feed[len(feed)-1].Seq)
+	}
+	changed := chat("PINC1", 1, t0)
+	changed.Text = "edited"
+	upsert(t, st, changed)
+	if feed, err = st.Feed(ctx, feed[len(feed)-1].Seq, 10); err != nil || len(feed) != 1 {
+		t.Fatalf("the change in the feed: %v %v", feed, err)
+	}
+	if n := head(); n != feed[0].Seq {
+		t.Errorf("FeedHead after a change = %d, want its new seq %d", n, feed[0].Seq)
+	}
+	if max := pool.Config().MaxConns; max != 1 {
+		t.Errorf("NewPoolLike(…, 1) has MaxConns %d", max)
+	}
+}
