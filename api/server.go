@@ -244,7 +244,11 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 	if s.ReadyFunc != nil {
 		if err := s.ready.check(r.Context(), s.ReadyFunc); err != nil {
-			return writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": err.Error()})
+			// The cause names hosts, users and databases: it is logged, and
+			// the unauthenticated caller gets a fixed reason.
+			s.logger().Warn("not ready", zap.Error(err))
+			return writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable",
+				"reason": "the database is unreachable or its schema is not current; the service's log says which"})
 		}
 	}
 	return writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
