@@ -128,10 +128,13 @@ type DeliveryResult struct {
 
 // LiveScope selects the incidents a live event may belong to: those whose
 // scope holds Repo (when set) or Channel (when set), and whose window
-// overlaps [From, To] (an open incident's window has no end).
+// overlaps [From, To] (an open incident's window has no end). A scope that
+// names neither must set AnyPlace: every incident whose window overlaps,
+// for sources whose events are not tied to a repository or a channel.
 type LiveScope struct {
-	Repo    string
-	Channel string
+	Repo     string
+	Channel  string
+	AnyPlace bool
 	From    time.Time
 	To      time.Time
 }
