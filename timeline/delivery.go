@@ -135,8 +135,8 @@ type LiveScope struct {
 	Repo     string
 	Channel  string
 	AnyPlace bool
-	From    time.Time
-	To      time.Time
+	From     time.Time
+	To       time.Time
 }
 
 // DeliveryStore records webhook deliveries and finds the incidents that live
