@@ -26,8 +26,9 @@ type Runner struct {
 	Progress *Progress
 	// BatchSize is the number of events per store write (default 500).
 	BatchSize int
-	// DoneFunc, when set, hears each source's outcome (succeeded, failed or
-	// rate_limited) when its collection ends, for metrics.
+	// DoneFunc, when set, hears each source's outcome (succeeded, failed,
+	// rate_limited, or skipped for a source with nothing to collect for the
+	// incident, see IncidentScoper) when its collection ends, for metrics.
 	DoneFunc func(source, outcome string)
 	// Secrets are scrubbed from every error text before it is stored.
 	Secrets []string
@@ -98,6 +99,19 @@ func (r *Runner) runOne(ctx context.Context, c Collector, w timeline.Window) Sou
 	log := r.logger().With(zap.String("source", name), zap.String("incident_id", w.IncidentID))
 	started := r.now().UTC()
 	out := SourceResult{Source: name, Kinds: map[string]int{}}
+	if sc, ok := c.(IncidentScoper); ok && !sc.CanCollect(w) {
+		// Nothing to look at: done, with no events, so that the status
+		// queued as pending does not stay so.
+		log.Info("source has nothing to collect for this incident")
+		if err := r.Store.SetSourceStatus(ctx, timeline.SourceStatus{IncidentID: w.IncidentID, Source: name,
+			State: timeline.StateSucceeded, StartedAt: &started, FinishedAt: &started}); err != nil {
+			out.Err = fmt.Errorf("recording status: %w", err)
+		}
+		if r.DoneFunc != nil {
+			r.DoneFunc(name, "skipped")
+		}
+		return out
+	}
 	if err := r.Store.SetSourceStatus(ctx, timeline.SourceStatus{
 		IncidentID: w.IncidentID, Source: name, State: timeline.StateRunning, StartedAt: &started,
 	}); err != nil {
