@@ -14,6 +14,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/groundwork-dev/groundwork/collectors"
 	"github.com/groundwork-dev/groundwork/timeline"
 )
 
@@ -56,6 +57,12 @@ type Server struct {
 	Deliveries timeline.DeliveryStore
 	// Webhooks configures the webhook receivers.
 	Webhooks WebhookConfig
+	// Receivers are the plug-in sources' webhook receivers, each mounted
+	// at POST /webhooks/{name} (see collectors.WebhookReceiver).
+	Receivers []collectors.WebhookReceiver
+	// Sources names the plug-in sources, whose events the timeline's
+	// source filter accepts beside timeline.Sources.
+	Sources []string
 
 	tokens []tokenEntry
 	// writeTimeout bounds each write of a streamed response (default
@@ -106,6 +113,7 @@ func (s *Server) Handler() http.Handler {
 	route("GET /v1/feed", ScopeRead, s.getFeed)
 	route("POST /v1/incidents/{id}/collect", ScopeWrite, s.collect)
 	s.routeWebhooks(handle)
+	s.routeReceivers(handle)
 	route("GET /openapi.json", "", s.getOpenAPI)
 	if s.Metrics != nil {
 		handle("GET /metrics", s.Metrics.Handler())

@@ -46,6 +46,9 @@ func buildRegistry(cfg Config, obs collectors.Observer, log *zap.Logger) (*colle
 	} else {
 		log.Info("source disabled: sources.slack.token is not set", zap.String("source", timeline.SourceSlack))
 	}
+	if err := registerPlugins(reg, cfg, obs, log); err != nil {
+		return nil, err
+	}
 	return reg, nil
 }
 
@@ -57,7 +60,7 @@ func (c Config) secrets() []string {
 	for _, t := range c.APITokens {
 		out = append(out, t.Token)
 	}
-	return out
+	return append(out, collectors.SecretsOf(c.Sources.Plugins)...)
 }
 
 // migrateHooks are the migrations run after the timeline schema's, under
