@@ -168,4 +168,3 @@ func pluginNames() []string {
 	}
 	return out
 }
-
