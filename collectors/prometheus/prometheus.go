@@ -113,17 +113,16 @@ func (c *Collector) Collect(ctx context.Context, w timeline.Window, emit func(ti
 	rules := c.rules(ctx)
 	for _, series := range matrix {
 		for _, sp := range spans(series.Values, step) {
-			a, keep, err := c.span(ctx, series.Metric, sp, step, from, w.End, rules)
+			alerts, err := c.span(ctx, series.Metric, sp, step, from, w.End, rules)
 			if err != nil {
 				return err
 			}
-			if !keep {
-				continue
-			}
-			for _, e := range a.events() {
-				if w.Contains(e.OccurredAt) {
-					if err := emit(e); err != nil {
-						return err
+			for _, a := range alerts {
+				for _, e := range a.events() {
+					if w.Contains(e.OccurredAt) {
+						if err := emit(e); err != nil {
+							return err
+						}
 					}
 				}
 			}
@@ -149,11 +148,13 @@ func spans(points []model.SamplePair, step time.Duration) []stepSpan {
 	return out
 }
 
-// span turns one run of a series into the alert span, with its exact start
-// and end read from the raw samples. keep is false for a span whose start
-// lies before the query (lookback too short).
+// span turns one run of query_range points of a series into the alert's
+// spans, with their exact starts and ends read from the raw samples: a run
+// may hold several spans less than a step apart. No span is returned for a
+// run already present at the start of the query (lookback too short),
+// whose start is unknown.
 func (c *Collector) span(ctx context.Context, metric model.Metric, sp stepSpan, step time.Duration,
-	from, end time.Time, rules ruleIndex) (alert, bool, error) {
+	from, end time.Time, rules ruleIndex) ([]alert, error) {
 	labels := map[string]string{}
 	for k, v := range metric {
 		if k != model.MetricNameLabel && k != "alertstate" {
@@ -164,47 +165,71 @@ func (c *Collector) span(ctx context.Context, metric model.Metric, sp stepSpan, 
 	if sp.first.Sub(from) < step {
 		c.opts.Log().Warn("alert already firing at the start of the lookback: its start is unknown, so it is skipped; raise sources.prometheus.lookback",
 			zap.String("alertname", name), zap.Time("lookback_start", from))
-		return alert{}, false, nil
+		return nil, nil
 	}
-	// Raw samples in (first-step, last]: all of this span's up to last.
-	rng := sp.last.Sub(sp.first) + step
-	val, warns, _, err := c.api.Query(ctx, fmt.Sprintf("%s[%dms]", alertsSelector(nil, labels), rng.Milliseconds()), sp.last)
+	// The raw samples in (first-step, next]: the series is absent before
+	// first and at next (or next is the window's end), so all of them are
+	// this run's, and no staleness marker is among them.
+	next := sp.last.Add(step)
+	ended := !next.After(end)
+	qt := next
+	if !ended {
+		qt = end
+	}
+	rng := qt.Sub(sp.first) + step
+	val, warns, _, err := c.api.Query(ctx, fmt.Sprintf("%s[%dms]", alertsSelector(nil, labels), rng.Milliseconds()), qt)
 	if err != nil {
-		return alert{}, false, fmt.Errorf("raw samples of %s: %w", name, err)
+		return nil, fmt.Errorf("raw samples of %s: %w", name, err)
 	}
 	c.logWarnings(warns)
-	start, lastSample, minGap := sp.first, sp.last, time.Duration(0)
-	if m, ok := val.(model.Matrix); ok && len(m) > 0 && len(m[0].Values) > 0 {
-		vs := m[0].Values
-		start, lastSample = vs[0].Timestamp.Time(), vs[len(vs)-1].Timestamp.Time()
-		for i := 1; i < len(vs); i++ {
-			if g := vs[i].Timestamp.Time().Sub(vs[i-1].Timestamp.Time()); g > 0 && (minGap == 0 || g < minGap) {
-				minGap = g
+	var ts []time.Time
+	if m, ok := val.(model.Matrix); ok && len(m) > 0 {
+		for _, v := range m[0].Values {
+			ts = append(ts, v.Timestamp.Time().UTC())
+		}
+	}
+	if len(ts) == 0 {
+		ts = []time.Time{sp.first.UTC()}
+	}
+	r := rules.find(name, labels)
+	interval := r.interval
+	if interval <= 0 {
+		for i := 1; i < len(ts); i++ {
+			if g := ts[i].Sub(ts[i-1]); g > 0 && (interval == 0 || g < interval) {
+				interval = g
 			}
 		}
 	}
-	r := rules.find(name, labels)
 	for k, v := range c.cfg.ExternalLabels {
 		if _, has := labels[k]; !has {
 			labels[k] = v
 		}
 	}
-	a := alert{Labels: labels, Start: start.UTC(), Annotations: r.annotations, URL: r.url}
-	if next := sp.last.Add(step); !next.After(end) {
-		// The series is absent at the next point: the alert resolved at the
-		// evaluation after its last sample.
-		interval := r.interval
-		if interval <= 0 {
-			interval = minGap
+	var out []alert
+	begin := 0
+	for i := 1; i <= len(ts); i++ {
+		if i < len(ts) && (interval <= 0 || ts[i].Sub(ts[i-1]) <= interval+interval/2) {
+			continue
 		}
-		resolved := next
-		if interval > 0 && !lastSample.Add(interval).After(next) {
-			resolved = lastSample.Add(interval)
+		a := alert{Labels: labels, Start: ts[begin], Annotations: r.annotations, URL: r.url}
+		last := ts[i-1]
+		switch {
+		case i < len(ts):
+			// A gap in the samples: resolved at the evaluation after last.
+			e := last.Add(interval)
+			a.End = &e
+		case ended:
+			// Absent at next: resolved at the evaluation after last.
+			e := next.UTC()
+			if interval > 0 && !last.Add(interval).After(next) {
+				e = last.Add(interval)
+			}
+			a.End = &e
 		}
-		resolved = resolved.UTC()
-		a.End = &resolved
+		out = append(out, a)
+		begin = i
 	}
-	return a, true, nil
+	return out, nil
 }
 
 func (c *Collector) logWarnings(w v1.Warnings) {
