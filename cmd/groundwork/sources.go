@@ -9,6 +9,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/groundwork-dev/groundwork/collectors"
+	"github.com/groundwork-dev/groundwork/collectors/prometheus"
 )
 
 // sourceList is the list of plug-in sources, in the order their collectors
@@ -17,7 +18,9 @@ import (
 // sources.<name> section is decoded, defaulted, validated and printed
 // (secrets redacted), its collector runs when it is enabled, and its
 // receivers are mounted at POST /webhooks/{receiver}.
-var sourceList = []collectors.Source{}
+var sourceList = []collectors.Source{
+	prometheus.Source,
+}
 
 // defaultPlugins returns every listed source's default config.
 func defaultPlugins() map[string]collectors.Config {
