@@ -16,17 +16,12 @@ import (
 // receiverName is what a plug-in receiver may be called: one path segment.
 var receiverName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 
-// builtinReceivers are the receivers routeWebhooks mounts itself.
-var builtinReceivers = []string{"pagerduty", "github", "slack", "incident"}
-
 // routeReceivers mounts every plug-in receiver at POST /webhooks/{name}. It
-// panics on a name that is not one path segment or that is taken, which is a
-// wiring mistake in cmd.
+// panics on a name that is not one path segment or that is taken (by
+// another receiver, or by a route of routeWebhooks, which the mux refuses),
+// which is a wiring mistake in cmd.
 func (s *Server) routeReceivers(mux handleFunc) {
 	taken := map[string]bool{}
-	for _, n := range builtinReceivers {
-		taken[n] = true
-	}
 	for _, rcv := range s.Receivers {
 		name := rcv.Name()
 		if !receiverName.MatchString(name) {
