@@ -131,7 +131,7 @@ func (s *Server) getFeed(w http.ResponseWriter, r *http.Request) error {
 		out.Events = append(out.Events, eventJSON(e))
 		out.NextAfter = e.Seq
 	}
-	return writeJSON(w, http.StatusOK, out)
+	return writeJSON(w, http.StatusOK, out.wire())
 }
 
 // streamFeed serves the feed as server-sent events, each with the event's
@@ -242,7 +242,7 @@ func (s *Server) streamFeed(w http.ResponseWriter, r *http.Request, p feedParams
 // writeSSEEvent writes one event. The data is one line of JSON (encoding/json
 // escapes line breaks inside strings), so no data: line needs splitting.
 func writeSSEEvent(bw *bufio.Writer, e timeline.Event) error {
-	b, err := jsonLine(eventJSON(e))
+	b, err := jsonLine(eventJSON(e).wire())
 	if err != nil {
 		return err
 	}

@@ -226,7 +226,7 @@ func (s *Server) listIncidents(w http.ResponseWriter, r *http.Request) error {
 		list = list[:limit]
 	}
 	for _, inc := range list {
-		out.Incidents = append(out.Incidents, incidentJSON(inc))
+		out.Incidents = append(out.Incidents, incidentJSON(inc, s.now()))
 	}
 	return writeJSON(w, http.StatusOK, out)
 }
@@ -254,7 +254,9 @@ func (s *Server) getIncident(w http.ResponseWriter, r *http.Request) (err error)
 			return err
 		}
 	}
-	if version != "" {
+	// An open incident's window ends now, so no two answers are alike:
+	// it gets no ETag until it resolves.
+	if version != "" && !inc.Open() {
 		etag := etagOf(version, "incident", s.Summaries != nil, s.Review.Location, s.Review.BusinessStart,
 			s.Review.BusinessEnd, s.Review.QuietGap, summaryInputDigest(in))
 		if notModified(w, r, etag) {
@@ -265,7 +267,7 @@ func (s *Server) getIncident(w http.ResponseWriter, r *http.Request) (err error)
 	if err != nil {
 		return err
 	}
-	out := IncidentDetailJSON{IncidentJSON: incidentJSON(inc), Collection: make([]SourceStatusJSON, 0, len(sts))}
+	out := IncidentDetailJSON{IncidentJSON: incidentJSON(inc, s.now()), Collection: make([]SourceStatusJSON, 0, len(sts))}
 	for _, st := range sts {
 		out.Collection = append(out.Collection, sourceStatusJSON(st))
 	}

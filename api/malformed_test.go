@@ -287,7 +287,7 @@ func TestMalformedRequestBattery(t *testing.T) {
 
 	// Control: the same server takes well-formed requests, and the row
 	// count sees what they write, so a battery of refusals proves something.
-	hook := []byte(`{"id":"INC-42","started_at":"2026-11-20T09:00:00Z"}`)
+	hook := []byte(`{"id":"INC-42","started_at":"2026-11-20T09:00:00Z","resolved_at":"2026-11-20T10:00:00Z"}`)
 	if resp, body, err := b.send(t, malformedCase{method: "POST", target: "/webhooks/incident", body: hook, headers: genericHeaders(hook)}); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("control: a valid generic hook: %v %v %s", err, resp, body)
 	}

@@ -28,7 +28,7 @@ func NewMetrics() *Metrics {
 	m := &Metrics{
 		reg: prometheus.NewRegistry(),
 		collections: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "groundwork_collections_total", Help: "Source collections finished, by source and outcome (succeeded, failed, rate_limited).",
+			Name: "groundwork_collections_total", Help: "Source collections finished, by source and outcome (succeeded, failed, rate_limited, skipped).",
 		}, []string{"source", "outcome"}),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "groundwork_upstream_requests_total", Help: "Requests sent to upstream APIs (each attempt), by source.",

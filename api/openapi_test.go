@@ -11,9 +11,11 @@ import (
 	"net/http/httptest"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -179,6 +181,11 @@ func TestResponsesMatchTheOpenAPIDocument(t *testing.T) {
 	b := setupReview(t)
 	checkoutIncident(t, b)
 	b.events(t, trickyEvents("PCHECKOUT")...)
+	// A skipped source shows its reason.
+	if err := b.store.SetSourceStatus(context.Background(), timeline.SourceStatus{IncidentID: "PCHECKOUT", Source: "slack",
+		State: timeline.StateSkipped, Reason: "no Slack channels are in the incident's scope"}); err != nil {
+		t.Fatal(err)
+	}
 	c := loadContract(t, b.srv.URL)
 	u := b.srv.URL
 
@@ -193,6 +200,9 @@ func TestResponsesMatchTheOpenAPIDocument(t *testing.T) {
 	_ = json.Unmarshal(raw, &detail)
 	if detail["summary"] == nil {
 		t.Error("the incident's summary was not exercised")
+	}
+	if !strings.Contains(string(raw), `"state":"skipped","error":null,"reason":"no Slack channels`) {
+		t.Error("a skipped source's reason was not exercised")
 	}
 	resp := b.do(t, "GET", "/v1/incidents/PCHECKOUT", nil)
 	resp.Body.Close()
@@ -239,6 +249,19 @@ func TestResponsesMatchTheOpenAPIDocument(t *testing.T) {
 	c.call(t, u, "GET", "/v1/feed", "", nil)
 	c.call(t, u, "GET", "/v1/feed", writeToken, nil)
 	c.visitSchema(t, "Event", []byte(c.callStream(t, u, "/v1/feed?after=2")))
+	// A deletion in the feed, polled and streamed.
+	gone := trickyEvents("PCHECKOUT")[0]
+	gone.Deleted, gone.Version = true, gone.OccurredAt.Add(time.Hour)
+	b.events(t, gone)
+	all, err := b.store.Feed(context.Background(), 0, 10000)
+	if err != nil || !all[len(all)-1].Deleted {
+		t.Fatalf("the deletion is not last in the feed: %v", err)
+	}
+	before := strconv.FormatInt(all[len(all)-1].Seq-1, 10)
+	if _, raw = c.call(t, u, "GET", "/v1/feed?after="+before, readToken, nil); !strings.Contains(string(raw), `"deleted":true`) {
+		t.Errorf("feed page without the deletion: %s", raw)
+	}
+	c.visitSchema(t, "DeletedEvent", []byte(c.callStream(t, u, "/v1/feed?after="+before)))
 
 	// Operations.
 	c.call(t, u, "GET", "/healthz", "", nil)

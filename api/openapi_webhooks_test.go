@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"bytes"
+	"net/url"
 	"strconv"
 	"testing"
 
@@ -25,6 +26,9 @@ func webhookAndCollectContract(t *testing.T, c *contract) {
 		resolved := testdata(t, "webhook_v3_incident_resolved.json")
 		c.call(t, srv, "POST", "/webhooks/pagerduty", "", resolved, pdHeaders(resolved, "d-1")...)
 		c.call(t, srv, "POST", "/webhooks/pagerduty", "", resolved, pdHeaders(resolved, "d-1")...) // duplicate
+		triggered := realFile(t, "pagerduty/ADAPTED-reopened-Q1CHK5XX.json")
+		c.call(t, srv, "POST", "/webhooks/pagerduty", "", triggered, pdHeaders(triggered, "d-open")...) // opens
+		c.call(t, srv, "GET", "/v1/incidents/Q1CHK5XX", readToken, nil)                                 // open
 		other := testdata(t, "webhook_v3_incident_priority_updated_gopagerduty_testvector.json")
 		c.call(t, srv, "POST", "/webhooks/pagerduty", "", other, pdHeaders(other, "d-2")...) // ignored
 		c.call(t, srv, "POST", "/webhooks/pagerduty", "", resolved, "X-PagerDuty-Signature", "v1=00")
@@ -41,6 +45,10 @@ func webhookAndCollectContract(t *testing.T, c *contract) {
 			body := testdata(t, ev.file)
 			c.call(t, srv, "POST", "/webhooks/github", "", body, ghHeaders(body, ev.event, "g-"+ev.event)...)
 		}
+		form := []byte("payload=" + url.QueryEscape(string(testdata(t, "webhook_push.json"))))
+		c.call(t, srv, "POST", "/webhooks/github", "", form, append(ghHeaders(form, "push", "g-form"),
+			"Content-Type", "application/x-www-form-urlencoded")...)
+		c.call(t, srv, "POST", "/webhooks/github", "", form, append(ghHeaders(form, "push", "g-text"), "Content-Type", "text/plain")...)
 		ping := []byte(`{"zen":"Keep it logically awesome."}`)
 		c.call(t, srv, "POST", "/webhooks/github", "", ping, ghHeaders(ping, "ping", "g-ping")...)
 		c.call(t, srv, "POST", "/webhooks/github", "", ping, "X-Hub-Signature-256", "sha256=00", "X-GitHub-Event", "ping")
@@ -60,6 +68,8 @@ func webhookAndCollectContract(t *testing.T, c *contract) {
 		c.call(t, srv, "POST", "/webhooks/incident", "", hook, genericHeaders(hook)...)
 		c.call(t, srv, "POST", "/webhooks/incident", "", hook, genericHeaders(hook)...) // duplicate
 		c.call(t, srv, "POST", "/webhooks/incident", "", hook, "X-Groundwork-Signature", "sha256=00")
+		opened := []byte(`{"id":"INC-45","title":"Checkout slow","started_at":"2026-11-20T09:00:00Z"}`)
+		c.call(t, srv, "POST", "/webhooks/incident", "", opened, genericHeaders(opened)...) // opens, queues nothing
 		unknown := []byte(`{"id":"INC-43","started_at":"2026-11-20T09:00:00Z","severity":"sev1"}`)
 		c.call(t, srv, "POST", "/webhooks/incident", "", unknown, genericHeaders(unknown)...)
 		c.call(t, srv, "POST", "/webhooks/incident", "", huge, genericHeaders(huge)...)

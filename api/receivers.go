@@ -109,12 +109,15 @@ func (s *Server) liveEvents(ctx context.Context, d collectors.Delivery) ([]timel
 	for _, inc := range d.Incidents {
 		incs = append(incs, s.incidentFor(inc, inc.ServiceID, inc.Repos, inc.Channels))
 	}
+	// An open incident's window runs up to now; allow for the sender's
+	// clock being a little ahead of ours.
+	now := s.now().Add(liveClockSkew)
 	var out []timeline.Event
 	seen := map[[2]string]bool{}
 	for _, inc := range incs {
 		for _, e := range kept {
 			key := [2]string{inc.ID, e.ID}
-			if seen[key] || !inc.Covers(e.OccurredAt) || d.AcceptFunc != nil && !d.AcceptFunc(inc, e) {
+			if seen[key] || !inc.Covers(e.OccurredAt, now) || d.AcceptFunc != nil && !d.AcceptFunc(inc, e) {
 				continue
 			}
 			seen[key] = true

@@ -9,7 +9,9 @@ import (
 // The API's JSON types are kept apart from the domain's, so the wire format
 // changes only on purpose.
 
-// EventJSON is one timeline event on the wire (PRODUCT.md §3).
+// EventJSON is one timeline event on the wire (PRODUCT.md §3). In the feed,
+// an event deleted upstream comes as {"id", "incident_id", "deleted": true,
+// "seq"} and nothing else (see wire); timelines and exports never hold one.
 type EventJSON struct {
 	ID         string          `json:"id"`
 	IncidentID string          `json:"incident_id"`
@@ -22,6 +24,28 @@ type EventJSON struct {
 	URL        string          `json:"url"`
 	Details    map[string]any  `json:"details"`
 	Seq        int64           `json:"seq"`
+	// Deleted marks the removal of an event deleted upstream; only ID,
+	// IncidentID and Seq are set then.
+	Deleted bool `json:"deleted,omitempty"`
+}
+
+// deletedEventJSON is the feed's entry for an event deleted upstream.
+type deletedEventJSON struct {
+	ID         string `json:"id"`
+	IncidentID string `json:"incident_id"`
+	Deleted    bool   `json:"deleted"`
+	Seq        int64  `json:"seq"`
+}
+
+// wire is what the feed encodes for e: the deletion's four fields, or the
+// whole event. (A MarshalJSON method would do the same for every encoding of
+// EventJSON, at about ten times the cost: encoding/json re-scans what a
+// Marshaler returns.)
+func (e EventJSON) wire() any {
+	if e.Deleted {
+		return deletedEventJSON{ID: e.ID, IncidentID: e.IncidentID, Deleted: true, Seq: e.Seq}
+	}
+	return e
 }
 
 // formatTime renders an instant in UTC with every nanosecond kept.
@@ -36,6 +60,9 @@ func formatTimePtr(t *time.Time) *string {
 }
 
 func eventJSON(e timeline.Event) EventJSON {
+	if e.Deleted {
+		return EventJSON{ID: e.ID, IncidentID: e.IncidentID, Deleted: true, Seq: e.Seq}
+	}
 	d := e.Details
 	if d == nil {
 		d = map[string]any{}
@@ -51,7 +78,9 @@ type WindowJSON struct {
 	End   string `json:"end"`
 }
 
-// IncidentJSON is an incident in lists.
+// IncidentJSON is an incident in lists. Status is open (triggered,
+// acknowledged or reopened: the window runs up to now, and live events join
+// it) or resolved.
 type IncidentJSON struct {
 	ID         string     `json:"id"`
 	Title      string     `json:"title"`
@@ -61,6 +90,7 @@ type IncidentJSON struct {
 	URL        string     `json:"url"`
 	StartedAt  string     `json:"started_at"`
 	ResolvedAt *string    `json:"resolved_at"`
+	Status     string     `json:"status"`
 	Window     WindowJSON `json:"window"`
 	Repos      []string   `json:"github_repos"`
 	Channels   []string   `json:"slack_channels"`
@@ -68,10 +98,13 @@ type IncidentJSON struct {
 	UpdatedAt  string     `json:"updated_at"`
 }
 
-func incidentJSON(inc timeline.Incident) IncidentJSON {
+// incidentJSON renders inc as it stands at now: an open incident's window
+// ends now.
+func incidentJSON(inc timeline.Incident, now time.Time) IncidentJSON {
 	return IncidentJSON{ID: inc.ID, Title: inc.Title, ServiceID: inc.ServiceID, Urgency: inc.Urgency,
 		Source: inc.Source, URL: inc.URL, StartedAt: formatTime(inc.StartedAt), ResolvedAt: formatTimePtr(inc.ResolvedAt),
-		Window: WindowJSON{Start: formatTime(inc.WindowStart), End: formatTime(inc.WindowEnd)},
+		Status: inc.Status(),
+		Window: WindowJSON{Start: formatTime(inc.WindowStart), End: formatTime(inc.WindowEndAt(now))},
 		Repos:  nonNil(inc.Repos), Channels: nonNil(inc.Channels),
 		CreatedAt: formatTime(inc.CreatedAt), UpdatedAt: formatTime(inc.UpdatedAt)}
 }
@@ -83,11 +116,13 @@ func nonNil(s []string) []string {
 	return s
 }
 
-// SourceStatusJSON is one source's collection state.
+// SourceStatusJSON is one source's collection state; Reason says why a
+// skipped source was skipped.
 type SourceStatusJSON struct {
 	Source     string  `json:"source"`
 	State      string  `json:"state"`
 	Error      *string `json:"error"`
+	Reason     *string `json:"reason,omitempty"`
 	EventCount int     `json:"event_count"`
 	StartedAt  *string `json:"started_at"`
 	FinishedAt *string `json:"finished_at"`
@@ -99,6 +134,10 @@ func sourceStatusJSON(st timeline.SourceStatus) SourceStatusJSON {
 	if st.Error != "" {
 		e := st.Error
 		out.Error = &e
+	}
+	if st.Reason != "" {
+		r := st.Reason
+		out.Reason = &r
 	}
 	return out
 }
@@ -129,4 +168,16 @@ type FeedJSON struct {
 	// NextAfter is the seq to pass as after for the next page: the last
 	// event's, or the request's after when there were none.
 	NextAfter int64 `json:"next_after"`
+}
+
+// wire is what GET /v1/feed encodes for f: its events as EventJSON.wire.
+func (f FeedJSON) wire() any {
+	events := make([]any, len(f.Events))
+	for i, e := range f.Events {
+		events[i] = e.wire()
+	}
+	return struct {
+		Events    []any `json:"events"`
+		NextAfter int64 `json:"next_after"`
+	}{events, f.NextAfter}
 }

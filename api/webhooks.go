@@ -10,7 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -57,10 +59,26 @@ type WebhookConfig struct {
 	// Timeout bounds a delivery's database work (default 1s); a delivery
 	// that cannot be recorded in time is answered 503, so it is retried.
 	Timeout time.Duration
+	// JournalScopeFunc reports whether live events of source (github,
+	// slack) in scope (a repository or a channel id) are kept in the live
+	// journal: cmd keeps those of every scope named in services or default.
+	// They are kept whether or not an incident covers them yet, and join
+	// every incident covering them in the same transaction. nil keeps no
+	// journal: live events are stored only for the incidents covering them.
+	JournalScopeFunc func(source, scope string) bool
+	// BreakCoverageFunc records that a live delivery of a journaled scope
+	// about [from, to] was refused, so that live coverage no longer vouches
+	// for that stretch and collections read it upstream; nil records
+	// nothing. A failure to record is logged.
+	BreakCoverageFunc func(ctx context.Context, source, scope string, from, to time.Time) error
 }
 
 // slackMaxSkew is how far a Slack request timestamp may be from now.
 const slackMaxSkew = 5 * time.Minute
+
+// liveClockSkew is how far past our now a live event's upstream time may be
+// and still join an open incident, whose window runs up to now.
+const liveClockSkew = time.Minute
 
 // Webhook delivery outcomes, the label of Metrics.WebhookDelivery.
 const (
@@ -290,8 +308,12 @@ func (s *Server) incidentFor(inc timeline.Incident, serviceID string, repos, cha
 	return inc
 }
 
-// pagerDutyWebhook receives PagerDuty V3 webhooks: incident.resolved queues
-// the incident's collection; every other event is acknowledged and ignored.
+// pagerDutyWebhook receives PagerDuty V3 webhooks: incident.triggered,
+// incident.acknowledged and incident.reopened open (or reopen) the incident,
+// so that live events join it while it lasts; incident.resolved closes it
+// and queues its collection. The incident follows the newest event by its
+// occurred_at (timeline.Incident.Merge), so a late delivery cannot undo a
+// newer one. Every other event is acknowledged and ignored.
 func (s *Server) pagerDutyWebhook(ctx context.Context, r *http.Request, body []byte) (WebhookAckJSON, error) {
 	secret := s.Webhooks.PagerDutySecret
 	if secret == "" {
@@ -339,8 +361,9 @@ func (s *Server) pagerDutyWebhook(ctx context.Context, r *http.Request, body []b
 		return WebhookAckJSON{}, malformed("event.event_type is missing")
 	}
 	ev := msg.Event
-	if ev.EventType != "incident.resolved" {
-		return WebhookAckJSON{Status: outcomeIgnored, Reason: ev.EventType + " does not trigger collection"}, nil
+	opens := pagerDutyOpens[ev.EventType]
+	if !opens && ev.EventType != "incident.resolved" {
+		return WebhookAckJSON{Status: outcomeIgnored, Reason: ev.EventType + " neither opens, reopens nor resolves an incident"}, nil
 	}
 	if ev.Data.ID == "" {
 		return WebhookAckJSON{}, malformed("event.data.id (the incident id) is missing")
@@ -351,24 +374,47 @@ func (s *Server) pagerDutyWebhook(ctx context.Context, r *http.Request, body []b
 	if strings.ContainsRune(ev.Data.Title, 0) {
 		return WebhookAckJSON{}, malformed("event.data.title holds a NUL character")
 	}
-	d := timeline.Delivery{Receiver: "pagerduty", ID: deliveryID(firstNonEmpty(r.Header.Get("X-Webhook-Id"), ev.ID), body),
-		Collect: []timeline.CollectRequest{{IncidentID: ev.Data.ID}}}
-	// Record the incident at once (it shows as pending until collected);
-	// the collection reads it again from PagerDuty's API.
+	id := deliveryID(firstNonEmpty(r.Header.Get("X-Webhook-Id"), ev.ID), body)
+	serviceID := ""
+	if ev.Data.Service != nil {
+		serviceID = ev.Data.Service.ID
+	}
 	created, cerr := time.Parse(time.RFC3339Nano, ev.Data.CreatedAt)
-	resolved, rerr := time.Parse(time.RFC3339Nano, ev.OccurredAt)
-	if cerr == nil && rerr == nil && !resolved.Before(created) {
-		serviceID := ""
-		if ev.Data.Service != nil {
-			serviceID = ev.Data.Service.ID
+	occurred, oerr := time.Parse(time.RFC3339Nano, ev.OccurredAt)
+	inc := timeline.Incident{ID: ev.Data.ID, Title: ev.Data.Title, ServiceID: serviceID, Urgency: ev.Data.Urgency,
+		Source: timeline.SourcePagerDuty, URL: ev.Data.HTMLURL, StartedAt: created.UTC()}
+	if oerr == nil {
+		inc.StatusAt = occurred.UTC()
+	}
+	if opens {
+		// The incident exists from its first sign and stays open, its
+		// window running up to now, until it resolves; nothing is
+		// collected yet. Live events join it meanwhile.
+		if cerr != nil {
+			return WebhookAckJSON{}, malformed("event.data.created_at: must be an RFC 3339 time such as 2026-11-20T09:00:00Z, got %q", ev.Data.CreatedAt)
 		}
-		resolved = resolved.UTC()
-		d.Incidents = []timeline.Incident{s.incidentFor(timeline.Incident{
-			ID: ev.Data.ID, Title: ev.Data.Title, ServiceID: serviceID, Urgency: ev.Data.Urgency,
-			Source: timeline.SourcePagerDuty, URL: ev.Data.HTMLURL, StartedAt: created.UTC(), ResolvedAt: &resolved,
-		}, serviceID, nil, nil)}
+		return s.record(ctx, timeline.Delivery{Receiver: "pagerduty", ID: id,
+			Incidents: []timeline.Incident{s.incidentFor(inc, serviceID, nil, nil)}})
+	}
+	// incident.resolved: close the incident at once (it shows as pending
+	// until collected) and queue its final collection, which reads it again
+	// from PagerDuty's API.
+	d := timeline.Delivery{Receiver: "pagerduty", ID: id, Collect: []timeline.CollectRequest{{IncidentID: ev.Data.ID}}}
+	if cerr == nil && oerr == nil && !occurred.Before(created) {
+		resolved := occurred.UTC()
+		inc.ResolvedAt = &resolved
+		d.Incidents = []timeline.Incident{s.incidentFor(inc, serviceID, nil, nil)}
 	}
 	return s.record(ctx, d)
+}
+
+// pagerDutyOpens are the PagerDuty V3 event types that open an incident, or
+// reopen a resolved one (PRODUCT.md §4: an incident exists from its first
+// sign).
+var pagerDutyOpens = map[string]bool{
+	"incident.triggered":    true,
+	"incident.acknowledged": true,
+	"incident.reopened":     true,
 }
 
 // genericHook is the body of /webhooks/incident.
@@ -382,8 +428,10 @@ type genericHook struct {
 }
 
 // incidentWebhook receives the generic incident hook: it stores the
-// incident with its incident.opened (and, once resolved, incident.closed)
-// events and queues its collection.
+// incident with its incident.opened event. Without resolved_at the incident
+// is open (or reopened), its window running up to now, and live events join
+// it; with resolved_at it is closed, gets its incident.closed event and its
+// collection is queued.
 func (s *Server) incidentWebhook(ctx context.Context, r *http.Request, body []byte) (WebhookAckJSON, error) {
 	secret := s.Webhooks.GenericSecret
 	if secret == "" {
@@ -427,16 +475,18 @@ func (s *Server) incidentWebhook(ctx context.Context, r *http.Request, body []by
 	if err := req.Validate(); err != nil {
 		return WebhookAckJSON{}, malformed("%s", invalidDetail(err))
 	}
+	// The hook carries no time of its own: deliveries are applied in the
+	// order they arrive.
 	inc := s.incidentFor(timeline.Incident{ID: hook.ID, Title: hook.Title, Source: timeline.SourceGeneric,
-		StartedAt: *started, ResolvedAt: resolved}, "", hook.GitHubRepos, hook.SlackChannels)
-	events := []timeline.Event{genericEvent(hook, "opened", timeline.KindIncidentOpened, *started)}
+		StartedAt: *started, ResolvedAt: resolved, StatusAt: s.now().UTC()}, "", hook.GitHubRepos, hook.SlackChannels)
+	d := timeline.Delivery{Receiver: "incident", ID: deliveryID(r.Header.Get("X-Webhook-Id"), body),
+		Incidents: []timeline.Incident{inc},
+		Events:    []timeline.Event{genericEvent(hook, "opened", timeline.KindIncidentOpened, *started)}}
 	if resolved != nil {
-		events = append(events, genericEvent(hook, "closed", timeline.KindIncidentClosed, *resolved))
+		d.Events = append(d.Events, genericEvent(hook, "closed", timeline.KindIncidentClosed, *resolved))
+		d.Collect = []timeline.CollectRequest{{IncidentID: hook.ID}}
 	}
-	return s.record(ctx, timeline.Delivery{Receiver: "incident",
-		ID:        deliveryID(r.Header.Get("X-Webhook-Id"), body),
-		Incidents: []timeline.Incident{inc}, Events: events,
-		Collect: []timeline.CollectRequest{{IncidentID: hook.ID}}})
+	return s.record(ctx, d)
 }
 
 func genericEvent(h genericHook, what, kind string, at time.Time) timeline.Event {
@@ -451,10 +501,12 @@ func genericEvent(h genericHook, what, kind string, at time.Time) timeline.Event
 	}
 }
 
-// gitHubWebhook receives GitHub deliveries: deployment statuses, completed
-// workflow runs and pushed commits are stored live, under the ids the
-// collector gives them, for every incident whose repositories and window
-// they fall in. Other events are acknowledged and ignored.
+// gitHubWebhook receives GitHub deliveries, JSON or form-encoded:
+// deployment statuses, completed workflow runs, pushed commits, merged pull
+// requests and published releases are stored live, under the ids the
+// collector gives them (built from GitHub's repository.full_name), for every
+// incident whose repositories (in any case) and window they fall in. Other
+// events are acknowledged and ignored.
 func (s *Server) gitHubWebhook(ctx context.Context, r *http.Request, body []byte) (WebhookAckJSON, error) {
 	secret := s.Webhooks.GitHubSecret
 	if secret == "" {
@@ -471,6 +523,10 @@ func (s *Server) gitHubWebhook(ctx context.Context, r *http.Request, body []byte
 	kind := r.Header.Get("X-GitHub-Event")
 	if kind == "" {
 		return WebhookAckJSON{}, malformed("the X-GitHub-Event header is missing")
+	}
+	body, err := gitHubPayload(r.Header.Get("Content-Type"), body)
+	if err != nil {
+		return WebhookAckJSON{}, err
 	}
 	var repo string
 	var events []timeline.Event
@@ -492,11 +548,13 @@ func (s *Server) gitHubWebhook(ctx context.Context, r *http.Request, body []byte
 		if err := json.Unmarshal(body, &ev); err != nil {
 			return WebhookAckJSON{}, malformed("the body is not a workflow_run event: %v", err)
 		}
-		if ev.GetAction() != "completed" {
-			return WebhookAckJSON{Status: outcomeIgnored, Reason: "workflow_run " + ev.GetAction() + " is not a completed run"}, nil
-		}
 		if ev.WorkflowRun == nil {
 			return WebhookAckJSON{}, malformed("workflow_run is required")
+		}
+		// By the run's status, as the collector lists runs: a run that
+		// needs approval is completed (action_required) when requested.
+		if st := ev.WorkflowRun.GetStatus(); st != "completed" {
+			return WebhookAckJSON{Status: outcomeIgnored, Reason: "workflow_run " + ev.GetAction() + ": the run is " + st + ", not completed"}, nil
 		}
 		repo = ev.GetRepo().GetFullName()
 		events = append(events, github.NormalizeWorkflowRun(repo, ev.WorkflowRun))
@@ -511,6 +569,31 @@ func (s *Server) gitHubWebhook(ctx context.Context, r *http.Request, body []byte
 				events = append(events, github.NormalizePushCommit(repo, c))
 			}
 		}
+	case "pull_request":
+		var ev gh.PullRequestEvent
+		if err := json.Unmarshal(body, &ev); err != nil {
+			return WebhookAckJSON{}, malformed("the body is not a pull_request event: %v", err)
+		}
+		if ev.GetAction() != "closed" || ev.PullRequest == nil || ev.PullRequest.MergedAt == nil {
+			return WebhookAckJSON{Status: outcomeIgnored, Reason: "pull_request " + ev.GetAction() + " is not a merge"}, nil
+		}
+		repo = ev.GetRepo().GetFullName()
+		events = append(events, github.NormalizePull(repo, ev.PullRequest))
+	case "release":
+		var ev gh.ReleaseEvent
+		if err := json.Unmarshal(body, &ev); err != nil {
+			return WebhookAckJSON{}, malformed("the body is not a release event: %v", err)
+		}
+		switch ev.GetAction() {
+		case "published", "released", "edited":
+		default:
+			return WebhookAckJSON{Status: outcomeIgnored, Reason: "release " + ev.GetAction() + " is not captured"}, nil
+		}
+		if ev.Release == nil || ev.Release.PublishedAt == nil {
+			return WebhookAckJSON{Status: outcomeIgnored, Reason: "the release is not published"}, nil
+		}
+		repo = ev.GetRepo().GetFullName()
+		events = append(events, github.NormalizeRelease(repo, ev.Release))
 	default:
 		return WebhookAckJSON{Status: outcomeIgnored, Reason: kind + " events are not captured"}, nil
 	}
@@ -521,8 +604,38 @@ func (s *Server) gitHubWebhook(ctx context.Context, r *http.Request, body []byte
 		timeline.LiveScope{Repo: repo}, events)
 }
 
+// gitHubPayload returns the JSON of a GitHub delivery, whichever of the two
+// content types the webhook's settings chose: application/json is the body
+// itself; application/x-www-form-urlencoded carries it in the payload field.
+// Anything else is refused with 415, saying what to choose.
+func gitHubPayload(contentType string, body []byte) ([]byte, error) {
+	if contentType == "" {
+		return body, nil
+	}
+	mt, _, err := mime.ParseMediaType(contentType)
+	switch {
+	case err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json")):
+		return body, nil
+	case err == nil && mt == "application/x-www-form-urlencoded":
+		form, err := url.ParseQuery(string(body))
+		if err != nil {
+			return nil, malformed("the form-encoded body cannot be decoded: %v", err)
+		}
+		payload := form.Get("payload")
+		if payload == "" {
+			return nil, malformed("the form-encoded body has no payload field")
+		}
+		return []byte(payload), nil
+	}
+	return nil, &Error{Status: http.StatusUnsupportedMediaType, Code: "unsupported_media_type",
+		Message: fmt.Sprintf("Content-Type %q is not a GitHub webhook format: in the webhook's settings on GitHub, choose Content type application/json", contentType)}
+}
+
 // captureLive stores events for every incident of scope whose window covers
-// them. Events without a time are dropped.
+// them: a resolved incident's window, or an open one's up to now (with
+// liveClockSkew to spare), and keeps them in the live journal when the scope
+// is journaled (see WebhookConfig.JournalScopeFunc). Events without a time
+// are dropped.
 func (s *Server) captureLive(ctx context.Context, receiver, id string, scope timeline.LiveScope, events []timeline.Event) (WebhookAckJSON, error) {
 	var kept []timeline.Event
 	for _, e := range events {
@@ -540,6 +653,9 @@ func (s *Server) captureLive(ctx context.Context, receiver, id string, scope tim
 	if len(kept) == 0 {
 		return WebhookAckJSON{Status: outcomeIgnored, Reason: "nothing to capture"}, nil
 	}
+	if name := firstNonEmpty(scope.Repo, scope.Channel); s.Webhooks.JournalScopeFunc != nil && s.Webhooks.JournalScopeFunc(receiver, name) {
+		return s.journalLive(ctx, receiver, id, name, scope.From, kept)
+	}
 	if s.Deliveries == nil {
 		return WebhookAckJSON{}, errNoQueue
 	}
@@ -549,10 +665,13 @@ func (s *Server) captureLive(ctx context.Context, receiver, id string, scope tim
 	if err != nil {
 		return WebhookAckJSON{}, err
 	}
+	// An open incident's window runs up to now; allow for the sender's
+	// clock being a little ahead of ours.
+	now := s.now().Add(liveClockSkew)
 	var out []timeline.Event
 	for _, inc := range incs {
 		for _, e := range kept {
-			if inc.Covers(e.OccurredAt) {
+			if inc.Covers(e.OccurredAt, now) {
 				e.IncidentID = inc.ID
 				out = append(out, e)
 			}
@@ -562,6 +681,39 @@ func (s *Server) captureLive(ctx context.Context, receiver, id string, scope tim
 		return WebhookAckJSON{Status: outcomeIgnored, Reason: "no incident's scope and window hold it"}, nil
 	}
 	return s.record(ctx, timeline.Delivery{Receiver: receiver, ID: id, Events: out})
+}
+
+// journalLive keeps events of a journaled scope in the live journal; the
+// store joins them to every incident covering them in the same transaction.
+// A delivery that cannot be recorded is refused (the sender retries) and
+// breaks live coverage of the scope from its first event to now: the
+// collections of incidents there read that stretch upstream, in case the
+// retries never get through.
+func (s *Server) journalLive(ctx context.Context, receiver, id, scope string, from time.Time, events []timeline.Event) (WebhookAckJSON, error) {
+	entries := make([]timeline.JournalEntry, len(events))
+	for i, e := range events {
+		entries[i] = timeline.JournalEntry{Source: receiver, Scope: scope, Event: e, Deleted: e.Deleted}
+	}
+	ack, err := s.record(ctx, timeline.Delivery{Receiver: receiver, ID: id, Journal: entries})
+	if err != nil && s.Webhooks.BreakCoverageFunc != nil {
+		now := s.now()
+		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.webhookTimeout())
+		defer cancel()
+		// A second before the first event, so that the stretch is never
+		// empty.
+		if berr := s.Webhooks.BreakCoverageFunc(bctx, receiver, scope, minTime(from, now).Add(-time.Second), now); berr != nil {
+			s.logger().Warn("recording a refused live delivery in the coverage", zap.String("receiver", receiver),
+				zap.String("scope", scope), zap.Error(berr))
+		}
+	}
+	return ack, err
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }
 
 // slackEnvelope is the outer shape of an Events API request.
@@ -574,7 +726,11 @@ type slackEnvelope struct {
 
 // slackWebhook receives the Slack Events API: it answers url_verification
 // and stores message events (new, edited, thread replies) of the incidents'
-// channels live, as slack:message:{channel}:{ts}.
+// channels live, as slack:message:{channel}:{ts}. An edit older than the
+// stored version (a retry arriving late) changes nothing; a deletion
+// (message_deleted, or message_changed to a tombstone) removes the message
+// from the timelines whose window holds it, and is kept even when the
+// message itself never arrived, so that a late copy cannot bring it back.
 func (s *Server) slackWebhook(ctx context.Context, r *http.Request, body []byte) (WebhookAckJSON, error) {
 	secret := s.Webhooks.SlackSigningSecret
 	if secret == "" {

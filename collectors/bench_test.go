@@ -78,7 +78,7 @@ func newBenchWorld(b *testing.B) *benchWorld {
 			bw.gh.AddCommit(repo, githubfake.Commit{Message: fmt.Sprintf("change %d", i), AuthorName: "Dev", AuthorEmail: "dev@acme.example",
 				AuthorDate: at(i * 30), CommitterName: "Dev", CommitterEmail: "dev@acme.example", CommitterDate: at(i * 30)})
 		}
-		gh += ceilDiv(benchCommits, 100) + 4 // commit pages; pulls, deployments, releases, runs: one page each
+		gh += 1 + ceilDiv(benchCommits, 100) + 4 // the repository's spelling; commit pages; pulls, deployments, releases, runs: one page each
 	}
 	bw.min["github"] = gh
 

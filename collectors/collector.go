@@ -31,6 +31,45 @@ type IncidentDescriber interface {
 	DescribeIncident(ctx context.Context, id string) (timeline.Incident, error)
 }
 
+// Coverage tells a collector which stretches of time live capture vouches
+// for: spans over which every live event of a source's scope was delivered
+// and kept in the live journal, which joins each incident's timeline by
+// itself. Only a source whose vendor retries failed deliveries may skip
+// upstream reads inside them (Slack; not GitHub, which never retries).
+// timeline/postgres.Store implements it.
+type Coverage interface {
+	// Covered returns the spans of source in scope that overlap [from, to]
+	// as of now, in any order; an error means nothing is vouched for.
+	Covered(ctx context.Context, source, scope string, from, to, now time.Time) ([]timeline.Span, error)
+}
+
+// Skipper is implemented by a collector that can know only some incidents
+// (PagerDuty knows none that the generic hook declared; GitHub and Slack
+// know nothing of an incident with no repositories or channels in scope).
+// The Runner does not call Collect for a window it skips: the source's
+// status is timeline.StateSkipped with the reason, not a failure, so the
+// job is not retried for it.
+type Skipper interface {
+	// Skip reports whether the collector cannot know anything of w, and
+	// why, in words for the incident's status.
+	Skip(w timeline.Window) (reason string, skip bool)
+}
+
+// Sweeper is implemented by a collector that can tell which parts of the
+// upstream it has read completely (Slack: a channel's history over the
+// window), so that the events stored there which the upstream no longer has
+// — deleted Slack messages — are removed when the incident is collected
+// again (Runner; timeline.Store.SweepEvents).
+type Sweeper interface {
+	// CollectSweeping is Collect, and also calls sweep for each part of w
+	// it read completely and without error, after emitting every event of
+	// that part; never for a part it read only in part. sweep and emit are
+	// never called concurrently. The caller fills in the sweep's IncidentID
+	// and Source and keeps what was emitted, so KeepFunc need only keep
+	// what the collector could not have seen.
+	CollectSweeping(ctx context.Context, w timeline.Window, emit func(timeline.Event) error, sweep func(timeline.Sweep)) error
+}
+
 // Registry is the explicit, ordered list of enabled collectors.
 type Registry struct {
 	list []Collector

@@ -36,6 +36,19 @@ type ClientOptions struct {
 	// Timeout bounds each attempt of a request until its response headers
 	// arrive (default 60s); it is applied by NewHTTPClient.
 	Timeout time.Duration
+	// Coverage, when set, tells a source whose vendor's delivery guarantee
+	// allows it which stretches live capture vouches for, so that it reads
+	// upstream only the rest; nil reads everything.
+	Coverage Coverage
+	// IdleTimeout bounds each read of a response body
+	// (DefaultIdleTimeout when zero); see Transport.IdleTimeout.
+	IdleTimeout time.Duration
+	// IdleTimeoutFunc, when set, gives each request its idle timeout; see
+	// Transport.IdleTimeoutFunc. For tests.
+	IdleTimeoutFunc func(req *http.Request) time.Duration
+	// BodyTimeout bounds a whole response body from its headers
+	// (DefaultBodyTimeout when zero); see Transport.BodyTimeout.
+	BodyTimeout time.Duration
 }
 
 // Log returns o.Logger, or a no-op logger when it is nil.
@@ -73,7 +86,7 @@ func (o ClientOptions) RateLimitWait() time.Duration {
 }
 
 // Transport returns the shared Transport of source built from o: its base,
-// observer, clock, sleep and rate-limit wait cap, with the source's
+// observer, clock, sleep, rate-limit wait cap and body timeouts, with the source's
 // rate-limit recogniser retry and pacing limiter (nil means unpaced). Fields
 // o leaves unset keep the Transport's own defaults. Pass it with o.Timeout
 // to NewHTTPClient.
@@ -87,5 +100,8 @@ func (o ClientOptions) Transport(source string, retry RetryAfterFunc, limiter *r
 		Observer:         o.Observer,
 		SleepFunc:        o.SleepFunc,
 		NowFunc:          o.NowFunc,
+		IdleTimeout:      o.IdleTimeout,
+		IdleTimeoutFunc:  o.IdleTimeoutFunc,
+		BodyTimeout:      o.BodyTimeout,
 	}
 }

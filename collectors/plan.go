@@ -73,7 +73,8 @@ func (p *Planner) Plan(ctx context.Context, req timeline.CollectRequest) (timeli
 	if err := p.Store.UpsertIncident(ctx, inc); err != nil {
 		return inc, timeline.Window{}, err
 	}
-	return inc, timeline.Window{IncidentID: inc.ID, Start: start, End: end, Repos: inc.Repos, Channels: inc.Channels, ServiceID: inc.ServiceID}, nil
+	return inc, timeline.Window{IncidentID: inc.ID, IncidentSource: inc.Source, Start: start, End: end,
+		Repos: inc.Repos, Channels: inc.Channels, ServiceID: inc.ServiceID}, nil
 }
 
 func (p *Planner) find(ctx context.Context, req timeline.CollectRequest) (timeline.Incident, error) {

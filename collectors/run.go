@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -17,6 +18,9 @@ import (
 // Runner collects an incident's window from every registered source at once
 // and writes the events to the store in batches, recording each source's
 // status as it goes. One source's failure leaves the others' events stored.
+// For a collector that is a Sweeper, the events it stored before that it
+// no longer finds in the parts it read completely are deleted afterwards
+// (they were deleted upstream); nothing is deleted when writing failed.
 type Runner struct {
 	Registry *Registry
 	Store    timeline.Store
@@ -27,8 +31,7 @@ type Runner struct {
 	// BatchSize is the number of events per store write (default 500).
 	BatchSize int
 	// DoneFunc, when set, hears each source's outcome (succeeded, failed,
-	// rate_limited, or skipped for a source with nothing to collect for the
-	// incident, see IncidentScoper) when its collection ends, for metrics.
+	// rate_limited or skipped) when its collection ends, for metrics.
 	DoneFunc func(source, outcome string)
 	// Secrets are scrubbed from every error text before it is stored.
 	Secrets []string
@@ -41,8 +44,17 @@ type SourceResult struct {
 	Source string
 	Events int
 	Kinds  map[string]int
-	// Err is nil when the source succeeded.
+	// Unstorable counts the events the store could not keep (reported in the
+	// log, each with its reason); Events and Kinds leave them out.
+	Unstorable int
+	// Deleted counts the stored events the source's sweeps removed as
+	// deleted upstream (tombstones the source sent itself are stored like
+	// its other events, and counted in neither).
+	Deleted int
+	// Err is nil when the source succeeded or was skipped.
 	Err error
+	// Skipped, when set, says why the source was not asked (Skipper).
+	Skipped string
 }
 
 // Result is the outcome of a Run, one entry per source in registry order.
@@ -99,18 +111,19 @@ func (r *Runner) runOne(ctx context.Context, c Collector, w timeline.Window) Sou
 	log := r.logger().With(zap.String("source", name), zap.String("incident_id", w.IncidentID))
 	started := r.now().UTC()
 	out := SourceResult{Source: name, Kinds: map[string]int{}}
-	if sc, ok := c.(IncidentScoper); ok && !sc.CanCollect(w) {
-		// Nothing to look at: done, with no events, so that the status
-		// queued as pending does not stay so.
-		log.Info("source has nothing to collect for this incident")
-		if err := r.Store.SetSourceStatus(ctx, timeline.SourceStatus{IncidentID: w.IncidentID, Source: name,
-			State: timeline.StateSucceeded, StartedAt: &started, FinishedAt: &started}); err != nil {
-			out.Err = fmt.Errorf("recording status: %w", err)
+	if sk, ok := c.(Skipper); ok {
+		if reason, skip := sk.Skip(w); skip {
+			out.Skipped = reason
+			log.Info("collection skipped", zap.String("reason", reason))
+			if r.DoneFunc != nil {
+				r.DoneFunc(name, timeline.StateSkipped)
+			}
+			if err := r.Store.SetSourceStatus(ctx, timeline.SourceStatus{IncidentID: w.IncidentID, Source: name,
+				State: timeline.StateSkipped, Reason: reason, FinishedAt: &started}); err != nil {
+				out.Err = fmt.Errorf("recording status: %w", err)
+			}
+			return out
 		}
-		if r.DoneFunc != nil {
-			r.DoneFunc(name, "skipped")
-		}
-		return out
 	}
 	if err := r.Store.SetSourceStatus(ctx, timeline.SourceStatus{
 		IncidentID: w.IncidentID, Source: name, State: timeline.StateRunning, StartedAt: &started,
@@ -124,13 +137,33 @@ func (r *Runner) runOne(ctx context.Context, c Collector, w timeline.Window) Sou
 	}
 	batch := make([]timeline.Event, 0, size)
 	seen := make(map[string]struct{})
+	skipped := make(map[string]struct{})
+	storeFailed := false
 	flush := func() error {
 		if len(batch) == 0 {
 			return nil
 		}
-		if _, err := r.Store.UpsertEvents(ctx, batch); err != nil {
+		res, err := r.Store.UpsertEvents(ctx, batch)
+		if err != nil {
+			storeFailed = true
 			return fmt.Errorf("storing events: %w", err)
 		}
+		for _, sk := range res.Skipped {
+			// Reported and left out; the rest of the batch is stored.
+			log.Warn("event cannot be stored; skipped", zap.String("event_id", sk.ID), zap.Error(sk.Err))
+			if _, again := skipped[sk.ID]; again {
+				continue
+			}
+			skipped[sk.ID] = struct{}{}
+			if i := slices.IndexFunc(batch, func(e timeline.Event) bool { return e.ID == sk.ID }); i >= 0 {
+				k := batch[i].Kind
+				out.Events--
+				if out.Kinds[k]--; out.Kinds[k] <= 0 {
+					delete(out.Kinds, k)
+				}
+			}
+		}
+		out.Unstorable = len(skipped)
 		batch = batch[:0]
 		return nil
 	}
@@ -145,10 +178,12 @@ func (r *Runner) runOne(ctx context.Context, c Collector, w timeline.Window) Sou
 		}
 		if _, dup := seen[e.ID]; !dup {
 			seen[e.ID] = struct{}{}
-			out.Events++
-			out.Kinds[e.Kind]++
-			if r.Progress != nil {
-				r.Progress.AddEvents(name, 1)
+			if !e.Deleted {
+				out.Events++
+				out.Kinds[e.Kind]++
+				if r.Progress != nil {
+					r.Progress.AddEvents(name, 1)
+				}
 			}
 		}
 		batch = append(batch, e)
@@ -157,9 +192,25 @@ func (r *Runner) runOne(ctx context.Context, c Collector, w timeline.Window) Sou
 		}
 		return nil
 	}
-	err := c.Collect(ctx, w, emit)
+	var sweeps []timeline.Sweep
+	var err error
+	if sw, ok := c.(Sweeper); ok {
+		err = sw.CollectSweeping(ctx, w, emit, func(s timeline.Sweep) { sweeps = append(sweeps, s) })
+	} else {
+		err = c.Collect(ctx, w, emit)
+	}
 	if ferr := flush(); err == nil {
 		err = ferr
+	}
+	if !storeFailed && ctx.Err() == nil {
+		for _, s := range sweeps {
+			n, serr := r.sweep(ctx, w.IncidentID, name, s, seen)
+			out.Deleted += n
+			if serr != nil {
+				err = errors.Join(err, fmt.Errorf("removing events deleted upstream: %w", serr))
+				break
+			}
+		}
 	}
 	finished := r.now().UTC()
 	st := timeline.SourceStatus{
@@ -172,7 +223,7 @@ func (r *Runner) runOne(ctx context.Context, c Collector, w timeline.Window) Sou
 		st.Error = RedactError(err, r.Secrets...)
 		log.Warn("collection failed", zap.Error(err), zap.Int("events", out.Events))
 	} else {
-		log.Info("collection succeeded", zap.Int("events", out.Events))
+		log.Info("collection succeeded", zap.Int("events", out.Events), zap.Int("deleted", out.Deleted))
 	}
 	if r.DoneFunc != nil {
 		outcome := timeline.StateSucceeded
@@ -192,6 +243,20 @@ func (r *Runner) runOne(ctx context.Context, c Collector, w timeline.Window) Sou
 		out.Err = fmt.Errorf("recording status: %w", serr)
 	}
 	return out
+}
+
+// sweep deletes what s says the upstream no longer has, keeping every event
+// the run emitted.
+func (r *Runner) sweep(ctx context.Context, incidentID, source string, s timeline.Sweep, seen map[string]struct{}) (int, error) {
+	s.IncidentID, s.Source = incidentID, source
+	keep := s.KeepFunc
+	s.KeepFunc = func(e timeline.Event) bool {
+		if _, ok := seen[e.ID]; ok {
+			return true
+		}
+		return keep != nil && keep(e)
+	}
+	return r.Store.SweepEvents(ctx, s)
 }
 
 // Progress counts each source's requests, events and rate-limit waits while

@@ -2,10 +2,14 @@ package collectors_test
 
 import (
 	"context"
+	"fmt"
+	"maps"
+	"math"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/time/rate"
@@ -13,8 +17,11 @@ import (
 	"github.com/groundwork-dev/groundwork/collectors"
 	"github.com/groundwork-dev/groundwork/collectors/fakeworld"
 	"github.com/groundwork-dev/groundwork/collectors/github"
+	"github.com/groundwork-dev/groundwork/collectors/github/githubfake"
 	"github.com/groundwork-dev/groundwork/collectors/pagerduty"
+	"github.com/groundwork-dev/groundwork/collectors/pagerduty/pagerdutyfake"
 	"github.com/groundwork-dev/groundwork/collectors/slack"
+	"github.com/groundwork-dev/groundwork/collectors/slack/slackfake"
 	"github.com/groundwork-dev/groundwork/timeline"
 	"github.com/groundwork-dev/groundwork/timeline/postgres"
 	"github.com/groundwork-dev/groundwork/timeline/postgres/pgtest"
@@ -167,5 +174,158 @@ func TestOneSourceFailing(t *testing.T) {
 		if strings.Contains(st.Error, fakeworld.SlackToken) {
 			t.Errorf("status error leaks the token: %s", st.Error)
 		}
+	}
+}
+
+// A Slack message, a PagerDuty note and a GitHub commit message holding NUL
+// characters and invalid UTF-8 are collected and stored with the rest, the
+// characters replaced; before, Postgres refused the whole batch of 500 on
+// every retry. (encoding/json already turns invalid UTF-8 into U+FFFD on
+// both sides of the wire, so the NUL is what reaches the normalisers here;
+// their own tests feed them invalid UTF-8 directly.)
+func TestNULAndInvalidUTF8AreStoredWithTheRest(t *testing.T) {
+	t.Parallel()
+	b := setupRun(t)
+	at := time.Date(2025, 11, 20, 10, 30, 0, 0, time.UTC)
+	const dirty = "nul\x00 and bad \xff byte"
+	if err := b.world.Slack.AddMessage(fakeworld.Channel, slackfake.Message{
+		TS: fmt.Sprintf("%d.000042", at.Unix()), User: "U0SAMOK01", Text: dirty,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	b.world.PD.AddNote(pagerdutyfake.Note{ID: "PNOTENUL", IncidentID: fakeworld.IncidentID,
+		User: pagerdutyfake.UserRef("POKASAM", "Sam Okafor"), Content: dirty, CreatedAt: at})
+	b.world.GH.AddCommit(fakeworld.Repo, githubfake.Commit{Message: dirty + "\n\nbody\x00", AuthorName: "Sam",
+		AuthorEmail: "sam@acme.example", AuthorDate: at, CommitterDate: at})
+
+	res, events := b.collect(t)
+	if err := res.Err(); err != nil {
+		t.Fatal(err)
+	}
+	want := maps.Clone(fakeworld.Expected)
+	want[timeline.KindChatMessage]++
+	want[timeline.KindPageAnnotated]++
+	want[timeline.KindChangeCommit]++
+	if d := cmp.Diff(want, kindCounts(events)); d != "" {
+		t.Fatalf("kinds stored (-want +got):\n%s", d)
+	}
+	found := 0
+	for _, e := range events {
+		if strings.Contains(e.Text, "nul\uFFFD and bad \uFFFD byte") {
+			found++
+		}
+		for _, s := range []string{e.Title, e.Text} {
+			if strings.ContainsRune(s, 0) || !utf8.ValidString(s) {
+				t.Errorf("%s stored with %q", e.ID, s)
+			}
+		}
+	}
+	if found != 3 {
+		t.Errorf("%d events carry the replaced text, want 3 (message, note, commit)", found)
+	}
+	for _, s := range res.Sources {
+		if s.Unstorable != 0 {
+			t.Errorf("%s skipped %d events", s.Source, s.Unstorable)
+		}
+	}
+}
+
+// emitting is a collector that sends a fixed list of events.
+type emitting struct {
+	name   string
+	events []timeline.Event
+}
+
+func (c emitting) Name() string { return c.name }
+
+func (c emitting) Collect(ctx context.Context, w timeline.Window, emit func(timeline.Event) error) error {
+	for _, e := range c.events {
+		if err := emit(e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// An event the store cannot keep even made storable is reported and left
+// out; the source's other events are stored and it succeeds.
+func TestUnstorableEventIsSkippedNotFatal(t *testing.T) {
+	t.Parallel()
+	st := postgres.New(pgtest.New(t).Pool)
+	ctx := context.Background()
+	at := time.Date(2025, 11, 20, 10, 0, 0, 0, time.UTC)
+	if err := st.UpsertIncident(ctx, timeline.Incident{ID: "INC1", Source: timeline.SourceGeneric, StartedAt: at,
+		WindowStart: at, WindowEnd: at.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	var events []timeline.Event
+	for i := range 5 {
+		events = append(events, timeline.Event{ID: fmt.Sprintf("slack:message:C1:%d", i), Source: timeline.SourceSlack,
+			Kind: timeline.KindChatMessage, OccurredAt: at.Add(time.Duration(i) * time.Minute), Title: "ok"})
+	}
+	events[2].Details = map[string]any{"ratio": math.Inf(1)}
+	reg := &collectors.Registry{}
+	reg.Register(emitting{name: timeline.SourceSlack, events: events})
+	r := &collectors.Runner{Registry: reg, Store: st, BatchSize: 2}
+	res := r.Run(ctx, timeline.Window{IncidentID: "INC1", Start: at, End: at.Add(time.Hour)})
+	if err := res.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if s := res.Sources[0]; s.Events != 4 || s.Unstorable != 1 || s.Kinds[timeline.KindChatMessage] != 4 {
+		t.Errorf("result %+v, want 4 events and 1 skipped", s)
+	}
+	stored, err := st.Timeline(ctx, timeline.TimelineQuery{IncidentID: "INC1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stored) != 4 {
+		t.Errorf("stored %d events, want 4", len(stored))
+	}
+	sts, err := st.SourceStatuses(ctx, "INC1")
+	if err != nil || len(sts) != 1 || sts[0].State != timeline.StateSucceeded || sts[0].EventCount != 4 {
+		t.Errorf("status %+v, %v; want succeeded with 4 events", sts, err)
+	}
+}
+
+// A source that cannot know the incident is skipped: it is not asked, its
+// status says why, and the run is no failure.
+func TestSourcesWithNothingInScopeAreSkipped(t *testing.T) {
+	t.Parallel()
+	b := setupRun(t)
+	b.planner.ScopeFunc = nil // no repositories, no channels
+	ctx := context.Background()
+	_, w, err := b.planner.Plan(ctx, timeline.CollectRequest{IncidentID: fakeworld.IncidentID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.IncidentSource != timeline.SourcePagerDuty {
+		t.Errorf("window source = %q, want pagerduty", w.IncidentSource)
+	}
+	res := b.runner.Run(ctx, w)
+	if err := res.Err(); err != nil {
+		t.Fatal(err)
+	}
+	sts, err := b.store.SourceStatuses(ctx, fakeworld.IncidentID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, st := range sts {
+		got[st.Source] = st.State
+		if st.State == timeline.StateSkipped && (st.Reason == "" || st.Error != "" || st.FinishedAt == nil) {
+			t.Errorf("%s: %+v, want a reason, no error and a finish time", st.Source, st)
+		}
+	}
+	want := map[string]string{"pagerduty": timeline.StateSucceeded, "github": timeline.StateSkipped, "slack": timeline.StateSkipped}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("states (-want +got):\n%s", diff)
+	}
+	for _, s := range res.Sources {
+		if (s.Source == "github" || s.Source == "slack") && !strings.Contains(s.Skipped, "scope") {
+			t.Errorf("%s: skipped = %q, want the reason", s.Source, s.Skipped)
+		}
+	}
+	if n := b.world.GH.Requests() + b.world.Slack.Requests(); n != 0 {
+		t.Errorf("skipped sources were asked %d times", n)
 	}
 }

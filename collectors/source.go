@@ -143,15 +143,6 @@ func RequireJSON(r *http.Request) error {
 	return Refuse(ErrUnsupportedMediaType, "the body must be JSON: send Content-Type: application/json (UTF-8), not %q", ct)
 }
 
-// IncidentScoper is implemented by a collector that has nothing to collect
-// for some incidents (no repository, no channel, a service it does not
-// watch). The runner skips it for those and records it as succeeded with no
-// events.
-type IncidentScoper interface {
-	// CanCollect reports whether the source has anything to look at in w.
-	CanCollect(w timeline.Window) bool
-}
-
 // Person is a person as a source knows them, for joining one responder's
 // identities across sources and for judging their working hours.
 type Person struct {

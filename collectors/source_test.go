@@ -1,79 +1,19 @@
 package collectors_test
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/groundwork-dev/groundwork/collectors"
-	"github.com/groundwork-dev/groundwork/timeline"
-	"github.com/groundwork-dev/groundwork/timeline/postgres"
-	"github.com/groundwork-dev/groundwork/timeline/postgres/pgtest"
 )
-
-// scoped is a collector that watches one service only.
-type scoped struct {
-	service string
-	calls   int
-}
-
-func (s *scoped) Name() string { return "scoped" }
-
-func (s *scoped) CanCollect(w timeline.Window) bool { return w.ServiceID == s.service }
-
-func (s *scoped) Collect(ctx context.Context, w timeline.Window, emit func(timeline.Event) error) error {
-	s.calls++
-	return emit(timeline.Event{ID: "scoped:alert:1", Source: "scoped", Kind: timeline.KindAlertFiring, OccurredAt: w.Start})
-}
-
-// TestRunnerSkipsASourceWithNothingToCollect: a collector that says it has
-// nothing for the incident is not called, and its status (queued as pending)
-// ends as succeeded with no events; for its own service it runs.
-func TestRunnerSkipsASourceWithNothingToCollect(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	st := postgres.New(pgtest.New(t).Pool)
-	c := &scoped{service: "PSVC001"}
-	reg := &collectors.Registry{}
-	reg.Register(c)
-	var outcomes []string
-	r := &collectors.Runner{Registry: reg, Store: st, DoneFunc: func(_, o string) { outcomes = append(outcomes, o) }}
-	t0 := time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
-	for _, id := range []string{"OTHER", "MINE"} {
-		if err := st.UpsertIncident(ctx, timeline.Incident{ID: id, StartedAt: t0, WindowStart: t0, WindowEnd: t0.Add(time.Hour)}); err != nil {
-			t.Fatal(err)
-		}
-	}
-
-	res := r.Run(ctx, timeline.Window{IncidentID: "OTHER", ServiceID: "PSVC999", Start: t0, End: t0.Add(time.Hour)})
-	if err := res.Err(); err != nil || c.calls != 0 || res.Sources[0].Events != 0 {
-		t.Fatalf("another service: err %v, %d calls, %d events; want no call", err, c.calls, res.Sources[0].Events)
-	}
-	sts, err := st.SourceStatuses(ctx, "OTHER")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(sts) != 1 || sts[0].State != timeline.StateSucceeded || sts[0].EventCount != 0 || sts[0].FinishedAt == nil {
-		t.Errorf("status %+v, want succeeded with 0 events and a finish time", sts)
-	}
-
-	res = r.Run(ctx, timeline.Window{IncidentID: "MINE", ServiceID: "PSVC001", Start: t0, End: t0.Add(time.Hour)})
-	if err := res.Err(); err != nil || c.calls != 1 || res.Sources[0].Events != 1 {
-		t.Fatalf("its service: err %v, %d calls, %d events; want one call and one event", err, c.calls, res.Sources[0].Events)
-	}
-	if fmt.Sprint(outcomes) != "[skipped succeeded]" {
-		t.Errorf("outcomes %v, want [skipped succeeded]", outcomes)
-	}
-}
 
 type secretConfig struct {
 	URL    string                                `yaml:"url" json:"url"`

@@ -82,14 +82,12 @@ func Union(a, b []string) []string {
 }
 
 // Covers reports whether t falls inside the incident's window for live
-// capture: from WindowStart, and up to WindowEnd once the incident is
-// resolved. The window of an incident still open has no end, since its
-// activity keeps coming.
-func (inc Incident) Covers(t time.Time) bool {
-	if t.Before(inc.WindowStart) {
-		return false
-	}
-	return inc.ResolvedAt == nil || !t.After(inc.WindowEnd)
+// capture, as the window stands at now (Incident.WindowEndAt): from
+// WindowStart up to WindowEnd once the incident is resolved, or up to now
+// while it is open. Callers allow for clock skew by passing now a little
+// ahead.
+func (inc Incident) Covers(t, now time.Time) bool {
+	return !t.Before(inc.WindowStart) && !t.After(inc.WindowEndAt(now))
 }
 
 // Delivery is what one webhook delivery (or one API request to collect)
@@ -101,12 +99,19 @@ type Delivery struct {
 	// ID is the sender's delivery id. A delivery whose (Receiver, ID) was
 	// recorded before changes nothing. An empty ID is never deduplicated.
 	ID string
-	// Incidents are created, or merged into the stored ones: set fields
-	// replace, repositories and channels are united.
+	// Incidents are created, or merged into the stored ones by
+	// Incident.Merge: set fields replace, repositories and channels are
+	// united, and whether the incident is open follows the newest
+	// StatusAt.
 	Incidents []Incident
 	// Events are upserted as by Store.UpsertEvents; their incidents must
 	// exist or be among Incidents.
 	Events []Event
+	// Journal are live events kept in the live journal. Each also joins,
+	// inside the same transaction, every incident whose window and scope
+	// hold it, so that an incident created at the same moment can never
+	// miss it (see JournalEntry).
+	Journal []JournalEntry
 	// Collect queues one collection per request. A request for an incident
 	// whose collection is still queued (not yet running) joins that job
 	// instead (see CollectRequest.Merge), so a storm of triggers never
@@ -127,10 +132,12 @@ type DeliveryResult struct {
 }
 
 // LiveScope selects the incidents a live event may belong to: those whose
-// scope holds Repo (when set) or Channel (when set), and whose window
-// overlaps [From, To] (an open incident's window has no end). A scope that
-// names neither must set AnyPlace: every incident whose window overlaps,
-// for sources whose events are not tied to a repository or a channel.
+// scope holds Repo (when set; compared case-insensitively, as GitHub
+// compares repository names) or Channel (when set), and whose window
+// overlaps [From, To] (an open incident's window has no end here; callers
+// bound it with Incident.Covers). A scope that names neither must set
+// AnyPlace: every incident whose window overlaps, for sources whose events
+// are not tied to a repository or a channel.
 type LiveScope struct {
 	Repo     string
 	Channel  string

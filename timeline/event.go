@@ -109,6 +109,19 @@ type Event struct {
 	Details    map[string]any
 	// Seq is the event's position in the feed; the store assigns it.
 	Seq int64
+	// Version is when the upstream last changed the object (Slack: the
+	// edit's ts, else the message's ts; a deletion: when it was deleted),
+	// zero when the source keeps no such time. A stored event is never
+	// replaced by one with an older Version, so a late retry of an old
+	// version cannot undo an edit or a deletion. Stores keep microseconds.
+	// (Left out of a zero event's JSON, which tests' golden files hold.)
+	Version time.Time `json:",omitzero"`
+	// Deleted marks a tombstone: the object was deleted upstream. Storing
+	// it removes the event's content and takes it off the timeline and the
+	// exports; the feed carries the removal (ID, IncidentID, Seq) so that
+	// consumers can drop the event. Only ID, IncidentID, Source, Kind,
+	// OccurredAt and Version of a tombstone are used.
+	Deleted bool `json:",omitempty"`
 }
 
 // EventID builds an event id from its source, upstream type and natural id

@@ -14,7 +14,10 @@ type Store interface {
 	// UpsertEvents inserts new events, updates changed ones (giving them a
 	// new Seq) and leaves identical ones untouched. A batch may hold the same
 	// id more than once; the last one wins. It returns how many rows were
-	// inserted and how many updated.
+	// inserted and how many updated. Strings are made storable first
+	// (MakeStorable); an event that still cannot be stored is left out and
+	// reported in UpsertResult.Skipped while the rest is written. An event
+	// that fails Validate fails the whole batch with ErrInvalid.
 	UpsertEvents(ctx context.Context, events []Event) (UpsertResult, error)
 	// UpsertIncident creates or updates an incident by id.
 	UpsertIncident(ctx context.Context, inc Incident) error
@@ -27,15 +30,54 @@ type Store interface {
 	// SourceStatuses returns every source status of an incident.
 	SourceStatuses(ctx context.Context, incidentID string) ([]SourceStatus, error)
 	// Timeline returns an incident's events ordered by (OccurredAt, ID).
+	// Events deleted upstream are not on it.
 	Timeline(ctx context.Context, q TimelineQuery) ([]Event, error)
-	// Feed returns events of every incident with Seq > after, in Seq order.
+	// Feed returns events of every incident with Seq > after, in Seq order,
+	// deletions included: a deleted event comes as a tombstone (Deleted set,
+	// only ID, IncidentID and Seq meaningful) at the seq of its deletion.
 	Feed(ctx context.Context, after int64, limit int) ([]Event, error)
+	// SweepEvents turns into tombstones (see Event.Deleted) the stored
+	// events that s says the upstream no longer has, giving each a new Seq,
+	// and returns how many it deleted.
+	SweepEvents(ctx context.Context, s Sweep) (int, error)
+}
+
+// Sweep names a part of one source's data that a collection has just read
+// completely: every event of IncidentID and Source whose ID starts with
+// IDPrefix and whose OccurredAt lies in [Start, End] was either sent again
+// by the collection or has been deleted upstream. SweepEvents deletes the
+// stored events there that KeepFunc does not keep.
+type Sweep struct {
+	IncidentID string
+	Source     string
+	// IDPrefix selects the events by id ("slack:message:C0CHECKOUT:" is
+	// one channel); it must not be empty.
+	IDPrefix string
+	// Start and End bound OccurredAt, both included.
+	Start, End time.Time
+	// KeepFunc keeps a stored event, returning true: those the collection
+	// sent again, and those it could not have seen (a thread reply whose
+	// parent it did not read). It is called with each candidate (content
+	// included, Deleted false) while the store holds its write lock, so it
+	// must be quick and must not call the store.
+	KeepFunc func(Event) bool
 }
 
 // UpsertResult counts what an upsert changed.
 type UpsertResult struct {
 	Inserted int
 	Updated  int
+	// Skipped are the events left out because they cannot be stored even
+	// with their strings made storable (details that do not encode as JSON,
+	// a time RFC 3339 cannot write); nil when there were none.
+	Skipped []SkippedEvent
+}
+
+// SkippedEvent is an event an upsert left out, and why.
+type SkippedEvent struct {
+	IncidentID string
+	ID         string
+	Err        error
 }
 
 // Changed is the number of rows that got a new Seq.

@@ -182,8 +182,11 @@ func printCounts(w io.Writer, res collectors.Result) {
 			fmt.Fprintf(tw, "%s\t%s\t%d\n", s.Source, k, s.Kinds[k])
 		}
 		status := "ok"
-		if s.Err != nil {
+		switch {
+		case s.Err != nil:
 			status = "FAILED: " + s.Err.Error()
+		case s.Skipped != "":
+			status = "skipped: " + s.Skipped
 		}
 		fmt.Fprintf(tw, "%s\t(total)\t%d\t%s\n", s.Source, s.Events, status)
 	}

@@ -3,10 +3,12 @@ package main
 import (
 	"errors"
 	"fmt"
-	"net/url"
+	"math"
+	"math/bits"
 	"os"
 	"reflect"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -30,6 +32,7 @@ type Config struct {
 	Review      ReviewConfig     `yaml:"review"`
 	Jobs        JobsConfig       `yaml:"jobs"`
 	Webhooks    WebhooksConfig   `yaml:"webhooks"`
+	Journal     JournalConfig    `yaml:"journal"`
 	Sources     SourcesConfig    `yaml:"sources"`
 	Services    map[string]Scope `yaml:"services"`
 	Default     Scope            `yaml:"default"`
@@ -61,6 +64,17 @@ type WebhooksConfig struct {
 	MaxBody ByteSize `yaml:"max_body"`
 }
 
+// JournalConfig is the live journal: live events of every configured
+// channel and repository, kept whether or not an incident covers them yet.
+type JournalConfig struct {
+	// Retention is how long live events are kept (default 14d); 0 turns
+	// the journal, and the coverage that lets collections skip reads, off.
+	Retention Duration `yaml:"retention"`
+}
+
+// Enabled reports whether the live journal is on.
+func (j JournalConfig) Enabled() bool { return j.Retention.Duration > 0 }
+
 // SourcesConfig holds each source's settings, keyed like the collectors.
 type SourcesConfig struct {
 	PagerDuty pagerduty.Config `yaml:"pagerduty"`
@@ -83,30 +97,100 @@ type Scope struct {
 	SlackChannels []string `yaml:"slack_channels"`
 }
 
-// Duration is a time.Duration written like "2h" or "30m". A malformed value
-// is kept and reported by Validate, which knows the key's name.
+// Duration is a time.Duration written like "2h" or "30m", or with whole days
+// first, like "14d" or "1d12h". A malformed value is kept and reported by
+// Validate, which knows the key's name.
 type Duration struct {
 	time.Duration
 	raw string
 	bad bool
+	// why says what is wrong with a value that parsed; empty means it
+	// is not a duration at all.
+	why string
 }
+
+// durationRE is the shape time.ParseDuration takes; a value of this shape
+// that it refuses is too long for a time.Duration.
+var durationRE = regexp.MustCompile(`^[-+]?([0-9]*(\.[0-9]*)?[a-zµμ]+)+$`)
 
 // UnmarshalYAML implements yaml.Unmarshaler.
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	d.raw = n.Value
-	v, err := time.ParseDuration(strings.TrimSpace(n.Value))
-	d.Duration, d.bad = v, err != nil || v < 0
+	raw := strings.TrimSpace(n.Value)
+	v, err := parseDuration(raw)
+	d.Duration, d.bad, d.why = v, err != nil || v < 0, ""
+	switch {
+	case err != nil && (durationRE.MatchString(raw) || strings.Contains(err.Error(), "too many days")):
+		d.why = "is too long"
+	case err == nil && v < 0:
+		d.why = "must not be negative"
+	}
 	return nil
+}
+
+var daysRE = regexp.MustCompile(`^(\d+)d(.*)$`)
+
+// parseDuration is time.ParseDuration that also takes whole days first.
+func parseDuration(s string) (time.Duration, error) {
+	m := daysRE.FindStringSubmatch(s)
+	if m == nil {
+		return time.ParseDuration(s)
+	}
+	days, err := strconv.Atoi(m[1])
+	if err != nil || days > 100000 {
+		return 0, fmt.Errorf("%q: too many days", s)
+	}
+	var rest time.Duration
+	if m[2] != "" {
+		if rest, err = time.ParseDuration(m[2]); err != nil || rest < 0 {
+			return 0, fmt.Errorf("%q: not a duration", s)
+		}
+	}
+	return time.Duration(days)*24*time.Hour + rest, nil
 }
 
 // MarshalYAML implements yaml.Marshaler.
 func (d Duration) MarshalYAML() (any, error) { return d.Duration.String(), nil }
 
 func (d Duration) check(key string) error {
+	if d.bad && d.why != "" {
+		return fmt.Errorf("%s: %q %s", key, d.raw, d.why)
+	}
 	if d.bad {
-		return fmt.Errorf("%s: %q is not a duration (use a form like 90s, 15m or 2h)", key, d.raw)
+		return fmt.Errorf("%s: %q is not a duration (use a form like 90s, 15m, 2h or 14d)", key, d.raw)
 	}
 	return nil
+}
+
+// checkRange is check, and then min <= d <= max.
+func (d Duration) checkRange(key string, min, max time.Duration) error {
+	if err := d.check(key); err != nil {
+		return err
+	}
+	switch {
+	case d.Duration < min && min == time.Nanosecond:
+		return fmt.Errorf("%s: must be more than 0", key)
+	case d.Duration < min:
+		return fmt.Errorf("%s: %s is less than %s", key, d.shown(), fmtDuration(min))
+	case d.Duration > max:
+		return fmt.Errorf("%s: %s is more than %s", key, d.shown(), fmtDuration(max))
+	}
+	return nil
+}
+
+func (d Duration) shown() string {
+	if d.raw != "" {
+		return strconv.Quote(d.raw)
+	}
+	return fmtDuration(d.Duration)
+}
+
+// fmtDuration writes whole hours as "720h" rather than "720h0m0s".
+func fmtDuration(d time.Duration) string {
+	if d >= time.Hour && d%time.Hour == 0 {
+		return strconv.FormatInt(int64(d/time.Hour), 10) + "h"
+	}
+	return d.String()
 }
 
 // ByteSize is a size written like "1MiB", "512KiB" or "1048576".
@@ -114,6 +198,8 @@ type ByteSize struct {
 	N   int64
 	raw string
 	bad bool
+	// tooBig: the number times its unit does not fit in 64 bits.
+	tooBig bool
 }
 
 var sizeRE = regexp.MustCompile(`^\s*(\d+)\s*(B|KB|KiB|MB|MiB|GB|GiB)?\s*$`)
@@ -126,14 +212,23 @@ func (b *ByteSize) UnmarshalYAML(n *yaml.Node) error {
 		b.bad = true
 		return nil
 	}
-	v, err := strconv.ParseInt(m[1], 10, 64)
-	mult := map[string]int64{"": 1, "B": 1, "KB": 1000, "KiB": 1 << 10, "MB": 1000 * 1000, "MiB": 1 << 20, "GB": 1e9, "GiB": 1 << 30}[m[2]]
-	b.N, b.bad = v*mult, err != nil || v <= 0
+	mult := map[string]uint64{"": 1, "B": 1, "KB": 1000, "KiB": 1 << 10, "MB": 1000 * 1000, "MiB": 1 << 20, "GB": 1e9, "GiB": 1 << 30}[m[2]]
+	v, err := strconv.ParseUint(m[1], 10, 64)
+	hi, lo := bits.Mul64(v, mult)
+	b.tooBig = errors.Is(err, strconv.ErrRange) || hi != 0 || lo > math.MaxInt64
+	b.bad = err != nil || v == 0 || b.tooBig
+	if !b.bad {
+		b.N = int64(lo)
+	}
 	return nil
 }
 
 // MarshalYAML implements yaml.Marshaler.
 func (b ByteSize) MarshalYAML() (any, error) { return b.N, nil }
+
+// DefaultJournalRetention is how long the live journal keeps live events
+// unless journal.retention says otherwise.
+const DefaultJournalRetention = 14 * 24 * time.Hour
 
 // DefaultConfig returns the configuration with every default filled in.
 func DefaultConfig() Config {
@@ -144,6 +239,7 @@ func DefaultConfig() Config {
 		Jobs: JobsConfig{Workers: 4, Timeout: Duration{Duration: 10 * time.Minute},
 			RescueAfter: Duration{Duration: 15 * time.Minute}, MaxAttempts: 10},
 		Webhooks: WebhooksConfig{MaxBody: ByteSize{N: 1 << 20}},
+		Journal:  JournalConfig{Retention: Duration{Duration: DefaultJournalRetention}},
 		Sources: SourcesConfig{
 			PagerDuty: pagerduty.DefaultConfig(),
 			GitHub:    github.Config{APIURL: github.DefaultAPIURL},
@@ -177,7 +273,12 @@ func ParseConfig(raw []byte, getenv func(string) string) (Config, error) {
 		if err := checkKeys(doc, reflect.TypeOf(cfg), ""); err != nil {
 			return cfg, fmt.Errorf("config: %w", err)
 		}
+		raw := map[*yaml.Node]string{}
+		recordRaw(doc, raw)
 		expandNode(doc, getenv)
+		if err := checkScalars(doc, reflect.TypeOf(cfg), "", raw); err != nil {
+			return cfg, fmt.Errorf("config: %w", err)
+		}
 		if err := doc.Decode(&cfg); err != nil {
 			return cfg, fmt.Errorf("config: %w", err)
 		}
@@ -250,6 +351,80 @@ func checkKeys(n *yaml.Node, t reflect.Type, path string) error {
 	return nil
 }
 
+// recordRaw keeps each scalar holding ${VAR} as written, so that an error
+// about its value quotes the reference and never the (secret) expansion.
+func recordRaw(n *yaml.Node, raw map[*yaml.Node]string) {
+	if n.Kind == yaml.ScalarNode && envRE.MatchString(n.Value) {
+		raw[n] = n.Value
+	}
+	for _, c := range n.Content {
+		recordRaw(c, raw)
+	}
+}
+
+var intRE = regexp.MustCompile(`^[-+]?[0-9]+$`)
+
+// checkScalars rejects a value its field cannot hold, naming the key: an
+// integer written as 4.5, 1e3, 0x10 or too large for the field; for other
+// kinds, whatever the YAML decoder refuses. yaml's own message names only
+// the line, and quietly truncates some of these.
+func checkScalars(n *yaml.Node, t reflect.Type, path string, raw map[*yaml.Node]string) error {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch {
+	case n.Kind == yaml.MappingNode && t.Kind() == reflect.Struct:
+		fields := yamlFields(t)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if ft, ok := fields[n.Content[i].Value]; ok {
+				if err := checkScalars(n.Content[i+1], ft, join(path, n.Content[i].Value), raw); err != nil {
+					return err
+				}
+			}
+		}
+	case n.Kind == yaml.MappingNode && t.Kind() == reflect.Map:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if err := checkScalars(n.Content[i+1], t.Elem(), join(path, n.Content[i].Value), raw); err != nil {
+				return err
+			}
+		}
+	case n.Kind == yaml.SequenceNode && t.Kind() == reflect.Slice:
+		for i, c := range n.Content {
+			if err := checkScalars(c, t.Elem(), fmt.Sprintf("%s[%d]", path, i), raw); err != nil {
+				return err
+			}
+		}
+	case n.Kind == yaml.ScalarNode && n.Tag != "!!null":
+		shown, ok := raw[n]
+		if !ok {
+			shown = n.Value
+		}
+		shown = strconv.Quote(shown)
+		v := strings.TrimSpace(n.Value)
+		switch t.Kind() {
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+			if !intRE.MatchString(v) {
+				return fmt.Errorf("%s: %s is not a whole number", path, shown)
+			}
+			if _, err := strconv.ParseInt(v, 10, t.Bits()); err != nil {
+				return fmt.Errorf("%s: %s is too large", path, shown)
+			}
+		case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+			if !intRE.MatchString(v) || strings.HasPrefix(v, "-") {
+				return fmt.Errorf("%s: %s is not a whole number of at least 0", path, shown)
+			}
+			if _, err := strconv.ParseUint(strings.TrimPrefix(v, "+"), 10, t.Bits()); err != nil {
+				return fmt.Errorf("%s: %s is too large", path, shown)
+			}
+		case reflect.Bool, reflect.Float32, reflect.Float64:
+			if err := n.Decode(reflect.New(t).Interface()); err != nil {
+				return fmt.Errorf("%s: %s is not a %s", path, shown, t.Kind())
+			}
+		}
+	}
+	return nil
+}
+
 func yamlFields(t reflect.Type) map[string]reflect.Type {
 	out := map[string]reflect.Type{}
 	for i := 0; i < t.NumField(); i++ {
@@ -284,13 +459,16 @@ func (c Config) Validate() error {
 	if c.Listen == "" {
 		add(errors.New("listen: must not be empty"))
 	}
-	add(c.Window.Before.check("window.before"))
-	add(c.Window.After.check("window.after"))
-	add(c.Review.QuietGap.check("review.quiet_gap"))
-	add(c.Jobs.Timeout.check("jobs.timeout"))
-	add(c.Jobs.RescueAfter.check("jobs.rescue_after"))
-	if c.Webhooks.MaxBody.bad {
-		add(fmt.Errorf("webhooks.max_body: %q is not a size (use a form like 1MiB or 512KiB)", c.Webhooks.MaxBody.raw))
+	add(checkDatabaseURL(c.DatabaseURL))
+	add(c.Window.Before.checkRange("window.before", 0, maxWindow))
+	add(c.Window.After.checkRange("window.after", 0, maxWindow))
+	add(c.Review.QuietGap.checkRange("review.quiet_gap", time.Nanosecond, maxWindow))
+	add(c.Jobs.Timeout.checkRange("jobs.timeout", 0, maxJobTime))
+	add(c.Jobs.RescueAfter.checkRange("jobs.rescue_after", time.Nanosecond, maxJobTime))
+	add(c.Webhooks.MaxBody.checkRange("webhooks.max_body", maxBody))
+	add(c.Journal.Retention.checkRange("journal.retention", 0, 3650*24*time.Hour))
+	if r := c.Journal.Retention.Duration; !c.Journal.Retention.bad && r > 0 && r < time.Hour {
+		add(fmt.Errorf("journal.retention: %s is too short to be of use; use 0 to turn the journal off, else at least 1h", r))
 	}
 	if _, err := time.LoadLocation(c.Review.Timezone); err != nil || c.Review.Timezone == "" {
 		add(fmt.Errorf("review.timezone: %q is not a known IANA time zone", c.Review.Timezone))
@@ -298,12 +476,11 @@ func (c Config) Validate() error {
 	if _, _, err := timeline.ParseBusinessHours(c.Review.BusinessHours); err != nil {
 		add(fmt.Errorf("review.business_hours: %w", err))
 	}
-	if c.Jobs.Workers < 1 {
-		add(fmt.Errorf("jobs.workers: must be at least 1, got %d", c.Jobs.Workers))
-	}
-	if c.Jobs.MaxAttempts < 1 {
-		add(fmt.Errorf("jobs.max_attempts: must be at least 1, got %d", c.Jobs.MaxAttempts))
-	}
+	add(checkInt("jobs.workers", c.Jobs.Workers, 1, maxWorkers))
+	add(checkInt("jobs.max_attempts", c.Jobs.MaxAttempts, 1, maxAttempts))
+	// Zero stands for the default here; slack.Config.Validate checks the
+	// lower bounds.
+	add(checkInt("sources.slack.requests_per_minute", c.Sources.Slack.RequestsPerMinute, math.MinInt, maxRequestsPerMinute))
 	names := map[string]bool{}
 	for i, t := range c.APITokens {
 		key := fmt.Sprintf("api_tokens[%d]", i)
@@ -336,6 +513,49 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// Upper bounds of the numeric keys. Each keeps the arithmetic done with
+// the value far from overflow (the pool size is 4*workers+12 in an int32;
+// River keeps attempts in a smallint; the job queue waits 2*max(timeout,
+// rescue_after)) and is well past anything an operator would mean.
+const (
+	maxWindow            = 30 * 24 * time.Hour
+	maxJobTime           = 24 * time.Hour
+	maxBody              = 1 << 30
+	maxWorkers           = 1000
+	maxAttempts          = 1000
+	maxRequestsPerMinute = 60000
+)
+
+func checkInt(key string, v, min, max int) error {
+	switch {
+	case v < min:
+		return fmt.Errorf("%s: must be at least %d, got %d", key, min, v)
+	case v > max:
+		return fmt.Errorf("%s: %d is more than %d", key, v, max)
+	}
+	return nil
+}
+
+// checkRange reports a size that is malformed, zero or above max.
+func (b ByteSize) checkRange(key string, max int64) error {
+	switch {
+	case b.tooBig:
+		return fmt.Errorf("%s: %q is too large (at most %s)", key, b.raw, fmtSize(max))
+	case b.bad:
+		return fmt.Errorf("%s: %q is not a size (use a form like 1MiB or 512KiB)", key, b.raw)
+	case b.N > max:
+		return fmt.Errorf("%s: %q is more than %s", key, b.raw, fmtSize(max))
+	}
+	return nil
+}
+
+func fmtSize(n int64) string {
+	if n >= 1<<30 && n%(1<<30) == 0 {
+		return strconv.FormatInt(n>>30, 10) + "GiB"
+	}
+	return strconv.FormatInt(n, 10) + " bytes"
+}
+
 func checkScope(key string, s Scope) error {
 	for _, r := range s.GitHubRepos {
 		if owner, name, ok := strings.Cut(r, "/"); !ok || owner == "" || name == "" || strings.Contains(name, "/") {
@@ -348,6 +568,25 @@ func checkScope(key string, s Scope) error {
 		}
 	}
 	return nil
+}
+
+// JournalScopes returns the repositories and channels whose live events the
+// journal keeps: every one named in services or default.
+func (c Config) JournalScopes() (repos, channels []string) {
+	ids := make([]string, 0, len(c.Services))
+	for id := range c.Services {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	scopes := []Scope{c.Default}
+	for _, id := range ids {
+		scopes = append(scopes, c.Services[id])
+	}
+	for _, s := range scopes {
+		repos = timeline.Union(repos, s.GitHubRepos)
+		channels = timeline.Union(channels, s.SlackChannels)
+	}
+	return repos, channels
 }
 
 // RequireDatabase reports a missing database_url.
@@ -383,19 +622,7 @@ func (c Config) Redacted() Config {
 		t.Token = redact(t.Token)
 		r.APITokens[i] = t
 	}
-	if u, err := url.Parse(c.DatabaseURL); err == nil && c.DatabaseURL != "" {
-		if _, has := u.User.Password(); has {
-			u.User = url.UserPassword(u.User.Username(), redacted)
-		}
-		q := u.Query()
-		if q.Has("password") {
-			q.Set("password", redacted)
-			u.RawQuery = q.Encode()
-		}
-		r.DatabaseURL = u.String()
-	} else if c.DatabaseURL != "" {
-		r.DatabaseURL = redacted
-	}
+	r.DatabaseURL = redactDSN(c.DatabaseURL)
 	r.Sources.PagerDuty.Token = redact(c.Sources.PagerDuty.Token)
 	r.Sources.PagerDuty.WebhookSecret = redact(c.Sources.PagerDuty.WebhookSecret)
 	r.Sources.GitHub.Token = redact(c.Sources.GitHub.Token)

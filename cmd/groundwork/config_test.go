@@ -127,6 +127,8 @@ func TestParseConfigErrorsNameTheKey(t *testing.T) {
 		"unknown scope":         {"scopes: [read]}", "scopes: [admin]}", "api_tokens[0].scopes"},
 		"bad repo":              {"github_repos: [acme/checkout-api, acme/infra]", "github_repos: [checkout-api]", "services.PSVC001.github_repos"},
 		"zero workers":          {"workers: 4", "workers: 0", "jobs.workers"},
+		"bad run lookback": {`webhook_secret: "${GITHUB_WEBHOOK_SECRET}"`, `webhook_secret: "${GITHUB_WEBHOOK_SECRET}"` + "\n    workflow_run_lookback: a day",
+			"sources.github.workflow_run_lookback"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			raw := strings.Replace(validConfig, tc.from, tc.to, 1)
@@ -187,5 +189,94 @@ func TestDeployExampleConfigLoads(t *testing.T) {
 	}
 	if !cfg.Sources.PagerDuty.Enabled() || !cfg.Sources.GitHub.Enabled() || !cfg.Sources.Slack.Enabled() || len(cfg.APITokens) == 0 {
 		t.Errorf("the example should enable every source and define tokens: %s", cfg)
+	}
+}
+
+// Every numeric, size and duration key refuses a value that overflows,
+// that is negative, or that is zero or huge where that makes no sense,
+// naming the key; none is read as some other number.
+func TestParseConfigOutOfRange(t *testing.T) {
+	for name, tc := range map[string]struct {
+		from, to string
+		wantKey  string
+	}{
+		"max_body overflowing 64 bits": {"max_body: 1MiB", "max_body: 18446744073709552KB", "webhooks.max_body"},
+		"max_body past uint64":         {"max_body: 1MiB", "max_body: 99999999999999999999", "webhooks.max_body"},
+		"max_body past int64":          {"max_body: 1MiB", "max_body: 9223372036854775808", "webhooks.max_body"},
+		"max_body above 1GiB":          {"max_body: 1MiB", "max_body: 2GiB", "webhooks.max_body"},
+		"max_body zero":                {"max_body: 1MiB", "max_body: 0", "webhooks.max_body"},
+		"max_body negative":            {"max_body: 1MiB", "max_body: -1MiB", "webhooks.max_body"},
+		"workers past int64":           {"workers: 4", "workers: 99999999999999999999", "jobs.workers"},
+		"workers huge":                 {"workers: 4", "workers: 1000000", "jobs.workers"},
+		"workers negative":             {"workers: 4", "workers: -3", "jobs.workers"},
+		"workers fractional":           {"workers: 4", "workers: 4.5", "jobs.workers"},
+		"workers in exponent form":     {"workers: 4", "workers: 1e3", "jobs.workers"},
+		"workers a word":               {"workers: 4", "workers: many", "jobs.workers"},
+		"max_attempts zero":            {"max_attempts: 10", "max_attempts: 0", "jobs.max_attempts"},
+		"max_attempts past smallint":   {"max_attempts: 10", "max_attempts: 40000", "jobs.max_attempts"},
+		"max_attempts past int64":      {"max_attempts: 10", "max_attempts: 99999999999999999999", "jobs.max_attempts"},
+		"history_page_size past int64": {"history_page_size: 100", "history_page_size: 99999999999999999999", "sources.slack.history_page_size"},
+		"history_page_size above 999":  {"history_page_size: 100", "history_page_size: 1000", "sources.slack.history_page_size"},
+		"history_page_size negative":   {"history_page_size: 100", "history_page_size: -1", "sources.slack.history_page_size"},
+		"rpm past int64":               {"requests_per_minute: 50", "requests_per_minute: 99999999999999999999", "sources.slack.requests_per_minute"},
+		"rpm huge":                     {"requests_per_minute: 50", "requests_per_minute: 10000000", "sources.slack.requests_per_minute"},
+		"rpm negative":                 {"requests_per_minute: 50", "requests_per_minute: -5", "sources.slack.requests_per_minute"},
+		"timeout overflowing":          {"timeout: 10m", "timeout: 9999999999h", "jobs.timeout"},
+		"timeout above a day":          {"timeout: 10m", "timeout: 25h", "jobs.timeout"},
+		"timeout negative":             {"timeout: 10m", "timeout: -5m", "jobs.timeout"},
+		"rescue_after zero":            {"rescue_after: 15m", "rescue_after: 0s", "jobs.rescue_after"},
+		"rescue_after overflowing":     {"rescue_after: 15m", "rescue_after: 9999999999h", "jobs.rescue_after"},
+		"window.before overflowing":    {"before: 2h", "before: 9999999999h", "window.before"},
+		"window.before above 30 days":  {"before: 2h", "before: 1000h", "window.before"},
+		"window.after negative":        {"after: 30m", "after: -1h", "window.after"},
+		"quiet_gap zero":               {"quiet_gap: 15m", "quiet_gap: 0s", "review.quiet_gap"},
+		"quiet_gap overflowing":        {"quiet_gap: 15m", "quiet_gap: 9999999999h", "review.quiet_gap"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			raw := strings.Replace(validConfig, tc.from, tc.to, 1)
+			if raw == validConfig {
+				t.Fatalf("test case does not change the config: %q", tc.from)
+			}
+			cfg, err := ParseConfig([]byte(raw), getenv(testEnv))
+			if err == nil {
+				t.Fatalf("no error (max_body %d, workers %d, timeout %v), want one naming %s",
+					cfg.Webhooks.MaxBody.N, cfg.Jobs.Workers, cfg.Jobs.Timeout.Duration, tc.wantKey)
+			}
+			if !strings.Contains(err.Error(), tc.wantKey) {
+				t.Errorf("error %q does not name %s", err, tc.wantKey)
+			}
+		})
+	}
+}
+
+// The largest values each key takes, and zero where it means something.
+func TestParseConfigLimitsAccepted(t *testing.T) {
+	raw := validConfig
+	for from, to := range map[string]string{
+		"max_body: 1MiB": "max_body: 1GiB", "workers: 4": "workers: 1000", "max_attempts: 10": "max_attempts: 1000",
+		"timeout: 10m": "timeout: 0s", "rescue_after: 15m": "rescue_after: 24h", "before: 2h": "before: 720h",
+		"after: 30m": "after: 0s", "history_page_size: 100": "history_page_size: 999", "requests_per_minute: 50": "requests_per_minute: 60000",
+	} {
+		raw = strings.Replace(raw, from, to, 1)
+	}
+	cfg, err := ParseConfig([]byte(raw), getenv(testEnv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Webhooks.MaxBody.N != 1<<30 || cfg.Jobs.Workers != 1000 || cfg.Window.Before.Duration != 720*time.Hour {
+		t.Errorf("limits read as max_body %d, workers %d, before %v", cfg.Webhooks.MaxBody.N, cfg.Jobs.Workers, cfg.Window.Before.Duration)
+	}
+}
+
+// A bad value that came from the environment is quoted as the reference,
+// never as what it expanded to.
+func TestParseConfigBadValueFromEnvNotEchoed(t *testing.T) {
+	raw := strings.Replace(validConfig, "workers: 4", `workers: "${SLACK_BOT_TOKEN}"`, 1)
+	_, err := ParseConfig([]byte(raw), getenv(testEnv))
+	if err == nil || !strings.Contains(err.Error(), "jobs.workers") || !strings.Contains(err.Error(), "${SLACK_BOT_TOKEN}") {
+		t.Fatalf("err = %v, want it to name jobs.workers and ${SLACK_BOT_TOKEN}", err)
+	}
+	if strings.Contains(err.Error(), testEnv["SLACK_BOT_TOKEN"]) {
+		t.Errorf("error echoes the secret: %v", err)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -18,7 +17,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"go.uber.org/zap"
 
 	"github.com/groundwork-dev/groundwork/api"
@@ -62,8 +60,9 @@ func (e *env) demoCmd(ctx context.Context, args []string) error {
 	fs := e.flags("demo")
 	once := fs.Bool("once", false, "exit after printing the summary: status 0 only if the timeline is complete")
 	listen := fs.String("listen", "127.0.0.1:8080", "address to serve on (a free port is taken if it is busy)")
+	wait := fs.Duration("wait", 2*time.Minute, "how long to wait for the collection before giving up")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: groundwork demo [-once] [-listen ADDR]\n\nRuns the whole pipeline against built-in fakes of PagerDuty, GitHub and Slack: no accounts, no configuration.")
+		fmt.Fprintln(fs.Output(), "Usage: groundwork demo [-once] [-listen ADDR] [-wait DURATION]\n\nRuns the whole pipeline against built-in fakes of PagerDuty, GitHub and Slack: no accounts, no configuration.")
 		fs.PrintDefaults()
 	}
 	// The demo talks to a person: by default only warnings go to the log.
@@ -75,11 +74,24 @@ func (e *env) demoCmd(ctx context.Context, args []string) error {
 	out := e.stdout
 	step := func(format string, a ...any) { fmt.Fprintf(out, "• "+format+"\n", a...) }
 
-	dbURL, cleanup, err := e.demoDatabase(ctx, step)
+	baseURL, where, stopDB, err := e.demoDatabase(ctx, step)
 	if err != nil {
 		return err
 	}
-	defer cleanup()
+	defer stopDB()
+	ds, err := openDemoSchema(ctx, baseURL, step)
+	if err != nil {
+		return err
+	}
+	// Runs last, after the server, the workers and the pool have stopped,
+	// also when ctx ends on Ctrl-C or SIGTERM.
+	defer func() {
+		if err := ds.drop(); err != nil {
+			e.logger.Warn("dropping the demo schema (the next demo drops it)", zap.String("schema", ds.name), zap.Error(err))
+		}
+	}()
+	step("Using %s, in a schema of its own (%s) that is dropped on exit", where, ds.name)
+	dbURL := ds.url
 
 	world, err := fakeworld.Start()
 	if err != nil {
@@ -113,7 +125,7 @@ func (e *env) demoCmd(ctx context.Context, args []string) error {
 		return err
 	}
 	step("Sent a signed PagerDuty incident.resolved webhook; waiting for the collection")
-	detail, err := waitForCollection(ctx, base, fakeworld.IncidentID, 60*time.Second)
+	detail, err := waitForCollection(ctx, base, fakeworld.IncidentID, *wait)
 	if err != nil {
 		return err
 	}
@@ -140,63 +152,33 @@ func (e *env) demoCmd(ctx context.Context, args []string) error {
 
 var errIncomplete = errors.New("the timeline is incomplete")
 
-// demoDatabase picks the database: DATABASE_URL, else a Postgres on
-// localhost:5432 (in a schema of its own, dropped on exit), else a
-// throwaway cluster from the machine's initdb/pg_ctl.
-func (e *env) demoDatabase(ctx context.Context, step func(string, ...any)) (string, func(), error) {
+// demoDatabase picks the server: DATABASE_URL, else a Postgres on
+// localhost:5432, else a throwaway cluster from the machine's
+// initdb/pg_ctl. Whichever it is, the demo works in a schema of its own
+// (see openDemoSchema). The returned func stops what was started.
+func (e *env) demoDatabase(ctx context.Context, step func(string, ...any)) (url, where string, stop func(), err error) {
 	if u := e.getenv("DATABASE_URL"); u != "" {
-		step("Using the database in DATABASE_URL")
-		return u, func() {}, nil
+		return u, "the database in DATABASE_URL", func() {}, nil
 	}
 	for _, u := range localPostgresURLs() {
-		if !canConnect(ctx, u) {
-			continue
+		if canConnect(ctx, u) {
+			return u, "the Postgres on localhost:5432", func() {}, nil
 		}
-		schemaURL, drop, err := demoSchema(ctx, u)
-		if err != nil {
-			return "", nil, err
-		}
-		step("Using the Postgres on localhost:5432, in a schema of its own that is dropped on exit")
-		return schemaURL, drop, nil
 	}
 	bin, ok := pgBinDir()
 	if !ok {
-		return "", nil, errNoPostgres
+		return "", "", nil, errNoPostgres
 	}
 	step("No Postgres answers on localhost:5432: starting a throwaway cluster with %s", bin)
 	c, err := startTempCluster(ctx, bin)
 	if err != nil {
-		return "", nil, err
+		return "", "", nil, err
 	}
-	return c.URL, func() {
+	return c.URL, "a throwaway cluster", func() {
 		if err := c.Stop(); err != nil {
 			e.logger.Warn("stopping the throwaway cluster", zap.Error(err))
 		}
 	}, nil
-}
-
-// demoSchema creates a fresh schema and returns a URL that uses it.
-func demoSchema(ctx context.Context, url string) (string, func(), error) {
-	b := make([]byte, 4)
-	_, _ = rand.Read(b)
-	schema := "groundwork_demo_" + hex.EncodeToString(b)
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		return "", nil, err
-	}
-	defer conn.Close(context.Background())
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		return "", nil, fmt.Errorf("creating the demo schema: %w", err)
-	}
-	drop := func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if c, err := pgx.Connect(ctx, url); err == nil {
-			_, _ = c.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
-			_ = c.Close(ctx)
-		}
-	}
-	return url + "&search_path=" + schema, drop, nil
 }
 
 // sendResolvedWebhook delivers a signed PagerDuty V3 incident.resolved event,
@@ -282,7 +264,7 @@ func waitForCollection(ctx context.Context, base, id string, limit time.Duration
 
 func finished(sts []api.SourceStatusJSON) bool {
 	for _, s := range sts {
-		if s.State != timeline.StateSucceeded && s.State != timeline.StateFailed {
+		if s.State != timeline.StateSucceeded && s.State != timeline.StateFailed && s.State != timeline.StateSkipped {
 			return false
 		}
 	}

@@ -110,10 +110,17 @@ func (a *app) wireJobs() error {
 	}); err != nil {
 		return err
 	}
+	// The live journal is pruned past journal.retention by River's leader.
+	if err := river.AddWorkerSafely(workers, &jobs.PruneWorker{
+		PruneFunc: a.store.PruneJournal, Retention: cfg.Journal.Retention.Duration, Logger: a.log.Named("journal"),
+	}); err != nil {
+		return err
+	}
 	client, err := river.NewClient(riverpgxv5.New(a.pool), &river.Config{
-		Queues:      map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Jobs.Workers}},
-		Workers:     workers,
-		MaxAttempts: cfg.Jobs.MaxAttempts,
+		Queues:       map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Jobs.Workers}},
+		Workers:      workers,
+		PeriodicJobs: []*river.PeriodicJob{jobs.PeriodicPrune(jobs.DefaultPruneEvery)},
+		MaxAttempts:  cfg.Jobs.MaxAttempts,
 		// Each job's timeout is the worker's (jobs.timeout); none at the
 		// client, which would otherwise have to stay under rescue_after.
 		JobTimeout:           -1,
@@ -150,6 +157,10 @@ func (a *app) webhookConfig() api.WebhookConfig {
 		Before:             cfg.Window.Before.Duration,
 		After:              cfg.Window.After.Duration,
 		ScopeFunc:          a.planner.ScopeFunc,
+		JournalScopeFunc:   a.journalScopeFunc(),
+	}
+	if cfg.Journal.Enabled() {
+		wc.BreakCoverageFunc = a.store.BreakCoverage
 	}
 	if c, ok := a.registry.Get(timeline.SourceSlack); ok {
 		if sc, ok := c.(*slack.Collector); ok {

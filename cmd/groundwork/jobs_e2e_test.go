@@ -28,6 +28,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/groundwork-dev/groundwork/collectors/fakeworld"
+	"github.com/groundwork-dev/groundwork/collectors/jobs"
 	"github.com/groundwork-dev/groundwork/collectors/pagerduty/pagerdutyfake"
 	"github.com/groundwork-dev/groundwork/timeline"
 	"github.com/groundwork-dev/groundwork/timeline/postgres"
@@ -232,9 +233,13 @@ type e2eJob struct {
 	Attempt int
 }
 
+// collectKind is the kind of collection jobs; other jobs (the journal's
+// pruning) share the queue.
+const collectKind = jobs.Kind
+
 func collectionJobs(t testing.TB, s *pgtest.Schema) []e2eJob {
 	t.Helper()
-	rows, err := s.Pool.Query(context.Background(), `SELECT id, state::text, attempt FROM river_job ORDER BY id`)
+	rows, err := s.Pool.Query(context.Background(), `SELECT id, state::text, attempt FROM river_job WHERE kind = $1 ORDER BY id`, collectKind)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -521,7 +526,7 @@ func BenchmarkWebhooks(b *testing.B) {
 		var jobs, incidents, queuedIncidents, queuedJobs int
 		perIncident := map[int]int{}
 		rows, err := s.Pool.Query(context.Background(), `SELECT args->>'incident_id', count(*),
-			(array_agg(attempted_at ORDER BY id))[1] FROM river_job GROUP BY 1`)
+			(array_agg(attempted_at ORDER BY id))[1] FROM river_job WHERE kind = $1 GROUP BY 1`, collectKind)
 		if err != nil {
 			b.Fatal(err)
 		}

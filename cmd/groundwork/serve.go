@@ -66,7 +66,11 @@ func newApp(ctx context.Context, cfg Config, log *zap.Logger, obs collectors.Obs
 		return nil, err
 	}
 	progress := &collectors.Progress{}
-	a.registry, err = buildRegistry(cfg, collectors.Observers{progress, obs, a.metrics}, log)
+	var coverage collectors.Coverage
+	if cfg.Journal.Enabled() {
+		coverage = a.store
+	}
+	a.registry, err = buildRegistry(cfg, collectors.Observers{progress, obs, a.metrics}, log, coverage)
 	if err != nil {
 		pool.Close()
 		return nil, err
@@ -137,6 +141,11 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 	// The server's own answers (431 for oversized headers, 400 for a request
 	// that is not HTTP) get the JSON error shape too.
 	go func() { errc <- srv.Serve(api.ProtocolErrorsAsJSON(ln, srv.MaxHeaderBytes)) }()
+	// While the receivers are up, the live coverage of their scopes grows.
+	beatCtx, stopBeats := context.WithCancel(ctx)
+	beatsDone := make(chan struct{})
+	go func() { defer close(beatsDone); a.runHeartbeats(beatCtx) }()
+	defer func() { stopBeats(); <-beatsDone }()
 	a.log.Info("serving", zap.String("addr", ln.Addr().String()))
 	select {
 	case err := <-errc:

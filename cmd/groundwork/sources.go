@@ -133,14 +133,14 @@ func (s SourcesConfig) MarshalYAML() (any, error) {
 }
 
 // registerPlugins builds the collector of every enabled listed source.
-func registerPlugins(reg *collectors.Registry, cfg Config, obs collectors.Observer, log *zap.Logger) error {
+func registerPlugins(reg *collectors.Registry, cfg Config, obs collectors.Observer, log *zap.Logger, coverage collectors.Coverage) error {
 	for _, src := range sourceList {
 		sc := cfg.Sources.Plugins[src.Name]
 		if sc == nil || !sc.Enabled() {
 			log.Info("source disabled: sources."+src.Name+" is not configured", zap.String("source", src.Name))
 			continue
 		}
-		c, err := src.New(sc, collectors.ClientOptions{Observer: obs, Logger: log.Named(src.Name)})
+		c, err := src.New(sc, collectors.ClientOptions{Observer: obs, Logger: log.Named(src.Name), Coverage: coverage})
 		if err != nil {
 			return fmt.Errorf("sources.%s: %w", src.Name, err)
 		}

@@ -73,7 +73,7 @@ func TestListedSourceConfigured(t *testing.T) {
 		}
 	}
 
-	reg, err := buildRegistry(cfg, nil, zap.NewNop())
+	reg, err := buildRegistry(cfg, nil, zap.NewNop(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +89,7 @@ func TestListedSourceConfigured(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg, err = buildRegistry(off, nil, zap.NewNop())
+	reg, err = buildRegistry(off, nil, zap.NewNop(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,9 @@ import (
 
 // buildRegistry is the explicit list of collectors. A source without a token
 // is disabled, and says so once.
-func buildRegistry(cfg Config, obs collectors.Observer, log *zap.Logger) (*collectors.Registry, error) {
+// A non-nil coverage lets the sources whose vendors retry failed deliveries
+// (Slack) skip reading what live capture vouches for.
+func buildRegistry(cfg Config, obs collectors.Observer, log *zap.Logger, coverage collectors.Coverage) (*collectors.Registry, error) {
 	reg := &collectors.Registry{}
 	src := cfg.Sources
 	if src.PagerDuty.Enabled() {
@@ -38,7 +40,8 @@ func buildRegistry(cfg Config, obs collectors.Observer, log *zap.Logger) (*colle
 		log.Info("source disabled: sources.github.token is not set", zap.String("source", github.Name))
 	}
 	if src.Slack.Enabled() {
-		c, err := slack.New(src.Slack, slack.Options{ClientOptions: collectors.ClientOptions{Observer: obs, Logger: log.Named("slack")}})
+		c, err := slack.New(src.Slack, slack.Options{ClientOptions: collectors.ClientOptions{Observer: obs, Logger: log.Named("slack"),
+			Coverage: coverage}})
 		if err != nil {
 			return nil, err
 		}
@@ -46,7 +49,7 @@ func buildRegistry(cfg Config, obs collectors.Observer, log *zap.Logger) (*colle
 	} else {
 		log.Info("source disabled: sources.slack.token is not set", zap.String("source", timeline.SourceSlack))
 	}
-	if err := registerPlugins(reg, cfg, obs, log); err != nil {
+	if err := registerPlugins(reg, cfg, obs, log, coverage); err != nil {
 		return nil, err
 	}
 	return reg, nil
@@ -60,7 +63,8 @@ func (c Config) secrets() []string {
 	for _, t := range c.APITokens {
 		out = append(out, t.Token)
 	}
-	return append(out, collectors.SecretsOf(c.Sources.Plugins)...)
+	out = append(out, collectors.SecretsOf(c.Sources.Plugins)...)
+	return append(out, dsnSecrets(c.DatabaseURL)...)
 }
 
 // migrateHooks are the migrations run after the timeline schema's, under

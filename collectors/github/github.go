@@ -8,6 +8,7 @@ package github
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -38,6 +39,20 @@ const perPage = 100
 // more results is split.
 const maxSearchResults = 1000
 
+// DefaultWorkflowRunLookback is how long before the window a workflow run
+// may have been created and still be found when it completes inside the
+// window (sources.github.workflow_run_lookback). GitHub lists runs by
+// creation time only; a day covers runs of several jobs at GitHub-hosted
+// runners' 6-hour job limit, queueing, and same-day re-runs (which keep the
+// run's created_at). Runs may last up to 35 days (self-hosted runners,
+// approvals); a longer lookback finds those too, at the price of listing
+// every run created in it.
+const DefaultWorkflowRunLookback = 24 * time.Hour
+
+// repoNameTTL is how long the collector trusts GitHub's spelling of a
+// repository before asking again (a repository may be renamed).
+const repoNameTTL = time.Hour
+
 // Config is the sources.github section of the configuration.
 type Config struct {
 	// Token is a personal access, app installation or fine-grained token.
@@ -47,6 +62,25 @@ type Config struct {
 	APIURL string `yaml:"api_url"`
 	// WebhookSecret verifies X-Hub-Signature-256 on webhook deliveries.
 	WebhookSecret string `yaml:"webhook_secret"`
+	// WorkflowRunLookback is a duration such as "24h": how long before the
+	// window a workflow run may have been created and still be collected
+	// when it completes inside the window. Empty means
+	// DefaultWorkflowRunLookback.
+	WorkflowRunLookback string `yaml:"workflow_run_lookback"`
+}
+
+// RunLookback parses workflow_run_lookback, naming the key when it is not a
+// duration of zero or more.
+func (c Config) RunLookback() (time.Duration, error) {
+	v := strings.TrimSpace(c.WorkflowRunLookback)
+	if v == "" {
+		return DefaultWorkflowRunLookback, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("sources.github.workflow_run_lookback: %q is not a duration (use a form like 6h or 72h)", c.WorkflowRunLookback)
+	}
+	return d, nil
 }
 
 // Enabled reports whether the source is configured (a token is set).
@@ -55,6 +89,9 @@ func (c Config) Enabled() bool { return c.Token != "" }
 // Validate reports the first thing wrong with an enabled configuration,
 // naming the key. A disabled source (no token) is always valid.
 func (c Config) Validate() error {
+	if _, err := c.RunLookback(); err != nil {
+		return err
+	}
 	if !c.Enabled() {
 		return nil
 	}
@@ -89,7 +126,8 @@ func (c Config) BaseURL() (*url.URL, error) {
 
 // String prints the configuration with its secrets redacted.
 func (c Config) String() string {
-	return fmt.Sprintf("{token:%s api_url:%s webhook_secret:%s}", redacted(c.Token), c.APIURL, redacted(c.WebhookSecret))
+	return fmt.Sprintf("{token:%s api_url:%s webhook_secret:%s workflow_run_lookback:%s}", redacted(c.Token), c.APIURL,
+		redacted(c.WebhookSecret), c.WorkflowRunLookback)
 }
 
 func redacted(s string) string {
@@ -113,13 +151,28 @@ type Options struct {
 
 // Collector collects GitHub events. It is safe for concurrent use.
 type Collector struct {
-	client *gh.Client
-	token  string
-	log    *zap.Logger
-	conc   int
+	client   *gh.Client
+	token    string
+	log      *zap.Logger
+	conc     int
+	lookback time.Duration
+	now      func() time.Time
+
+	// names caches GitHub's spelling of each repository, by the lower-case
+	// name.
+	namesMu sync.Mutex
+	names   map[string]cachedName
 }
 
-var _ collectors.Collector = (*Collector)(nil)
+type cachedName struct {
+	ref repoRef
+	at  time.Time
+}
+
+var (
+	_ collectors.Collector = (*Collector)(nil)
+	_ collectors.Skipper   = (*Collector)(nil)
+)
 
 // New builds a collector from a valid, enabled configuration.
 func New(cfg Config, opts Options) (*Collector, error) {
@@ -127,6 +180,10 @@ func New(cfg Config, opts Options) (*Collector, error) {
 		return nil, errors.New("sources.github.token: required")
 	}
 	base, err := cfg.BaseURL()
+	if err != nil {
+		return nil, err
+	}
+	lookback, err := cfg.RunLookback()
 	if err != nil {
 		return nil, err
 	}
@@ -150,11 +207,21 @@ func New(cfg Config, opts Options) (*Collector, error) {
 	if conc <= 0 {
 		conc = 4
 	}
-	return &Collector{client: client, token: cfg.Token, log: opts.Log(), conc: conc}, nil
+	return &Collector{client: client, token: cfg.Token, log: opts.Log(), conc: conc, lookback: lookback,
+		now: opts.Now, names: map[string]cachedName{}}, nil
 }
 
 // Name implements collectors.Collector.
 func (c *Collector) Name() string { return Name }
+
+// Skip implements collectors.Skipper: with no repository in the incident's
+// scope there is nothing to read.
+func (c *Collector) Skip(w timeline.Window) (string, bool) {
+	if len(w.Repos) > 0 {
+		return "", false
+	}
+	return "no GitHub repositories are in the incident's scope (services.<id>.github_repos, default.github_repos, or the request's github_repos)", true
+}
 
 // stream is one kind of listing of one repository.
 type stream struct {
@@ -219,12 +286,7 @@ func (c *Collector) Collect(parent context.Context, w timeline.Window, emit func
 	}
 	var g errgroup.Group
 	g.SetLimit(c.conc)
-	for _, raw := range w.Repos {
-		r, err := parseRepo(raw)
-		if err != nil {
-			fail(err)
-			continue
-		}
+	for _, r := range c.resolveRepos(ctx, w.Repos, fail) {
 		for _, s := range streams {
 			g.Go(func() error {
 				if ctx.Err() != nil {
@@ -257,6 +319,74 @@ func (c *Collector) Collect(parent context.Context, w timeline.Window, emit func
 		return err
 	}
 	return errors.Join(errs...)
+}
+
+// resolveRepos parses the configured repositories and looks up how GitHub
+// spells each (GET /repos/{owner}/{repo}: its full_name), so that every id
+// is built from GitHub's own name however the configuration writes it, and
+// one repository written twice in different cases is read once. A
+// repository that cannot be looked up is reported through fail, once, with
+// the reason.
+func (c *Collector) resolveRepos(ctx context.Context, repos []string, fail func(error)) []repoRef {
+	refs := make([]repoRef, len(repos))
+	var g errgroup.Group
+	g.SetLimit(c.conc)
+	for i, raw := range repos {
+		g.Go(func() error {
+			r, err := parseRepo(raw)
+			if err == nil {
+				r, err = c.canonical(ctx, r)
+			}
+			if err != nil {
+				if ctx.Err() == nil {
+					fail(err)
+				}
+				return nil
+			}
+			refs[i] = r
+			return nil
+		})
+	}
+	_ = g.Wait()
+	var out []repoRef
+	seen := map[string]bool{}
+	for _, r := range refs {
+		if r.full == "" || seen[strings.ToLower(r.full)] {
+			continue
+		}
+		seen[strings.ToLower(r.full)] = true
+		out = append(out, r)
+	}
+	return out
+}
+
+// canonical returns r as GitHub spells it, from the cache when it was
+// looked up within repoNameTTL.
+func (c *Collector) canonical(ctx context.Context, r repoRef) (repoRef, error) {
+	key := strings.ToLower(r.full)
+	now := c.now()
+	c.namesMu.Lock()
+	cached, ok := c.names[key]
+	c.namesMu.Unlock()
+	if ok && now.Sub(cached.at) < repoNameTTL {
+		return cached.ref, nil
+	}
+	repo, _, err := c.client.Repositories.Get(ctx, r.owner, r.name)
+	if err != nil {
+		var er *gh.ErrorResponse
+		if errors.As(err, &er) && er.Response != nil && er.Response.StatusCode == http.StatusNotFound {
+			return r, fmt.Errorf("%s: the repository does not exist, or the token cannot read it (%w)", r.full, c.redact(err))
+		}
+		return r, fmt.Errorf("%s: looking the repository up: %w", r.full, c.redact(err))
+	}
+	got, err := parseRepo(repo.GetFullName())
+	if err != nil {
+		return r, fmt.Errorf("%s: GitHub answered with full_name %q", r.full, repo.GetFullName())
+	}
+	c.namesMu.Lock()
+	c.names[key] = cachedName{ref: got, at: now}
+	c.namesMu.Unlock()
+	return got, nil
 }
 
 // redact makes sure that err's text does not contain the token. go-github
@@ -294,7 +424,10 @@ func (c *Collector) commits(ctx context.Context, r repoRef, w timeline.Window, e
 			if opt.Page <= 1 && errors.As(err, &er) && er.Response != nil && er.Response.StatusCode == http.StatusConflict {
 				return nil // "Git Repository is empty."
 			}
-			return err
+			return answerErr(resp, err)
+		}
+		if page == nil {
+			return notAList(resp)
 		}
 		for _, rc := range page {
 			e := NormalizeCommit(r.full, rc)
@@ -323,7 +456,10 @@ func (c *Collector) pulls(ctx context.Context, r repoRef, w timeline.Window, emi
 	for {
 		page, resp, err := c.client.PullRequests.List(ctx, r.owner, r.name, opt)
 		if err != nil {
-			return err
+			return answerErr(resp, err)
+		}
+		if page == nil {
+			return notAList(resp)
 		}
 		for _, p := range page {
 			if p.GetUpdatedAt().Time.Before(w.Start) {
@@ -356,7 +492,10 @@ func (c *Collector) deployments(ctx context.Context, r repoRef, w timeline.Windo
 	for {
 		page, resp, err := c.client.Repositories.ListDeployments(ctx, r.owner, r.name, opt)
 		if err != nil {
-			return err
+			return answerErr(resp, err)
+		}
+		if page == nil {
+			return notAList(resp)
 		}
 		for _, d := range page {
 			created, updated := d.GetCreatedAt().Time, d.GetUpdatedAt().Time
@@ -382,7 +521,10 @@ func (c *Collector) deploymentStatuses(ctx context.Context, r repoRef, d *gh.Dep
 	for {
 		page, resp, err := c.client.Repositories.ListDeploymentStatuses(ctx, r.owner, r.name, d.GetID(), opt)
 		if err != nil {
-			return err
+			return answerErr(resp, err)
+		}
+		if page == nil {
+			return notAList(resp)
 		}
 		for _, s := range page {
 			if !w.Contains(s.GetCreatedAt().Time) {
@@ -413,7 +555,10 @@ func (c *Collector) releases(ctx context.Context, r repoRef, w timeline.Window, 
 	for {
 		page, resp, err := c.client.Repositories.ListReleases(ctx, r.owner, r.name, opt)
 		if err != nil {
-			return err
+			return answerErr(resp, err)
+		}
+		if page == nil {
+			return notAList(resp)
 		}
 		for _, rel := range page {
 			if rel.PublishedAt == nil || !w.Contains(rel.GetPublishedAt().Time) {
@@ -430,10 +575,13 @@ func (c *Collector) releases(ctx context.Context, r repoRef, w timeline.Window, 
 	}
 }
 
-// workflowRuns lists completed runs created inside the window and keeps
-// those whose updated_at (completion) is inside it too.
+// workflowRuns lists completed runs created inside the window or up to the
+// lookback before it (GitHub filters runs by creation only, and a run
+// created before the window may complete inside it), and keeps those whose
+// updated_at (completion) is inside the window.
 func (c *Collector) workflowRuns(ctx context.Context, r repoRef, w timeline.Window, emit func(timeline.Event) error) error {
-	return c.workflowRunRange(ctx, r, w.Start.UTC().Truncate(time.Second), ceilSecond(w.End.UTC()), w, emit)
+	from := w.Start.UTC().Add(-c.lookback).Truncate(time.Second)
+	return c.workflowRunRange(ctx, r, from, ceilSecond(w.End.UTC()), w, emit)
 }
 
 // workflowRunRange lists the runs created in [from, to] (whole seconds, both
@@ -450,7 +598,10 @@ func (c *Collector) workflowRunRange(ctx context.Context, r repoRef, from, to ti
 	for {
 		runs, resp, err := c.client.Actions.ListRepositoryWorkflowRuns(ctx, r.owner, r.name, opt)
 		if err != nil {
-			return err
+			return answerErr(resp, err)
+		}
+		if runs == nil || runs.WorkflowRuns == nil {
+			return wrongShape(resp, `no "workflow_runs" list`)
 		}
 		total := runs.GetTotalCount()
 		if opt.Page <= 1 && total > maxSearchResults {
@@ -478,6 +629,37 @@ func (c *Collector) workflowRunRange(ctx context.Context, r repoRef, from, to ti
 		}
 		opt.Page = resp.NextPage
 	}
+}
+
+// notAList is the error of a list call whose 200 answer held no list:
+// go-github decodes null, or an empty body, as an empty page.
+func notAList(resp *gh.Response) error { return wrongShape(resp, "the answer is not a list") }
+
+// wrongShape names the endpoint of resp in an error wrapping
+// collectors.ErrWrongShape.
+func wrongShape(resp *gh.Response, what string) error {
+	return fmt.Errorf("%s: %w: %s", endpoint(resp), collectors.ErrWrongShape, what)
+}
+
+// answerErr marks an error decoding an answer (an object where a list
+// belongs, which go-github refuses) as collectors.ErrWrongShape, naming the
+// endpoint; other errors pass unchanged.
+func answerErr(resp *gh.Response, err error) error {
+	var typeErr *json.UnmarshalTypeError
+	var syntaxErr *json.SyntaxError
+	if errors.As(err, &typeErr) || errors.As(err, &syntaxErr) {
+		return fmt.Errorf("%s: %w: %w", endpoint(resp), collectors.ErrWrongShape, err)
+	}
+	return err
+}
+
+// endpoint is "GET /repos/acme/api/commits": the method and path of the
+// request resp answers, without the query.
+func endpoint(resp *gh.Response) string {
+	if resp == nil || resp.Response == nil || resp.Request == nil {
+		return "GET"
+	}
+	return resp.Request.Method + " " + resp.Request.URL.Path
 }
 
 func formatSearchTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05Z") }

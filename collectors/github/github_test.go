@@ -89,6 +89,21 @@ type harness struct {
 // newHarness serves a fake GitHub and builds a collector for it. The
 // collector runs one listing at a time unless opts say otherwise, so that
 // injected faults hit a known request.
+// knowRepos looks the repositories up once, as an earlier collection
+// would have, so that the failures a test injects next hit the listings.
+func (h *harness) knowRepos(t *testing.T, repos ...string) {
+	t.Helper()
+	for _, r := range repos {
+		ref, err := parseRepo(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := h.col.canonical(context.Background(), ref); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 func newHarness(t *testing.T, opts ...func(*Options)) *harness {
 	t.Helper()
 	h := &harness{
@@ -218,8 +233,13 @@ func TestWindowEdges(t *testing.T) {
 		run := h.fake.AddWorkflowRun("acme/api", githubfake.WorkflowRun{Name: "CI", Actor: "mona",
 			CreatedAt: w.Start.Add(time.Hour), UpdatedAt: tm})
 		if name == "before" {
-			// A run created before the window is never asked for.
-			h.fake.AddWorkflowRun("acme/api", githubfake.WorkflowRun{Name: "CI", Actor: "mona", CreatedAt: tm, UpdatedAt: w.Start.Add(time.Minute)})
+			// A run created before the window that completes inside it
+			// is found: runs are listed from the lookback before it.
+			early := h.fake.AddWorkflowRun("acme/api", githubfake.WorkflowRun{Name: "CI", Actor: "mona", CreatedAt: tm, UpdatedAt: w.Start.Add(time.Minute)})
+			want = append(want, WorkflowRunID("acme/api", early))
+			// One created before the lookback is not asked for.
+			h.fake.AddWorkflowRun("acme/api", githubfake.WorkflowRun{Name: "CI", Actor: "mona",
+				CreatedAt: w.Start.Add(-DefaultWorkflowRunLookback - time.Second), UpdatedAt: w.Start.Add(2 * time.Minute)})
 		}
 		if in {
 			want = append(want,
@@ -239,6 +259,95 @@ func TestWindowEdges(t *testing.T) {
 		if !w.Contains(e.OccurredAt) || e.OccurredAt.Location() != time.UTC {
 			t.Errorf("%s: occurred_at %v outside the window or not UTC", e.ID, e.OccurredAt)
 		}
+	}
+}
+
+// TestWorkflowRunsCreatedBeforeTheWindow: GitHub lists runs by creation
+// time, so a run created before the window that completes inside it is found
+// by looking back workflow_run_lookback; it is kept by its completion.
+func TestWorkflowRunsCreatedBeforeTheWindow(t *testing.T) {
+	h := newHarness(t)
+	col, err := New(Config{Token: testToken, APIURL: h.url, WebhookSecret: "s", WorkflowRunLookback: "2h"},
+		Options{ClientOptions: collectors.ClientOptions{SleepFunc: h.sleeps.sleep}, RequestsPerSecond: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.col = col
+	w := testWindow("acme/api")
+	run := func(created, completed time.Duration) int64 {
+		return h.fake.AddWorkflowRun("acme/api", githubfake.WorkflowRun{Name: "Deploy", Actor: "mona",
+			CreatedAt: w.Start.Add(created), RunStartedAt: w.Start.Add(created), UpdatedAt: w.Start.Add(completed)})
+	}
+	longRun := run(-90*time.Minute, 10*time.Minute)
+	run(-3*time.Hour, 10*time.Minute)  // created before the lookback
+	run(-90*time.Minute, -time.Minute) // completed before the window
+	inside := run(time.Hour, 2*time.Hour)
+	run(time.Hour, w.End.Sub(w.Start)+time.Second) // completed after the window
+	got, err := h.collect(t, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{WorkflowRunID("acme/api", longRun), WorkflowRunID("acme/api", inside)}
+	sort.Strings(want)
+	if diff := cmp.Diff(want, ids(got)); diff != "" {
+		t.Errorf("runs collected (-want +got):\n%s", diff)
+	}
+	for _, r := range h.fake.Log() {
+		if r.Path == "/repos/acme/api/actions/runs" && r.Query.Get("created") != "2025-11-20T08:00:00Z..2025-11-20T13:00:00Z" {
+			t.Errorf("created = %q, want the window from 2h before it", r.Query.Get("created"))
+		}
+	}
+	if _, err := (Config{Token: "t", WebhookSecret: "s", WorkflowRunLookback: "a day"}).RunLookback(); err == nil ||
+		!strings.Contains(err.Error(), "sources.github.workflow_run_lookback") {
+		t.Errorf("a malformed lookback: err = %v, want it to name the key", err)
+	}
+}
+
+// TestIDsUseGitHubsSpellingOfTheRepository: the configuration may spell a
+// repository in any case (GitHub matches it so); every id is built from the
+// repository's full_name as GitHub gives it, so live capture and collection
+// agree, and one repository written twice is read once.
+func TestIDsUseGitHubsSpellingOfTheRepository(t *testing.T) {
+	h := newHarness(t)
+	seedRealistic(h.fake, "Codertocat/Hello-World")
+	got, err := h.collect(t, testWindow("codertocat/hello-world", "CODERTOCAT/Hello-World"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) == 0 {
+		t.Fatal("nothing collected")
+	}
+	kinds := map[string]bool{}
+	for _, e := range got {
+		kinds[e.Kind] = true
+		if !strings.Contains(e.ID, ":Codertocat/Hello-World:") || e.Details["repo"] != "Codertocat/Hello-World" {
+			t.Errorf("%s: details.repo %v, want GitHub's spelling Codertocat/Hello-World", e.ID, e.Details["repo"])
+		}
+	}
+	for _, k := range []string{timeline.KindChangeCommit, timeline.KindChangeMerged, timeline.KindChangeRelease, timeline.KindCICompleted, timeline.KindDeploySucceeded} {
+		if !kinds[k] {
+			t.Errorf("no %s collected (kinds %v)", k, kinds)
+		}
+	}
+	if len(ids(got)) != len(got) {
+		t.Error("duplicate events")
+	}
+	if n := h.fake.RequestsTo("GET", "/repos/codertocat/hello-world/commits") + h.fake.RequestsTo("GET", "/repos/CODERTOCAT/Hello-World/commits") +
+		h.fake.RequestsTo("GET", "/repos/Codertocat/Hello-World/commits"); n != 1 {
+		t.Errorf("commit listings = %d, want 1: the repository is read once", n)
+	}
+	// A second collection asks GitHub for the spelling no more.
+	if _, err := h.collect(t, testWindow("codertocat/hello-world")); err != nil {
+		t.Fatal(err)
+	}
+	lookups := 0
+	for _, r := range h.fake.Log() {
+		if strings.Count(r.Path, "/") == 3 && strings.HasPrefix(r.Path, "/repos/") {
+			lookups++
+		}
+	}
+	if lookups != 1 {
+		t.Errorf("repository lookups = %d, want 1 (then cached)", lookups)
 	}
 }
 
@@ -398,8 +507,8 @@ func TestWorkflowRunsSplitAbove1000(t *testing.T) {
 			ranges[r.Query.Get("created")] = true
 		}
 	}
-	if !ranges["2025-11-20T10:00:00Z..2025-11-20T13:00:00Z"] || len(ranges) < 3 {
-		t.Errorf("created ranges asked = %v, want the window and its halves", ranges)
+	if !ranges["2025-11-19T10:00:00Z..2025-11-20T13:00:00Z"] || len(ranges) < 3 {
+		t.Errorf("created ranges asked = %v, want the window (from the lookback before it) and its halves", ranges)
 	}
 }
 
@@ -418,6 +527,7 @@ func TestRateLimitWaits(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			h := newHarness(t)
 			h.fake.AddCommit("acme/api", githubfake.Commit{Message: "fix", AuthorName: "Dev", AuthorEmail: "d@acme.test", AuthorDate: t0.Add(time.Hour)})
+			h.knowRepos(t, "acme/api")
 			h.fake.RateLimitNext(1, c.mode)
 			got, err := h.collect(t, testWindow("acme/api"))
 			if err != nil {
@@ -463,14 +573,15 @@ func TestExhaustedBudgetWaitsForReset(t *testing.T) {
 	if n := h.fake.RateLimited(); n != 0 {
 		t.Errorf("requests refused = %d, want 0", n)
 	}
-	if n := h.fake.Requests(); n != 5 {
-		t.Errorf("requests = %d, want 5 (one per listing)", n)
+	if n := h.fake.Requests(); n != 6 {
+		t.Errorf("requests = %d, want 6 (the repository, then one per listing)", n)
 	}
 }
 
 func TestLongRateLimitIsReturned(t *testing.T) {
 	h := newHarness(t, func(o *Options) { o.MaxRateLimitWait = time.Minute })
 	h.fake.AddRepo("acme/api")
+	h.knowRepos(t, "acme/api")
 	h.fake.SetRateLimitWaits(30*time.Second, time.Hour)
 	h.fake.RateLimitNext(1, githubfake.LimitPrimary403)
 	_, err := h.collect(t, testWindow("acme/api"))
@@ -486,6 +597,7 @@ func TestLongRateLimitIsReturned(t *testing.T) {
 func TestPlain403FailsWithoutRetry(t *testing.T) {
 	h := newHarness(t)
 	h.fake.AddCommit("acme/api", githubfake.Commit{Message: "fix", AuthorName: "Dev", AuthorEmail: "d@acme.test", AuthorDate: t0.Add(time.Hour)})
+	h.knowRepos(t, "acme/api")
 	h.fake.FailNext(1, 403)
 	_, err := h.collect(t, testWindow("acme/api"))
 	if err == nil || !strings.Contains(err.Error(), "acme/api: commits") || !strings.Contains(err.Error(), "403 Resource not accessible by integration") {
@@ -502,6 +614,7 @@ func TestPlain403FailsWithoutRetry(t *testing.T) {
 func TestServerErrorsAreRetried(t *testing.T) {
 	h := newHarness(t)
 	h.fake.AddCommit("acme/api", githubfake.Commit{Message: "fix", AuthorName: "Dev", AuthorEmail: "d@acme.test", AuthorDate: t0.Add(time.Hour)})
+	h.knowRepos(t, "acme/api")
 	h.fake.FailNext(2, 502)
 	got, err := h.collect(t, testWindow("acme/api"))
 	if err != nil {
@@ -528,7 +641,8 @@ func TestOneRepoFailingKeepsTheOthers(t *testing.T) {
 	if err == nil {
 		t.Fatal("no error")
 	}
-	for _, s := range []string{"acme/gone: commits", "acme/gone: workflow runs", "404 Not Found", "acme/locked: releases", "403 Resource not accessible", `"not-a-repo" is not owner/name`} {
+	for _, s := range []string{"acme/gone: the repository does not exist, or the token cannot read it",
+		"acme/locked: looking the repository up", "403 Resource not accessible", `"not-a-repo" is not owner/name`} {
 		if !strings.Contains(err.Error(), s) {
 			t.Errorf("err lacks %q:\n%v", s, err)
 		}

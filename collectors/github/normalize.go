@@ -15,6 +15,10 @@ import (
 // titleLen is the longest title, in runes.
 const titleLen = 120
 
+// Every Normalize function returns its event through timeline.MakeStorable:
+// NUL characters and invalid UTF-8 that the upstream sent are replaced, so
+// that one message can never make a write fail.
+
 // Event types, the second part of every GitHub event id.
 const (
 	typeCommit           = "commit"
@@ -123,7 +127,7 @@ func commitEvent(repo string, f commitFacts) timeline.Event {
 	details := map[string]any{"repo": repo, "sha": f.sha}
 	putString(details, "author_name", f.authorName)
 	putString(details, "committer_name", f.committerName)
-	return timeline.Event{
+	return timeline.MakeStorable(timeline.Event{
 		ID:         CommitID(repo, f.sha),
 		Source:     timeline.SourceGitHub,
 		Kind:       timeline.KindChangeCommit,
@@ -133,7 +137,7 @@ func commitEvent(repo string, f commitFacts) timeline.Event {
 		Text:       f.message,
 		URL:        f.url,
 		Details:    details,
-	}
+	})
 }
 
 // NormalizePull turns a merged pull request into a change.merged event at
@@ -153,7 +157,7 @@ func NormalizePull(repo string, p *gh.PullRequest) timeline.Event {
 	putString(details, "head", p.GetHead().GetRef())
 	putString(details, "merge_commit_sha", p.GetMergeCommitSHA())
 	putString(details, "author", p.GetUser().GetLogin())
-	return timeline.Event{
+	return timeline.MakeStorable(timeline.Event{
 		ID:         PullID(repo, p.GetNumber()),
 		Source:     timeline.SourceGitHub,
 		Kind:       timeline.KindChangeMerged,
@@ -163,7 +167,7 @@ func NormalizePull(repo string, p *gh.PullRequest) timeline.Event {
 		Text:       p.GetBody(),
 		URL:        p.GetHTMLURL(),
 		Details:    details,
-	}
+	})
 }
 
 // DeployKind maps a deployment status state to its kind; ok is false for a
@@ -254,7 +258,7 @@ func NormalizeDeploymentStatus(repo string, d *gh.Deployment, s *gh.DeploymentSt
 		what = ref + "@" + what
 	}
 	title := fmt.Sprintf("%s %s to %s: %s", verb, what, firstNonEmpty(env, "unknown environment"), s.GetState())
-	return timeline.Event{
+	return timeline.MakeStorable(timeline.Event{
 		ID:         DeploymentStatusID(repo, s.GetID()),
 		Source:     timeline.SourceGitHub,
 		Kind:       kind,
@@ -264,7 +268,7 @@ func NormalizeDeploymentStatus(repo string, d *gh.Deployment, s *gh.DeploymentSt
 		Text:       s.GetDescription(),
 		URL:        firstNonEmpty(s.GetLogURL(), s.GetTargetURL(), deploymentsPage(s.GetURL(), repo)),
 		Details:    details,
-	}
+	})
 }
 
 // NormalizeRelease turns a published release into a change.release event at
@@ -277,7 +281,7 @@ func NormalizeRelease(repo string, r *gh.RepositoryRelease) timeline.Event {
 	if r.GetPrerelease() {
 		details["prerelease"] = true
 	}
-	return timeline.Event{
+	return timeline.MakeStorable(timeline.Event{
 		ID:         ReleaseID(repo, r.GetID()),
 		Source:     timeline.SourceGitHub,
 		Kind:       timeline.KindChangeRelease,
@@ -287,7 +291,7 @@ func NormalizeRelease(repo string, r *gh.RepositoryRelease) timeline.Event {
 		Text:       r.GetBody(),
 		URL:        r.GetHTMLURL(),
 		Details:    details,
-	}
+	})
 }
 
 // NormalizeWorkflowRun turns a completed workflow run (from the list API or
@@ -315,7 +319,7 @@ func NormalizeWorkflowRun(repo string, r *gh.WorkflowRun) timeline.Event {
 	if b := r.GetHeadBranch(); b != "" {
 		title += " on " + b
 	}
-	return timeline.Event{
+	return timeline.MakeStorable(timeline.Event{
 		ID:         WorkflowRunID(repo, r.GetID()),
 		Source:     timeline.SourceGitHub,
 		Kind:       timeline.KindCICompleted,
@@ -325,7 +329,7 @@ func NormalizeWorkflowRun(repo string, r *gh.WorkflowRun) timeline.Event {
 		Text:       r.GetDisplayTitle(),
 		URL:        r.GetHTMLURL(),
 		Details:    details,
-	}
+	})
 }
 
 func loginActor(login string) *timeline.Actor {

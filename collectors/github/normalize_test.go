@@ -185,3 +185,33 @@ func TestNormalizePullActor(t *testing.T) {
 		t.Errorf("event = %+v", e)
 	}
 }
+
+// NUL characters and invalid UTF-8 in a commit message (collected or
+// pushed), a pull request title or a release name come out replaced.
+func TestNormalizeMakesStorable(t *testing.T) {
+	const dirty = "nul\x00 and bad \xff"
+	const clean = "nul\uFFFD and bad \uFFFD"
+	at := &gh.Timestamp{Time: t0}
+	commit := NormalizeCommit("acme/api", &gh.RepositoryCommit{SHA: gh.String("abc123"),
+		Commit: &gh.Commit{Message: gh.String(dirty + "\n\nbody\x00"),
+			Author:    &gh.CommitAuthor{Name: gh.String("De\x00v"), Email: gh.String("d@acme.test"), Date: at},
+			Committer: &gh.CommitAuthor{Name: gh.String("Dev"), Date: at}}})
+	push := NormalizePushCommit("acme/api", &gh.HeadCommit{ID: gh.String("abc123"), Message: gh.String(dirty + "\n\nbody\x00"),
+		Timestamp: at, Author: &gh.CommitAuthor{Name: gh.String("De\x00v"), Email: gh.String("d@acme.test")}})
+	pull := NormalizePull("acme/api", &gh.PullRequest{Number: gh.Int(1), Title: gh.String(dirty), MergedAt: at})
+	rel := NormalizeRelease("acme/api", &gh.RepositoryRelease{ID: gh.Int64(9), Name: gh.String(dirty), TagName: gh.String("v1"), PublishedAt: at})
+	for _, e := range []timeline.Event{commit, push, pull, rel} {
+		if !e.Storable() {
+			t.Errorf("%s is not storable: %+v", e.ID, e)
+		}
+		if !strings.Contains(e.Title, clean) {
+			t.Errorf("%s title %q, want it to hold %q", e.ID, e.Title, clean)
+		}
+	}
+	if commit.Text != clean+"\n\nbody\uFFFD" || commit.Actor.Name != "De\uFFFDv" {
+		t.Errorf("commit text %q, actor %+v", commit.Text, commit.Actor)
+	}
+	if push.Text != commit.Text {
+		t.Errorf("pushed commit text %q, collected %q", push.Text, commit.Text)
+	}
+}

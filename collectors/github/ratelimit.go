@@ -3,6 +3,7 @@ package github
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"strconv"
@@ -32,7 +33,7 @@ const maxSniff = 64 << 10
 
 // RetryAfter is the collectors.RetryAfterFunc for GitHub. It applies the
 // rules GitHub documents for REST clients, in this order, to 403 and 429
-// responses only:
+// responses only (every wait at most collectors.MaxRetryAfter):
 //
 //  1. a retry-after header: wait that many seconds;
 //  2. x-ratelimit-remaining: 0 (primary limit): wait until x-ratelimit-reset
@@ -52,7 +53,7 @@ func RetryAfter(resp *http.Response, now time.Time) (time.Duration, bool) {
 		return d, true
 	}
 	if resp.Header.Get(headerRateRemaining) == "0" {
-		if reset, ok := resetTime(resp.Header); ok {
+		if reset, ok := resetTime(resp.Header, now); ok {
 			return max(reset.Sub(now), time.Second), true
 		}
 		return SecondaryLimitWait, true
@@ -66,15 +67,24 @@ func RetryAfter(resp *http.Response, now time.Time) (time.Duration, bool) {
 	return 0, false
 }
 
-// resetTime parses x-ratelimit-reset (epoch seconds).
-func resetTime(h http.Header) (time.Time, bool) {
+// resetTime parses x-ratelimit-reset (epoch seconds), at most
+// collectors.MaxRetryAfter after now: a later one (or one too large to be a
+// time at all, which would wrap around into the past) is taken as that.
+func resetTime(h http.Header, now time.Time) (time.Time, bool) {
 	v := h.Get(headerRateReset)
 	if v == "" {
 		return time.Time{}, false
 	}
 	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+	if err != nil && errors.Is(err, strconv.ErrRange) && n > 0 {
+		err = nil // too many digits: later than any cap
+	}
 	if err != nil || n <= 0 {
 		return time.Time{}, false
+	}
+	latest := now.Add(collectors.MaxRetryAfter)
+	if n > latest.Unix() {
+		return latest, true
 	}
 	return time.Unix(n, 0), true
 }
@@ -133,7 +143,7 @@ func (g *rateGate) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	if resp.Header.Get(headerRateRemaining) == "0" {
-		if reset, ok := resetTime(resp.Header); ok {
+		if reset, ok := resetTime(resp.Header, g.now()); ok {
 			g.mu.Lock()
 			if reset.After(g.until) {
 				g.until = reset
@@ -162,7 +172,7 @@ func (g *rateGate) wait(ctx context.Context) error {
 		g.mu.Unlock()
 		return nil
 	}
-	d = max(d, time.Second)
+	d = min(max(d, time.Second), collectors.MaxRetryAfter)
 	if d > g.maxWait {
 		return &collectors.RateLimitError{Source: g.source, RetryAfter: d}
 	}

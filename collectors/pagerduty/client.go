@@ -57,10 +57,12 @@ func (d errDoer) Do(req *http.Request) (*http.Response, error) {
 	return resp, err
 }
 
-// call runs one library call and turns its error into one that names op,
-// wraps timeline.ErrNotFound for a 404, keeps the transport's error chain
-// (rate limits, network) and is ctx.Err() when ctx ended.
-func (c *Collector) call(ctx context.Context, op string, fn func(ctx context.Context) error) error {
+// call runs one library call of endpoint ("GET /incidents/Q1/notes") and
+// turns its error into one that names op, wraps timeline.ErrNotFound for a
+// 404 and collectors.ErrWrongShape (naming the endpoint) for an answer
+// without its top-level key, keeps the transport's error chain (rate limits,
+// network) and is ctx.Err() when ctx ended.
+func (c *Collector) call(ctx context.Context, op, endpoint string, fn func(ctx context.Context) error) error {
 	slot := &errSlot{}
 	err := fn(context.WithValue(ctx, errSlotKey{}, slot))
 	if err == nil {
@@ -78,7 +80,18 @@ func (c *Collector) call(ctx context.Context, op string, fn func(ctx context.Con
 	if errors.As(err, &apiErr) && apiErr.NotFound() {
 		return fmt.Errorf("%s: %w (%s)", op, timeline.ErrNotFound, apiErr.Error())
 	}
+	// go-pagerduty checks the top-level key of single objects and of notes
+	// itself, with an error of its own words.
+	if msg := err.Error(); strings.Contains(msg, "JSON response does not have ") {
+		return fmt.Errorf("%s: %w", op, wrongShape(endpoint, msg))
+	}
 	return fmt.Errorf("%s: %w", op, err)
+}
+
+// wrongShape is the error of a 200 answer of endpoint without what: a list
+// page without its list, an object without its id.
+func wrongShape(endpoint, what string) error {
+	return fmt.Errorf("%s: %w: %s", endpoint, collectors.ErrWrongShape, what)
 }
 
 // redactedError hides the token in an error's text while keeping the chain

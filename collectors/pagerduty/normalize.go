@@ -13,6 +13,10 @@ import (
 // titleLen is the longest title, in runes, that an event gets.
 const titleLen = 120
 
+// Every Normalize function returns its event through timeline.MakeStorable:
+// NUL characters and invalid UTF-8 that the upstream sent are replaced, so
+// that one message can never make a write fail.
+
 // User is a PagerDuty user with the facts a timeline needs about a person.
 type User struct {
 	ID    string
@@ -139,7 +143,7 @@ func NormalizeLogEntry(incidentID string, le pd.LogEntry, users UserResolver) (t
 	if title == "" {
 		title = strings.ReplaceAll(strings.TrimSuffix(le.Type, "_log_entry"), "_", " ")
 	}
-	return timeline.Event{
+	return timeline.MakeStorable(timeline.Event{
 		ID:         timeline.EventID(timeline.SourcePagerDuty, "log_entry", le.ID),
 		IncidentID: incidentID,
 		Source:     timeline.SourcePagerDuty,
@@ -150,7 +154,7 @@ func NormalizeLogEntry(incidentID string, le pd.LogEntry, users UserResolver) (t
 		Text:       le.EventDetails["description"],
 		URL:        le.HTMLURL,
 		Details:    details,
-	}, nil
+	}), nil
 }
 
 // NormalizeNote turns an incident note into a page.annotated event with id
@@ -166,7 +170,7 @@ func NormalizeNote(incidentID string, n pd.IncidentNote, users UserResolver) (ti
 		// As on log entries: a note by an event rule is not a person's.
 		details = map[string]any{"agent_type": n.User.Type}
 	}
-	return timeline.Event{
+	return timeline.MakeStorable(timeline.Event{
 		ID:         timeline.EventID(timeline.SourcePagerDuty, "note", n.ID),
 		IncidentID: incidentID,
 		Source:     timeline.SourcePagerDuty,
@@ -176,7 +180,7 @@ func NormalizeNote(incidentID string, n pd.IncidentNote, users UserResolver) (ti
 		Title:      timeline.Truncate(n.Content, titleLen),
 		Text:       n.Content,
 		Details:    details,
-	}, nil
+	}), nil
 }
 
 // NormalizeAlert turns one of the incident's alerts into an alert.triggered
@@ -204,7 +208,7 @@ func NormalizeAlert(incidentID string, a pd.IncidentAlert) (timeline.Event, erro
 	if actor == nil {
 		actor = actorFor(a.Service, nil)
 	}
-	return timeline.Event{
+	return timeline.MakeStorable(timeline.Event{
 		ID:         timeline.EventID(timeline.SourcePagerDuty, "alert", a.ID),
 		IncidentID: incidentID,
 		Source:     timeline.SourcePagerDuty,
@@ -214,12 +218,16 @@ func NormalizeAlert(incidentID string, a pd.IncidentAlert) (timeline.Event, erro
 		Title:      timeline.Truncate(a.Summary, titleLen),
 		URL:        a.HTMLURL,
 		Details:    details,
-	}, nil
+	}), nil
 }
 
 // NormalizeIncident reads the facts of an incident that its window and its
 // timeline's heading rest on. ResolvedAt comes from resolved_at, or for a
-// resolved incident whose payload lacks it, from last_status_change_at.
+// resolved incident whose payload lacks it, from last_status_change_at;
+// StatusAt is last_status_change_at (PagerDuty's clock, as the webhooks'
+// occurred_at), so that a collection planned from an older view does not
+// undo a newer reopen or resolve (timeline.Incident.Refresh); its
+// strings are made storable (timeline.StorableString).
 func NormalizeIncident(inc pd.Incident) (timeline.Incident, error) {
 	started, err := parseTime(inc.CreatedAt)
 	if err != nil {
@@ -227,15 +235,18 @@ func NormalizeIncident(inc pd.Incident) (timeline.Incident, error) {
 	}
 	out := timeline.Incident{
 		ID:        inc.ID,
-		Title:     inc.Title,
-		ServiceID: inc.Service.ID,
-		Urgency:   inc.Urgency,
+		Title:     timeline.StorableString(inc.Title),
+		ServiceID: timeline.StorableString(inc.Service.ID),
+		Urgency:   timeline.StorableString(inc.Urgency),
 		Source:    timeline.SourcePagerDuty,
 		StartedAt: started,
-		URL:       inc.HTMLURL,
+		URL:       timeline.StorableString(inc.HTMLURL),
 	}
 	if out.Title == "" {
-		out.Title = inc.Summary
+		out.Title = timeline.StorableString(inc.Summary)
+	}
+	if t, err := parseTime(inc.LastStatusChangeAt); err == nil {
+		out.StatusAt = t
 	}
 	resolved := inc.ResolvedAt
 	if resolved == "" && inc.Status == "resolved" {

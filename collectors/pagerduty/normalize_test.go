@@ -261,8 +261,53 @@ func TestNormalizeIncident(t *testing.T) {
 			if !cmp.Equal(tc.resolved, got.ResolvedAt) || !got.StartedAt.Equal(time.Date(2015, 10, 6, 21, 30, 42, 0, time.UTC)) {
 				t.Errorf("started %v resolved %v, want resolved %v", got.StartedAt, got.ResolvedAt, tc.resolved)
 			}
+			// The status time, where PagerDuty gives one, orders this view
+			// against the webhooks' (timeline.Incident.Refresh).
+			if want := strings.Contains(tc.json, "last_status_change_at"); got.StatusAt.IsZero() == want {
+				t.Errorf("status at %v; want it from last_status_change_at: %v", got.StatusAt, want)
+			}
 		})
 	}
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// Whatever PagerDuty puts in a note, a log entry or an alert, NUL characters
+// and invalid UTF-8 come out replaced, so the event can be stored.
+func TestNormalizeMakesStorable(t *testing.T) {
+	const dirty = "nul\x00 and bad \xff"
+	const clean = "nul\uFFFD and bad \uFFFD"
+	users := pagerduty.Users{"PU1": {ID: "PU1", Name: "Sa\x00m", Email: "s\xff@acme.test"}}
+	ref := pd.APIObject{ID: "PU1", Type: "user_reference", Summary: "Sam"}
+	note, err := pagerduty.NormalizeNote("Q1", pd.IncidentNote{ID: "N1", User: ref, Content: dirty, CreatedAt: "2025-11-20T10:00:00Z"}, users)
+	if err != nil {
+		t.Fatal(err)
+	}
+	le, err := pagerduty.NormalizeLogEntry("Q1", pd.LogEntry{CommonLogEntryField: pd.CommonLogEntryField{
+		APIObject: pd.APIObject{ID: "R1", Type: "trigger_log_entry", Summary: dirty}, CreatedAt: "2025-11-20T10:00:00Z",
+		Agent: pd.Agent(ref), EventDetails: map[string]string{"description": dirty, "k\x00": "v"},
+	}}, users)
+	if err != nil {
+		t.Fatal(err)
+	}
+	alert, err := pagerduty.NormalizeAlert("Q1", pd.IncidentAlert{APIObject: pd.APIObject{ID: "A1", Summary: dirty},
+		CreatedAt: "2025-11-20T10:00:00Z", Body: map[string]any{"details": map[string]any{"msg": dirty}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range []timeline.Event{note, le, alert} {
+		if !e.Storable() {
+			t.Errorf("%s is not storable: %+v", e.ID, e)
+		}
+		if e.Title != clean {
+			t.Errorf("%s title %q, want %q", e.ID, e.Title, clean)
+		}
+	}
+	if note.Text != clean || note.Actor.Name != "Sa\uFFFDm" || le.Text != clean {
+		t.Errorf("note %+v, log entry %+v", note, le)
+	}
+	inc, err := pagerduty.NormalizeIncident(pd.Incident{APIObject: pd.APIObject{ID: "Q1"}, Title: dirty, CreatedAt: "2025-11-20T10:00:00Z"})
+	if err != nil || inc.Title != clean {
+		t.Errorf("incident title %q, %v; want %q", inc.Title, err, clean)
+	}
+}

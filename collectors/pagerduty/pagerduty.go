@@ -101,6 +101,7 @@ type Collector struct {
 var (
 	_ collectors.Collector         = (*Collector)(nil)
 	_ collectors.IncidentDescriber = (*Collector)(nil)
+	_ collectors.Skipper           = (*Collector)(nil)
 )
 
 // New returns a collector for an enabled, valid configuration.
@@ -125,6 +126,17 @@ func New(cfg Config, opts Options) (*Collector, error) {
 // Name implements collectors.Collector.
 func (c *Collector) Name() string { return Name }
 
+// Skip implements collectors.Skipper: PagerDuty knows only its own
+// incidents, so one declared by the generic hook (or any other source) is
+// skipped rather than failed on PagerDuty's 404. An incident of unknown
+// source is collected.
+func (c *Collector) Skip(w timeline.Window) (string, bool) {
+	if w.IncidentSource == "" || w.IncidentSource == Name {
+		return "", false
+	}
+	return "the incident was declared by the " + w.IncidentSource + " hook, not by PagerDuty, which does not know it", true
+}
+
 // DescribeIncident implements collectors.IncidentDescriber with
 // GET /incidents/{id}. The incident keeps the id it was asked for.
 func (c *Collector) DescribeIncident(ctx context.Context, id string) (timeline.Incident, error) {
@@ -134,12 +146,15 @@ func (c *Collector) DescribeIncident(ctx context.Context, id string) (timeline.I
 
 func (c *Collector) describe(ctx context.Context, id string) (timeline.Incident, error) {
 	var raw *pd.Incident
-	err := c.call(ctx, "pagerduty: getting incident "+id, func(ctx context.Context) (err error) {
+	err := c.call(ctx, "pagerduty: getting incident "+id, "GET /incidents/"+id, func(ctx context.Context) (err error) {
 		raw, err = c.client.GetIncidentWithContext(ctx, url.PathEscape(id))
 		return err
 	})
 	if err != nil {
 		return timeline.Incident{}, err
+	}
+	if raw.ID == "" {
+		return timeline.Incident{}, fmt.Errorf("pagerduty: getting incident %s: %w", id, wrongShape("GET /incidents/"+id, `no "id" in "incident"`))
 	}
 	inc, err := NormalizeIncident(*raw)
 	if err != nil {
@@ -234,12 +249,15 @@ type run struct {
 
 func (r *run) fetchUser(ctx context.Context, id string) (User, error) {
 	var u *pd.User
-	err := r.c.call(ctx, "getting user "+id, func(ctx context.Context) (err error) {
+	err := r.c.call(ctx, "getting user "+id, "GET /users/"+id, func(ctx context.Context) (err error) {
 		u, err = r.c.client.GetUserWithContext(ctx, url.PathEscape(id), pd.GetUserOptions{})
 		return err
 	})
 	if err != nil {
 		return User{}, r.c.redact(err)
+	}
+	if u.ID == "" {
+		return User{}, fmt.Errorf("getting user %s: %w", id, wrongShape("GET /users/"+id, `no "id" in "user"`))
 	}
 	return User{ID: u.ID, Name: u.Name, Email: u.Email}, nil
 }
@@ -286,12 +304,16 @@ func (r *run) logRange(ctx context.Context, lr logRange) error {
 			opts.Until = lr.until.UTC().Format(time.RFC3339)
 		}
 		var page *pd.ListIncidentLogEntriesResponse
-		err := r.c.call(ctx, "listing log entries "+lr.String(), func(ctx context.Context) (err error) {
+		endpoint := "GET /incidents/" + r.incidentID + "/log_entries"
+		err := r.c.call(ctx, "listing log entries "+lr.String(), endpoint, func(ctx context.Context) (err error) {
 			page, err = r.c.client.ListIncidentLogEntriesWithContext(ctx, url.PathEscape(r.incidentID), opts)
 			return err
 		})
 		if err != nil {
 			return err
+		}
+		if page.LogEntries == nil { // absent or null; an empty page is []
+			return fmt.Errorf("listing log entries %s: %w", lr, wrongShape(endpoint, `no "log_entries" list`))
 		}
 		if offset == 0 && int(page.Total) > maxOffset {
 			if halves, ok, err := r.split(ctx, lr); err != nil {
@@ -404,12 +426,16 @@ func (r *run) emitLogEntries(ctx context.Context, lr logRange, entries []pd.LogE
 
 func (r *run) notes(ctx context.Context) error {
 	var notes []pd.IncidentNote
-	err := r.c.call(ctx, "listing notes", func(ctx context.Context) (err error) {
+	endpoint := "GET /incidents/" + r.incidentID + "/notes"
+	err := r.c.call(ctx, "listing notes", endpoint, func(ctx context.Context) (err error) {
 		notes, err = r.c.client.ListIncidentNotesWithContext(ctx, url.PathEscape(r.incidentID))
 		return err
 	})
 	if err != nil {
 		return err
+	}
+	if notes == nil { // "notes": null
+		return fmt.Errorf("listing notes: %w", wrongShape(endpoint, `no "notes" list`))
 	}
 	refs := make([]pd.APIObject, 0, len(notes))
 	for _, n := range notes {
@@ -436,12 +462,16 @@ func (r *run) alerts(ctx context.Context) error {
 	for offset := 0; ; {
 		opts := pd.ListIncidentAlertsOptions{Limit: PageLimit, Offset: uint(offset)}
 		var page *pd.ListAlertsResponse
-		err := r.c.call(ctx, fmt.Sprintf("listing alerts at offset %d", offset), func(ctx context.Context) (err error) {
+		op, endpoint := fmt.Sprintf("listing alerts at offset %d", offset), "GET /incidents/"+r.incidentID+"/alerts"
+		err := r.c.call(ctx, op, endpoint, func(ctx context.Context) (err error) {
 			page, err = r.c.client.ListIncidentAlertsWithContext(ctx, url.PathEscape(r.incidentID), opts)
 			return err
 		})
 		if err != nil {
 			return err
+		}
+		if page.Alerts == nil {
+			return fmt.Errorf("%s: %w", op, wrongShape(endpoint, `no "alerts" list`))
 		}
 		for _, a := range page.Alerts {
 			ev, err := NormalizeAlert(r.incidentID, a)

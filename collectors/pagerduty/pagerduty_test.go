@@ -434,7 +434,7 @@ func TestDescribeIncident(t *testing.T) {
 	want := timeline.Incident{
 		ID: id, Title: "Checkout API error rate above 5%", ServiceID: "PSVC001", Urgency: "high",
 		Source: "pagerduty", StartedAt: time.Date(2025, 11, 20, 9, 58, 2, 0, time.UTC), ResolvedAt: &resolved,
-		URL: "https://acme.pagerduty.com/incidents/" + id,
+		StatusAt: resolved, URL: "https://acme.pagerduty.com/incidents/" + id,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("incident (-want +got):\n%s", diff)

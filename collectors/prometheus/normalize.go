@@ -3,7 +3,6 @@ package prometheus
 import (
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -89,6 +88,9 @@ func (a alert) events() []timeline.Event {
 			Title: title("resolved"), Text: clean(a.Annotations["description"]), URL: clean(a.URL), Details: d,
 		})
 	}
+	for i := range out {
+		out[i] = timeline.MakeStorable(out[i])
+	}
 	return out
 }
 
@@ -103,10 +105,9 @@ const (
 	DetailEndsAt      = "ends_at"
 )
 
-// clean makes s storable: invalid UTF-8 and NUL become U+FFFD.
-func clean(s string) string {
-	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
-}
+// clean makes s storable (timeline.StorableString), as live and collected
+// events both need it.
+func clean(s string) string { return timeline.StorableString(s) }
 
 // tableLink is the path Prometheus gives an alert's generatorURL, after its
 // external URL: the rule's expression in the table view.

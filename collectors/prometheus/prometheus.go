@@ -56,8 +56,8 @@ type Collector struct {
 }
 
 var (
-	_ collectors.Collector      = (*Collector)(nil)
-	_ collectors.IncidentScoper = (*Collector)(nil)
+	_ collectors.Collector = (*Collector)(nil)
+	_ collectors.Skipper   = (*Collector)(nil)
 )
 
 // New returns a collector for cfg, which it validates.
@@ -82,11 +82,14 @@ func New(cfg *Config, opts collectors.ClientOptions) (*Collector, error) {
 // Name implements collectors.Collector.
 func (c *Collector) Name() string { return Name }
 
-// CanCollect implements collectors.IncidentScoper: an incident whose
-// service has no matcher, when others have, gets no alerts.
-func (c *Collector) CanCollect(w timeline.Window) bool {
-	_, ok := c.cfg.selectorFor(w.ServiceID)
-	return ok
+// Skip implements collectors.Skipper: an incident whose service has no
+// matcher, when others have and there is no default_matcher, gets no
+// alerts.
+func (c *Collector) Skip(w timeline.Window) (string, bool) {
+	if _, ok := c.cfg.selectorFor(w.ServiceID); ok {
+		return "", false
+	}
+	return fmt.Sprintf("no alerts are matched for service %q: it has no sources.prometheus.matchers entry and default_matcher is empty", w.ServiceID), true
 }
 
 // Collect implements collectors.Collector: every alert span of the

@@ -169,7 +169,7 @@ func TestCollectedIDsDoNotDependOnTheStep(t *testing.T) {
 
 // TestCollectScopesByService: another service's incident gets its own
 // alerts; a service without a matcher, when others have one, gets none and
-// the collector says it has nothing to collect.
+// the collector skips it, saying why.
 func TestCollectScopesByService(t *testing.T) {
 	t.Parallel()
 	srv := httptest.NewServer(world(winEnd.Add(time.Hour)))
@@ -182,14 +182,14 @@ func TestCollectScopesByService(t *testing.T) {
 		t.Errorf("search's incident: %d events %+v, want the search alert's two", len(got), got)
 	}
 	w.ServiceID = "PSVC404"
-	if c.CanCollect(w) {
-		t.Error("a service without a matcher: CanCollect = true")
+	if reason, skip := c.Skip(w); !skip || !strings.Contains(reason, "PSVC404") {
+		t.Errorf("a service without a matcher: Skip = %q, %v; want skipped, naming the service", reason, skip)
 	}
 	if got := collect(t, c, w); len(got) != 0 {
 		t.Errorf("a service without a matcher got %d events", len(got))
 	}
 	all := newCollector(t, srv.URL, func(c *prometheus.Config) { c.Matchers = nil })
-	if !all.CanCollect(w) || len(collect(t, all, w)) != 8 {
+	if _, skip := all.Skip(w); skip || len(collect(t, all, w)) != 8 {
 		t.Error("without matchers every incident gets every alert")
 	}
 }

@@ -17,6 +17,10 @@ import (
 // titleLen is the longest title, in runes.
 const titleLen = 120
 
+// Every Normalize function returns its event through timeline.MakeStorable:
+// NUL characters and invalid UTF-8 that the upstream sent are replaced, so
+// that one message can never make a write fail.
+
 // UserResolver resolves the Slack users and bots a message names. The
 // collector uses a per-run cache (NewUserResolver); a webhook receiver can
 // keep one for live capture so that live events carry the same names.
@@ -98,6 +102,11 @@ func IsThreadParent(m slackapi.Msg) bool {
 	return m.ReplyCount > 0 && !IsReply(m)
 }
 
+// MsgSubTypeTombstone is the subtype of a deleted thread parent that still
+// has replies: history keeps it as "This message was deleted." so that the
+// thread can be shown. To a timeline it is a deletion of the parent.
+const MsgSubTypeTombstone = "tombstone"
+
 // Storable reports whether m is a message a timeline keeps: not a deletion,
 // a hidden bookkeeping message or a deleted thread parent's tombstone.
 func Storable(m slackapi.Msg) bool {
@@ -106,7 +115,7 @@ func Storable(m slackapi.Msg) bool {
 	}
 	switch m.SubType {
 	case slackapi.MsgSubTypeMessageDeleted, slackapi.MsgSubTypeMessageReplied,
-		slackapi.MsgSubTypeMessageChanged, "tombstone":
+		slackapi.MsgSubTypeMessageChanged, MsgSubTypeTombstone:
 		return false
 	}
 	return true
@@ -118,13 +127,18 @@ func Storable(m slackapi.Msg) bool {
 //   - id slack:message:{channel}:{ts}, occurred_at = ts in UTC (microseconds);
 //   - kind chat.joined for channel_join, chat.reply for a thread reply
 //     (thread_ts != ts, broadcast or not), chat.message otherwise;
-//   - actor: a user with resolved display name and profile email, or for a
-//     bot message the bot (id = bot_id, name = the username it posted as,
-//     else its bot_profile name, else bots.info);
+//   - actor: the user with resolved display name and profile email, also
+//     when an app posted the message naming a user (the bot is then in
+//     details: bot_id, and bot_name when the message carries it); for a bot
+//     message without a user, the bot (id = bot_id, name = the username it
+//     posted as, else its bot_profile name, else bots.info);
+//   - version (Event.Version): the edit's ts, else ts, so that an older
+//     version never replaces a newer one, whichever arrives last;
 //   - text with <@U…> mentions, <#C…|name> channels, <!here> and links made
 //     readable; url a permalink under workspaceURL;
 //   - details: channel, thread_ts (replies and parents), reply_count,
-//     subtype, edited_ts, bot_id, files (count), reactions (name → count).
+//     subtype, edited_ts, bot_id, bot_name, files (count), reactions
+//     (name → count).
 //
 // An edited message keeps its id and carries its current text and edited_ts,
 // so storing it again updates the event in place. Names Slack will not give
@@ -168,6 +182,9 @@ func NormalizeMessage(ctx context.Context, channel, workspaceURL string, m slack
 	}
 	if m.BotID != "" {
 		details["bot_id"] = m.BotID
+		if name := botName(m); name != "" && m.User != "" {
+			details["bot_name"] = name
+		}
 	}
 	if n := len(m.Files); n > 0 {
 		details["files"] = n
@@ -180,7 +197,14 @@ func NormalizeMessage(ctx context.Context, channel, workspaceURL string, m slack
 		details["reactions"] = r
 	}
 
-	return timeline.Event{
+	version := at
+	if m.Edited != nil && m.Edited.Timestamp != "" {
+		if v, err := ParseTS(m.Edited.Timestamp); err == nil && v.After(at) {
+			version = v
+		}
+	}
+
+	return timeline.MakeStorable(timeline.Event{
 		ID:         MessageID(channel, m.Timestamp),
 		Source:     timeline.SourceSlack,
 		Kind:       kind,
@@ -190,25 +214,76 @@ func NormalizeMessage(ctx context.Context, channel, workspaceURL string, m slack
 		Text:       text,
 		URL:        Permalink(workspaceURL, channel, m.Timestamp, m.ThreadTimestamp),
 		Details:    details,
+		Version:    version,
+	}), nil
+}
+
+// Deletion returns the tombstone (timeline.Event.Deleted) of the message ts
+// of channel, deleted at deletedAt or, when that is unknown, known to be
+// deleted by then: storing it removes the message from its timelines. A
+// reply (threadTS names another message) keeps its kind. The error wraps
+// timeline.ErrInvalid for a malformed ts.
+func Deletion(channel, ts, threadTS string, deletedAt time.Time) (timeline.Event, error) {
+	at, err := ParseTS(ts)
+	if err != nil {
+		return timeline.Event{}, err
+	}
+	kind := timeline.KindChatMessage
+	if threadTS != "" && threadTS != ts {
+		kind = timeline.KindChatReply
+	}
+	if deletedAt.Before(at) {
+		deletedAt = at
+	}
+	return timeline.Event{
+		ID: MessageID(channel, ts), Source: timeline.SourceSlack, Kind: kind, OccurredAt: at,
+		Details: map[string]any{"channel": channel}, Version: deletedAt.UTC(), Deleted: true,
 	}, nil
 }
 
 // NormalizeMessageEvent turns a `message` event of the Events API into the
 // event that collecting the same message later gives (same id and fields).
 // A message_changed event yields the edited message in its current state
-// under its original ts; deletions and other hidden bookkeeping events
-// report ok == false. Errors are those of NormalizeMessage.
+// under its original ts (previous_message's ts when the message carries
+// none). A message_deleted event, and a message_changed that leaves a
+// tombstone of a thread parent, yield the message's Deletion, versioned by
+// the event's ts. Other hidden bookkeeping events report ok == false.
+// Errors are those of NormalizeMessage.
 func NormalizeMessageEvent(ctx context.Context, workspaceURL string, ev *slackevents.MessageEvent, users UserResolver) (e timeline.Event, ok bool, err error) {
 	if ev == nil {
 		return timeline.Event{}, false, nil
 	}
+	channel := ev.Channel
 	var m slackapi.Msg
 	switch {
+	case ev.SubType == slackapi.MsgSubTypeMessageDeleted:
+		ts, threadTS := ev.DeletedTimeStamp, ""
+		if p := ev.PreviousMessage; p != nil {
+			if ts == "" {
+				ts = p.Timestamp
+			}
+			threadTS = p.ThreadTimestamp
+		}
+		if ts == "" {
+			return timeline.Event{}, false, nil
+		}
+		e, err := Deletion(channel, ts, threadTS, eventTime(ev))
+		return e, err == nil, err
 	case ev.SubType == slackapi.MsgSubTypeMessageChanged:
 		if ev.Message == nil {
 			return timeline.Event{}, false, nil
 		}
 		m = *ev.Message
+		if m.Timestamp == "" && ev.PreviousMessage != nil {
+			m.Timestamp = ev.PreviousMessage.Timestamp
+		}
+		if m.SubType == MsgSubTypeTombstone && m.Timestamp != "" {
+			if channel == "" {
+				channel = m.Channel
+			}
+			e, err := Deletion(channel, m.Timestamp, m.ThreadTimestamp, eventTime(ev))
+			return e, err == nil, err
+		}
 	case ev.Message != nil:
 		m = *ev.Message
 	default:
@@ -221,7 +296,6 @@ func NormalizeMessageEvent(ctx context.Context, workspaceURL string, ev *slackev
 	if !Storable(m) {
 		return timeline.Event{}, false, nil
 	}
-	channel := ev.Channel
 	if channel == "" {
 		channel = m.Channel
 	}
@@ -232,12 +306,32 @@ func NormalizeMessageEvent(ctx context.Context, workspaceURL string, ev *slackev
 	return e, true, nil
 }
 
-func messageActor(ctx context.Context, m slackapi.Msg, users UserResolver) (*timeline.Actor, error) {
-	if m.BotID != "" {
-		name := m.Username
-		if name == "" && m.BotProfile != nil {
-			name = m.BotProfile.Name
+// eventTime is when Slack sent a bookkeeping event (its ts, else event_ts);
+// zero when neither parses.
+func eventTime(ev *slackevents.MessageEvent) time.Time {
+	for _, ts := range []string{ev.TimeStamp, ev.EventTimeStamp} {
+		if t, err := ParseTS(ts); err == nil && ts != "" {
+			return t
 		}
+	}
+	return time.Time{}
+}
+
+// botName is the name a bot message carries itself: the username it posted
+// as, else its bot_profile's name.
+func botName(m slackapi.Msg) string {
+	if m.Username != "" {
+		return m.Username
+	}
+	if m.BotProfile != nil {
+		return m.BotProfile.Name
+	}
+	return ""
+}
+
+func messageActor(ctx context.Context, m slackapi.Msg, users UserResolver) (*timeline.Actor, error) {
+	if m.BotID != "" && m.User == "" {
+		name := botName(m)
 		if name == "" && users != nil {
 			n, err := users.Bot(ctx, m.BotID)
 			if err != nil && !errors.Is(err, ErrUnknown) {

@@ -134,6 +134,7 @@ func TestNormalizeMessage(t *testing.T) {
 			Title:      "Alice Ng: hello @Bob", Text: "hello @Bob",
 			URL:     "https://acme.slack.com/archives/C1/p1763632923000200",
 			Details: map[string]any{"channel": "C1"},
+			Version: time.Date(2025, 11, 20, 10, 2, 3, 200000, time.UTC),
 		},
 	}, {
 		name: "reply, edited, files, reactions",
@@ -149,6 +150,8 @@ func TestNormalizeMessage(t *testing.T) {
 			URL: "https://acme.slack.com/archives/C1/p1763632990000100?thread_ts=1763632923.000200&cid=C1",
 			Details: map[string]any{"channel": "C1", "thread_ts": "1763632923.000200", "edited_ts": "1763633000.000000",
 				"files": 2, "reactions": map[string]any{"+1": 3}},
+			// The edit's time is the version.
+			Version: time.Date(2025, 11, 20, 10, 3, 20, 0, time.UTC),
 		},
 	}, {
 		name: "unknown user, no text",
@@ -160,10 +163,26 @@ func TestNormalizeMessage(t *testing.T) {
 			Title:      "U404: (no text)",
 			URL:        "https://acme.slack.com/archives/C1/p1763632923000200",
 			Details:    map[string]any{"channel": "C1"},
+			Version:    time.Date(2025, 11, 20, 10, 2, 3, 200000, time.UTC),
 		},
 	}, {
-		name: "bot with profile and no user lookup",
-		msg: slackapi.Msg{BotID: "B1", User: "U0BOTUSER", Text: "deployed", Timestamp: "1763632923.000200",
+		// An app's message that also names a user: the user is the actor,
+		// the bot is in details.
+		name: "bot message naming a user",
+		msg: slackapi.Msg{BotID: "B1", User: "U1", Text: "deployed", Timestamp: "1763632923.000200",
+			BotProfile: &slackapi.BotProfile{ID: "B1", Name: "Argo CD"}},
+		want: timeline.Event{
+			ID: "slack:message:C1:1763632923.000200", Source: "slack", Kind: timeline.KindChatMessage,
+			OccurredAt: time.Date(2025, 11, 20, 10, 2, 3, 200000, time.UTC),
+			Actor:      &timeline.Actor{ID: "U1", Name: "Alice Ng", Email: "alice@acme.test"},
+			Title:      "Alice Ng: deployed", Text: "deployed",
+			URL:     "https://acme.slack.com/archives/C1/p1763632923000200",
+			Details: map[string]any{"channel": "C1", "bot_id": "B1", "bot_name": "Argo CD"},
+			Version: time.Date(2025, 11, 20, 10, 2, 3, 200000, time.UTC),
+		},
+	}, {
+		name: "bot message without a user",
+		msg: slackapi.Msg{BotID: "B1", Text: "deployed", Timestamp: "1763632923.000200",
 			BotProfile: &slackapi.BotProfile{ID: "B1", Name: "Argo CD"}},
 		want: timeline.Event{
 			ID: "slack:message:C1:1763632923.000200", Source: "slack", Kind: timeline.KindChatMessage,
@@ -172,6 +191,7 @@ func TestNormalizeMessage(t *testing.T) {
 			Title:      "Argo CD: deployed", Text: "deployed",
 			URL:     "https://acme.slack.com/archives/C1/p1763632923000200",
 			Details: map[string]any{"channel": "C1", "bot_id": "B1"},
+			Version: time.Date(2025, 11, 20, 10, 2, 3, 200000, time.UTC),
 		},
 	}} {
 		got, err := NormalizeMessage(ctx, "C1", ws, tc.msg, people)
@@ -248,8 +268,13 @@ func TestLiveEventsMatchCollected(t *testing.T) {
 			t.Errorf("%s: live event differs from the collected one (-collected +live):\n%s", tc.file, d)
 		}
 	}
-	if _, ok, err := NormalizeMessageEvent(ctx, ws, loadMessageEvent(t, "message_deleted.json"), users); ok || err != nil {
-		t.Errorf("message_deleted: ok=%v err=%v, want skipped", ok, err)
+	// A deletion is the message's tombstone, versioned by when it happened.
+	del, ok, err := NormalizeMessageEvent(ctx, ws, loadMessageEvent(t, "message_deleted.json"), users)
+	wantDel := timeline.Event{ID: "slack:message:C0CHECKOUT:1763628000.000100", Source: "slack", Kind: timeline.KindChatMessage,
+		OccurredAt: time.Date(2025, 11, 20, 8, 40, 0, 100000, time.UTC),
+		Details:    map[string]any{"channel": "C0CHECKOUT"}, Version: time.Unix(1763629900, 100000).UTC(), Deleted: true}
+	if d := cmp.Diff(wantDel, del); !ok || err != nil || d != "" {
+		t.Errorf("message_deleted: ok=%v err=%v (-want +got):\n%s", ok, err, d)
 	}
 	if _, ok, _ := NormalizeMessageEvent(ctx, ws, nil, users); ok {
 		t.Error("nil event stored")
@@ -281,5 +306,35 @@ func TestUserCache(t *testing.T) {
 	b.fake.AddUser("U2", "bob", "Bob", "")
 	if a, err := users.User(ctx, "U2"); err != nil || a.Name != "Bob" {
 		t.Fatalf("retry after failure: %+v %v", a, err)
+	}
+}
+
+// NUL characters and invalid UTF-8 anywhere in a message (text, names the
+// resolver gives, the channel id) come out replaced, so the event can be
+// stored; a live message event gets the same.
+func TestNormalizeMakesStorable(t *testing.T) {
+	ctx := context.Background()
+	users := staticUsers{users: map[string]timeline.Actor{"U1": {ID: "U1", Name: "Al\x00ice", Email: "a\xff@acme.test"}}}
+	m := slackapi.Msg{Timestamp: "1763629200.000100", User: "U1", Text: "nul\x00 and bad \xff <@U1>",
+		Reactions: []slackapi.ItemReaction{{Name: "fire\x00", Count: 1}}}
+	e, err := NormalizeMessage(ctx, "C1\x00", "https://acme.slack.com/", m, users)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !e.Storable() {
+		t.Fatalf("event not storable: %+v", e)
+	}
+	if want := "nul\uFFFD and bad \uFFFD @Al\uFFFDice"; e.Text != want {
+		t.Errorf("text %q, want %q", e.Text, want)
+	}
+	if e.Actor.Name != "Al\uFFFDice" || e.Details["channel"] != "C1\uFFFD" {
+		t.Errorf("actor %+v, details %v", e.Actor, e.Details)
+	}
+	live, ok, err := NormalizeMessageEvent(ctx, "https://acme.slack.com/", &slackevents.MessageEvent{
+		Type: "message", Channel: "C1\x00", User: "U1", Text: m.Text, TimeStamp: m.Timestamp,
+		Message: &m,
+	}, users)
+	if err != nil || !ok || live.Text != e.Text || live.ID != e.ID {
+		t.Errorf("live %+v, %v, %v; want the collected event", live, ok, err)
 	}
 }

@@ -17,6 +17,31 @@
 // lookback costs extra history pages, which matters under Slack's 2025
 // limits for non-Marketplace apps (1 request per minute, 15 messages a
 // page): shorten it there if collections take too long.
+//
+// # Live coverage
+//
+// With Options.Coverage, a channel is read only as far as live capture does
+// not vouch for it: events of the stretches it vouches for (every message,
+// thread reply and edit delivered by the Events API and acknowledged, with no
+// silence longer than Slack's retries fill) are in the live journal, which
+// joins the incident by itself under the same ids. A window vouched for up to
+// now is not read at all, which is what makes an incident under the 2025
+// limits ready at once when its messages came live.
+//
+// # Deleted messages
+//
+// A message deleted upstream must leave the timeline (it may have been a
+// pasted credential). A deleted thread parent that still has replies shows
+// in history as a "tombstone": it is emitted as the message's Deletion.
+// Other deleted messages simply vanish from history, so Collector is a
+// collectors.Sweeper: for each channel collected without error it reports
+// what it read completely — messages whose ts lies in [window start, the
+// earlier of window end and one minute before the first history request];
+// thread replies only where it knows the thread (its parent was in the
+// history it read, or would have been had it still existed) — and the
+// runner deletes the events stored there that this collection did not emit.
+// Replies to parents older than the lookback are never swept, since the
+// collection cannot see them (PRODUCT.md §4 keeps them).
 package slack
 
 import (
@@ -47,6 +72,12 @@ const (
 	DefaultThreadLookback    = 7 * 24 * time.Hour
 	DefaultConcurrency       = 4
 )
+
+// sweepMargin is how far before its first history request a channel's
+// sweep ends: a message posted at about that moment, by a clock a little
+// ahead of ours, may have missed the read, and must not be taken for
+// deleted.
+const sweepMargin = time.Minute
 
 // Config is the sources.slack section of the configuration.
 type Config struct {
@@ -131,12 +162,18 @@ type Collector struct {
 	log         *zap.Logger
 	lookback    time.Duration
 	concurrency int
+	coverage    collectors.Coverage
+	clock       collectors.ClientOptions
 
 	wsMu sync.Mutex
 	ws   string // workspace URL, remembered for live capture
 }
 
-var _ collectors.Collector = (*Collector)(nil)
+var (
+	_ collectors.Collector = (*Collector)(nil)
+	_ collectors.Skipper   = (*Collector)(nil)
+	_ collectors.Sweeper   = (*Collector)(nil)
+)
 
 // NewLimiter returns the pacing of requestsPerMinute: one request every
 // minute/requestsPerMinute, burst 1.
@@ -178,7 +215,8 @@ func New(cfg Config, opts Options) (*Collector, error) {
 	if lookback == 0 {
 		lookback = DefaultThreadLookback
 	}
-	return &Collector{cfg: cfg, api: api, transport: tr, log: opts.Log(), lookback: lookback, concurrency: conc}, nil
+	return &Collector{cfg: cfg, api: api, transport: tr, log: opts.Log(), lookback: lookback, concurrency: conc,
+		coverage: opts.Coverage, clock: opts.ClientOptions}, nil
 }
 
 // Name implements collectors.Collector.
@@ -208,6 +246,9 @@ func (c *Collector) authTest(ctx context.Context) (string, error) {
 	res, err := c.api.AuthTestContext(ctx)
 	if err != nil {
 		return "", fmt.Errorf("auth.test: %w", apiError(err))
+	}
+	if res.URL == "" {
+		return "", fmt.Errorf("auth.test: %w: no \"url\"", collectors.ErrWrongShape)
 	}
 	c.wsMu.Lock()
 	c.ws = res.URL
@@ -248,6 +289,20 @@ type run struct {
 	emit    func(timeline.Event) error
 	emitErr error
 	cancel  context.CancelFunc
+	// sweepFunc hears each channel read completely; nil for Collect.
+	sweepFunc func(timeline.Sweep)
+}
+
+// sweep reports s, serialised with send.
+func (r *run) sweep(s timeline.Sweep) {
+	if r.sweepFunc == nil {
+		return
+	}
+	r.emitMu.Lock()
+	defer r.emitMu.Unlock()
+	if r.emitErr == nil {
+		r.sweepFunc(s)
+	}
 }
 
 // send serialises emit; after emit fails once, every collector goroutine
@@ -266,14 +321,47 @@ func (r *run) send(e timeline.Event) error {
 	return nil
 }
 
+// Skip implements collectors.Skipper: with no channel in the incident's
+// scope there is nothing to read.
+func (c *Collector) Skip(w timeline.Window) (string, bool) {
+	if len(dedupe(w.Channels)) > 0 {
+		return "", false
+	}
+	return "no Slack channels are in the incident's scope (services.<id>.slack_channels, default.slack_channels, or the request's slack_channels)", true
+}
+
 // Collect implements collectors.Collector. It asks auth.test once for the
 // workspace URL, then collects the window's channels concurrently
 // (Options.Concurrency at a time) within the one request budget. A channel
 // that fails does not stop the others; the error joins one error per failed
 // channel, each naming it.
+//
+// With Options.Coverage, a channel is read only up to the end of the last
+// stretch of the window that live capture does not vouch for (see
+// readUntil); a channel it vouches for entirely is not read at all, and when
+// no channel needs reading Collect makes no request.
 func (c *Collector) Collect(ctx context.Context, w timeline.Window, emit func(timeline.Event) error) error {
+	return c.CollectSweeping(ctx, w, emit, nil)
+}
+
+// CollectSweeping implements collectors.Sweeper: Collect, and one sweep per
+// channel collected without error (see "Deleted messages" above).
+func (c *Collector) CollectSweeping(ctx context.Context, w timeline.Window, emit func(timeline.Event) error, sweep func(timeline.Sweep)) error {
 	channels := dedupe(w.Channels)
 	if len(channels) == 0 {
+		return nil
+	}
+	until := make(map[string]time.Time, len(channels))
+	var read []string
+	for _, ch := range channels {
+		if end, ok := c.readUntil(ctx, w, ch); ok {
+			until[ch] = end
+			read = append(read, ch)
+		} else {
+			c.log.Debug("slack channel vouched for by live capture; not read", zap.String("channel", ch))
+		}
+	}
+	if channels = read; len(channels) == 0 {
 		return nil
 	}
 	ws, err := c.authTest(ctx)
@@ -285,7 +373,7 @@ func (c *Collector) Collect(ctx context.Context, w timeline.Window, emit func(ti
 	}
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	r := &run{w: w, ws: ws, users: NewUserResolver(c.api), emit: emit, cancel: cancel}
+	r := &run{w: w, ws: ws, users: NewUserResolver(c.api), emit: emit, cancel: cancel, sweepFunc: sweep}
 
 	var (
 		mu   sync.Mutex
@@ -295,7 +383,7 @@ func (c *Collector) Collect(ctx context.Context, w timeline.Window, emit func(ti
 	g.SetLimit(c.concurrency)
 	for _, ch := range channels {
 		g.Go(func() error {
-			err := c.collectChannel(cctx, r, ch)
+			err := c.collectChannel(cctx, r, ch, until[ch])
 			if err == nil || cctx.Err() != nil {
 				return nil
 			}
@@ -332,10 +420,95 @@ func dedupe(in []string) []string {
 	return out
 }
 
-// collectChannel emits the channel's messages in the window and the thread
-// replies in the window, then searches the lookback for older parents.
-func (c *Collector) collectChannel(ctx context.Context, r *run, ch string) error {
-	oldest, latest := ceilTS(r.w.Start), FormatTS(r.w.End)
+// readUntil returns how far into w channel ch must be read, and false when
+// it need not be read at all. Without coverage that is the whole window.
+// With it, the part of the window after now is left to live capture (its
+// events have not happened yet), and so is every stretch after the last one
+// live capture does not vouch for: those events are in the live journal,
+// which joins the incident by itself. Reading still starts at the window's
+// start, whatever is covered before the last gap, so that an edit made
+// during a gap to an earlier message is read too. Slack retries a failed
+// delivery for about five minutes, which is what lets coverage vouch for
+// the last stretches (see the README's "The live journal").
+func (c *Collector) readUntil(ctx context.Context, w timeline.Window, ch string) (time.Time, bool) {
+	if c.coverage == nil {
+		return w.End, true
+	}
+	now := c.clock.Now()
+	end := w.End
+	if now.Before(end) {
+		end = now
+	}
+	if end.Before(w.Start) {
+		return w.End, true
+	}
+	spans, err := c.coverage.Covered(ctx, timeline.SourceSlack, ch, w.Start, end, now)
+	if err != nil {
+		c.log.Warn("live coverage unknown; reading the whole window", zap.String("channel", ch), zap.Error(err))
+		return w.End, true
+	}
+	gaps := timeline.Gaps(w.Start, end, spans)
+	if len(gaps) == 0 {
+		return time.Time{}, false
+	}
+	return gaps[len(gaps)-1].To, true
+}
+
+// channelRead is what collecting one channel read: history from from (the
+// window's start, or the lookback's once that was searched too) up to end
+// (the window's end, or less where live capture vouches for the rest; see
+// readUntil), starting at readAt.
+type channelRead struct {
+	from, end time.Time
+	readAt    time.Time
+}
+
+// collectChannel emits the channel's messages in the window up to end and
+// the thread replies in the window up to end, then searches the lookback for
+// older parents, and when all of it succeeded reports the channel's sweep.
+func (c *Collector) collectChannel(ctx context.Context, r *run, ch string, end time.Time) error {
+	read := &channelRead{from: r.w.Start, end: end, readAt: c.clock.Now()}
+	if err := c.readChannel(ctx, r, ch, read); err != nil {
+		return err
+	}
+	if s, ok := read.sweep(r.w, ch); ok {
+		r.sweep(s)
+	}
+	return nil
+}
+
+// sweep is the part of channel ch that read covers completely (see
+// "Deleted messages"); ok is false when it is empty.
+func (read *channelRead) sweep(w timeline.Window, ch string) (timeline.Sweep, bool) {
+	end := read.end
+	if limit := read.readAt.Add(-sweepMargin); limit.Before(end) {
+		end = limit
+	}
+	if end.Before(w.Start) {
+		return timeline.Sweep{}, false
+	}
+	from := read.from
+	keep := func(e timeline.Event) bool {
+		if e.Kind != timeline.KindChatReply {
+			return false
+		}
+		if sub, _ := e.Details["subtype"].(string); sub == slackapi.MsgSubTypeThreadBroadcast {
+			return false // broadcasts are in history themselves
+		}
+		// A thread is known when its parent's ts lies in the history read:
+		// the parent was there (as itself, or as a tombstone while it had
+		// replies), and its replies in the window were read, or it had none
+		// there. Replies in other threads are kept.
+		thread, _ := e.Details["thread_ts"].(string)
+		t, err := ParseTS(thread)
+		return err != nil || t.Before(from) || t.After(end)
+	}
+	return timeline.Sweep{IDPrefix: MessageID(ch, ""), Start: w.Start, End: end, KeepFunc: keep}, true
+}
+
+func (c *Collector) readChannel(ctx context.Context, r *run, ch string, read *channelRead) error {
+	end := read.end
+	oldest, latest := ceilTS(r.w.Start), FormatTS(end)
 	err := c.pageHistory(ctx, ch, oldest, latest, func(msgs []slackapi.Message) error {
 		// History comes newest first; emit each page oldest first.
 		for i := len(msgs) - 1; i >= 0; i-- {
@@ -346,7 +519,7 @@ func (c *Collector) collectChannel(ctx context.Context, r *run, ch string) error
 		}
 		for i := len(msgs) - 1; i >= 0; i-- {
 			if m := msgs[i].Msg; IsThreadParent(m) {
-				if err := c.collectReplies(ctx, r, ch, m.Timestamp); err != nil {
+				if err := c.collectReplies(ctx, r, ch, m.Timestamp, end); err != nil {
 					return err
 				}
 			}
@@ -366,7 +539,7 @@ func (c *Collector) collectChannel(ctx context.Context, r *run, ch string) error
 	if before.Before(start.Add(-c.lookback)) {
 		return nil
 	}
-	return c.pageHistory(ctx, ch, ceilTS(start.Add(-c.lookback)), FormatTS(before), func(msgs []slackapi.Message) error {
+	err = c.pageHistory(ctx, ch, ceilTS(start.Add(-c.lookback)), FormatTS(before), func(msgs []slackapi.Message) error {
 		for i := len(msgs) - 1; i >= 0; i-- {
 			m := msgs[i].Msg
 			if !IsThreadParent(m) {
@@ -377,12 +550,16 @@ func (c *Collector) collectChannel(ctx context.Context, r *run, ch string) error
 					continue
 				}
 			}
-			if err := c.collectReplies(ctx, r, ch, m.Timestamp); err != nil {
+			if err := c.collectReplies(ctx, r, ch, m.Timestamp, end); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
+	if err == nil {
+		read.from = start.Add(-c.lookback)
+	}
+	return err
 }
 
 // pageHistory pages conversations.history from latest down to oldest (both
@@ -396,6 +573,9 @@ func (c *Collector) pageHistory(ctx context.Context, ch, oldest, latest string, 
 		if err != nil {
 			return fmt.Errorf("conversations.history: %w", apiError(err))
 		}
+		if res.Messages == nil { // absent or null; an empty page is []
+			return fmt.Errorf("conversations.history: %w: no \"messages\" list", collectors.ErrWrongShape)
+		}
 		if err := page(res.Messages); err != nil {
 			return err
 		}
@@ -408,16 +588,19 @@ func (c *Collector) pageHistory(ctx context.Context, ch, oldest, latest string, 
 }
 
 // collectReplies emits the replies of the thread started at parentTS that
-// fall inside the window; the parent itself is not emitted here.
-func (c *Collector) collectReplies(ctx context.Context, r *run, ch, parentTS string) error {
+// fall inside the window up to end; the parent itself is not emitted here.
+func (c *Collector) collectReplies(ctx context.Context, r *run, ch, parentTS string, end time.Time) error {
 	params := &slackapi.GetConversationRepliesParameters{
-		ChannelID: ch, Timestamp: parentTS, Oldest: ceilTS(r.w.Start), Latest: FormatTS(r.w.End),
+		ChannelID: ch, Timestamp: parentTS, Oldest: ceilTS(r.w.Start), Latest: FormatTS(end),
 		Inclusive: true, Limit: c.cfg.HistoryPageSize,
 	}
 	for {
 		msgs, _, next, err := c.api.GetConversationRepliesContext(ctx, params)
 		if err != nil {
 			return fmt.Errorf("conversations.replies %s: %w", parentTS, apiError(err))
+		}
+		if msgs == nil {
+			return fmt.Errorf("conversations.replies %s: %w: no \"messages\" list", parentTS, collectors.ErrWrongShape)
 		}
 		for _, msg := range msgs {
 			m := msg.Msg
@@ -438,6 +621,18 @@ func (c *Collector) collectReplies(ctx context.Context, r *run, ch, parentTS str
 }
 
 func (c *Collector) emitMessage(ctx context.Context, r *run, ch string, m slackapi.Msg) error {
+	if m.SubType == MsgSubTypeTombstone {
+		// A deleted parent kept for its replies: the message is gone.
+		at, err := ParseTS(m.Timestamp)
+		if err != nil || !r.w.Contains(at) {
+			return nil
+		}
+		e, err := Deletion(ch, m.Timestamp, m.ThreadTimestamp, c.clock.Now())
+		if err != nil {
+			return nil
+		}
+		return r.send(e)
+	}
 	if !Storable(m) {
 		return nil
 	}

@@ -8,6 +8,7 @@ import (
 
 	slackapi "github.com/slack-go/slack"
 
+	"github.com/groundwork-dev/groundwork/collectors"
 	"github.com/groundwork-dev/groundwork/timeline"
 )
 
@@ -41,6 +42,9 @@ func (u *UserCache) User(ctx context.Context, id string) (timeline.Actor, error)
 		if err != nil {
 			return timeline.Actor{}, classify(err)
 		}
+		if usr.ID == "" {
+			return timeline.Actor{}, fmt.Errorf("%w: no \"user\"", collectors.ErrWrongShape)
+		}
 		name := usr.Profile.DisplayName
 		if name == "" {
 			name = usr.Profile.RealName
@@ -64,6 +68,9 @@ func (u *UserCache) Bot(ctx context.Context, id string) (string, error) {
 		b, err := u.api.GetBotInfoContext(ctx, slackapi.GetBotInfoParameters{Bot: id})
 		if err != nil {
 			return "", classify(err)
+		}
+		if b.ID == "" {
+			return "", fmt.Errorf("%w: no \"bot\"", collectors.ErrWrongShape)
 		}
 		if b.Name == "" {
 			return "", fmt.Errorf("%w: bot %s has no name", ErrUnknown, id)

@@ -59,6 +59,9 @@ var errDuplicate = errors.New("duplicate delivery")
 // RecordDelivery implements timeline.DeliveryStore. The delivery id is
 // inserted first, so a concurrent copy of the same delivery waits on its
 // unique key until the first commits, then finds it and changes nothing.
+// Journal entries are written to the live journal and join the incidents
+// that cover them; every incident of the delivery is then joined with the
+// journal's events inside its window and scope (see Store.JoinJournal).
 func (d *Deliveries) RecordDelivery(ctx context.Context, dl timeline.Delivery) (timeline.DeliveryResult, error) {
 	var res timeline.DeliveryResult
 	for _, inc := range dl.Incidents {
@@ -94,13 +97,28 @@ func (d *Deliveries) RecordDelivery(ctx context.Context, dl timeline.Delivery) (
 		incs := append([]timeline.Incident(nil), dl.Incidents...)
 		sort.Slice(incs, func(i, j int) bool { return incs[i].ID < incs[j].ID })
 		for _, inc := range incs {
-			if _, err := tx.Exec(ctx, mergeIncidentSQL, incidentArgs(inc)...); err != nil {
+			if err := writeIncidentTx(ctx, tx, inc, timeline.Incident.Merge); err != nil {
 				return fmt.Errorf("incident %s: %w", inc.ID, err)
 			}
 		}
-		if len(dl.Events) > 0 {
+		events := dl.Events
+		if len(dl.Journal) > 0 {
+			joined, err := writeJournalTx(ctx, tx, dl.Journal)
+			if err != nil {
+				return fmt.Errorf("live journal: %w", err)
+			}
+			events = append(append([]timeline.Event(nil), events...), joined...)
+		}
+		// The journal's events inside each incident's window and scope
+		// join it at once, whether it is new or its window grew.
+		for _, inc := range incs {
+			if _, err := joinJournalTx(ctx, tx, inc.ID); err != nil {
+				return fmt.Errorf("incident %s: live journal: %w", inc.ID, err)
+			}
+		}
+		if len(events) > 0 {
 			var err error
-			if res.Events, err = d.Store.UpsertEventsTx(ctx, tx, dl.Events); err != nil {
+			if res.Events, err = d.Store.UpsertEventsTx(ctx, tx, events); err != nil {
 				return err
 			}
 		}
@@ -128,29 +146,58 @@ func (d *Deliveries) RecordDelivery(ctx context.Context, dl timeline.Delivery) (
 	return res, nil
 }
 
-// mergeIncidentSQL creates an incident or merges a delivery's view of it
-// into the stored one: set fields replace, repositories and channels are
-// united (keeping the stored order), a resolution is never undone.
-const mergeIncidentSQL = `
+// insertIncidentSQL creates an incident that does not exist yet.
+const insertIncidentSQL = `
 INSERT INTO incidents (id, title, service_id, urgency, source, url, started_at, resolved_at,
-                       window_start, window_end, repos, channels)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-ON CONFLICT (id) DO UPDATE SET
-    title = CASE WHEN excluded.title <> '' THEN excluded.title ELSE incidents.title END,
-    service_id = CASE WHEN excluded.service_id <> '' THEN excluded.service_id ELSE incidents.service_id END,
-    urgency = CASE WHEN excluded.urgency <> '' THEN excluded.urgency ELSE incidents.urgency END,
-    source = CASE WHEN excluded.source <> '' THEN excluded.source ELSE incidents.source END,
-    url = CASE WHEN excluded.url <> '' THEN excluded.url ELSE incidents.url END,
-    started_at = excluded.started_at,
-    resolved_at = COALESCE(excluded.resolved_at, incidents.resolved_at),
-    window_start = excluded.window_start,
-    window_end = CASE WHEN excluded.resolved_at IS NULL AND incidents.resolved_at IS NOT NULL
-                      THEN GREATEST(incidents.window_end, excluded.window_end) ELSE excluded.window_end END,
-    repos = incidents.repos || ARRAY(SELECT r FROM unnest(excluded.repos) WITH ORDINALITY AS u(r, n)
-                                     WHERE NOT r = ANY(incidents.repos) ORDER BY n),
-    channels = incidents.channels || ARRAY(SELECT c FROM unnest(excluded.channels) WITH ORDINALITY AS u(c, n)
-                                           WHERE NOT c = ANY(incidents.channels) ORDER BY n),
-    updated_at = now()`
+                       window_start, window_end, repos, channels, status_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+ON CONFLICT (id) DO NOTHING`
+
+// updateIncidentSQL writes a merged incident, moving updated_at only when a
+// column really changed.
+const updateIncidentSQL = `
+UPDATE incidents SET title = $2, service_id = $3, urgency = $4, source = $5, url = $6, started_at = $7,
+    resolved_at = $8, window_start = $9, window_end = $10, repos = $11, channels = $12, status_at = $13,
+    updated_at = now()
+WHERE id = $1 AND (title, service_id, urgency, source, url, started_at, resolved_at, window_start,
+                   window_end, repos, channels, status_at)
+    IS DISTINCT FROM ($2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`
+
+// writeIncidentTx creates inc, or combines it with the stored incident under
+// the row's lock (FOR NO KEY UPDATE: the key never changes, and a stronger
+// lock would block the foreign-key checks of writers of the incident's
+// events, who hold writeLockID, while this transaction waits for it in
+// joinJournalTx: a deadlock): timeline.Incident.Merge for a delivery's view,
+// timeline.Incident.Refresh for a collection's (both keep the lifecycle
+// rule). An incident created by a concurrent writer between the lookup and
+// the insert is combined with on the second pass.
+func writeIncidentTx(ctx context.Context, tx pgx.Tx, inc timeline.Incident, combine func(stored, later timeline.Incident) timeline.Incident) error {
+	for range 2 {
+		stored, err := scanIncident(tx.QueryRow(ctx, `SELECT `+incidentColumns+` FROM incidents WHERE id = $1 FOR NO KEY UPDATE`, inc.ID))
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			tag, err := tx.Exec(ctx, insertIncidentSQL, incidentRowArgs(inc)...)
+			if err != nil || tag.RowsAffected() == 1 {
+				return err
+			}
+			continue // created meanwhile: merge into it
+		case err != nil:
+			return err
+		}
+		_, err = tx.Exec(ctx, updateIncidentSQL, incidentRowArgs(combine(stored, inc))...)
+		return err
+	}
+	return fmt.Errorf("incident %s could be neither created nor found", inc.ID)
+}
+
+func incidentRowArgs(inc timeline.Incident) []any {
+	var statusAt *time.Time
+	if !inc.StatusAt.IsZero() {
+		t := inc.StatusAt.UTC()
+		statusAt = &t
+	}
+	return append(incidentArgs(inc), statusAt)
+}
 
 // collectLockSQL serialises the queuing of one incident's collections for
 // the rest of the transaction. Advisory locks are database-wide, so the key
@@ -342,7 +389,9 @@ func (d *Deliveries) LiveIncidents(ctx context.Context, q timeline.LiveScope) ([
 	}
 	var b queryBuilder
 	if q.Repo != "" {
-		b.where("repos @> ARRAY[%s::text]", q.Repo)
+		// GitHub names are case-insensitive: match them so, through the
+		// incidents_repos_lower index.
+		b.where("groundwork_lower_all(repos) @> ARRAY[lower(%s::text)]", q.Repo)
 	}
 	if q.Channel != "" {
 		b.where("channels @> ARRAY[%s::text]", q.Channel)

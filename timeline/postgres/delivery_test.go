@@ -315,6 +315,77 @@ func TestDeliveryMergesIncidents(t *testing.T) {
 	}
 }
 
+// TestDeliveriesFollowTheIncidentLifecycle: deliveries open, resolve and
+// reopen an incident in the order of their StatusAt, whatever order they
+// arrive in, and concurrent first deliveries of one incident create it once.
+func TestDeliveriesFollowTheIncidentLifecycle(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	d, _ := newDeliveries(t)
+	view := func(statusAt time.Duration, resolved bool) timeline.Incident {
+		inc := genericIncident("INC1", resolved)
+		inc.StatusAt = t0.Add(statusAt)
+		if !resolved {
+			inc.WindowEnd = t0.Add(statusAt)
+		}
+		return inc
+	}
+	n := 0
+	deliver := func(incs ...timeline.Incident) {
+		t.Helper()
+		n++
+		if _, err := d.RecordDelivery(ctx, timeline.Delivery{Receiver: "test", ID: fmt.Sprint(n), Incidents: incs}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(step, status string, statusAt time.Duration) {
+		t.Helper()
+		got, err := d.Store.Incident(ctx, "INC1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Status() != status || !got.StatusAt.Equal(t0.Add(statusAt)) {
+			t.Errorf("%s: %s as of %s, want %s as of %s", step, got.Status(), got.StatusAt, status, t0.Add(statusAt))
+		}
+	}
+	var wg sync.WaitGroup
+	for i := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := d.RecordDelivery(ctx, timeline.Delivery{Receiver: "test", ID: fmt.Sprint("first-", i),
+				Incidents: []timeline.Incident{view(time.Duration(i)*time.Second, false)}}); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	check("opened by four deliveries at once", timeline.IncidentOpen, 3*time.Second)
+	deliver(view(30*time.Minute, true))
+	check("resolved", timeline.IncidentResolved, 30*time.Minute)
+	deliver(view(time.Minute, false))
+	check("a late acknowledgement", timeline.IncidentResolved, 30*time.Minute)
+	deliver(view(40*time.Minute, false))
+	check("reopened", timeline.IncidentOpen, 40*time.Minute)
+	deliver(view(30*time.Minute, true))
+	check("the first resolve, redelivered late", timeline.IncidentOpen, 40*time.Minute)
+	// A collection planned from a view older than the reopen writes its
+	// view of the incident: the reopen stands.
+	planned := view(30*time.Minute, true)
+	planned.Title = "checkout down (from PagerDuty)"
+	if err := d.Store.UpsertIncident(ctx, planned); err != nil {
+		t.Fatal(err)
+	}
+	check("a collection's older view", timeline.IncidentOpen, 40*time.Minute)
+	if got, err := d.Store.Incident(ctx, "INC1"); err != nil || got.Title != planned.Title {
+		t.Errorf("incident = %+v, %v; want the collection's title", got, err)
+	}
+	if err := d.Store.UpsertIncident(ctx, view(50*time.Minute, true)); err != nil {
+		t.Fatal(err)
+	}
+	check("a collection's newer view", timeline.IncidentResolved, 50*time.Minute)
+}
+
 func TestLiveIncidents(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -334,7 +405,7 @@ func TestLiveIncidents(t *testing.T) {
 		}
 		var out []string
 		for _, inc := range incs {
-			if inc.Covers(q.From) {
+			if inc.Covers(q.From, t0.Add(24*time.Hour)) {
 				out = append(out, inc.ID)
 			}
 		}
@@ -346,6 +417,7 @@ func TestLiveIncidents(t *testing.T) {
 		want []string
 	}{
 		{"repo inside both windows", scope("acme/api", "", 10*time.Minute), []string{"CLOSED", "OPEN"}},
+		{"repo spelled as GitHub does, not as configured", scope("ACME/Api", "", 10*time.Minute), []string{"CLOSED", "OPEN"}},
 		{"channel inside both windows", scope("", "C0CHECKOUT", 10*time.Minute), []string{"CLOSED", "OPEN"}},
 		{"before the windows", scope("acme/api", "", -3*time.Hour), nil},
 		{"after the closed one's window: only the open one", scope("acme/api", "", 5*time.Hour), []string{"OPEN"}},

@@ -102,46 +102,27 @@ func classify(err error) error {
 	return err
 }
 
-// UpsertIncident implements timeline.Store.
+// UpsertIncident implements timeline.Store. The live journal's events
+// inside the incident's window and scope join its timeline in the same
+// transaction (see JoinJournal).
 func (s *Store) UpsertIncident(ctx context.Context, inc timeline.Incident) error {
 	if inc.ID == "" {
 		return fmt.Errorf("%w: incident id is empty", timeline.ErrInvalid)
 	}
-	_, err := s.pool.Exec(ctx, upsertIncidentSQL, incidentArgs(inc)...)
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := writeIncidentTx(ctx, tx, inc, timeline.Incident.Refresh); err != nil {
+			return err
+		}
+		// The journal's events inside the (new or changed) window and
+		// scope join the timeline at once.
+		_, err := joinJournalTx(ctx, tx, inc.ID)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("upserting incident %s: %w", inc.ID, classify(err))
 	}
 	return nil
 }
-
-const upsertIncidentSQL = `
-INSERT INTO incidents (id, title, service_id, urgency, source, url, started_at, resolved_at,
-                       window_start, window_end, repos, channels)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-ON CONFLICT (id) DO UPDATE SET
-    title = CASE WHEN excluded.title <> '' THEN excluded.title ELSE incidents.title END,
-    service_id = CASE WHEN excluded.service_id <> '' THEN excluded.service_id ELSE incidents.service_id END,
-    urgency = CASE WHEN excluded.urgency <> '' THEN excluded.urgency ELSE incidents.urgency END,
-    source = CASE WHEN excluded.source <> '' THEN excluded.source ELSE incidents.source END,
-    url = CASE WHEN excluded.url <> '' THEN excluded.url ELSE incidents.url END,
-    started_at = excluded.started_at,
-    resolved_at = COALESCE(excluded.resolved_at, incidents.resolved_at),
-    window_start = excluded.window_start,
-    window_end = excluded.window_end,
-    repos = excluded.repos,
-    channels = excluded.channels,
-    updated_at = now()
-WHERE (incidents.title, incidents.service_id, incidents.urgency, incidents.source, incidents.url,
-       incidents.started_at, incidents.resolved_at, incidents.window_start, incidents.window_end,
-       incidents.repos, incidents.channels)
-      IS DISTINCT FROM
-      (CASE WHEN excluded.title <> '' THEN excluded.title ELSE incidents.title END,
-       CASE WHEN excluded.service_id <> '' THEN excluded.service_id ELSE incidents.service_id END,
-       CASE WHEN excluded.urgency <> '' THEN excluded.urgency ELSE incidents.urgency END,
-       CASE WHEN excluded.source <> '' THEN excluded.source ELSE incidents.source END,
-       CASE WHEN excluded.url <> '' THEN excluded.url ELSE incidents.url END,
-       excluded.started_at, COALESCE(excluded.resolved_at, incidents.resolved_at),
-       excluded.window_start, excluded.window_end, excluded.repos, excluded.channels)`
 
 func incidentArgs(inc timeline.Incident) []any {
 	var resolved *time.Time
@@ -162,15 +143,19 @@ func nonNil(s []string) []string {
 }
 
 const incidentColumns = `id, title, service_id, urgency, source, url, started_at, resolved_at,
-	window_start, window_end, repos, channels, created_at, updated_at`
+	window_start, window_end, repos, channels, created_at, updated_at, status_at`
 
 func scanIncident(row pgx.Row) (timeline.Incident, error) {
 	var inc timeline.Incident
+	var statusAt *time.Time
 	err := row.Scan(&inc.ID, &inc.Title, &inc.ServiceID, &inc.Urgency, &inc.Source, &inc.URL,
 		&inc.StartedAt, &inc.ResolvedAt, &inc.WindowStart, &inc.WindowEnd, &inc.Repos, &inc.Channels,
-		&inc.CreatedAt, &inc.UpdatedAt)
+		&inc.CreatedAt, &inc.UpdatedAt, &statusAt)
 	if err != nil {
 		return inc, err
+	}
+	if statusAt != nil {
+		inc.StatusAt = statusAt.UTC()
 	}
 	inc.StartedAt = inc.StartedAt.UTC()
 	if inc.ResolvedAt != nil {
@@ -237,18 +222,18 @@ func (s *Store) Overlapping(ctx context.Context, id string, start, end time.Time
 // SetSourceStatus implements timeline.Store.
 func (s *Store) SetSourceStatus(ctx context.Context, st timeline.SourceStatus) error {
 	switch st.State {
-	case timeline.StatePending, timeline.StateRunning, timeline.StateSucceeded, timeline.StateFailed:
+	case timeline.StatePending, timeline.StateRunning, timeline.StateSucceeded, timeline.StateFailed, timeline.StateSkipped:
 	default:
 		return fmt.Errorf("%w: unknown collection state %q", timeline.ErrInvalid, st.State)
 	}
 	_, err := s.pool.Exec(ctx, `
-		INSERT INTO collection_status (incident_id, source, state, error, event_count, started_at, finished_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)
+		INSERT INTO collection_status (incident_id, source, state, error, event_count, started_at, finished_at, reason)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 		ON CONFLICT (incident_id, source) DO UPDATE SET
 			state = excluded.state, error = excluded.error, event_count = excluded.event_count,
 			started_at = COALESCE(excluded.started_at, collection_status.started_at),
-			finished_at = excluded.finished_at, updated_at = now()`,
-		st.IncidentID, st.Source, st.State, st.Error, st.EventCount, utcPtr(st.StartedAt), utcPtr(st.FinishedAt))
+			finished_at = excluded.finished_at, reason = excluded.reason, updated_at = now()`,
+		st.IncidentID, st.Source, st.State, st.Error, st.EventCount, utcPtr(st.StartedAt), utcPtr(st.FinishedAt), st.Reason)
 	if err != nil {
 		return fmt.Errorf("recording %s status of %s: %w", st.Source, st.IncidentID, classify(err))
 	}
@@ -265,14 +250,14 @@ func utcPtr(t *time.Time) *time.Time {
 
 // SourceStatuses implements timeline.Store.
 func (s *Store) SourceStatuses(ctx context.Context, incidentID string) ([]timeline.SourceStatus, error) {
-	rows, err := s.pool.Query(ctx, `SELECT incident_id, source, state, error, event_count, started_at, finished_at, updated_at
+	rows, err := s.pool.Query(ctx, `SELECT incident_id, source, state, error, event_count, started_at, finished_at, updated_at, reason
 		FROM collection_status WHERE incident_id = $1 ORDER BY source`, incidentID)
 	if err != nil {
 		return nil, fmt.Errorf("collection status of %s: %w", incidentID, classify(err))
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (timeline.SourceStatus, error) {
 		var st timeline.SourceStatus
-		err := r.Scan(&st.IncidentID, &st.Source, &st.State, &st.Error, &st.EventCount, &st.StartedAt, &st.FinishedAt, &st.UpdatedAt)
+		err := r.Scan(&st.IncidentID, &st.Source, &st.State, &st.Error, &st.EventCount, &st.StartedAt, &st.FinishedAt, &st.UpdatedAt, &st.Reason)
 		st.StartedAt, st.FinishedAt, st.UpdatedAt = utcPtr(st.StartedAt), utcPtr(st.FinishedAt), st.UpdatedAt.UTC()
 		return st, err
 	})
@@ -282,16 +267,21 @@ func (s *Store) SourceStatuses(ctx context.Context, incidentID string) ([]timeli
 	return out, nil
 }
 
-const eventColumns = `incident_id, id, source, kind, occurred_at, occurred_ns, actor, title, text, url, details, seq`
+const eventColumns = `incident_id, id, source, kind, occurred_at, occurred_ns, actor, title, text, url, details, seq, version, deleted`
 
 func scanEvent(r pgx.Row) (timeline.Event, error) {
 	var e timeline.Event
 	var ns int32
 	var actor, details []byte
-	if err := r.Scan(&e.IncidentID, &e.ID, &e.Source, &e.Kind, &e.OccurredAt, &ns, &actor, &e.Title, &e.Text, &e.URL, &details, &e.Seq); err != nil {
+	var version *time.Time
+	if err := r.Scan(&e.IncidentID, &e.ID, &e.Source, &e.Kind, &e.OccurredAt, &ns, &actor, &e.Title, &e.Text, &e.URL, &details, &e.Seq,
+		&version, &e.Deleted); err != nil {
 		return e, err
 	}
 	e.OccurredAt = e.OccurredAt.UTC().Add(time.Duration(ns))
+	if version != nil {
+		e.Version = version.UTC()
+	}
 	if len(actor) > 0 && string(actor) != "null" {
 		e.Actor = new(timeline.Actor)
 		if err := json.Unmarshal(actor, e.Actor); err != nil {
@@ -312,10 +302,12 @@ func splitTime(t time.Time) (time.Time, int32) {
 	return us, int32(t.Sub(us))
 }
 
-// timelineWhere builds the WHERE clause of a timeline query.
+// timelineWhere builds the WHERE clause of a timeline query. Tombstones
+// are never on a timeline.
 func timelineWhere(q timeline.TimelineQuery) queryBuilder {
 	var b queryBuilder
 	b.where("incident_id = %s", q.IncidentID)
+	b.where("NOT deleted")
 	if q.After != nil {
 		us, ns := splitTime(q.After.OccurredAt)
 		b.where("(occurred_at, occurred_ns, id) > (%s, %s, %s)", us, ns, q.After.ID)
@@ -377,7 +369,9 @@ func (s *Store) TimelineJSON(ctx context.Context, q timeline.TimelineQuery) ([]t
 		var ns int32
 		var actor, details []byte
 		var seq int64
-		if err := rows.Scan(&inc, &id, &src, &kind, &at, &ns, &actor, &title, &text, &url, &details, &seq); err != nil {
+		var version *time.Time
+		var deleted bool
+		if err := rows.Scan(&inc, &id, &src, &kind, &at, &ns, &actor, &title, &text, &url, &details, &seq, &version, &deleted); err != nil {
 			return nil, fmt.Errorf("timeline of %s: %w", q.IncidentID, classify(err))
 		}
 		at = at.UTC().Add(time.Duration(ns))
@@ -469,7 +463,8 @@ func appendJSONString(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
-// Feed implements timeline.Store.
+// Feed implements timeline.Store. Tombstones come as they are stored: their
+// content is gone, Deleted is set.
 func (s *Store) Feed(ctx context.Context, after int64, limit int) ([]timeline.Event, error) {
 	if limit <= 0 {
 		limit = 1000

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
+	"slices"
 	"testing"
 	"time"
 
@@ -382,5 +384,86 @@ func TestMigrateTwiceIsNoOp(t *testing.T) {
 	}
 	if err := postgres.SchemaCurrent(ctx, s.Pool); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// One event with NUL characters or invalid UTF-8 in its strings is stored
+// with them replaced; one that cannot be stored at all (details that are not
+// JSON, a year RFC 3339 cannot write) is left out and reported. Neither
+// costs the rest of the batch, whichever path the batch takes: probed row
+// by row (small) or compared against a snapshot and COPYed (large).
+func TestUnstorableEventsDoNotFailTheBatch(t *testing.T) {
+	t.Parallel()
+	for _, m := range []postgres.BulkMethod{postgres.BulkCopy, postgres.BulkUnnest} {
+		for _, size := range []int{10, 1200} {
+			t.Run(fmt.Sprintf("%s/%d", m, size), func(t *testing.T) {
+				t.Parallel()
+				st, _ := newStore(t)
+				st = st.WithBulkMethod(m)
+				ctx := context.Background()
+				mustIncident(t, st, "PINC1")
+				var batch []timeline.Event
+				for i := 0; i < size; i++ {
+					batch = append(batch, chat("PINC1", i, t0.Add(time.Duration(i)*time.Millisecond)))
+				}
+				dirty := chat("PINC1", size, t0.Add(-time.Minute))
+				dirty.Title = "Ana: nul\x00 here"
+				dirty.Text = "bad \xff byte and nul \x00"
+				dirty.URL = "https://acme.slack.com/archives/C0CHECKOUT/p\x00"
+				dirty.Actor = &timeline.Actor{ID: "U1", Name: "An\x00a"}
+				dirty.Details = map[string]any{"channel": "C0\x00", "nested": map[string]any{"k\x00": []any{"\xfe"}}}
+				nan := chat("PINC1", size+1, t0)
+				nan.Details = map[string]any{"ratio": math.NaN()}
+				far := chat("PINC1", size+2, time.Date(12000, 1, 1, 0, 0, 0, 0, time.UTC))
+				// The bad ones sit in the middle of the batch.
+				batch = slices.Insert(batch, size/2, dirty, nan, far)
+
+				res, err := st.UpsertEvents(ctx, batch)
+				if err != nil {
+					t.Fatalf("a batch with unstorable events failed: %v", err)
+				}
+				if res.Inserted != size+1 {
+					t.Errorf("inserted %d, want %d", res.Inserted, size+1)
+				}
+				var skipped []string
+				for _, s := range res.Skipped {
+					if s.Err == nil || s.IncidentID != "PINC1" {
+						t.Errorf("skipped %+v without a reason or an incident", s)
+					}
+					skipped = append(skipped, s.ID)
+				}
+				slices.Sort(skipped)
+				want := []string{nan.ID, far.ID}
+				slices.Sort(want)
+				if d := cmp.Diff(want, skipped); d != "" {
+					t.Errorf("skipped (-want +got):\n%s", d)
+				}
+				got, err := st.Timeline(ctx, timeline.TimelineQuery{IncidentID: "PINC1"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(got) != size+1 {
+					t.Fatalf("stored %d events, want %d", len(got), size+1)
+				}
+				e := got[0]
+				wantDirty := timeline.MakeStorable(dirty)
+				wantDirty.Seq = e.Seq
+				if d := cmp.Diff(wantDirty, e); d != "" {
+					t.Errorf("stored dirty event (-want +got):\n%s", d)
+				}
+				if e.Text != "bad \uFFFD byte and nul \uFFFD" || e.Actor.Name != "An\uFFFDa" {
+					t.Errorf("stored text %q, actor %q", e.Text, e.Actor.Name)
+				}
+				if batch[size/2].Text != dirty.Text || batch[size/2].Details["channel"] != "C0\x00" {
+					t.Error("the store changed the caller's event")
+				}
+
+				// The same batch again changes nothing and reports the same.
+				res, err = st.UpsertEvents(ctx, batch)
+				if err != nil || res.Changed() != 0 || len(res.Skipped) != 2 {
+					t.Errorf("second upsert: %+v, %v; want nothing changed, 2 skipped", res, err)
+				}
+			})
+		}
 	}
 }

@@ -24,7 +24,7 @@ WHERE i.id <> $1
   AND ((i.window_start < $3 AND i.window_end >= $2)
        OR (i.started_at < $3 AND COALESCE(i.resolved_at, 'infinity') >= $2))
   AND e.occurred_at >= $2 AND e.occurred_at < $3
-  AND e.kind = 'page.notified'
+  AND e.kind = 'page.notified' AND NOT e.deleted
   AND COALESCE(e.details -> 'user' ->> 'id', '') <> ''
 GROUP BY 1`
 
@@ -54,15 +54,15 @@ func (s *Store) PriorPages(ctx context.Context, incidentID string, since, until 
 // changes exactly when they do:
 //   - the incident row's updated_at, which UpsertIncident moves only when a
 //     column really changed;
-//   - the events' highest seq: every insert and every real change draws a
-//     new, higher one (events are never deleted one by one, only with their
-//     incident). The events_incident_seq index answers it from one entry;
+//   - the events' highest seq: every insert, every real change and every
+//     deletion (a tombstone keeps its row) draws a new, higher one. The
+//     events_incident_seq index answers it from one entry;
 //   - a digest of the collection status rows' content (not their
 //     updated_at, which moves on every write even when nothing changed).
 const versionSQL = `
 SELECT (extract(epoch FROM i.updated_at) * 1000000)::bigint,
        COALESCE((SELECT max(seq) FROM events WHERE incident_id = i.id), 0),
-       COALESCE((SELECT md5(string_agg(concat_ws('|', cs.source, cs.state, cs.error, cs.event_count,
+       COALESCE((SELECT md5(string_agg(concat_ws('|', cs.source, cs.state, cs.error, cs.reason, cs.event_count,
                      (extract(epoch FROM cs.started_at) * 1000000)::bigint,
                      (extract(epoch FROM cs.finished_at) * 1000000)::bigint), E'\n' ORDER BY cs.source))
                  FROM collection_status cs WHERE cs.incident_id = i.id), '')

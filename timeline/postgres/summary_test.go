@@ -146,6 +146,14 @@ func TestIncidentVersionChangesExactlyWithItsContent(t *testing.T) {
 			_, err := st.UpsertEvents(ctx, []timeline.Event{e})
 			return err
 		}, true},
+		{"delete it upstream", func() error {
+			_, err := st.UpsertEvents(ctx, []timeline.Event{tombstone(ev, t0.Add(time.Hour))})
+			return err
+		}, true},
+		{"delete it again", func() error {
+			_, err := st.UpsertEvents(ctx, []timeline.Event{tombstone(ev, t0.Add(2*time.Hour))})
+			return err
+		}, false},
 		{"another incident's event", func() error {
 			_, err := st.UpsertEvents(ctx, []timeline.Event{chat("POTHER", 2, t0)})
 			return err

@@ -1,7 +1,8 @@
 // Package githubfake is an in-memory GitHub REST API for tests, the demo and
 // benchmarks. It is an http.Handler (serve it with httptest.NewServer or any
 // http.Server) that speaks GitHub's wire format for the endpoints Groundwork
-// reads: commits (since/until), pulls (state/sort/direction), deployments and
+// reads: the repository itself (owner and name match in any case, as on
+// GitHub, and objects carry the seeded spelling), commits (since/until), pulls (state/sort/direction), deployments and
 // their statuses, releases, Actions workflow runs (created range, status,
 // total_count, the 1,000-result search cap) and users. Pages follow GitHub:
 // per_page (default 30, max 100), page, and a Link header with rel="prev",
@@ -132,6 +133,7 @@ func New(token string) *Server {
 		perPath:      map[string]int{},
 	}
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /repos/{owner}/{repo}", s.withRepo(s.getRepo))
 	mux.HandleFunc("GET /repos/{owner}/{repo}/commits", s.withRepo(s.listCommits))
 	mux.HandleFunc("GET /repos/{owner}/{repo}/pulls", s.withRepo(s.listPulls))
 	mux.HandleFunc("GET /repos/{owner}/{repo}/deployments", s.withRepo(s.listDeployments))
@@ -216,10 +218,10 @@ func (s *Server) FailRepo(repo string, status int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if status == 0 {
-		delete(s.failRepos, repo)
+		delete(s.failRepos, strings.ToLower(repo))
 		return
 	}
-	s.failRepos[repo] = status
+	s.failRepos[strings.ToLower(repo)] = status
 }
 
 // Requests returns the number of requests received.
@@ -367,7 +369,7 @@ func (s *Server) refuse(w http.ResponseWriter, r *http.Request) bool {
 		writeFailure(w, status)
 		return true
 	}
-	if status, ok := s.failRepos[repoOfPath(r.URL.Path)]; ok {
+	if status, ok := s.failRepos[strings.ToLower(repoOfPath(r.URL.Path))]; ok {
 		setRate(normalRemaining, s.budgetReset)
 		writeFailure(w, status)
 		return true
@@ -439,7 +441,7 @@ func (s *Server) withRepo(h func(w http.ResponseWriter, r *http.Request, rp *rep
 	return func(w http.ResponseWriter, r *http.Request) {
 		full := r.PathValue("owner") + "/" + r.PathValue("repo")
 		s.mu.Lock()
-		rp, ok := s.repos[full]
+		rp, ok := s.repos[strings.ToLower(full)]
 		var status int
 		var v any
 		if ok {
@@ -521,6 +523,12 @@ func parseTime(v string) (time.Time, error) {
 		return t, nil
 	}
 	return time.Parse("2006-01-02", v)
+}
+
+// getRepo answers GET /repos/{owner}/{repo} with the repository under
+// its own spelling: GitHub matches the path's owner and name in any case.
+func (s *Server) getRepo(w http.ResponseWriter, r *http.Request, rp *repo) (int, any) {
+	return http.StatusOK, s.renderRepo(rp)
 }
 
 func (s *Server) listCommits(w http.ResponseWriter, r *http.Request, rp *repo) (int, any) {

@@ -212,7 +212,7 @@ func (s *Server) AddRepo(full string) {
 
 // repo returns the repository, creating it. s.mu is held.
 func (s *Server) repo(full string) *repo {
-	if r, ok := s.repos[full]; ok {
+	if r, ok := s.repos[strings.ToLower(full)]; ok {
 		return r
 	}
 	owner, name, _ := strings.Cut(full, "/")
@@ -222,7 +222,7 @@ func (s *Server) repo(full string) *repo {
 		deploymentByID: map[int64]*deployment{},
 		pullNumbers:    map[int]bool{},
 	}
-	s.repos[full] = r
+	s.repos[strings.ToLower(full)] = r
 	return r
 }
 
@@ -362,7 +362,7 @@ func (s *Server) AddDeployment(repo string, d Deployment) int64 {
 func (s *Server) AddDeploymentStatus(repo string, deploymentID int64, st DeploymentStatus) (int64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r, ok := s.repos[repo]
+	r, ok := s.repos[strings.ToLower(repo)]
 	if !ok {
 		return 0, fmt.Errorf("githubfake: no repository %s", repo)
 	}

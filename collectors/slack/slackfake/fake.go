@@ -169,6 +169,7 @@ type message struct {
 	Message
 	micros  int64
 	replies []*message // ascending; only on parents
+	hidden  bool       // a deleted parent's tombstone
 }
 
 // New returns an empty fake that accepts token. Its workspace is
@@ -319,6 +320,57 @@ func (s *Server) EditMessage(channelID, ts, text, editedTS string) error {
 	}
 	m.Text = text
 	m.Edited = &Edited{User: m.User, TS: editedTS}
+	return nil
+}
+
+// DeleteMessage deletes a message as Slack does: a reply, or a message
+// without replies, vanishes from history and replies; a thread parent that
+// still has replies stays as a tombstone (subtype "tombstone", hidden,
+// "This message was deleted." by USLACKBOT) so that its thread can be
+// shown, and the tombstone goes with the thread's last reply.
+func (s *Server) DeleteMessage(channelID, ts string) error {
+	micros, err := parseTS(ts)
+	if err != nil {
+		return fmt.Errorf("slackfake: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ch, ok := s.channels[channelID]
+	if !ok {
+		return fmt.Errorf("slackfake: no channel %s", channelID)
+	}
+	m, ok := ch.byTS[micros]
+	if !ok {
+		return fmt.Errorf("slackfake: channel %s has no message at %s", channelID, ts)
+	}
+	remove := func(list []*message, m *message) []*message {
+		out := list[:0]
+		for _, x := range list {
+			if x != m {
+				out = append(out, x)
+			}
+		}
+		return out
+	}
+	drop := func(m *message) {
+		ch.history = remove(ch.history, m)
+		delete(ch.byTS, m.micros)
+	}
+	if m.ThreadTS != "" && m.ThreadTS != m.TS {
+		parent := ch.byTS[mustTS(m.ThreadTS)]
+		parent.replies = remove(parent.replies, m)
+		drop(m)
+		if parent.hidden && len(parent.replies) == 0 {
+			drop(parent)
+		}
+		return nil
+	}
+	if len(m.replies) == 0 {
+		drop(m)
+		return nil
+	}
+	m.Subtype, m.Text, m.User, m.BotID, m.Username = "tombstone", "This message was deleted.", "USLACKBOT", "", ""
+	m.Edited, m.Files, m.Reactions, m.hidden = nil, nil, nil, true
 	return nil
 }
 
@@ -668,6 +720,7 @@ type wireMessage struct {
 	BotID           string          `json:"bot_id,omitempty"`
 	Username        string          `json:"username,omitempty"`
 	Text            string          `json:"text"`
+	Hidden          bool            `json:"hidden,omitempty"`
 	TS              string          `json:"ts"`
 	ThreadTS        string          `json:"thread_ts,omitempty"`
 	ReplyCount      int             `json:"reply_count,omitempty"`
@@ -694,6 +747,7 @@ func (s *Server) wire(m *message, parent *message) wireMessage {
 		BotID:    m.BotID,
 		Username: m.Username,
 		Text:     m.Text,
+		Hidden:   m.hidden,
 		TS:       m.TS,
 		ThreadTS: m.ThreadTS,
 	}

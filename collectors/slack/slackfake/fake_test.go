@@ -290,7 +290,8 @@ func TestKnobs(t *testing.T) {
 		}
 	}
 
-	fake.SetLatency(time.Second)
+	// Only the deadline can end a request that waits an hour: no race.
+	fake.SetLatency(time.Hour)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
 	defer cancel()
 	if _, err := api.GetConversationHistoryContext(ctx, &slackapi.GetConversationHistoryParameters{ChannelID: "C1"}); !errors.Is(err, context.DeadlineExceeded) {
@@ -454,5 +455,50 @@ func BenchmarkHistoryPage(b *testing.B) {
 		if rec.Code != 200 {
 			b.Fatal(rec.Code)
 		}
+	}
+}
+
+// TestDeleteMessage: deletions look as in Slack: a message or reply
+// vanishes; a parent with replies stays as a hidden tombstone, which goes
+// with its last reply.
+func TestDeleteMessage(t *testing.T) {
+	fake, _, api := setup(t)
+	ts := func(s int) string { return slackfake.TS(int64(1700000000+s) * 1e6) }
+	mustAdd(t, fake, "C1", slackfake.Message{TS: ts(1), User: "U1", Text: "plain"})
+	mustAdd(t, fake, "C1", slackfake.Message{TS: ts(2), User: "U1", Text: "parent"})
+	mustAdd(t, fake, "C1", slackfake.Message{TS: ts(3), User: "U2", Text: "reply a", ThreadTS: ts(2)})
+	mustAdd(t, fake, "C1", slackfake.Message{TS: ts(4), User: "U2", Text: "reply b", ThreadTS: ts(2), Broadcast: true})
+	for _, d := range []string{ts(1), ts(2), ts(3)} {
+		if err := fake.DeleteMessage("C1", d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	history := func() []slackapi.Message {
+		t.Helper()
+		res, err := api.GetConversationHistory(&slackapi.GetConversationHistoryParameters{ChannelID: "C1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Messages
+	}
+	h := history()
+	if got := tss(h); !cmp.Equal(got, []string{ts(4), ts(2)}) {
+		t.Fatalf("history %v, want the broadcast reply and the tombstone", got)
+	}
+	if m := h[1].Msg; m.SubType != "tombstone" || !m.Hidden || m.Text != "This message was deleted." || m.User != "USLACKBOT" || m.ReplyCount != 1 {
+		t.Errorf("tombstone %+v", m)
+	}
+	replies, _, _, err := api.GetConversationReplies(&slackapi.GetConversationRepliesParameters{ChannelID: "C1", Timestamp: ts(2)})
+	if err != nil || !cmp.Equal(tss(replies), []string{ts(2), ts(4)}) {
+		t.Fatalf("replies %v %v, want the tombstone and reply b", tss(replies), err)
+	}
+	if err := fake.DeleteMessage("C1", ts(4)); err != nil {
+		t.Fatal(err)
+	}
+	if got := tss(history()); len(got) != 0 {
+		t.Errorf("history %v after the last reply went, want empty", got)
+	}
+	if err := fake.DeleteMessage("C1", ts(4)); err == nil {
+		t.Error("deleting a deleted message succeeded")
 	}
 }

@@ -1,0 +1,81 @@
+package jobs_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+
+	"github.com/groundwork-dev/groundwork/collectors/jobs"
+	"github.com/groundwork-dev/groundwork/timeline"
+)
+
+// TestPeriodicPruneForgetsOldJournal: the periodic job, queued by River's
+// leader when the client starts, forgets journal events older than the
+// retention and keeps the rest.
+func TestPeriodicPruneForgetsOldJournal(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t, 1)
+	now := t0.Add(20 * 24 * time.Hour)
+	chat := func(at time.Time) timeline.JournalEntry {
+		return timeline.JournalEntry{Source: timeline.SourceSlack, Scope: "C1", Event: timeline.Event{
+			ID: "slack:message:C1:" + at.Format("150405.000000") + at.Format("20060102"), Source: timeline.SourceSlack,
+			Kind: timeline.KindChatMessage, OccurredAt: at, Title: "m"}}
+	}
+	old, fresh := chat(now.Add(-15*24*time.Hour)), chat(now.Add(-13*24*time.Hour))
+	if _, err := b.deliveries.RecordDelivery(ctx, timeline.Delivery{Receiver: "slack", ID: "j",
+		Journal: []timeline.JournalEntry{old, fresh}}); err != nil {
+		t.Fatal(err)
+	}
+
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &jobs.PruneWorker{PruneFunc: b.store.PruneJournal, Retention: 14 * 24 * time.Hour,
+		NowFunc: func() time.Time { return now }})
+	client, err := river.NewClient(riverpgxv5.New(b.schema.Pool), &river.Config{
+		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 1}},
+		Workers:           workers,
+		PeriodicJobs:      []*river.PeriodicJob{jobs.PeriodicPrune(time.Hour)},
+		FetchCooldown:     10 * time.Millisecond,
+		FetchPollInterval: 50 * time.Millisecond,
+		Logger:            slog.New(slog.NewTextHandler(io.Discard, nil)),
+		TestOnly:          true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := client.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = client.StopAndCancel(sctx)
+	})
+	deadline := time.Now().Add(60 * time.Second) // a hang guard, not a timing
+	for {
+		var done int
+		if err := b.schema.Pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE kind = $1 AND state = 'completed'`,
+			jobs.PruneKind).Scan(&done); err != nil {
+			t.Fatal(err)
+		}
+		if done > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the periodic prune never ran")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	left, err := b.store.JournalEvents(ctx, timeline.SourceSlack, "C1", now.Add(-30*24*time.Hour), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(left) != 1 || left[0].ID != fresh.Event.ID {
+		t.Errorf("journal after pruning: %+v, want only the 13-day-old event", left)
+	}
+}
