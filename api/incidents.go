@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -59,7 +60,9 @@ func parseTimeParam(q url.Values, name string) (*time.Time, error) {
 	return &t, nil
 }
 
-func parseTimelineParams(q url.Values) (timelineParams, error) {
+// parseTimelineParams reads a timeline query; sources are the names the
+// source filter accepts.
+func parseTimelineParams(q url.Values, sources []string) (timelineParams, error) {
 	var p timelineParams
 	var err error
 	for _, v := range q["source"] {
@@ -67,8 +70,8 @@ func parseTimelineParams(q url.Values) (timelineParams, error) {
 			if s = strings.TrimSpace(s); s == "" {
 				continue
 			}
-			if !validSource(s) {
-				return p, badRequest("invalid_source", fmt.Sprintf("source must be one of %s, got %s", strings.Join(timeline.Sources, ", "), quoted(s)))
+			if !slices.Contains(sources, s) {
+				return p, badRequest("invalid_source", fmt.Sprintf("source must be one of %s, got %s", strings.Join(sources, ", "), quoted(s)))
 			}
 			p.Sources = append(p.Sources, s)
 		}
@@ -108,15 +111,6 @@ func parseTimelineParams(q url.Values) (timelineParams, error) {
 	return p, nil
 }
 
-func validSource(s string) bool {
-	for _, v := range timeline.Sources {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
-
 func validKindFilter(k string) bool {
 	if strings.HasSuffix(k, ".") {
 		for _, v := range timeline.Kinds {
@@ -149,7 +143,7 @@ func (s *Server) getTimeline(w http.ResponseWriter, r *http.Request) (err error)
 	}
 	// Any lookup below may find the incident gone.
 	defer func() { err = incidentErr(id, err) }()
-	p, err := parseTimelineParams(r.URL.Query())
+	p, err := parseTimelineParams(r.URL.Query(), s.sourceNames())
 	if err != nil {
 		return err
 	}

@@ -342,6 +342,7 @@ var servedOperations = []string{
 	"POST /webhooks/incident",
 	"POST /webhooks/pagerduty",
 	"POST /webhooks/slack",
+	"POST /webhooks/{receiver}",
 }
 
 // brokenServer is b's server over a store whose database is closed.

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/groundwork-dev/groundwork/api"
+	"github.com/groundwork-dev/groundwork/collectors"
 )
 
 // webhookAndCollectContract exercises the webhook receivers and the collect
@@ -76,6 +77,20 @@ func webhookAndCollectContract(t *testing.T, c *contract) {
 		c.call(t, srv, "POST", "/webhooks/incident", "", []byte(`{"id":"../x","started_at":"2026-11-20T09:00:00Z"}`),
 			genericHeaders([]byte(`{"id":"../x","started_at":"2026-11-20T09:00:00Z"}`))...)
 
+		// A plug-in source's receiver, mounted through the generic path.
+		plug := setupWebhooks(t, func(s *api.Server) { s.Receivers = []collectors.WebhookReceiver{beacon{token: beaconToken}} }).srv.URL
+		auth := []string{"Authorization", "Bearer " + beaconToken}
+		declare := []byte(`{"declare":{"id":"BEACON-1","service":"PSVC003","started_at":"2026-11-20T10:00:00Z"}}`)
+		c.call(t, plug, "POST", "/webhooks/beacon", "", declare, auth...)
+		c.call(t, plug, "POST", "/webhooks/beacon", "", declare, auth...)      // duplicate
+		c.call(t, plug, "POST", "/webhooks/beacon", "", []byte(`{}`), auth...) // ignored
+		c.call(t, plug, "POST", "/webhooks/beacon", "", declare, "Authorization", "Bearer nope")
+		c.call(t, plug, "POST", "/webhooks/beacon", "", []byte(`{"signals":[{"at":"x"}]}`), auth...)
+		c.call(t, plug, "POST", "/webhooks/beacon", "", huge, auth...)
+		c.call(t, plug, "POST", "/webhooks/beacon", "", declare, append(auth, "Content-Type", "text/plain")...)
+		c.call(t, plug, "POST", "/webhooks/beacon", "", []byte(`{"fault":true}`), auth...)
+		c.call(t, plug, "POST", "/webhooks/nope", "", declare, auth...)
+
 		// Collect.
 		c.call(t, srv, "POST", "/v1/incidents/PCHECKOUT/collect", writeToken, nil)
 		c.call(t, srv, "POST", "/v1/incidents/PCHECKOUT/collect", writeToken,
@@ -100,4 +115,10 @@ func webhookAndCollectContract(t *testing.T, c *contract) {
 	c.call(t, srv, "POST", "/webhooks/github", "", push, ghHeaders(push, "push", "n-2")...)
 	msg := testdata(t, "events_api_message_channels.json")
 	c.call(t, srv, "POST", "/webhooks/slack", "", msg, noQueue.slackHeaders(msg)...)
+	plugNoQueue := setupWebhooks(t, func(s *api.Server) {
+		s.Deliveries = nil
+		s.Receivers = []collectors.WebhookReceiver{beacon{token: beaconToken}}
+	})
+	c.call(t, plugNoQueue.srv.URL, "POST", "/webhooks/beacon", "", []byte(`{"declare":{"id":"BEACON-2","started_at":"2026-11-20T10:00:00Z"}}`),
+		"Authorization", "Bearer "+beaconToken)
 }

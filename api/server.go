@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/sync/semaphore"
 
+	"github.com/groundwork-dev/groundwork/collectors"
 	"github.com/groundwork-dev/groundwork/timeline"
 )
 
@@ -77,6 +78,12 @@ type Server struct {
 	Deliveries timeline.DeliveryStore
 	// Webhooks configures the webhook receivers.
 	Webhooks WebhookConfig
+	// Receivers are the plug-in sources' webhook receivers, each mounted
+	// at POST /webhooks/{name} (see collectors.WebhookReceiver).
+	Receivers []collectors.WebhookReceiver
+	// Sources names the plug-in sources, whose events the timeline's
+	// source filter accepts beside timeline.Sources.
+	Sources []string
 
 	tokens []tokenEntry
 	// streams counts the event streams being served, perToken by token
@@ -135,6 +142,7 @@ func (s *Server) Handler() http.Handler {
 	route("GET /v1/feed", ScopeRead, s.getFeed)
 	route("POST /v1/incidents/{id}/collect", ScopeWrite, s.collect)
 	s.routeWebhooks(handle)
+	s.routeReceivers(handle)
 	route("GET /openapi.json", "", s.getOpenAPI)
 	if s.Metrics != nil {
 		handle("GET /metrics", s.Metrics.Handler())

@@ -74,7 +74,7 @@ func (p *Planner) Plan(ctx context.Context, req timeline.CollectRequest) (timeli
 		return inc, timeline.Window{}, err
 	}
 	return inc, timeline.Window{IncidentID: inc.ID, IncidentSource: inc.Source, Start: start, End: end,
-		Repos: inc.Repos, Channels: inc.Channels}, nil
+		Repos: inc.Repos, Channels: inc.Channels, ServiceID: inc.ServiceID}, nil
 }
 
 func (p *Planner) find(ctx context.Context, req timeline.CollectRequest) (timeline.Incident, error) {

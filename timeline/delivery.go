@@ -135,12 +135,15 @@ type DeliveryResult struct {
 // scope holds Repo (when set; compared case-insensitively, as GitHub
 // compares repository names) or Channel (when set), and whose window
 // overlaps [From, To] (an open incident's window has no end here; callers
-// bound it with Incident.Covers).
+// bound it with Incident.Covers). A scope that names neither must set
+// AnyPlace: every incident whose window overlaps, for sources whose events
+// are not tied to a repository or a channel.
 type LiveScope struct {
-	Repo    string
-	Channel string
-	From    time.Time
-	To      time.Time
+	Repo     string
+	Channel  string
+	AnyPlace bool
+	From     time.Time
+	To       time.Time
 }
 
 // DeliveryStore records webhook deliveries and finds the incidents that live

@@ -36,6 +36,10 @@ const (
 	KindPageOther           = "page.other"
 	KindPageAnnotated       = "page.annotated"
 	KindAlertTriggered      = "alert.triggered"
+	// KindAlertFiring and KindAlertResolved are the start and the end of
+	// one span of an alert that fired (a monitoring system's alert rule).
+	KindAlertFiring   = "alert.firing"
+	KindAlertResolved = "alert.resolved"
 
 	KindDeployQueued    = "deploy.queued"
 	KindDeployStarted   = "deploy.started"
@@ -61,7 +65,7 @@ const (
 var Kinds = []string{
 	KindPageTriggered, KindPageAcknowledged, KindPageUnacknowledged, KindPageEscalated,
 	KindPageReassigned, KindPageNotified, KindPagePriorityChanged, KindPageResolved,
-	KindPageOther, KindPageAnnotated, KindAlertTriggered,
+	KindPageOther, KindPageAnnotated, KindAlertTriggered, KindAlertFiring, KindAlertResolved,
 	KindDeployQueued, KindDeployStarted, KindDeploySucceeded, KindDeployFailed,
 	KindDeployInactive, KindDeployPending,
 	KindChangeCommit, KindChangeMerged, KindChangeRelease, KindCICompleted,

@@ -175,6 +175,9 @@ type Window struct {
 	Repos []string
 	// Channels are Slack channel ids in scope.
 	Channels []string
+	// ServiceID is the incident's service, for sources whose scope is
+	// chosen by service (empty when the incident has none).
+	ServiceID string
 }
 
 // Contains reports whether t lies inside the window, both ends included.

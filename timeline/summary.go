@@ -403,7 +403,7 @@ func keyMoments(inc Incident, events []Event) ([]KeyMoment, Durations) {
 	for i := range events {
 		e := &events[i]
 		switch e.Kind {
-		case KindAlertTriggered:
+		case KindAlertTriggered, KindAlertFiring:
 			firstAlert = cmp.Or(firstAlert, e)
 		case KindPageTriggered:
 			firstTrigger = cmp.Or(firstTrigger, e)

@@ -619,6 +619,15 @@ func TestSummarizeDeployGrouping(t *testing.T) {
 			want: []string{"first_alert 12:00", "rollback 12:10"},
 		},
 		{
+			name: "a monitoring alert that fired is the first alert, and anchors the last deploy before it",
+			events: []Event{
+				st(1, KindDeploySucceeded, "2025-01-06T11:00:00Z", 1, "prod", "aaa"),
+				ev("monitor:alert:HighLatency:00000000000000aa:1736164800", KindAlertFiring, "2025-01-06T11:50:00Z"),
+				alert,
+			},
+			want: []string{"last_deploy_before_first_alert 11:00", "first_alert 11:50"},
+		},
+		{
 			name: "a deploy after the first alert is not the last deploy before it",
 			events: []Event{
 				alert,

@@ -16,6 +16,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/groundwork-dev/groundwork/api"
+	"github.com/groundwork-dev/groundwork/collectors"
 	"github.com/groundwork-dev/groundwork/collectors/github"
 	"github.com/groundwork-dev/groundwork/collectors/pagerduty"
 	"github.com/groundwork-dev/groundwork/collectors/slack"
@@ -137,6 +138,9 @@ type SourcesConfig struct {
 	GitHub    github.Config    `yaml:"github"`
 	Slack     slack.Config     `yaml:"slack"`
 	Generic   GenericConfig    `yaml:"generic"`
+	// Plugins holds the config of every source of sourceList, by name,
+	// decoded by the source's own type (sources.go).
+	Plugins map[string]collectors.Config `yaml:"-"`
 }
 
 // GenericConfig is the generic signed incident hook.
@@ -300,6 +304,7 @@ func DefaultConfig() Config {
 			PagerDuty: pagerduty.DefaultConfig(),
 			GitHub:    github.Config{APIURL: github.DefaultAPIURL},
 			Slack:     slack.Config{}.WithDefaults(),
+			Plugins:   defaultPlugins(),
 		},
 	}
 }
@@ -324,6 +329,7 @@ func ParseConfig(raw []byte, getenv func(string) string) (Config, error) {
 	}
 	if len(root.Content) > 0 {
 		doc := root.Content[0]
+		plugins := takePluginSections(doc)
 		if err := checkKeys(doc, reflect.TypeOf(cfg), ""); err != nil {
 			return cfg, fmt.Errorf("config: %w", err)
 		}
@@ -334,6 +340,12 @@ func ParseConfig(raw []byte, getenv func(string) string) (Config, error) {
 			return cfg, fmt.Errorf("config: %w", err)
 		}
 		if err := doc.Decode(&cfg); err != nil {
+			return cfg, fmt.Errorf("config: %w", err)
+		}
+		for _, n := range plugins {
+			expandNode(n, getenv)
+		}
+		if err := decodePlugins(cfg.Sources.Plugins, plugins); err != nil {
 			return cfg, fmt.Errorf("config: %w", err)
 		}
 	}
@@ -555,6 +567,7 @@ func (c Config) Validate() error {
 	add(c.Sources.PagerDuty.Validate())
 	add(c.Sources.GitHub.Validate())
 	add(c.Sources.Slack.Validate())
+	add(validatePlugins(c.Sources.Plugins))
 	for id, s := range c.Services {
 		add(checkScope("services."+id, s))
 	}

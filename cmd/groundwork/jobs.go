@@ -140,6 +140,8 @@ func (a *app) wireJobs() error {
 	}
 	a.api.Deliveries = a.deliveries
 	a.api.Webhooks = a.webhookConfig()
+	a.api.Receivers = pluginReceivers(cfg, a.registry, a.log)
+	a.api.Sources = pluginNames()
 	return nil
 }
 

@@ -49,6 +49,9 @@ func buildRegistry(cfg Config, obs collectors.Observer, log *zap.Logger, coverag
 	} else {
 		log.Info("source disabled: sources.slack.token is not set", zap.String("source", timeline.SourceSlack))
 	}
+	if err := registerPlugins(reg, cfg, obs, log, coverage); err != nil {
+		return nil, err
+	}
 	return reg, nil
 }
 
@@ -60,6 +63,7 @@ func (c Config) secrets() []string {
 	for _, t := range c.APITokens {
 		out = append(out, t.Token)
 	}
+	out = append(out, collectors.SecretsOf(c.Sources.Plugins)...)
 	return append(out, dsnSecrets(c.DatabaseURL)...)
 }
 

@@ -381,8 +381,8 @@ func (d *Deliveries) handOver(ctx context.Context, incidentID string, jobID int6
 
 // LiveIncidents implements timeline.DeliveryStore.
 func (d *Deliveries) LiveIncidents(ctx context.Context, q timeline.LiveScope) ([]timeline.Incident, error) {
-	if q.Repo == "" && q.Channel == "" {
-		return nil, fmt.Errorf("%w: live scope names neither a repository nor a channel", timeline.ErrInvalid)
+	if q.Repo == "" && q.Channel == "" && !q.AnyPlace {
+		return nil, fmt.Errorf("%w: live scope names neither a repository nor a channel, nor any place", timeline.ErrInvalid)
 	}
 	if q.To.Before(q.From) {
 		return nil, fmt.Errorf("%w: live scope ends before it starts", timeline.ErrInvalid)

@@ -431,6 +431,17 @@ func TestLiveIncidents(t *testing.T) {
 	if _, err := d.LiveIncidents(ctx, timeline.LiveScope{From: t0, To: t0}); !errors.Is(err, timeline.ErrInvalid) {
 		t.Errorf("scope without repo or channel: err = %v, want ErrInvalid", err)
 	}
+	// Any place: every incident whose window holds the moment.
+	anyPlace := scope("", "", 10*time.Minute)
+	anyPlace.AnyPlace = true
+	if diff := cmp.Diff([]string{"CLOSED", "OPEN", "OTHER"}, ids(anyPlace)); diff != "" {
+		t.Errorf("any place (-want +got):\n%s", diff)
+	}
+	anyPlace = scope("", "", 5*time.Hour)
+	anyPlace.AnyPlace = true
+	if diff := cmp.Diff([]string{"OPEN"}, ids(anyPlace)); diff != "" {
+		t.Errorf("any place after the closed windows (-want +got):\n%s", diff)
+	}
 }
 
 // scope is the live scope of one moment, at offset d from t0.

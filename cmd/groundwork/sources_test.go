@@ -1,0 +1,137 @@
+package main
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/groundwork-dev/groundwork/collectors/prometheus"
+)
+
+const promSection = `
+  prometheus:
+    api_url: http://prometheus.monitoring:9090
+    bearer_token: "${PROMETHEUS_TOKEN}"
+    external_labels: {cluster: eu-west-1}
+    matchers:
+      PSVC001: '{service="checkout"}'
+    webhook:
+      username: alertmanager
+      password: "${ALERTMANAGER_PASSWORD}"
+`
+
+var promEnv = map[string]string{"PROMETHEUS_TOKEN": "prom-token-secret-321", "ALERTMANAGER_PASSWORD": "am-password-secret-654"}
+
+// withProm is validConfig with a sources.prometheus section.
+func withProm(section string) []byte {
+	return []byte(strings.Replace(validConfig, "  generic:\n", strings.TrimPrefix(section, "\n")+"  generic:\n", 1))
+}
+
+func envWithProm() func(string) string {
+	env := map[string]string{}
+	for k, v := range testEnv {
+		env[k] = v
+	}
+	for k, v := range promEnv {
+		env[k] = v
+	}
+	return getenv(env)
+}
+
+// TestListedSourceConfigured: a listed source's section is decoded by its
+// own type over its defaults, ${VAR} expanded, printed with its secrets
+// redacted and scrubbed from errors, and builds its collector and receiver.
+func TestListedSourceConfigured(t *testing.T) {
+	cfg, err := ParseConfig(withProm(promSection), envWithProm())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc, ok := cfg.Sources.Plugins[prometheus.Name].(*prometheus.Config)
+	if !ok {
+		t.Fatalf("sources.prometheus decoded as %T", cfg.Sources.Plugins[prometheus.Name])
+	}
+	if pc.APIURL != "http://prometheus.monitoring:9090" || pc.BearerToken.Value() != promEnv["PROMETHEUS_TOKEN"] ||
+		pc.Webhook.Username != "alertmanager" || pc.Step != 15*time.Second || pc.ExternalLabels["cluster"] != "eu-west-1" {
+		t.Errorf("decoded %+v, want the section over the defaults", pc)
+	}
+	out := cfg.String()
+	for _, s := range promEnv {
+		if strings.Contains(out, s) {
+			t.Errorf("printed config shows a Prometheus secret:\n%s", out)
+		}
+	}
+	if !strings.Contains(out, "prometheus:") || !strings.Contains(out, "api_url: http://prometheus.monitoring:9090") ||
+		!strings.Contains(out, "bearer_token: '[REDACTED]'") {
+		t.Errorf("printed config lacks the Prometheus section, redacted:\n%s", out)
+	}
+	for _, s := range promEnv {
+		if !slices.Contains(cfg.secrets(), s) {
+			t.Error("the Prometheus secrets are not scrubbed from errors")
+		}
+	}
+
+	reg, err := buildRegistry(cfg, nil, zap.NewNop(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := reg.Get(prometheus.Name); !ok {
+		t.Error("api_url is set, but the prometheus collector is not registered")
+	}
+	rcv := pluginReceivers(cfg, reg, zap.NewNop())
+	if len(rcv) != 1 || rcv[0].Name() != "alertmanager" {
+		t.Errorf("receivers %v, want alertmanager", rcv)
+	}
+
+	off, err := ParseConfig([]byte(validConfig), getenv(testEnv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err = buildRegistry(off, nil, zap.NewNop(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := reg.Get(prometheus.Name); ok {
+		t.Error("without sources.prometheus the collector is registered")
+	}
+	if rcv := pluginReceivers(off, reg, zap.NewNop()); len(rcv) != 1 {
+		t.Error("the receiver is mounted even when unconfigured, to say so to its sender")
+	}
+}
+
+// TestListedSourceErrorsNameTheKey: unknown keys, undecodable values and
+// invalid settings of a listed source are named by their full path; a
+// section of a source that is not listed is an unknown key.
+func TestListedSourceErrorsNameTheKey(t *testing.T) {
+	for name, tc := range map[string]struct {
+		from, to string
+		wantKey  string
+	}{
+		"unknown key":        {"    api_url:", "    api_urll: x\n    api_url:", "sources.prometheus.api_urll: unknown key"},
+		"unknown nested key": {"      username:", "      user: x\n      username:", "sources.prometheus.webhook.user: unknown key"},
+		"bad duration":       {"    api_url:", "    step: fast\n    api_url:", "sources.prometheus:"},
+		"bad url":            {"http://prometheus.monitoring:9090", "prometheus:9090", "sources.prometheus.api_url"},
+		"bad matcher":        {`'{service="checkout"}'`, `'service=checkout'`, "sources.prometheus.matchers.PSVC001"},
+		"webhook half":       {`      password: "${ALERTMANAGER_PASSWORD}"`, "", "sources.prometheus.webhook.password"},
+		"not a mapping":      {promSection, "\n  prometheus: yes\n", "sources.prometheus: want a mapping"},
+		"not listed":         {promSection, "\n  nagios:\n    url: x\n", "sources.nagios: unknown key"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			section := strings.Replace(promSection, tc.from, tc.to, 1)
+			if section == promSection {
+				t.Fatalf("test case does not change the section: %q", tc.from)
+			}
+			_, err := ParseConfig(withProm(section), envWithProm())
+			if err == nil || !strings.Contains(err.Error(), tc.wantKey) {
+				t.Fatalf("err = %v, want it to name %s", err, tc.wantKey)
+			}
+			for _, s := range promEnv {
+				if strings.Contains(err.Error(), s) {
+					t.Errorf("the error shows a secret: %v", err)
+				}
+			}
+		})
+	}
+}

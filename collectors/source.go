@@ -1,0 +1,169 @@
+package collectors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/groundwork-dev/groundwork/timeline"
+)
+
+// Source describes one source of events: its name, its configuration, how
+// its collector is built and, optionally, its webhook receivers. A source
+// lives in one folder, collectors/<name>, and exports one Source value; cmd
+// lists those values explicitly (cmd/groundwork/sources.go) and does the
+// rest: it decodes sources.<name> into NewConfig's value, validates it,
+// prints it with its secrets redacted, builds the collector when the source
+// is enabled and mounts the receivers under POST /webhooks/{name}.
+type Source struct {
+	// Name is the config key (sources.<name>) and the Event.Source of every
+	// event the source emits. It is lower-case letters, digits and '_'.
+	Name string
+	// NewConfig returns a pointer to the source's config struct with every
+	// default filled in. cmd decodes the YAML section over it, refusing
+	// unknown keys, then calls Validate.
+	NewConfig func() Config
+	// New builds the collector from the config NewConfig returned, decoded
+	// and valid, when it is Enabled. opts carries the process's shared
+	// observer, logger and clock.
+	New func(cfg Config, opts ClientOptions) (Collector, error)
+	// Receivers, when set, returns the source's webhook receivers. c is the
+	// source's collector, or nil when the source is disabled (a receiver
+	// may still capture live events then). A receiver whose credentials are
+	// not configured is returned all the same and refuses every delivery
+	// with ErrNotConfigured, so that a sender gets an answer that says why.
+	Receivers func(cfg Config, c Collector, opts ClientOptions) []WebhookReceiver
+}
+
+// Config is a source's configuration: a pointer to a struct with yaml tags.
+// Secret fields have the type Secret, so that printing the configuration
+// redacts them without a list kept by hand.
+type Config interface {
+	// Validate reports every problem, each error naming its key relative
+	// to the source's section ("api_url: ..."); cmd adds "sources.<name>.".
+	Validate() error
+	// Enabled reports whether the collector should run: its required
+	// settings are present.
+	Enabled() bool
+}
+
+// WebhookReceiver receives one kind of delivery from a source. The api does
+// everything that is the same for every sender: it caps and reads the body,
+// maps errors to statuses, digests a missing delivery id, deduplicates,
+// records the incidents, the live events and the queued collections in one
+// transaction, and counts the outcome.
+type WebhookReceiver interface {
+	// Name is the last segment of the receiver's path, POST
+	// /webhooks/{Name}, and the receiver of the recorded delivery: lower-case
+	// letters, digits, '_' and '-'.
+	Name() string
+	// Receive verifies the sender before it parses anything, then parses
+	// and normalises the body. Its errors are refusals made with Refuse
+	// (wrapping ErrNotConfigured, ErrUnauthenticated, ErrMalformed or
+	// ErrUnsupportedMediaType), whose messages the sender reads; any other
+	// error is a fault of the service (500, cause hidden).
+	Receive(ctx context.Context, r *http.Request, body []byte) (Delivery, error)
+}
+
+// Delivery is what a receiver made of one delivery.
+type Delivery struct {
+	// ID is the sender's delivery id; when empty the api uses a digest of
+	// the body, so that a retry of the same body changes nothing.
+	ID string
+	// Ignored, when set, acknowledges the delivery without recording it,
+	// and says why (an event type that is not captured).
+	Ignored string
+	// Incidents are declared (the lifecycle of an incident the source
+	// owns); the api fills in each one's window and scope (services.<id>).
+	Incidents []timeline.Incident
+	// Collect queues a collection per request.
+	Collect []timeline.CollectRequest
+	// Live are events as they happen, stored for every incident whose
+	// scope and window hold them; IncidentID is filled in by the api.
+	// Events without a time are dropped.
+	Live []timeline.Event
+	// Scope selects the incidents of Live by place: a repository, a
+	// channel, or AnyPlace. Its From and To are filled in by the api.
+	Scope timeline.LiveScope
+	// AcceptFunc, when set, reports whether incident inc takes live event
+	// e, beyond its window (a service's label matcher); nil takes all.
+	AcceptFunc func(inc timeline.Incident, e timeline.Event) bool
+}
+
+// Refusals a receiver returns, through Refuse; the api answers each with
+// its status.
+var (
+	// ErrNotConfigured: the receiver's credentials are not set (401).
+	ErrNotConfigured = errors.New("webhook not configured")
+	// ErrUnauthenticated: the sender's signature or credentials are
+	// missing or wrong (401).
+	ErrUnauthenticated = errors.New("unauthenticated")
+	// ErrMalformed: the body is not what the sender sends (400).
+	ErrMalformed = errors.New("malformed body")
+	// ErrUnsupportedMediaType: the body is not of the media type the
+	// receiver reads (415).
+	ErrUnsupportedMediaType = errors.New("unsupported media type")
+)
+
+// RefusalError is a refusal whose Message is written for the sender: it
+// names what is wrong and never holds a secret or an internal error chain.
+type RefusalError struct {
+	// Reason is one of ErrNotConfigured, ErrUnauthenticated, ErrMalformed
+	// or ErrUnsupportedMediaType.
+	Reason  error
+	Message string
+}
+
+func (e *RefusalError) Error() string { return e.Message }
+
+// Unwrap returns the reason, for errors.Is.
+func (e *RefusalError) Unwrap() error { return e.Reason }
+
+// Refuse returns a *RefusalError for reason with a formatted message.
+func Refuse(reason error, format string, args ...any) error {
+	return &RefusalError{Reason: reason, Message: fmt.Sprintf(format, args...)}
+}
+
+// RequireJSON refuses a body whose Content-Type is set and is not JSON in
+// UTF-8. A missing Content-Type is let through.
+func RequireJSON(r *http.Request) error {
+	ct := r.Header.Get("Content-Type")
+	if ct == "" {
+		return nil
+	}
+	mt, params, err := mime.ParseMediaType(ct)
+	if err == nil && (mt == "application/json" || strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json")) {
+		if cs, ok := params["charset"]; !ok || strings.EqualFold(cs, "utf-8") {
+			return nil
+		}
+	}
+	return Refuse(ErrUnsupportedMediaType, "the body must be JSON: send Content-Type: application/json (UTF-8), not %q", ct)
+}
+
+// Person is a person as a source knows them, for joining one responder's
+// identities across sources and for judging their working hours.
+type Person struct {
+	ID    string
+	Name  string
+	Email string
+	// TimeZone is an IANA zone name, empty when unknown.
+	TimeZone string
+	// Bot is true for an app or integration acting on its own.
+	Bot bool
+}
+
+// ErrUnknownPerson is returned by a PeopleResolver that does not know id.
+var ErrUnknownPerson = errors.New("unknown person")
+
+// PeopleResolver is implemented by a collector whose source has people
+// (chat users, on-call responders): it names them for live capture as the
+// collector names them when collecting.
+type PeopleResolver interface {
+	// Person returns the person with the source's id. It returns an error
+	// wrapping ErrUnknownPerson when the source does not know them, and
+	// ctx.Err() when ctx ends first.
+	Person(ctx context.Context, id string) (Person, error)
+}
