@@ -126,9 +126,9 @@ func (s *Server) getFeed(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := FeedJSON{Events: make([]EventJSON, 0, len(events)), NextAfter: p.After}
+	out := feedPageJSON{Events: make([]any, 0, len(events)), NextAfter: p.After}
 	for _, e := range events {
-		out.Events = append(out.Events, eventJSON(e))
+		out.Events = append(out.Events, feedEntryJSON(e))
 		out.NextAfter = e.Seq
 	}
 	return writeJSON(w, http.StatusOK, out)
@@ -239,10 +239,11 @@ func (s *Server) streamFeed(w http.ResponseWriter, r *http.Request, p feedParams
 	}
 }
 
-// writeSSEEvent writes one event. The data is one line of JSON (encoding/json
-// escapes line breaks inside strings), so no data: line needs splitting.
+// writeSSEEvent writes one event (or annotation change). The data is one
+// line of JSON (encoding/json escapes line breaks inside strings), so no
+// data: line needs splitting.
 func writeSSEEvent(bw *bufio.Writer, e timeline.Event) error {
-	b, err := jsonLine(eventJSON(e))
+	b, err := jsonLine(feedEntryJSON(e))
 	if err != nil {
 		return err
 	}

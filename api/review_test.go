@@ -61,7 +61,7 @@ func setupReview(t testing.TB, configure ...func(*api.Server)) *reviewBundle {
 			{Name: "facilitators", Token: readToken, Scopes: []string{"read"}},
 			{Name: "writer", Token: writeToken, Scopes: []string{"write"}},
 		},
-		Summaries: st, Versions: st, Review: review, Feed: b.feed,
+		Summaries: st, Versions: st, Review: review, Feed: b.feed, Annotations: st,
 		HeartbeatInterval: 50 * time.Millisecond,
 		Metrics:           api.NewMetrics(),
 		NowFunc:           func() time.Time { return b.now },

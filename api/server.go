@@ -56,6 +56,10 @@ type Server struct {
 	Deliveries timeline.DeliveryStore
 	// Webhooks configures the webhook receivers.
 	Webhooks WebhookConfig
+	// Annotations stores the markers and notes of /v1/incidents/{id}/annotations,
+	// which timeline rows and the feed carry; without it those endpoints
+	// answer 503 and timelines carry none.
+	Annotations timeline.AnnotationStore
 
 	tokens []tokenEntry
 	// writeTimeout bounds each write of a streamed response (default
@@ -105,6 +109,7 @@ func (s *Server) Handler() http.Handler {
 	route("GET /v1/incidents/{id}/timeline", ScopeRead, s.getTimeline)
 	route("GET /v1/feed", ScopeRead, s.getFeed)
 	route("POST /v1/incidents/{id}/collect", ScopeWrite, s.collect)
+	s.routeAnnotations(route)
 	s.routeWebhooks(handle)
 	route("GET /openapi.json", "", s.getOpenAPI)
 	if s.Metrics != nil {
@@ -135,7 +140,8 @@ func (s *Server) wrap(scope string, h handlerFunc) http.Handler {
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 		if scope != "" {
-			if err := s.authenticate(r, scope); err != nil {
+			var err error
+			if r, err = s.authenticate(r, scope); err != nil {
 				s.writeError(w, r, err)
 				return
 			}

@@ -22,6 +22,9 @@ type EventJSON struct {
 	URL        string          `json:"url"`
 	Details    map[string]any  `json:"details"`
 	Seq        int64           `json:"seq"`
+	// Annotations, on timelines (json and jsonl) only, are the annotations
+	// citing the event, when there are any.
+	Annotations []AnnotationJSON `json:"annotations,omitempty"`
 }
 
 // formatTime renders an instant in UTC with every nanosecond kept.
@@ -135,7 +138,10 @@ type TimelineJSON struct {
 	NextCursor *string     `json:"next_cursor"`
 }
 
-// FeedJSON is GET /v1/feed without Accept: text/event-stream.
+// FeedJSON is GET /v1/feed without Accept: text/event-stream. The feed
+// interleaves the changes of annotations with events (AnnotationChangeJSON,
+// AnnotationRemovalJSON, with "type": "annotation"); decoded into
+// EventJSON they keep their incident_id and seq.
 type FeedJSON struct {
 	Events []EventJSON `json:"events"`
 	// NextAfter is the seq to pass as after for the next page: the last

@@ -105,6 +105,11 @@ type Event struct {
 	Details    map[string]any
 	// Seq is the event's position in the feed; the store assigns it.
 	Seq int64
+	// Annotation, set only on entries of Store.Feed, makes the entry the
+	// change of an annotation rather than an event: ID, IncidentID and Seq
+	// are the annotation's, the other fields are empty, and
+	// Annotation.Deleted marks a removal. (Left out of an event's JSON.)
+	Annotation *Annotation `json:",omitempty"`
 }
 
 // EventID builds an event id from its source, upstream type and natural id

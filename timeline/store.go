@@ -31,7 +31,9 @@ type Store interface {
 	SourceStatuses(ctx context.Context, incidentID string) ([]SourceStatus, error)
 	// Timeline returns an incident's events ordered by (OccurredAt, ID).
 	Timeline(ctx context.Context, q TimelineQuery) ([]Event, error)
-	// Feed returns events of every incident with Seq > after, in Seq order.
+	// Feed returns events of every incident with Seq > after, in Seq order,
+	// interleaved with the changes of annotations (see Event.Annotation),
+	// which draw their Seq from the same sequence.
 	Feed(ctx context.Context, after int64, limit int) ([]Event, error)
 }
 

@@ -84,13 +84,19 @@ func newApp(ctx context.Context, cfg Config, log *zap.Logger, obs collectors.Obs
 		},
 	}
 	a.runner = &collectors.Runner{Registry: a.registry, Store: a.store, Logger: log, Progress: progress,
-		DoneFunc: a.metrics.CollectionDone, Secrets: cfg.secrets()}
+		DoneFunc: a.metrics.CollectionDone, Secrets: cfg.secrets(),
+		// Groundwork's own detections become suggested annotations.
+		AfterRunFunc: func(ctx context.Context, incidentID string) error {
+			_, err := timeline.Suggest(ctx, a.store, incidentID)
+			return err
+		}}
 	a.api = &api.Server{
 		Store: a.store, Logger: log, Tokens: cfg.APITokens,
 		Cursors:   timeline.CursorCodec{Key: key},
 		ReadyFunc: a.ready,
 		Metrics:   a.metrics,
 		Summaries: a.store, Versions: a.store, Review: review,
+		Annotations: a.store,
 	}
 	if err := a.wireJobs(); err != nil {
 		pool.Close()

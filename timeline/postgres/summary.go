@@ -57,11 +57,14 @@ func (s *Store) PriorPages(ctx context.Context, incidentID string, since, until 
 //   - the events' highest seq: every insert and every real change draws a
 //     new, higher one (events are never deleted one by one, only with their
 //     incident). The events_incident_seq index answers it from one entry;
+//   - likewise the annotations' highest seq (annotations_incident), as
+//     timeline rows carry their annotations;
 //   - a digest of the collection status rows' content (not their
 //     updated_at, which moves on every write even when nothing changed).
 const versionSQL = `
 SELECT (extract(epoch FROM i.updated_at) * 1000000)::bigint,
-       COALESCE((SELECT max(seq) FROM events WHERE incident_id = i.id), 0),
+       GREATEST(COALESCE((SELECT max(seq) FROM events WHERE incident_id = i.id), 0),
+                COALESCE((SELECT max(seq) FROM annotations WHERE incident_id = i.id), 0)),
        COALESCE((SELECT md5(string_agg(concat_ws('|', cs.source, cs.state, cs.error, cs.reason, cs.event_count,
                      (extract(epoch FROM cs.started_at) * 1000000)::bigint,
                      (extract(epoch FROM cs.finished_at) * 1000000)::bigint), E'\n' ORDER BY cs.source))
