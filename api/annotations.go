@@ -394,13 +394,14 @@ func (s *Server) deleteAnnotation(w http.ResponseWriter, r *http.Request) error 
 }
 
 // eventAnnotations returns the annotations that rows of incident id's
-// timeline carry (dismissed suggestions left out), by event id, or nil
-// without an annotation store.
-func (s *Server) eventAnnotations(ctx context.Context, id string) (map[string][]AnnotationJSON, error) {
+// timeline carry (dismissed suggestions left out), by event id: those of
+// the events page when it is not nil, else all. Without an annotation store
+// it returns nil.
+func (s *Server) eventAnnotations(ctx context.Context, id string, page []string) (map[string][]AnnotationJSON, error) {
 	if s.Annotations == nil {
 		return nil, nil
 	}
-	list, err := s.Annotations.Annotations(ctx, timeline.AnnotationQuery{IncidentID: id})
+	list, err := s.Annotations.Annotations(ctx, timeline.AnnotationQuery{IncidentID: id, EventIDs: page})
 	if err != nil || len(list) == 0 {
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -265,6 +266,25 @@ func TestTimelineRowsCarryAnnotations(t *testing.T) {
 	}
 	if n := bytes.Count(raw, []byte(`"annotations":`)); n != 2 {
 		t.Errorf("%d rows carry an annotations key, want 2", n)
+	}
+
+	// Page by page, each row carries the same annotations.
+	var paged []api.EventJSON
+	for next := ""; ; {
+		p := "/v1/incidents/PCHECKOUT/timeline?limit=2"
+		if next != "" {
+			p += "&cursor=" + url.QueryEscape(next)
+		}
+		_, _, raw := b.fetch(t, p)
+		pg := decode[api.TimelineJSON](t, raw)
+		paged = append(paged, pg.Events...)
+		if pg.NextCursor == nil {
+			break
+		}
+		next = *pg.NextCursor
+	}
+	if diff := cmp.Diff(page.Events, paged); diff != "" {
+		t.Errorf("paged timeline (-one page +pages of 2):\n%s", diff)
 	}
 
 	// The same page from decoded events (a store without TimelineEncoder).

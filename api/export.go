@@ -74,7 +74,7 @@ func (s *Server) exportTimeline(w http.ResponseWriter, r *http.Request, inc time
 	var anns map[string][]AnnotationJSON
 	if p.Format == formatJSONL {
 		// Lines carry their annotations, as rows of format=json do.
-		if anns, err = s.eventAnnotations(ctx, inc.ID); err != nil {
+		if anns, err = s.eventAnnotations(ctx, inc.ID, nil); err != nil {
 			return err
 		}
 	}

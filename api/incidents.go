@@ -200,7 +200,11 @@ func (s *Server) getTimeline(w http.ResponseWriter, r *http.Request) (err error)
 		out.NextCursor = &c
 		events = events[:p.Limit]
 	}
-	anns, err := s.eventAnnotations(r.Context(), id)
+	ids := make([]string, len(events))
+	for i, e := range events {
+		ids[i] = e.ID
+	}
+	anns, err := s.eventAnnotations(r.Context(), id, ids)
 	if err != nil {
 		return err
 	}
@@ -310,7 +314,11 @@ func (s *Server) writeEncodedTimeline(w http.ResponseWriter, r *http.Request, en
 	}
 	// Rows carry their annotations: the store's JSON of an event is an
 	// object, and "annotations" goes last, where EventJSON puts it.
-	anns, err := s.eventAnnotations(r.Context(), id)
+	ids := make([]string, len(events))
+	for i, e := range events {
+		ids[i] = e.ID
+	}
+	anns, err := s.eventAnnotations(r.Context(), id, ids)
 	if err != nil {
 		return err
 	}

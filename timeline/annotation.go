@@ -287,6 +287,9 @@ type AnnotationQuery struct {
 	Markers []string
 	// IncludeDismissed includes dismissed suggestions.
 	IncludeDismissed bool
+	// EventIDs, when not nil, keeps only the annotations that cite at
+	// least one of these events (a timeline page's).
+	EventIDs []string
 }
 
 // AnnotationPatch changes some fields of an annotation; nil fields are left

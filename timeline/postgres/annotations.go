@@ -227,28 +227,83 @@ func (s *Store) Annotation(ctx context.Context, incidentID, id string) (timeline
 	return a, nil
 }
 
-// Annotations implements timeline.AnnotationStore.
+// Annotations implements timeline.AnnotationStore. With q.EventIDs, the
+// ids and citations of the incident's annotations are read first and
+// matched here, and only the annotations that cite one of those events are
+// read whole: a timeline page asks on every page, and most pages of most
+// incidents carry none, so it costs them one small round trip.
 func (s *Store) Annotations(ctx context.Context, q timeline.AnnotationQuery) ([]timeline.Annotation, error) {
-	sql, args := annotationQuery(q.IncidentID)
+	var cond string
+	var condArgs []any
+	arg := func(v any) string {
+		condArgs = append(condArgs, v)
+		return "$%d"
+	}
 	if len(q.Markers) > 0 {
-		args = append(args, q.Markers)
-		sql += ` AND a.marker = ANY($` + fmt.Sprint(len(args)) + `)`
+		cond += ` AND a.marker = ANY(` + arg(q.Markers) + `)`
 	}
 	if !q.IncludeDismissed {
-		sql += ` AND a.status <> 'dismissed'`
+		cond += ` AND a.status <> 'dismissed'`
 	}
-	sql += ` ORDER BY a.created_at, a.id`
-	rows, err := s.pool.Query(ctx, sql, args...)
-	if err != nil {
+	// numbered renders cond's placeholders after the first n.
+	numbered := func(n int) string {
+		nums := make([]any, len(condArgs))
+		for i := range nums {
+			nums[i] = n + i + 1
+		}
+		return fmt.Sprintf(cond, nums...)
+	}
+	// Whether the incident exists travels in the same round trip.
+	var batch pgx.Batch
+	var exists bool
+	batch.Queue(`SELECT EXISTS (SELECT 1 FROM incidents WHERE id = $1)`, q.IncidentID).QueryRow(func(r pgx.Row) error {
+		return r.Scan(&exists)
+	})
+	var out []timeline.Annotation
+	var wanted []string
+	if q.EventIDs != nil {
+		batch.Queue(`SELECT a.id::text, a.event_ids FROM annotations a WHERE a.incident_id = $1 AND a.deleted_at IS NULL`+numbered(1),
+			append([]any{q.IncidentID}, condArgs...)...).Query(func(rows pgx.Rows) error {
+			if len(q.EventIDs) == 0 {
+				return nil
+			}
+			page := make(map[string]bool, len(q.EventIDs))
+			for _, id := range q.EventIDs {
+				page[id] = true
+			}
+			var id string
+			var cited []string
+			_, err := pgx.ForEachRow(rows, []any{&id, &cited}, func() error {
+				if slices.ContainsFunc(cited, func(e string) bool { return page[e] }) {
+					wanted = append(wanted, id)
+				}
+				return nil
+			})
+			return err
+		})
+	} else {
+		sql, args := annotationQuery(q.IncidentID)
+		batch.Queue(sql+numbered(len(args))+` ORDER BY a.created_at, a.id`, append(args, condArgs...)...).Query(func(rows pgx.Rows) error {
+			var err error
+			out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (timeline.Annotation, error) { return scanAnnotation(r, true) })
+			return err
+		})
+	}
+	if err := s.pool.SendBatch(ctx, &batch).Close(); err != nil {
 		return nil, fmt.Errorf("annotations of %s: %w", q.IncidentID, classify(err))
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (timeline.Annotation, error) { return scanAnnotation(r, true) })
-	if err != nil {
-		return nil, fmt.Errorf("annotations of %s: %w", q.IncidentID, classify(err))
+	if !exists {
+		return nil, fmt.Errorf("annotations: incident %s: %w", q.IncidentID, timeline.ErrNotFound)
 	}
-	if len(out) == 0 {
-		if err := incidentExists(ctx, s.pool, q.IncidentID); err != nil {
-			return nil, annotationErr("annotations", err)
+	if len(wanted) > 0 {
+		sql, args := annotationQuery(q.IncidentID)
+		args = append(args, wanted)
+		rows, err := s.pool.Query(ctx, sql+fmt.Sprintf(` AND a.id = ANY($%d::uuid[])`, len(args))+` ORDER BY a.created_at, a.id`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("annotations of %s: %w", q.IncidentID, classify(err))
+		}
+		if out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (timeline.Annotation, error) { return scanAnnotation(r, true) }); err != nil {
+			return nil, fmt.Errorf("annotations of %s: %w", q.IncidentID, classify(err))
 		}
 	}
 	return out, nil

@@ -417,6 +417,33 @@ func TestAnnotationList(t *testing.T) {
 	if len(got) != 2 || got[0].ID != a.ID {
 		t.Errorf("all: %+v", got)
 	}
+	// A timeline page's annotations: those citing one of its events.
+	e2 := chat("PA", 2, t0.Add(time.Second))
+	if _, err := st.UpsertEvents(ctx, []timeline.Event{e2}); err != nil {
+		t.Fatal(err)
+	}
+	c := mustCreate(t, st, note("PA", e2.ID, e.ID))
+	for _, tc := range []struct {
+		page []string
+		want []string
+	}{
+		{[]string{e2.ID}, []string{c.ID}},
+		{[]string{e.ID, "other"}, []string{a.ID, b.ID, c.ID}},
+		{[]string{"other"}, nil},
+		{[]string{}, nil},
+	} {
+		got, err := st.Annotations(ctx, timeline.AnnotationQuery{IncidentID: "PA", EventIDs: tc.page})
+		var ids []string
+		for _, x := range got {
+			ids = append(ids, x.ID)
+		}
+		if err != nil || !slices.Equal(ids, tc.want) {
+			t.Errorf("page %v: %v, %v; want %v", tc.page, ids, err, tc.want)
+		}
+	}
+	if _, err := st.Annotations(ctx, timeline.AnnotationQuery{IncidentID: "PNOPE", EventIDs: []string{}}); !errors.Is(err, timeline.ErrNotFound) {
+		t.Errorf("unknown incident, by page: %v", err)
+	}
 	if got, err := st.Annotations(ctx, timeline.AnnotationQuery{IncidentID: "PEMPTY"}); err != nil || len(got) != 0 {
 		t.Errorf("empty incident: %v, %v", got, err)
 	}
