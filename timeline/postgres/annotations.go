@@ -84,9 +84,12 @@ func notifyFeed(ctx context.Context, tx pgx.Tx, seq int64) error {
 	return err
 }
 
-func incidentExists(ctx context.Context, q interface {
-	QueryRow(context.Context, string, ...any) pgx.Row
-}, id string) error {
+// queryRower is a pool or a transaction.
+type queryRower interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+func incidentExists(ctx context.Context, q queryRower, id string) error {
 	var ok bool
 	if err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM incidents WHERE id = $1)`, id).Scan(&ok); err != nil {
 		return err
@@ -197,7 +200,9 @@ func annotationQuery(incidentID string) (sql string, args []any) {
 		FROM annotations a WHERE a.incident_id = $` + fmt.Sprint(len(args)) + ` AND a.deleted_at IS NULL`, args
 }
 
-func (s *Store) annotationTx(ctx context.Context, tx pgx.Tx, incidentID, id string) (timeline.Annotation, error) {
+// annotationTx reads one annotation that is not deleted, on tx (or the
+// pool).
+func (s *Store) annotationTx(ctx context.Context, tx queryRower, incidentID, id string) (timeline.Annotation, error) {
 	if !timeline.ValidAnnotationID(id) {
 		return timeline.Annotation{}, timeline.ErrAnnotationNotFound
 	}
@@ -215,12 +220,7 @@ func (s *Store) annotationTx(ctx context.Context, tx pgx.Tx, incidentID, id stri
 
 // Annotation implements timeline.AnnotationStore.
 func (s *Store) Annotation(ctx context.Context, incidentID, id string) (timeline.Annotation, error) {
-	var a timeline.Annotation
-	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		var err error
-		a, err = s.annotationTx(ctx, tx, incidentID, id)
-		return err
-	})
+	a, err := s.annotationTx(ctx, s.pool, incidentID, id)
 	if err != nil {
 		return a, annotationErr("annotation "+id+" of "+incidentID, err)
 	}

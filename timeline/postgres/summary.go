@@ -73,8 +73,9 @@ FROM incidents i
 WHERE i.id = $1`
 
 // IncidentVersion returns an opaque token that changes exactly when the
-// incident, its events or its collection status change; the API derives
-// ETags from it. It returns timeline.ErrNotFound for an unknown incident.
+// incident, its events, its annotations or its collection status change;
+// the API derives ETags from it. It returns timeline.ErrNotFound for an
+// unknown incident.
 func (s *Store) IncidentVersion(ctx context.Context, incidentID string) (string, error) {
 	var updated, maxSeq int64
 	var status string
