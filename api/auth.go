@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"net/http"
@@ -43,14 +44,37 @@ func newTokenTable(tokens []Token) []tokenEntry {
 	return out
 }
 
-// authenticate finds the token of the request. It compares against every
+// tokenNameKey is the context key of the request's token name.
+type tokenNameKey struct{}
+
+// tokenName is the name of the token that authenticated r (the author of
+// what it writes), "" on a route without auth.
+func tokenName(r *http.Request) string {
+	name, _ := r.Context().Value(tokenNameKey{}).(string)
+	return name
+}
+
+// authenticate finds the token of the request and returns r with the
+// token's name in its context (see tokenName). It compares against every
 // configured token in constant time (over fixed-length hashes), so neither
 // the match nor its position leaks through timing.
-func (s *Server) authenticate(r *http.Request, scope string) error {
+func (s *Server) authenticate(r *http.Request, scope string) (*http.Request, error) {
+	match, err := s.findToken(r, scope)
+	if err != nil {
+		return r, err
+	}
+	name := match.name
+	if name == "" {
+		name = "unnamed token"
+	}
+	return r.WithContext(context.WithValue(r.Context(), tokenNameKey{}, name)), nil
+}
+
+func (s *Server) findToken(r *http.Request, scope string) (*tokenEntry, error) {
 	h := r.Header.Get("Authorization")
 	const prefix = "bearer "
 	if len(h) <= len(prefix) || !strings.EqualFold(h[:len(prefix)], prefix) {
-		return &Error{Status: http.StatusUnauthorized, Code: "unauthorized", Message: "missing bearer token: send Authorization: Bearer <token>"}
+		return nil, &Error{Status: http.StatusUnauthorized, Code: "unauthorized", Message: "missing bearer token: send Authorization: Bearer <token>"}
 	}
 	got := sha256.Sum256([]byte(strings.TrimSpace(h[len(prefix):])))
 	var match *tokenEntry
@@ -60,14 +84,14 @@ func (s *Server) authenticate(r *http.Request, scope string) error {
 		}
 	}
 	if match == nil {
-		return &Error{Status: http.StatusUnauthorized, Code: "unauthorized", Message: "invalid bearer token"}
+		return nil, &Error{Status: http.StatusUnauthorized, Code: "unauthorized", Message: "invalid bearer token"}
 	}
 	if !match.scopes[scope] {
 		// The token's name is the operator's, not the caller's: it is
 		// logged, not sent.
 		s.logger().Info("request refused: the token lacks the scope", zap.String("token", match.name),
 			zap.String("scope", scope), zap.String("method", r.Method), zap.String("path", r.URL.Path))
-		return &Error{Status: http.StatusForbidden, Code: "forbidden", Message: "this token lacks the " + scope + " scope"}
+		return nil, &Error{Status: http.StatusForbidden, Code: "forbidden", Message: "this token lacks the " + scope + " scope"}
 	}
-	return nil
+	return match, nil
 }

@@ -56,7 +56,9 @@ FROM events WHERE incident_id = $1`
 // BenchmarkTimelineAPI fetches every page of a 10,000-event incident's
 // timeline through the API (over HTTP, with auth, cursors and JSON) and, in
 // the same run, the same rows as one SELECT json_agg(...) from Postgres; it
-// reports both and their ratio (target ≤ 2). GW_BENCH_EVENTS changes the size.
+// reports both and their ratio (target ≤ 2). GW_BENCH_EVENTS changes the size;
+// GW_BENCH_ANNOTATIONS=n annotates n of the events, spread over the timeline,
+// so that rows carry annotations.
 //
 //	go test ./api -run '^$' -bench TimelineAPI -benchtime 20x
 func BenchmarkTimelineAPI(b *testing.B) {
@@ -66,8 +68,18 @@ func BenchmarkTimelineAPI(b *testing.B) {
 	}
 	rb := setupReview(b)
 	rb.incident(b, timeline.Incident{ID: "PBENCH", StartedAt: t0})
-	rb.events(b, benchTimeline("PBENCH", n)...)
+	evs := benchTimeline("PBENCH", n)
+	rb.events(b, evs...)
 	ctx := context.Background()
+	if k, err := strconv.Atoi(os.Getenv("GW_BENCH_ANNOTATIONS")); err == nil && k > 0 {
+		for i := 0; i < k; i++ {
+			e := evs[i*len(evs)/k]
+			if _, err := rb.store.CreateAnnotation(ctx, timeline.Annotation{IncidentID: "PBENCH", EventIDs: []string{e.ID},
+				Marker: timeline.MarkerStar, Title: "worth a look", Author: "bench", Status: timeline.AnnotationActive}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
 	client := rb.srv.Client()
 
 	fetchAll := func(limit int) (events int, size int64) {
@@ -85,7 +97,7 @@ func BenchmarkTimelineAPI(b *testing.B) {
 				b.Fatalf("%d %v", resp.StatusCode, err)
 			}
 			size += int64(len(body))
-			events += bytes.Count(body, []byte(`"seq"`)) // Postgres writes "seq" : n
+			events += bytes.Count(body, []byte(`"occurred_at":`)) // annotations carry a seq, not an occurred_at
 			next := nextCursor(body)
 			if next == "" {
 				return events, size

@@ -73,6 +73,13 @@ func (s *Server) exportTimeline(w http.ResponseWriter, r *http.Request, inc time
 	if err != nil {
 		return err
 	}
+	var anns map[string][]AnnotationJSON
+	if p.Format == formatJSONL {
+		// Lines carry their annotations, as rows of format=json do.
+		if anns, err = s.eventAnnotations(ctx, inc.ID, nil); err != nil {
+			return err
+		}
+	}
 	h := w.Header()
 	h.Set("Content-Type", exportContentTypes[p.Format])
 	h.Set("X-Content-Type-Options", "nosniff")
@@ -84,6 +91,9 @@ func (s *Server) exportTimeline(w http.ResponseWriter, r *http.Request, inc time
 	rc := http.NewResponseController(w)
 	bw := bufio.NewWriterSize(w, 32<<10)
 	ew := newExportWriter(p.Format, bw, inc, s.Review.Location)
+	if x, ok := ew.(*jsonlExport); ok {
+		x.annotations = anns
+	}
 	if err := ew.begin(); err != nil {
 		return s.streamFailed(r, err)
 	}
@@ -140,12 +150,19 @@ func safeFilename(s string) string {
 	}, s)
 }
 
-// jsonlExport writes one EventJSON per line.
-type jsonlExport struct{ enc *json.Encoder }
+// jsonlExport writes one EventJSON per line, with its annotations.
+type jsonlExport struct {
+	enc         *json.Encoder
+	annotations map[string][]AnnotationJSON
+}
 
-func (x *jsonlExport) begin() error                 { return nil }
-func (x *jsonlExport) event(e timeline.Event) error { return x.enc.Encode(eventJSON(e)) }
-func (x *jsonlExport) end() error                   { return nil }
+func (x *jsonlExport) begin() error { return nil }
+func (x *jsonlExport) event(e timeline.Event) error {
+	ej := eventJSON(e)
+	ej.Annotations = x.annotations[e.ID]
+	return x.enc.Encode(ej)
+}
+func (x *jsonlExport) end() error { return nil }
 
 // csvColumns is the CSV header; details are a JSON object in one cell.
 var csvColumns = []string{"id", "incident_id", "seq", "occurred_at", "source", "kind",

@@ -263,12 +263,12 @@ func (s *Server) getFeed(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := FeedJSON{Events: make([]EventJSON, 0, len(events)), NextAfter: p.After}
+	out := feedPageJSON{Events: make([]any, 0, len(events)), NextAfter: p.After}
 	for _, e := range events {
-		out.Events = append(out.Events, eventJSON(e))
+		out.Events = append(out.Events, feedEntryJSON(e))
 		out.NextAfter = e.Seq
 	}
-	return writeJSON(w, http.StatusOK, out.wire())
+	return writeJSON(w, http.StatusOK, out)
 }
 
 // streamFeed serves the feed as server-sent events, each with the event's

@@ -75,7 +75,7 @@ type frame struct {
 }
 
 func encodeFrame(e timeline.Event) (frame, error) {
-	b, err := jsonLine(eventJSON(e).wire())
+	b, err := jsonLine(feedEntryJSON(e))
 	if err != nil {
 		return frame{}, err
 	}

@@ -194,8 +194,18 @@ func (s *Server) getTimeline(w http.ResponseWriter, r *http.Request) (err error)
 		out.NextCursor = &c
 		events = events[:p.Limit]
 	}
+	ids := make([]string, len(events))
+	for i, e := range events {
+		ids[i] = e.ID
+	}
+	anns, err := s.eventAnnotations(r.Context(), id, ids)
+	if err != nil {
+		return err
+	}
 	for _, e := range events {
-		out.Events = append(out.Events, eventJSON(e))
+		ej := eventJSON(e)
+		ej.Annotations = anns[e.ID]
+		out.Events = append(out.Events, ej)
 	}
 	return writeJSON(w, http.StatusOK, out)
 }
@@ -296,9 +306,30 @@ func (s *Server) writeEncodedTimeline(w http.ResponseWriter, r *http.Request, en
 		next = &c
 		events = events[:p.Limit]
 	}
+	// Rows carry their annotations: the store's JSON of an event is an
+	// object, and "annotations" goes last, where EventJSON puts it.
+	ids := make([]string, len(events))
+	for i, e := range events {
+		ids[i] = e.ID
+	}
+	anns, err := s.eventAnnotations(r.Context(), id, ids)
+	if err != nil {
+		return err
+	}
+	extra := make(map[string][]byte)
 	size := 64
 	for _, e := range events {
 		size += len(e.JSON) + 1
+		if a := anns[e.ID]; len(a) > 0 {
+			if _, done := extra[e.ID]; !done {
+				b, err := jsonLine(a)
+				if err != nil {
+					return err
+				}
+				extra[e.ID] = b
+				size += len(b) + len(`,"annotations":`)
+			}
+		}
 	}
 	buf := bytes.NewBuffer(make([]byte, 0, size))
 	head, _ := json.Marshal(id)
@@ -308,6 +339,13 @@ func (s *Server) writeEncodedTimeline(w http.ResponseWriter, r *http.Request, en
 	for i, e := range events {
 		if i > 0 {
 			buf.WriteByte(',')
+		}
+		if a, ok := extra[e.ID]; ok && len(e.JSON) > 0 && e.JSON[len(e.JSON)-1] == '}' {
+			buf.Write(e.JSON[:len(e.JSON)-1])
+			buf.WriteString(`,"annotations":`)
+			buf.Write(a)
+			buf.WriteByte('}')
+			continue
 		}
 		buf.Write(e.JSON)
 	}

@@ -279,6 +279,7 @@ func TestResponsesMatchTheOpenAPIDocument(t *testing.T) {
 	}
 
 	webhookAndCollectContract(t, c)
+	annotationsContract(t, c, b, broken)
 
 	// Oversized headers: the server answers before routing, through
 	// ProtocolErrorsAsJSON as serve wires it.
@@ -329,6 +330,7 @@ func TestResponsesMatchTheOpenAPIDocument(t *testing.T) {
 
 // servedOperations lists every route the server registers (server.go).
 var servedOperations = []string{
+	"DELETE /v1/incidents/{id}/annotations/{aid}",
 	"GET /healthz",
 	"GET /metrics",
 	"GET /openapi.json",
@@ -336,7 +338,11 @@ var servedOperations = []string{
 	"GET /v1/feed",
 	"GET /v1/incidents",
 	"GET /v1/incidents/{id}",
+	"GET /v1/incidents/{id}/annotations",
+	"GET /v1/incidents/{id}/annotations/{aid}",
 	"GET /v1/incidents/{id}/timeline",
+	"PATCH /v1/incidents/{id}/annotations/{aid}",
+	"POST /v1/incidents/{id}/annotations",
 	"POST /v1/incidents/{id}/collect",
 	"POST /webhooks/github",
 	"POST /webhooks/incident",
@@ -355,8 +361,8 @@ func brokenServer(t *testing.T, b *reviewBundle) *httptest.Server {
 	pool.Close()
 	st := postgres.New(pool)
 	s := &api.Server{
-		Store: st, Summaries: st, Versions: st, Review: b.server.Review,
-		Tokens:    []api.Token{{Name: "facilitators", Token: readToken, Scopes: []string{"read"}}},
+		Store: st, Summaries: st, Versions: st, Review: b.server.Review, Annotations: st,
+		Tokens:    []api.Token{{Name: "facilitators", Token: readToken, Scopes: []string{"read"}}, {Name: "writer", Token: writeToken, Scopes: []string{"write"}}},
 		ReadyFunc: func(ctx context.Context) error { return errors.Join(errors.New("database unreachable"), st.Ping(ctx)) },
 		Cursors:   timeline.CursorCodec{Key: []byte("k")},
 	}

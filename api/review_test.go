@@ -67,7 +67,7 @@ func setupReviewOn(t testing.TB, s *pgtest.Schema, configure ...func(*api.Server
 			{Name: "facilitators", Token: readToken, Scopes: []string{"read"}},
 			{Name: "writer", Token: writeToken, Scopes: []string{"write"}},
 		},
-		Summaries: st, Versions: st, Review: review, Feed: b.feed,
+		Summaries: st, Versions: st, Review: review, Feed: b.feed, Annotations: st,
 		HeartbeatInterval: 50 * time.Millisecond,
 		Metrics:           api.NewMetrics(),
 		NowFunc:           func() time.Time { return b.now },

@@ -84,6 +84,10 @@ type Server struct {
 	// Sources names the plug-in sources, whose events the timeline's
 	// source filter accepts beside timeline.Sources.
 	Sources []string
+	// Annotations stores the markers and notes of /v1/incidents/{id}/annotations,
+	// which timeline rows and the feed carry; without it those endpoints
+	// answer 503 and timelines carry none.
+	Annotations timeline.AnnotationStore
 
 	tokens []tokenEntry
 	// streams counts the event streams being served, perToken by token
@@ -141,6 +145,7 @@ func (s *Server) Handler() http.Handler {
 	route("GET /v1/incidents/{id}/timeline", ScopeRead, s.getTimeline)
 	route("GET /v1/feed", ScopeRead, s.getFeed)
 	route("POST /v1/incidents/{id}/collect", ScopeWrite, s.collect)
+	s.routeAnnotations(route)
 	s.routeWebhooks(handle)
 	s.routeReceivers(handle)
 	route("GET /openapi.json", "", s.getOpenAPI)
@@ -172,7 +177,8 @@ func (s *Server) wrap(scope string, h handlerFunc) http.Handler {
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 		if scope != "" {
-			if err := s.authenticate(r, scope); err != nil {
+			var err error
+			if r, err = s.authenticate(r, scope); err != nil {
 				s.writeError(w, r, err)
 				return
 			}

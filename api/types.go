@@ -24,6 +24,9 @@ type EventJSON struct {
 	URL        string          `json:"url"`
 	Details    map[string]any  `json:"details"`
 	Seq        int64           `json:"seq"`
+	// Annotations, on timelines (json and jsonl) only, are the annotations
+	// citing the event, when there are any.
+	Annotations []AnnotationJSON `json:"annotations,omitempty"`
 	// Deleted marks the removal of an event deleted upstream; only ID,
 	// IncidentID and Seq are set then.
 	Deleted bool `json:"deleted,omitempty"`
@@ -162,7 +165,10 @@ type TimelineJSON struct {
 	NextCursor *string     `json:"next_cursor"`
 }
 
-// FeedJSON is GET /v1/feed without Accept: text/event-stream.
+// FeedJSON is GET /v1/feed without Accept: text/event-stream. The feed
+// interleaves the changes of annotations with events (AnnotationChangeJSON,
+// AnnotationRemovalJSON, with "type": "annotation"); decoded into
+// EventJSON they keep their incident_id and seq.
 type FeedJSON struct {
 	Events []EventJSON `json:"events"`
 	// NextAfter is the seq to pass as after for the next page: the last

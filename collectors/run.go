@@ -37,6 +37,11 @@ type Runner struct {
 	Secrets []string
 	// NowFunc is the clock; time.Now when nil.
 	NowFunc func() time.Time
+	// AfterRunFunc, when set, is called once every source of a Run has
+	// ended, whatever their outcome: Groundwork's detectors
+	// (timeline.Suggest) look at what is stored then. Its error is logged
+	// and does not fail the collection.
+	AfterRunFunc func(ctx context.Context, incidentID string) error
 }
 
 // SourceResult is what one source's collection gave.
@@ -89,6 +94,11 @@ func (r *Runner) Run(ctx context.Context, w timeline.Window) Result {
 		}()
 	}
 	wg.Wait()
+	if r.AfterRunFunc != nil && ctx.Err() == nil {
+		if err := r.AfterRunFunc(ctx, w.IncidentID); err != nil {
+			r.logger().Warn("after the collection", zap.String("incident_id", w.IncidentID), zap.Error(err))
+		}
+	}
 	return res
 }
 

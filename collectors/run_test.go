@@ -32,6 +32,7 @@ func instant(ctx context.Context, d time.Duration) error { return ctx.Err() }
 
 type runBundle struct {
 	world   *fakeworld.World
+	schema  *pgtest.Schema
 	store   *postgres.Store
 	runner  *collectors.Runner
 	planner *collectors.Planner
@@ -44,7 +45,8 @@ func setupRun(t *testing.T) runBundle {
 		t.Fatal(err)
 	}
 	t.Cleanup(w.Close)
-	st := postgres.New(pgtest.New(t).Pool)
+	schema := pgtest.New(t)
+	st := postgres.New(schema.Pool)
 	reg := &collectors.Registry{}
 	pd, err := pagerduty.New(pagerduty.Config{Token: fakeworld.PagerDutyToken, APIURL: w.PDURL, WebhookSecret: "x"},
 		pagerduty.Options{ClientOptions: collectors.ClientOptions{SleepFunc: instant}})
@@ -65,7 +67,7 @@ func setupRun(t *testing.T) runBundle {
 	reg.Register(gh)
 	reg.Register(sl)
 	return runBundle{
-		world: w, store: st,
+		world: w, schema: schema, store: st,
 		runner: &collectors.Runner{Registry: reg, Store: st, Secrets: []string{fakeworld.PagerDutyToken, fakeworld.GitHubToken, fakeworld.SlackToken}},
 		planner: &collectors.Planner{Registry: reg, Store: st, Before: 2 * time.Hour, After: 30 * time.Minute,
 			ScopeFunc: func(string) ([]string, []string) { return []string{fakeworld.Repo}, []string{fakeworld.Channel} }},

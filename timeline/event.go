@@ -122,6 +122,11 @@ type Event struct {
 	// consumers can drop the event. Only ID, IncidentID, Source, Kind,
 	// OccurredAt and Version of a tombstone are used.
 	Deleted bool `json:",omitempty"`
+	// Annotation, set only on entries of Store.Feed, makes the entry the
+	// change of an annotation rather than an event: ID, IncidentID and Seq
+	// are the annotation's, the other fields are empty, and
+	// Annotation.Deleted marks a removal. (Left out of an event's JSON.)
+	Annotation *Annotation `json:",omitempty"`
 }
 
 // EventID builds an event id from its source, upstream type and natural id

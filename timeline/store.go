@@ -34,7 +34,9 @@ type Store interface {
 	Timeline(ctx context.Context, q TimelineQuery) ([]Event, error)
 	// Feed returns events of every incident with Seq > after, in Seq order,
 	// deletions included: a deleted event comes as a tombstone (Deleted set,
-	// only ID, IncidentID and Seq meaningful) at the seq of its deletion.
+	// only ID, IncidentID and Seq meaningful) at the seq of its deletion;
+	// interleaved with the changes of annotations (see Event.Annotation),
+	// which draw their Seq from the same sequence.
 	Feed(ctx context.Context, after int64, limit int) ([]Event, error)
 	// SweepEvents turns into tombstones (see Event.Deleted) the stored
 	// events that s says the upstream no longer has, giving each a new Seq,

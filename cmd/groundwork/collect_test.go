@@ -64,6 +64,15 @@ func TestCollectCommand(t *testing.T) {
 	if diff := cmp.Diff(first, second); diff != "" {
 		t.Fatalf("a second collect changed the timeline (-first +second):\n%s", diff)
 	}
+	// Each collection ran Groundwork's detectors: the rollback that
+	// succeeded is suggested as the repair, once for both runs.
+	anns, err := postgres.New(s.Pool).Annotations(ctx, timeline.AnnotationQuery{IncidentID: fakeworld.IncidentID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(anns) != 1 || !anns[0].Suggested || anns[0].Marker != timeline.MarkerRepair {
+		t.Errorf("suggested annotations after two collections: %+v", anns)
+	}
 }
 
 // A failing source makes collect exit non-zero, naming it and the reason,

@@ -88,7 +88,12 @@ func newApp(ctx context.Context, cfg Config, log *zap.Logger, obs collectors.Obs
 		},
 	}
 	a.runner = &collectors.Runner{Registry: a.registry, Store: a.store, Logger: log, Progress: progress,
-		DoneFunc: a.metrics.CollectionDone, Secrets: cfg.secrets()}
+		DoneFunc: a.metrics.CollectionDone, Secrets: cfg.secrets(),
+		// Groundwork's own detections become suggested annotations.
+		AfterRunFunc: func(ctx context.Context, incidentID string) error {
+			_, err := timeline.Suggest(ctx, a.store, incidentID)
+			return err
+		}}
 	a.api = &api.Server{
 		Store: a.store, Logger: log, Tokens: cfg.APITokens,
 		Cursors:   timeline.CursorCodec{Key: key},
@@ -101,6 +106,7 @@ func newApp(ctx context.Context, cfg Config, log *zap.Logger, obs collectors.Obs
 			WriteTimeout: cfg.Feed.WriteTimeout.Duration, Buffer: int(cfg.Feed.StreamBuffer.N),
 			History: cfg.Feed.History.N, CatchUpConcurrency: cfg.Feed.CatchUpConnections,
 		},
+		Annotations: a.store,
 	}
 	if err := a.wireJobs(); err != nil {
 		pool.Close()

@@ -469,7 +469,7 @@ func (s *Store) Feed(ctx context.Context, after int64, limit int) ([]timeline.Ev
 	if limit <= 0 {
 		limit = 1000
 	}
-	return s.queryEvents(ctx, "feed", `SELECT `+eventColumns+` FROM events WHERE seq > $1 ORDER BY seq LIMIT $2`, after, limit)
+	return s.feed(ctx, after, limit) // with annotation changes (annotations.go)
 }
 
 func (s *Store) queryEvents(ctx context.Context, what, sql string, args ...any) ([]timeline.Event, error) {

@@ -57,11 +57,14 @@ func (s *Store) PriorPages(ctx context.Context, incidentID string, since, until 
 //   - the events' highest seq: every insert, every real change and every
 //     deletion (a tombstone keeps its row) draws a new, higher one. The
 //     events_incident_seq index answers it from one entry;
+//   - likewise the annotations' highest seq (annotations_incident), as
+//     timeline rows carry their annotations;
 //   - a digest of the collection status rows' content (not their
 //     updated_at, which moves on every write even when nothing changed).
 const versionSQL = `
 SELECT (extract(epoch FROM i.updated_at) * 1000000)::bigint,
-       COALESCE((SELECT max(seq) FROM events WHERE incident_id = i.id), 0),
+       GREATEST(COALESCE((SELECT max(seq) FROM events WHERE incident_id = i.id), 0),
+                COALESCE((SELECT max(seq) FROM annotations WHERE incident_id = i.id), 0)),
        COALESCE((SELECT md5(string_agg(concat_ws('|', cs.source, cs.state, cs.error, cs.reason, cs.event_count,
                      (extract(epoch FROM cs.started_at) * 1000000)::bigint,
                      (extract(epoch FROM cs.finished_at) * 1000000)::bigint), E'\n' ORDER BY cs.source))
@@ -70,8 +73,9 @@ FROM incidents i
 WHERE i.id = $1`
 
 // IncidentVersion returns an opaque token that changes exactly when the
-// incident, its events or its collection status change; the API derives
-// ETags from it. It returns timeline.ErrNotFound for an unknown incident.
+// incident, its events, its annotations or its collection status change;
+// the API derives ETags from it. It returns timeline.ErrNotFound for an
+// unknown incident.
 func (s *Store) IncidentVersion(ctx context.Context, incidentID string) (string, error) {
 	var updated, maxSeq int64
 	var status string
