@@ -247,7 +247,7 @@ func (r *run) fetchUser(ctx context.Context, id string) (User, error) {
 	if u.ID == "" {
 		return User{}, fmt.Errorf("getting user %s: %w", id, wrongShape("GET /users/"+id, `no "id" in "user"`))
 	}
-	return User{ID: u.ID, Name: u.Name, Email: u.Email}, nil
+	return User{ID: u.ID, Name: u.Name, Email: u.Email, TimeZone: u.Timezone}, nil
 }
 
 // logRange is a time range [since, until) of log entries; nil ends are open.
