@@ -244,25 +244,14 @@ func (s *Server) getIncident(w http.ResponseWriter, r *http.Request) (err error)
 	}
 	// Any lookup below may find the incident gone.
 	defer func() { err = incidentErr(id, err) }()
-	version, err := s.version(r, id)
+	p, err := s.gatherReview(r, id)
 	if err != nil {
 		return err
 	}
-	inc, err := s.Store.Incident(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	// What the summary reads from other incidents is part of the
-	// representation too, so it goes into the ETag with the version.
-	var in timeline.SummaryInput
-	if s.Summaries != nil {
-		if in, err = timeline.GatherSummaryInput(r.Context(), s.Summaries, inc, s.Review, s.now()); err != nil {
-			return err
-		}
-	}
-	if version != "" {
-		etag := etagOf(version, "incident", s.Summaries != nil, s.Review.Location, s.Review.BusinessStart,
-			s.Review.BusinessEnd, s.Review.QuietGap, summaryInputDigest(in))
+	if p.version != "" {
+		// What the summary reads from other incidents is part of the
+		// representation too, so it goes into the ETag with the version.
+		etag := etagOf(p.version, "incident", s.Summaries != nil, reviewSettings(s.Review), summaryInputDigest(p.input))
 		if notModified(w, r, etag) {
 			return nil
 		}
@@ -271,16 +260,16 @@ func (s *Server) getIncident(w http.ResponseWriter, r *http.Request) (err error)
 	if err != nil {
 		return err
 	}
-	out := IncidentDetailJSON{IncidentJSON: incidentJSON(inc), Collection: make([]SourceStatusJSON, 0, len(sts))}
+	out := IncidentDetailJSON{IncidentJSON: incidentJSON(p.incident), Collection: make([]SourceStatusJSON, 0, len(sts))}
 	for _, st := range sts {
 		out.Collection = append(out.Collection, sourceStatusJSON(st))
 	}
 	if s.Summaries != nil {
-		if in.Events, err = s.Summaries.Timeline(r.Context(), timeline.TimelineQuery{IncidentID: id}); err != nil {
+		// The summary is derived once per version of its inputs and kept.
+		if err := s.derive(r, p); err != nil {
 			return err
 		}
-		sum := timeline.Summarize(in)
-		out.Summary = &sum
+		out.Summary = &p.review.Summary
 	}
 	return writeJSON(w, http.StatusOK, out)
 }

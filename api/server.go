@@ -58,6 +58,9 @@ type Server struct {
 	Webhooks WebhookConfig
 
 	tokens []tokenEntry
+	// reviews caches prepared reviews by their inputs' version.
+	reviews     *reviewCache
+	reviewsInit sync.Once
 	// writeTimeout bounds each write of a streamed response (default
 	// 30s): a client that reads nothing for that long is dropped.
 	writeTimeout time.Duration
@@ -103,6 +106,8 @@ func (s *Server) Handler() http.Handler {
 	route("GET /v1/incidents", ScopeRead, s.listIncidents)
 	route("GET /v1/incidents/{id}", ScopeRead, s.getIncident)
 	route("GET /v1/incidents/{id}/timeline", ScopeRead, s.getTimeline)
+	route("GET /v1/incidents/{id}/people", ScopeRead, s.getPeople)
+	route("GET /v1/incidents/{id}/changes", ScopeRead, s.getChanges)
 	route("GET /v1/feed", ScopeRead, s.getFeed)
 	route("POST /v1/incidents/{id}/collect", ScopeWrite, s.collect)
 	s.routeWebhooks(handle)

@@ -571,7 +571,7 @@ func (a *analysis) person(g *personGroup, acts []personAct) Person {
 		if ch == "" {
 			ch = "unknown"
 		}
-		if n := len(p.Interruptions); n > 0 && e.OccurredAt.Sub(p.Interruptions[n-1].At) <= interruptionWindow {
+		if n := len(p.Interruptions); n > 0 && e.OccurredAt.Sub(p.Interruptions[n-1].At) < interruptionWindow {
 			last := &p.Interruptions[n-1]
 			if !slices.Contains(last.Channels, ch) {
 				last.Channels = append(last.Channels, ch)
@@ -681,4 +681,31 @@ func firstIdentity(r Responder) string {
 		return ""
 	}
 	return r.Identities[0].Source + ":" + r.Identities[0].ID
+}
+
+// Notification is one notification to a person: when, and by which channel
+// (DetailNotifyChannel; empty when unknown).
+type Notification struct {
+	At      time.Time
+	Channel string
+}
+
+// CountInterruptions counts notifications as interruptions, as PagerDuty
+// counts them: push, SMS and phone (and unknown channels) to one person
+// within 60 s of the interruption's first are one; email is none.
+func CountInterruptions(ns []Notification) int {
+	ns = slices.Clone(ns)
+	slices.SortFunc(ns, func(x, y Notification) int { return x.At.Compare(y.At) })
+	n := 0
+	var start time.Time
+	for _, x := range ns {
+		if strings.EqualFold(x.Channel, NotifyEmail) {
+			continue
+		}
+		if n == 0 || x.At.Sub(start) >= interruptionWindow {
+			n++
+			start = x.At
+		}
+	}
+	return n
 }
