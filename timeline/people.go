@@ -449,11 +449,13 @@ func (a *analysis) people() People {
 		}
 		if !responds {
 			o := OtherActive{ID: g.id, Name: g.name, Identities: g.identities, Activities: []string{}, EventIDs: []string{}}
+			seen := map[string]bool{}
 			for _, act := range g.acts {
 				if !slices.Contains(o.Activities, act.e.Kind) {
 					o.Activities = append(o.Activities, act.e.Kind)
 				}
-				if !slices.Contains(o.EventIDs, act.e.ID) {
+				if !seen[act.e.ID] {
+					seen[act.e.ID] = true
 					o.EventIDs = append(o.EventIDs, act.e.ID)
 				}
 			}
@@ -629,6 +631,7 @@ func (a *analysis) responders(people People) []Responder {
 		g := byID[p.ID]
 		r := Responder{Name: p.Name, Identities: p.Identities, Counts: map[string]int{}, EventIDs: []string{}}
 		first := true
+		seen := map[string]bool{}
 		for _, act := range g.acts {
 			if !a.inSpan(act.e.OccurredAt) {
 				continue
@@ -637,9 +640,10 @@ func (a *analysis) responders(people People) []Responder {
 				r.FirstActivityAt, first = act.e.OccurredAt.UTC(), false
 			}
 			r.LastActivityAt = act.e.OccurredAt.UTC()
-			if slices.Contains(r.EventIDs, act.e.ID) {
+			if seen[act.e.ID] {
 				continue
 			}
+			seen[act.e.ID] = true
 			r.Counts[act.e.Kind]++
 			r.EventIDs = append(r.EventIDs, act.e.ID)
 		}
