@@ -22,7 +22,8 @@ func buildRegistry(cfg Config, obs collectors.Observer, log *zap.Logger, coverag
 	reg := &collectors.Registry{}
 	src := cfg.Sources
 	if src.PagerDuty.Enabled() {
-		c, err := pagerduty.New(src.PagerDuty, pagerduty.Options{ClientOptions: collectors.ClientOptions{Observer: obs, Logger: log.Named("pagerduty")}})
+		c, err := pagerduty.New(src.PagerDuty, pagerduty.Options{ClientOptions: collectors.ClientOptions{Observer: obs, Logger: log.Named("pagerduty")},
+			RecentLoad: true})
 		if err != nil {
 			return nil, err
 		}
