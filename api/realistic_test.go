@@ -347,3 +347,50 @@ func TestRealisticIncidentReview(t *testing.T) {
 		}
 	})
 }
+
+// TestDemoIncidentReview checks the demo's incident: the facts the issue
+// found wrong there too.
+func TestDemoIncidentReview(t *testing.T) {
+	t.Parallel()
+	w, err := fakeworld.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Close)
+	b := setupReview(t)
+	b.now = time.Date(2025, 11, 21, 9, 0, 0, 0, time.UTC)
+	collectWorld(t, b, w, fakeworld.IncidentID, []string{fakeworld.Repo}, []string{fakeworld.Channel})
+	s := summaryOf(t, b, fakeworld.IncidentID)
+	people := getJSON[api.PeopleJSON](t, b, "/v1/incidents/"+fakeworld.IncidentID+"/people")
+
+	if p := s.Phases.Page; p == nil || p.Title == "Triggered through the API" {
+		t.Errorf("page = %+v, want it titled with the symptom", p)
+	}
+	a := s.Phases.FirstAck
+	if a == nil || a.By == nil || a.By.Name != "Tomás Ortega" || len(a.EscalatedPast) != 1 ||
+		a.EscalatedPast[0].Person.Name != "Priya Natarajan" || a.EscalatedPast[0].Reason != timeline.ReasonTimeout {
+		t.Errorf("first ack = %+v, want Tomás after Priya timed out", a)
+	}
+	if d := s.Durations.LastDeployToFirstAlertS; d == nil || *d != 11*60+31 {
+		t.Errorf("last deploy to first alert = %v, want 691 (09:46:30 -> 09:58:01)", d)
+	}
+	for _, r := range s.Responders {
+		switch r.Name {
+		case "Tomás Ortega":
+			// Paged at 10:08:05 UTC: 05:08 in New York, though 10:08 in London.
+			if r.PagedOutsideBusinessHours == nil || !*r.PagedOutsideBusinessHours {
+				t.Errorf("Tomás paged outside business hours = %v, want true", r.PagedOutsideBusinessHours)
+			}
+		case "acme-deployer", "PagerDuty":
+			t.Errorf("a bot among the responders: %s", r.Name)
+		}
+	}
+	for _, p := range people.Responders {
+		if p.Name == "Tomás Ortega" && (p.RecentLoad == nil || p.RecentLoad.Interruptions == nil) {
+			t.Errorf("Tomás's recent load = %+v, want the pager's count", p.RecentLoad)
+		}
+	}
+	if m := s.Phases.Mitigation; m == nil || m.Kind != timeline.MitigationRollback || !m.At.Equal(time.Date(2025, 11, 20, 10, 17, 40, 0, time.UTC)) {
+		t.Errorf("mitigation = %+v, want the rollback live at 10:17:40", m)
+	}
+}
