@@ -87,5 +87,9 @@ func summaryInputDigest(in timeline.SummaryInput) string {
 		fmt.Fprintf(h, "%q=%d\x00", u, in.PriorPages[u])
 	}
 	fmt.Fprintf(h, "%t", in.PriorPages == nil)
+	incs := slices.Sorted(maps.Keys(in.OverlappingPeople))
+	for _, id := range incs {
+		fmt.Fprintf(h, "\x00%q:%v", id, in.OverlappingPeople[id])
+	}
 	return hex.EncodeToString(h.Sum(nil)[:12])
 }

@@ -248,27 +248,16 @@ func (s *Server) getIncident(w http.ResponseWriter, r *http.Request) (err error)
 	}
 	// Any lookup below may find the incident gone.
 	defer func() { err = incidentErr(id, err) }()
-	version, err := s.version(r, id)
+	p, err := s.gatherReview(r, id)
 	if err != nil {
 		return err
-	}
-	inc, err := s.Store.Incident(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	// What the summary reads from other incidents is part of the
-	// representation too, so it goes into the ETag with the version.
-	var in timeline.SummaryInput
-	if s.Summaries != nil {
-		if in, err = timeline.GatherSummaryInput(r.Context(), s.Summaries, inc, s.Review, s.now()); err != nil {
-			return err
-		}
 	}
 	// An open incident's window ends now, so no two answers are alike:
 	// it gets no ETag until it resolves.
-	if version != "" && !inc.Open() {
-		etag := etagOf(version, "incident", s.Summaries != nil, s.Review.Location, s.Review.BusinessStart,
-			s.Review.BusinessEnd, s.Review.QuietGap, summaryInputDigest(in))
+	if p.version != "" && !p.incident.Open() {
+		// What the summary reads from other incidents is part of the
+		// representation too, so it goes into the ETag with the version.
+		etag := etagOf(p.version, "incident", s.Summaries != nil, reviewSettings(s.Review), summaryInputDigest(p.input))
 		if notModified(w, r, etag) {
 			return nil
 		}
@@ -277,16 +266,16 @@ func (s *Server) getIncident(w http.ResponseWriter, r *http.Request) (err error)
 	if err != nil {
 		return err
 	}
-	out := IncidentDetailJSON{IncidentJSON: incidentJSON(inc, s.now()), Collection: make([]SourceStatusJSON, 0, len(sts))}
+	out := IncidentDetailJSON{IncidentJSON: incidentJSON(p.incident, s.now()), Collection: make([]SourceStatusJSON, 0, len(sts))}
 	for _, st := range sts {
 		out.Collection = append(out.Collection, sourceStatusJSON(st))
 	}
 	if s.Summaries != nil {
-		if in.Events, err = s.Summaries.Timeline(r.Context(), timeline.TimelineQuery{IncidentID: id}); err != nil {
+		// The summary is derived once per version of its inputs and kept.
+		if err := s.derive(r, p); err != nil {
 			return err
 		}
-		sum := timeline.Summarize(in)
-		out.Summary = &sum
+		out.Summary = &p.review.Summary
 	}
 	return writeJSON(w, http.StatusOK, out)
 }

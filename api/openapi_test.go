@@ -212,6 +212,24 @@ func TestResponsesMatchTheOpenAPIDocument(t *testing.T) {
 	c.call(t, u, "GET", "/v1/incidents/PCHECKOUT", "", nil)
 	c.call(t, u, "GET", "/v1/incidents/PCHECKOUT", writeToken, nil)
 
+	for _, part := range []string{"people", "changes", "changes?authors=true"} {
+		path := "/v1/incidents/PCHECKOUT/" + part
+		if status, raw := c.call(t, u, "GET", path, readToken, nil); status != http.StatusOK {
+			t.Errorf("GET %s: %d %s", path, status, raw)
+		}
+		resp := b.do(t, "GET", path, nil)
+		resp.Body.Close()
+		c.call(t, u, "GET", path, readToken, nil, "If-None-Match", resp.Header.Get("ETag"))
+	}
+	c.call(t, u, "GET", "/v1/incidents/PCHECKOUT/changes?authors=maybe", readToken, nil)
+	c.call(t, u, "GET", "/v1/incidents/PCHECKOUT/people?limit=3", readToken, nil)
+	for _, part := range []string{"people", "changes"} {
+		c.call(t, u, "GET", "/v1/incidents/PNOPE/"+part, readToken, nil)
+		c.call(t, u, "GET", "/v1/incidents/bad'id/"+part, readToken, nil)
+		c.call(t, u, "GET", "/v1/incidents/PCHECKOUT/"+part, "", nil)
+		c.call(t, u, "GET", "/v1/incidents/PCHECKOUT/"+part, writeToken, nil)
+	}
+
 	_, raw = c.call(t, u, "GET", "/v1/incidents/PCHECKOUT/timeline?limit=2", readToken, nil)
 	var page api.TimelineJSON
 	_ = json.Unmarshal(raw, &page)
@@ -272,7 +290,8 @@ func TestResponsesMatchTheOpenAPIDocument(t *testing.T) {
 	// Faults of the service: a server whose database is gone.
 	broken := brokenServer(t, b)
 	c.call(t, broken.URL, "GET", "/readyz", "", nil)
-	for _, p := range []string{"/v1/incidents", "/v1/incidents/PCHECKOUT", "/v1/incidents/PCHECKOUT/timeline", "/v1/feed"} {
+	for _, p := range []string{"/v1/incidents", "/v1/incidents/PCHECKOUT", "/v1/incidents/PCHECKOUT/timeline", "/v1/feed",
+		"/v1/incidents/PCHECKOUT/people", "/v1/incidents/PCHECKOUT/changes"} {
 		if status, raw := c.call(t, broken.URL, "GET", p, readToken, nil); status < 500 {
 			t.Errorf("GET %s without a database: %d %s, want a 5xx", p, status, raw)
 		}
@@ -340,6 +359,8 @@ var servedOperations = []string{
 	"GET /v1/incidents/{id}",
 	"GET /v1/incidents/{id}/annotations",
 	"GET /v1/incidents/{id}/annotations/{aid}",
+	"GET /v1/incidents/{id}/changes",
+	"GET /v1/incidents/{id}/people",
 	"GET /v1/incidents/{id}/timeline",
 	"PATCH /v1/incidents/{id}/annotations/{aid}",
 	"POST /v1/incidents/{id}/annotations",

@@ -103,6 +103,9 @@ type Server struct {
 	catchUp *semaphore.Weighted
 	// ready caches readyz's answer.
 	ready readyCache
+	// reviews caches prepared reviews by their inputs' version.
+	reviews     *reviewCache
+	reviewsInit sync.Once
 	// closing is closed by CloseStreams.
 	closing     chan struct{}
 	closingInit sync.Once
@@ -143,6 +146,8 @@ func (s *Server) Handler() http.Handler {
 	route("GET /v1/incidents", ScopeRead, s.listIncidents)
 	route("GET /v1/incidents/{id}", ScopeRead, s.getIncident)
 	route("GET /v1/incidents/{id}/timeline", ScopeRead, s.getTimeline)
+	route("GET /v1/incidents/{id}/people", ScopeRead, s.getPeople)
+	route("GET /v1/incidents/{id}/changes", ScopeRead, s.getChanges)
 	route("GET /v1/feed", ScopeRead, s.getFeed)
 	route("POST /v1/incidents/{id}/collect", ScopeWrite, s.collect)
 	s.routeAnnotations(route)

@@ -200,7 +200,7 @@ func TestSlackRealPayloads(t *testing.T) {
 		{file: "slackweb-message_file_share.json", status: 200, ack: ignored, reason: "no incident"},
 		{file: "slackweb-message_subtype_bot_message.json", status: 200, ack: accepted, events: 1, stored: &slackStored{
 			Incident: "RP-SL-2024", ID: "slack:message:C07KH38CR5E:1724955010.440469", Kind: timeline.KindChatMessage,
-			Actor:   timeline.Actor{ID: "B07JWPS5Y5S", Name: "Reacji Channeler"},
+			Actor:   timeline.Actor{ID: "B07JWPS5Y5S", Name: "Reacji Channeler", Bot: true},
 			Text:    "https://myworkspace.slack.com/archives/C07KTH1T4CQ/p1724954997876929",
 			Details: map[string]any{"bot_id": "B07JWPS5Y5S", "subtype": "bot_message"}}},
 		{file: "slackweb-share_with_message.json", status: 200, ack: accepted, events: 1, stored: &slackStored{
@@ -220,7 +220,7 @@ func TestSlackRealPayloads(t *testing.T) {
 			Details: map[string]any{"bot_id": "B999", "bot_name": "other-app"}}},
 		{file: "boltpy-bot-classic_bot_message.json", status: 200, ack: accepted, events: 1, stored: &slackStored{
 			Incident: "RP-SL-C111-A", ID: "slack:message:C111:1610262363.001600", Kind: timeline.KindChatMessage,
-			Actor: timeline.Actor{ID: "B888", Name: "classic-bot"}, Text: "Hi there! Thanks for sharing the info!",
+			Actor: timeline.Actor{ID: "B888", Name: "classic-bot", Bot: true}, Text: "Hi there! Thanks for sharing the info!",
 			Details: map[string]any{"bot_id": "B888", "subtype": "bot_message"}}},
 		{file: "boltpy-thread_broadcast.json", status: 200, ack: duplicate},
 		{file: "ADAPTED-boltpy-thread_broadcast.json", status: 200, ack: accepted, events: 1, stored: &slackStored{

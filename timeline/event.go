@@ -90,6 +90,13 @@ type Actor struct {
 	ID    string `json:"id"`
 	Name  string `json:"name"`
 	Email string `json:"email,omitempty"`
+	// TimeZone is the person's IANA time zone as the upstream reports it
+	// (a chat profile, a pager's user record), or empty.
+	TimeZone string `json:"time_zone,omitempty"`
+	// Bot marks an actor that is not a person: a bot, an integration, a
+	// service or an automation. The normalisers set it; the summary never
+	// counts such an actor as a responder.
+	Bot bool `json:"bot,omitempty"`
 }
 
 // Event is one item on an incident's timeline.

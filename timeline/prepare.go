@@ -25,6 +25,10 @@ type SummaryStore interface {
 	// than incidentID that occurred in [since, until). Users with none are
 	// absent; the map is never nil.
 	PriorPages(ctx context.Context, incidentID string, since, until time.Time) (map[string]int, error)
+	// OverlappingPeople returns, for each of incidentIDs, the identities of
+	// the people who acted (bots left out) or were notified in it; every
+	// id asked for is a key.
+	OverlappingPeople(ctx context.Context, incidentIDs []string) (map[string][]Identity, error)
 }
 
 // GatherSummaryInput reads from store everything Summarize needs about inc
@@ -48,7 +52,27 @@ func GatherSummaryInput(ctx context.Context, store SummaryStore, inc Incident, c
 	if in.PriorPages, err = store.PriorPages(ctx, inc.ID, inc.StartedAt.Add(-PriorPagesWindow), inc.StartedAt); err != nil {
 		return in, fmt.Errorf("summary of %s: %w", inc.ID, err)
 	}
+	ids := make([]string, 0, len(in.Overlapping))
+	for _, o := range in.Overlapping {
+		ids = append(ids, o.ID)
+	}
+	if in.OverlappingPeople, err = store.OverlappingPeople(ctx, ids); err != nil {
+		return in, fmt.Errorf("summary of %s: %w", inc.ID, err)
+	}
 	return in, nil
+}
+
+// PrepareReview derives inc's whole review (summary, people, changes) from
+// what store holds, as PrepareSummary does.
+func PrepareReview(ctx context.Context, store SummaryStore, inc Incident, cfg ReviewConfig, now time.Time) (Review, error) {
+	in, err := GatherSummaryInput(ctx, store, inc, cfg, now)
+	if err != nil {
+		return Review{}, err
+	}
+	if in.Events, err = store.Timeline(ctx, TimelineQuery{IncidentID: inc.ID}); err != nil {
+		return Review{}, fmt.Errorf("summary of %s: %w", inc.ID, err)
+	}
+	return Prepare(in), nil
 }
 
 // PrepareSummary derives inc's review summary from what store holds: its

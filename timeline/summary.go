@@ -9,51 +9,6 @@ import (
 	"time"
 )
 
-// The summary is derived from an incident's timeline by a pure function: the
-// store finds the inputs, Summarize reads nothing else. Everything it reports
-// rests on events it can cite; what the timeline does not show is null or
-// empty, never guessed.
-//
-// Facts the collectors must put in Event.Details for the summary to see them
-// (the Detail* constants below name the keys):
-//
-//   - page.notified: "user" is the notified PagerDuty user, an object
-//     {"id", "name", "email"} (map[string]any or map[string]string). The
-//     event's Actor is ignored: PagerDuty's agent of a notification is not
-//     the person paged.
-//   - page.*: "agent_type" is the PagerDuty type of the log entry's agent
-//     ("user_reference", "service_reference", "escalation_policy_reference",
-//     ...). Only an agent of type "user_reference" is a person. An
-//     acknowledgement or a note without "agent_type" is taken to be a
-//     person's (PagerDuty only lets users do those); every other page.* event
-//     without it is taken to be the system's.
-//   - chat.*: "bot_id" set (non-empty) or "subtype" "bot_message" marks a bot,
-//     as does an Actor.ID starting with "B" or equal to "USLACKBOT".
-//   - deploy.*: "deployment_id" (string or number) groups the statuses of one
-//     deployment; "repo" ("owner/name", else read from the event id),
-//     "environment" and "sha" say what went where; "rollback" (bool, or the
-//     string "true") marks a deployment the deployer declared a rollback.
-//     A status without "deployment_id" is a deployment of its own.
-//   - GitHub actors whose id or name ends in "[bot]" are not people.
-//   - Actor.Email, where an upstream reports one, joins identities across
-//     tools (compared case-insensitively).
-
-// Detail keys the summary reads (see the comment at the top of summary.go).
-const (
-	DetailUser         = "user"
-	DetailAgentType    = "agent_type"
-	DetailBotID        = "bot_id"
-	DetailSubtype      = "subtype"
-	DetailDeploymentID = "deployment_id"
-	DetailRepo         = "repo"
-	DetailEnvironment  = "environment"
-	DetailSHA          = "sha"
-	DetailRollback     = "rollback"
-
-	// AgentTypeUser is the PagerDuty agent type of a person.
-	AgentTypeUser = "user_reference"
-)
-
 // Key moment names (Summary.KeyMoments[].Moment).
 const (
 	MomentFirstAlert                 = "first_alert"
@@ -66,117 +21,7 @@ const (
 	MomentResolved                   = "resolved"
 )
 
-// ReviewConfig is the `review:` section of the configuration.
-type ReviewConfig struct {
-	// Location is the time zone business hours are local to; nil is UTC.
-	Location *time.Location
-	// BusinessStart and BusinessEnd are minutes since local midnight; a
-	// moment is inside business hours when its local time of day t is
-	// BusinessStart <= t < BusinessEnd on Monday to Friday. Both zero means
-	// the default, 09:00-18:00. See ParseBusinessHours.
-	BusinessStart int
-	BusinessEnd   int
-	// QuietGap is the shortest stretch without events that is called out
-	// as a gap (a stretch must be longer than it); zero means 15 minutes.
-	QuietGap time.Duration
-}
-
-// DefaultReviewConfig returns the defaults: UTC, 09:00-18:00, 15 minutes.
-func DefaultReviewConfig() ReviewConfig {
-	return ReviewConfig{Location: time.UTC, BusinessStart: 9 * 60, BusinessEnd: 18 * 60, QuietGap: 15 * time.Minute}
-}
-
-// Validate reports the first thing wrong with c, naming the setting.
-func (c ReviewConfig) Validate() error {
-	switch {
-	case c.BusinessStart < 0 || c.BusinessStart >= 24*60:
-		return fmt.Errorf("review.business_hours: start %d is not a minute of the day", c.BusinessStart)
-	case c.BusinessEnd <= 0 || c.BusinessEnd > 24*60:
-		return fmt.Errorf("review.business_hours: end %d is not a minute of the day", c.BusinessEnd)
-	case c.BusinessStart >= c.BusinessEnd:
-		return fmt.Errorf("review.business_hours: start %s is not before end %s", clock(c.BusinessStart), clock(c.BusinessEnd))
-	case c.QuietGap < 0:
-		return fmt.Errorf("review.quiet_gap: %s is negative", c.QuietGap)
-	}
-	return nil
-}
-
-func (c ReviewConfig) withDefaults() ReviewConfig {
-	d := DefaultReviewConfig()
-	if c.Location == nil {
-		c.Location = d.Location
-	}
-	if c.BusinessStart == 0 && c.BusinessEnd == 0 {
-		c.BusinessStart, c.BusinessEnd = d.BusinessStart, d.BusinessEnd
-	}
-	if c.QuietGap == 0 {
-		c.QuietGap = d.QuietGap
-	}
-	return c
-}
-
-// outsideBusinessHours reports whether t falls outside business hours in
-// c.Location. Saturdays and Sundays (local) are outside all day. The instant
-// is converted with t.In, so daylight saving time is applied as the zone's
-// rules say for that instant.
-func (c ReviewConfig) outsideBusinessHours(t time.Time) bool {
-	l := t.In(c.Location)
-	if wd := l.Weekday(); wd == time.Saturday || wd == time.Sunday {
-		return true
-	}
-	m := l.Hour()*60 + l.Minute()
-	return m < c.BusinessStart || m >= c.BusinessEnd
-}
-
-// ParseBusinessHours parses "HH:MM-HH:MM" (24-hour clock, local time) into
-// minutes since midnight. The end may be "24:00"; the start must be before
-// the end (ranges across midnight are not supported).
-func ParseBusinessHours(s string) (start, end int, err error) {
-	a, b, ok := strings.Cut(strings.TrimSpace(s), "-")
-	if !ok {
-		return 0, 0, fmt.Errorf("business hours %q: want HH:MM-HH:MM", s)
-	}
-	start, err = parseClock(strings.TrimSpace(a), false)
-	if err != nil {
-		return 0, 0, fmt.Errorf("business hours %q: start: %w", s, err)
-	}
-	end, err = parseClock(strings.TrimSpace(b), true)
-	if err != nil {
-		return 0, 0, fmt.Errorf("business hours %q: end: %w", s, err)
-	}
-	if start >= end {
-		return 0, 0, fmt.Errorf("business hours %q: start %s is not before end %s", s, clock(start), clock(end))
-	}
-	return start, end, nil
-}
-
-func parseClock(s string, end bool) (int, error) {
-	if len(s) != 5 || s[2] != ':' || !digits(s[:2]) || !digits(s[3:]) {
-		return 0, fmt.Errorf("%q is not HH:MM", s)
-	}
-	h, _ := strconv.Atoi(s[:2])
-	m, _ := strconv.Atoi(s[3:])
-	if m > 59 {
-		return 0, fmt.Errorf("minute %02d of %q is out of range 00-59", m, s)
-	}
-	if h > 23 && !(end && h == 24 && m == 0) {
-		return 0, fmt.Errorf("hour %02d of %q is out of range 00-23", h, s)
-	}
-	return h*60 + m, nil
-}
-
-func digits(s string) bool {
-	for _, r := range s {
-		if r < '0' || r > '9' {
-			return false
-		}
-	}
-	return s != ""
-}
-
-func clock(m int) string { return fmt.Sprintf("%02d:%02d", m/60, m%60) }
-
-// SummaryInput is everything Summarize needs; the store gathers it.
+// SummaryInput is everything Prepare needs; the store gathers it.
 type SummaryInput struct {
 	Incident Incident
 	// Events is the incident's whole timeline, in (OccurredAt, ID) order.
@@ -184,10 +29,14 @@ type SummaryInput struct {
 	// Overlapping are other incidents whose [StartedAt, ResolvedAt or Now]
 	// overlaps this one's.
 	Overlapping []Incident
-	// PriorPages maps a PagerDuty user id to the number of page.notified
-	// events for that user in other incidents during the 7 days before this
-	// one started. nil means unknown; a user missing from a non-nil map had
-	// none.
+	// OverlappingPeople maps an overlapping incident's id to the identities
+	// of the people who acted in it or were notified in it; nil when unknown.
+	OverlappingPeople map[string][]Identity
+	// PriorPages maps a notified person's id (DetailNotifiedPerson "id") to
+	// the interruptions that person had in other incidents Groundwork
+	// collected during the 7 days before this one started. It is a lower
+	// bound: the summary prefers the source's own DetailRecentLoad and
+	// reports a count from PriorPages only when it is above zero.
 	PriorPages map[string]int
 	Config     ReviewConfig
 	// Now bounds incidents that are still open.
@@ -197,11 +46,27 @@ type SummaryInput struct {
 // Summary is the prepared review of one incident (PRODUCT.md §5). Times are
 // UTC, durations whole seconds; absent facts are null or empty.
 type Summary struct {
-	KeyMoments []KeyMoment    `json:"key_moments"`
-	Durations  Durations      `json:"durations"`
-	Responders []Responder    `json:"responders"`
-	Gaps       []Gap          `json:"gaps"`
-	Context    SummaryContext `json:"context"`
+	KeyMoments []KeyMoment `json:"key_moments"`
+	// Phases are the incident's phases, each citing its evidence.
+	Phases Phases `json:"phases"`
+	// PrecursorAlerts began before the page and were not its trigger.
+	PrecursorAlerts []AlertRef  `json:"precursor_alerts"`
+	Durations       Durations   `json:"durations"`
+	Responders      []Responder `json:"responders"`
+	// People summarises GET /v1/incidents/{id}/people.
+	People PeopleSummary `json:"people"`
+	// Changes summarises GET /v1/incidents/{id}/changes.
+	Changes ChangesSummary `json:"changes"`
+	Gaps    []Gap          `json:"gaps"`
+	Context SummaryContext `json:"context"`
+}
+
+// Review is everything prepared for one incident: the summary served with
+// the incident, the people and the changes in flight.
+type Review struct {
+	Summary Summary
+	People  People
+	Changes Changes
 }
 
 // KeyMoment is one turning point of the incident and the events it rests on.
@@ -212,29 +77,50 @@ type KeyMoment struct {
 	EventIDs []string  `json:"event_ids"`
 }
 
+// AlertRef is an alert and the event it is.
+type AlertRef struct {
+	At    time.Time `json:"at"`
+	Title string    `json:"title"`
+	// BeforePageS is how long before the page it began.
+	BeforePageS *int64   `json:"before_page_s"`
+	EventIDs    []string `json:"event_ids"`
+}
+
 // Durations are whole seconds, or nil when the timeline does not show them.
 type Durations struct {
-	// ToAcknowledgeS is from the first trigger (else the incident's start)
-	// to the first acknowledgement.
+	// ToAcknowledgeS is from the page (else the incident's start) to the
+	// first acknowledgement in the pager, whoever made it; see
+	// Phases.FirstAck for by whom, at which level and after whom.
 	ToAcknowledgeS *int64 `json:"to_acknowledge_s"`
 	// ToResolveS is from the incident's start to its resolution.
 	ToResolveS *int64 `json:"to_resolve_s"`
-	// LastDeployToFirstAlertS is from the last successful deploy before the
-	// first alert (else the trigger, else the start) to that alert.
+	// LastDeployToFirstAlertS is from the last successful production
+	// deploy before the page's triggering alert (else the page, else the
+	// start) to that alert.
 	LastDeployToFirstAlertS *int64 `json:"last_deploy_to_first_alert_s"`
+	DetectToPageS           *int64 `json:"detect_to_page_s"`
+	PageToAckS              *int64 `json:"page_to_ack_s"`
+	// PageToMitigateS and MitigateToResolveS rest on the suggested
+	// mitigation, which a person has yet to confirm.
+	PageToMitigateS    *int64 `json:"page_to_mitigate_s"`
+	MitigateToResolveS *int64 `json:"mitigate_to_resolve_s"`
 }
 
-// Responder is one person who acted on the incident, in whatever tools.
+// Responder is one person who responded to the incident, in whatever
+// tools: the legacy view of People.Responders.
 type Responder struct {
-	Name            string         `json:"name"`
-	Identities      []Identity     `json:"identities"`
+	Name       string     `json:"name"`
+	Identities []Identity `json:"identities"`
+	// FirstActivityAt and LastActivityAt bound the person's acts inside the
+	// incident's span (from its detection to its resolution).
 	FirstActivityAt time.Time      `json:"first_activity_at"`
 	LastActivityAt  time.Time      `json:"last_activity_at"`
 	Counts          map[string]int `json:"counts"`
-	// PagedOutsideBusinessHours is nil when the person was never paged.
+	// PagedOutsideBusinessHours is judged in the person's own time zone
+	// where the data gives it, else the company's; nil when never paged.
 	PagedOutsideBusinessHours *bool `json:"paged_outside_business_hours"`
-	// PagesInPrior7Days is nil when unknown or the person has no PagerDuty
-	// identity.
+	// PagesInPrior7Days is the person's interruptions in the 7 days before
+	// (see Person.RecentLoad); nil when unknown.
 	PagesInPrior7Days *int     `json:"pages_in_prior_7_days"`
 	EventIDs          []string `json:"event_ids"`
 }
@@ -245,22 +131,32 @@ type Identity struct {
 	ID     string `json:"id"`
 }
 
-// Gap is a stretch between two consecutive events longer than the quiet gap.
+// Gap is a stretch of one human lane (a chat channel, the pager's log)
+// inside the incident's span with no event for longer than the quiet gap.
 type Gap struct {
+	// Lane is "chat:{channel}" or "pager".
+	Lane          string    `json:"lane"`
 	Start         time.Time `json:"start"`
 	End           time.Time `json:"end"`
 	Seconds       int64     `json:"seconds"`
 	AfterEventID  string    `json:"after_event_id"`
 	BeforeEventID string    `json:"before_event_id"`
+	// AllLanesQuiet is true when no other human lane had an event in it
+	// either.
+	AllLanesQuiet bool `json:"all_lanes_quiet"`
 }
 
 // SummaryContext is what surrounded the incident.
 type SummaryContext struct {
 	Timezone string `json:"timezone"`
-	// EventsOutsideBusinessHours counts events whose local time is outside
+	// EventsOutsideBusinessHours counts the pager, alert and chat events
+	// inside the incident's span whose company-local time is outside
 	// business hours, Saturdays and Sundays counting as outside all day.
 	EventsOutsideBusinessHours int                   `json:"events_outside_business_hours"`
 	OverlappingIncidents       []OverlappingIncident `json:"overlapping_incidents"`
+	ProductionPressure         ProductionPressure    `json:"production_pressure"`
+	Calendar                   []CalendarEntry       `json:"calendar"`
+	LocalTimeAtPage            []LocalTime           `json:"local_time_at_page"`
 }
 
 // OverlappingIncident is another incident open at the same time.
@@ -269,40 +165,65 @@ type OverlappingIncident struct {
 	Title      string     `json:"title"`
 	StartedAt  time.Time  `json:"started_at"`
 	ResolvedAt *time.Time `json:"resolved_at"`
+	// Shares is what it has in common with this incident.
+	Shares Shared `json:"shares"`
 }
 
-// Summarize derives the review summary of in.Incident from its timeline. It
-// does no I/O and its output depends only on in: every list is sorted.
-func Summarize(in SummaryInput) Summary {
-	cfg := in.Config.withDefaults()
-	events := slices.Clone(in.Events)
-	slices.SortStableFunc(events, Compare)
+// Shared lists the channels, repositories and responders two incidents
+// have in common; Responders is nil when the other incident's people are
+// unknown.
+type Shared struct {
+	Channels   []string `json:"channels"`
+	Repos      []string `json:"repos"`
+	Responders []string `json:"responders"`
+}
 
-	moments, durations := keyMoments(in.Incident, events)
+// LocalTime is a responder's local time at the page.
+type LocalTime struct {
+	PersonID string `json:"person_id"`
+	Name     string `json:"name"`
+	// TimeZone is the person's own zone; nil when the data does not give
+	// it (LocalTime is then in the company's zone).
+	TimeZone   *string `json:"time_zone"`
+	LocalTime  string  `json:"local_time"`
+	LocalClass string  `json:"local_class"`
+	Weekend    bool    `json:"weekend"`
+}
+
+// Summarize derives the review summary of in.Incident; see Prepare.
+func Summarize(in SummaryInput) Summary { return Prepare(in).Summary }
+
+// Prepare derives the review of in.Incident from its timeline: summary,
+// people and changes. It does no I/O and its output depends only on in:
+// every list is sorted.
+func Prepare(in SummaryInput) Review {
+	a := analyze(in)
+	people := a.people()
+	changes := a.changes()
 	s := Summary{
-		KeyMoments: moments,
-		Durations:  durations,
-		Responders: responders(events, in.PriorPages, cfg),
-		Gaps:       gaps(events, cfg.QuietGap),
-		Context: SummaryContext{
-			Timezone:             cfg.Location.String(),
-			OverlappingIncidents: overlapping(in.Incident, in.Overlapping, in.Now),
-		},
+		KeyMoments:      a.keyMoments(),
+		Phases:          a.phases,
+		PrecursorAlerts: a.precursorRefs(),
+		Durations:       a.durations(),
+		Responders:      a.responders(people),
+		People:          people.summary(),
+		Changes:         changes.summary(),
+		Gaps:            a.gaps(),
+		Context:         a.context(people, changes),
 	}
-	for _, e := range events {
-		if cfg.outsideBusinessHours(e.OccurredAt) {
-			s.Context.EventsOutsideBusinessHours++
-		}
-	}
-	return s
+	return Review{Summary: s, People: people, Changes: changes}
 }
 
-// deployment is one GitHub deployment seen through its statuses.
+// deployment is one deployment seen through its statuses.
 type deployment struct {
-	key, repo, env, sha string
-	rollback            bool
-	statuses            []*Event // every status but inactive, in order
-	started, terminal   *Event   // the last in_progress and the last success/failure
+	key, repo, env, sha, ref, creator string
+	rollback                          bool
+	previousSHA                       string
+	shipped                           []map[string]string
+	shippedKnown                      bool
+	shippedCommits                    *int64
+	statuses                          []*Event // every status but inactive, in order
+	queued, started, terminal         *Event   // the first queued, the last in_progress and the last success/failure
 }
 
 func (d *deployment) at() time.Time {
@@ -316,11 +237,21 @@ func (d *deployment) succeeded() bool {
 	return d.terminal != nil && d.terminal.Kind == KindDeploySucceeded
 }
 
-// deployments groups deploy.* events by (repo, deployment_id) and returns the
-// deployments that started or finished inside the timeline, by time.
-func deployments(events []Event) []*deployment {
+func (d *deployment) first() time.Time {
+	if len(d.statuses) > 0 {
+		return d.statuses[0].OccurredAt
+	}
+	return time.Time{}
+}
+
+func (d *deployment) eventIDs() []string { return ids(d.statuses) }
+
+// deployments groups deploy.* events by (repo, deployment_id) and returns
+// every deployment, by time: first those that started or finished, then
+// (with all set) those only queued or pending.
+func deployments(events []Event, all bool) []*deployment {
 	byKey := map[string]*deployment{}
-	var all []*deployment
+	var list []*deployment
 	for i := range events {
 		e := &events[i]
 		if !strings.HasPrefix(e.Kind, "deploy.") {
@@ -338,14 +269,31 @@ func deployments(events []Event) []*deployment {
 		if d == nil {
 			d = &deployment{key: key, repo: repo}
 			byKey[key] = d
-			all = append(all, d)
+			list = append(list, d)
 		}
 		d.env = cmp.Or(d.env, detailString(e.Details, DetailEnvironment))
 		d.sha = cmp.Or(d.sha, detailString(e.Details, DetailSHA))
+		d.ref = cmp.Or(d.ref, detailString(e.Details, DetailRef))
 		d.rollback = d.rollback || detailBool(e.Details, DetailRollback)
+		if p := detailString(e.Details, DetailPreviousSHA); p != "" {
+			d.previousSHA = p
+		}
+		if v, ok := e.Details[DetailShippedPulls]; ok {
+			d.shipped, d.shippedKnown = detailMaps(v), true
+		}
+		if n, ok := detailInt(e.Details, DetailShippedCommits); ok {
+			d.shippedCommits = &n
+		}
+		if e.Actor != nil && !e.Actor.Bot && d.creator == "" {
+			d.creator = e.Actor.Name
+		}
 		switch e.Kind {
 		case KindDeployInactive:
 			continue // superseded later; not part of this deployment's story
+		case KindDeployQueued, KindDeployPending:
+			if d.queued == nil {
+				d.queued = e
+			}
 		case KindDeployStarted:
 			d.started = e
 		case KindDeploySucceeded, KindDeployFailed:
@@ -354,13 +302,19 @@ func deployments(events []Event) []*deployment {
 		d.statuses = append(d.statuses, e)
 	}
 	var out []*deployment
-	for _, d := range all {
-		if d.started != nil || d.terminal != nil {
+	for _, d := range list {
+		if d.started != nil || d.terminal != nil || (all && len(d.statuses) > 0) {
 			out = append(out, d)
 		}
 	}
+	at := func(d *deployment) time.Time {
+		if d.started != nil || d.terminal != nil {
+			return d.at()
+		}
+		return d.first()
+	}
 	slices.SortStableFunc(out, func(a, b *deployment) int {
-		return cmp.Or(a.at().Compare(b.at()), cmp.Compare(a.key, b.key))
+		return cmp.Or(at(a).Compare(at(b)), cmp.Compare(a.key, b.key))
 	})
 	return out
 }
@@ -388,80 +342,42 @@ func rollbacks(deps []*deployment) map[*deployment]bool {
 	return out
 }
 
-func keyMoments(inc Incident, events []Event) ([]KeyMoment, Durations) {
+func (a *analysis) keyMoments() []KeyMoment {
 	moments := []KeyMoment{}
 	add := func(name string, at time.Time, title string, evs ...*Event) {
-		ids := make([]string, len(evs))
-		for i, e := range evs {
-			ids[i] = e.ID
-		}
-		moments = append(moments, KeyMoment{Moment: name, At: at.UTC(), Title: title, EventIDs: ids})
+		moments = append(moments, KeyMoment{Moment: name, At: at.UTC(), Title: title, EventIDs: ids(evs)})
 	}
 	addEvent := func(name string, e *Event) { add(name, e.OccurredAt, titleOf(e), e) }
-
-	var firstAlert, firstTrigger, firstOpened, firstAck, lastResolved, lastClosed *Event
-	for i := range events {
-		e := &events[i]
+	var firstAck *Event
+	for i := range a.events {
+		e := &a.events[i]
 		switch e.Kind {
-		case KindAlertTriggered, KindAlertFiring:
-			firstAlert = cmp.Or(firstAlert, e)
-		case KindPageTriggered:
-			firstTrigger = cmp.Or(firstTrigger, e)
-		case KindIncidentOpened:
-			firstOpened = cmp.Or(firstOpened, e)
 		case KindPageAcknowledged:
 			firstAck = cmp.Or(firstAck, e)
 		case KindPageEscalated:
 			addEvent(MomentEscalated, e)
-		case KindPageResolved:
-			lastResolved = e
-		case KindIncidentClosed:
-			lastClosed = e
 		}
 	}
-	triggered := cmp.Or(firstTrigger, firstOpened)
-	resolved := cmp.Or(lastResolved, lastClosed)
 	for _, m := range []struct {
 		name string
 		e    *Event
 	}{
-		{MomentFirstAlert, firstAlert},
-		{MomentTriggered, triggered},
+		{MomentFirstAlert, a.triggerAlert},
+		{MomentTriggered, a.page},
 		{MomentFirstAcknowledgement, firstAck},
-		{MomentResolved, resolved},
+		{MomentResolved, a.resolved},
 	} {
 		if m.e != nil {
 			addEvent(m.name, m.e)
 		}
 	}
-
-	// The deploy the incident most likely followed: the last one that
-	// succeeded before the first alert, else the trigger, else the start.
-	var anchor *time.Time
-	switch {
-	case firstAlert != nil:
-		anchor = &firstAlert.OccurredAt
-	case triggered != nil:
-		anchor = &triggered.OccurredAt
-	case !inc.StartedAt.IsZero():
-		anchor = &inc.StartedAt
-	}
-	deps := deployments(events)
-	var lastBefore *deployment
-	if anchor != nil {
-		for _, d := range deps {
-			if d.succeeded() && d.at().Before(*anchor) {
-				lastBefore = d
-			}
-		}
-	}
-	isRollback := rollbacks(deps)
-	for _, d := range deps {
+	lastBefore := a.lastDeployBeforeAlert()
+	for _, d := range a.deps {
 		name := MomentDeploy
 		switch {
 		case d == lastBefore:
 			name = MomentLastDeployBeforeFirstAlert
-		case isRollback[d]:
+		case a.isRollback[d]:
 			name = MomentRollback
 		}
 		e := cmp.Or(d.terminal, d.started)
@@ -474,32 +390,85 @@ func keyMoments(inc Incident, events []Event) ([]KeyMoment, Durations) {
 	slices.SortStableFunc(moments, func(a, b KeyMoment) int {
 		return cmp.Or(a.At.Compare(b.At), cmp.Compare(a.EventIDs[0], b.EventIDs[0]), cmp.Compare(a.Moment, b.Moment))
 	})
+	return moments
+}
 
+// alertAnchor is what a deploy is measured to: the page's triggering alert,
+// else the page, else the incident's start.
+func (a *analysis) alertAnchor() *time.Time {
+	switch {
+	case a.triggerAlert != nil:
+		return &a.triggerAlert.OccurredAt
+	case a.page != nil:
+		return &a.page.OccurredAt
+	case !a.in.Incident.StartedAt.IsZero():
+		return &a.in.Incident.StartedAt
+	}
+	return nil
+}
+
+// lastDeployBeforeAlert is the last successful production deployment
+// before the alert anchor.
+func (a *analysis) lastDeployBeforeAlert() *deployment {
+	anchor := a.alertAnchor()
+	if anchor == nil {
+		return nil
+	}
+	var last *deployment
+	for _, d := range a.deps {
+		if d.succeeded() && d.at().Before(*anchor) && a.cfg.isProduction(d.env) {
+			last = d
+		}
+	}
+	return last
+}
+
+func (a *analysis) durations() Durations {
 	var d Durations
-	start := inc.StartedAt
-	if start.IsZero() && triggered != nil {
-		start = triggered.OccurredAt
+	start := a.in.Incident.StartedAt
+	if start.IsZero() && a.page != nil {
+		start = a.page.OccurredAt
 	}
-	triggerAt := start
-	if triggered != nil {
-		triggerAt = triggered.OccurredAt
+	pageAt := start
+	if a.page != nil {
+		pageAt = a.page.OccurredAt
 	}
-	if firstAck != nil && !triggerAt.IsZero() {
-		d.ToAcknowledgeS = seconds(firstAck.OccurredAt.Sub(triggerAt))
+	if ack := a.phases.FirstAck; ack != nil && !pageAt.IsZero() {
+		d.ToAcknowledgeS = seconds(ack.At.Sub(pageAt))
+		if a.page != nil {
+			d.PageToAckS = seconds(ack.At.Sub(pageAt))
+		}
 	}
-	var resolvedAt time.Time
-	if resolved != nil {
-		resolvedAt = resolved.OccurredAt
-	} else if inc.ResolvedAt != nil {
-		resolvedAt = *inc.ResolvedAt
+	if a.resolvedAt != nil && !start.IsZero() {
+		d.ToResolveS = seconds(a.resolvedAt.Sub(start))
 	}
-	if !resolvedAt.IsZero() && !start.IsZero() {
-		d.ToResolveS = seconds(resolvedAt.Sub(start))
+	if last := a.lastDeployBeforeAlert(); last != nil {
+		d.LastDeployToFirstAlertS = seconds(a.alertAnchor().Sub(last.at()))
 	}
-	if lastBefore != nil {
-		d.LastDeployToFirstAlertS = seconds(anchor.Sub(lastBefore.at()))
+	if det := a.phases.Detection; det != nil && a.page != nil {
+		d.DetectToPageS = seconds(a.page.OccurredAt.Sub(det.At))
 	}
-	return moments, d
+	if m := a.phases.Mitigation; m != nil {
+		if a.page != nil {
+			d.PageToMitigateS = seconds(m.At.Sub(a.page.OccurredAt))
+		}
+		if a.resolvedAt != nil {
+			d.MitigateToResolveS = seconds(a.resolvedAt.Sub(m.At))
+		}
+	}
+	return d
+}
+
+func (a *analysis) precursorRefs() []AlertRef {
+	out := []AlertRef{}
+	for _, e := range a.precursors {
+		r := AlertRef{At: e.OccurredAt.UTC(), Title: titleOf(e), EventIDs: []string{e.ID}}
+		if a.page != nil {
+			r.BeforePageS = seconds(a.page.OccurredAt.Sub(e.OccurredAt))
+		}
+		out = append(out, r)
+	}
+	return out
 }
 
 func deployTitle(d *deployment) string {
@@ -510,229 +479,10 @@ func deployTitle(d *deployment) string {
 	state := "in progress"
 	if d.terminal != nil {
 		state = strings.TrimPrefix(d.terminal.Kind, "deploy.")
+	} else if d.started == nil {
+		state = "queued"
 	}
 	return strings.Join(strings.Fields(fmt.Sprintf("Deploy %s %s to %s: %s", d.repo, sha, d.env, state)), " ")
-}
-
-// person is who an event shows acting (or being paged).
-type person struct {
-	source, id, name, email string
-}
-
-// actorOf returns the person an event counts for, if it counts for one.
-func actorOf(e *Event) (person, bool) {
-	if e.Kind == KindPageNotified {
-		u := detailMap(e.Details, DetailUser)
-		p := person{source: e.Source, id: u["id"], name: u["name"], email: u["email"]}
-		return p, p.id != "" || p.email != ""
-	}
-	if e.Actor == nil || (e.Actor.ID == "" && e.Actor.Email == "") {
-		return person{}, false
-	}
-	p := person{source: e.Source, id: e.Actor.ID, name: e.Actor.Name, email: e.Actor.Email}
-	switch {
-	case e.Kind == KindPageAcknowledged || e.Kind == KindPageAnnotated:
-		at := detailString(e.Details, DetailAgentType)
-		return p, at == "" || at == AgentTypeUser
-	case strings.HasPrefix(e.Kind, "page."):
-		return p, detailString(e.Details, DetailAgentType) == AgentTypeUser
-	case e.Kind == KindChatMessage || e.Kind == KindChatReply || e.Kind == KindChatJoined:
-		bot := detailString(e.Details, DetailBotID) != "" ||
-			detailString(e.Details, DetailSubtype) == "bot_message" ||
-			strings.HasPrefix(p.id, "B") || p.id == "USLACKBOT"
-		return p, !bot
-	case e.Kind == KindChangeCommit || e.Kind == KindChangeMerged || strings.HasPrefix(e.Kind, "deploy."):
-		bot := strings.HasSuffix(p.id, "[bot]") || strings.HasSuffix(p.name, "[bot]")
-		return p, !bot
-	}
-	return person{}, false
-}
-
-// namePreference orders sources by how readable their names are: PagerDuty
-// and Slack carry people's names, GitHub mostly logins.
-var namePreference = map[string]int{SourcePagerDuty: 0, SourceSlack: 1, SourceGeneric: 2, SourceGitHub: 3}
-
-func responders(events []Event, prior map[string]int, cfg ReviewConfig) []Responder {
-	// Union-find over identity keys ("i" source id) and email keys ("e"
-	// email): an event naming both joins them.
-	parent := map[string]string{}
-	var find func(string) string
-	find = func(k string) string {
-		p, ok := parent[k]
-		if !ok {
-			parent[k] = k
-			return k
-		}
-		if p == k {
-			return k
-		}
-		r := find(p)
-		parent[k] = r
-		return r
-	}
-	union := func(a, b string) {
-		ra, rb := find(a), find(b)
-		if ra != rb {
-			// Deterministic root: the smaller key.
-			if rb < ra {
-				ra, rb = rb, ra
-			}
-			parent[rb] = ra
-		}
-	}
-	keyOf := func(p person) string {
-		if p.id != "" {
-			return "i\x00" + p.source + "\x00" + p.id
-		}
-		return "e\x00" + strings.ToLower(p.email)
-	}
-	type act struct {
-		p person
-		e *Event
-	}
-	var acts []act
-	for i := range events {
-		p, ok := actorOf(&events[i])
-		if !ok {
-			continue
-		}
-		acts = append(acts, act{p, &events[i]})
-		k := keyOf(p)
-		find(k)
-		if p.id != "" && p.email != "" {
-			union(k, "e\x00"+strings.ToLower(p.email))
-		}
-	}
-
-	type build struct {
-		r        Responder
-		ids      map[Identity]bool
-		nameRank int
-		paged    bool
-		outside  bool
-	}
-	groups := map[string]*build{}
-	var order []*build
-	for _, a := range acts {
-		root := find(keyOf(a.p))
-		b := groups[root]
-		if b == nil {
-			b = &build{r: Responder{Counts: map[string]int{}, EventIDs: []string{}}, ids: map[Identity]bool{}, nameRank: 1 << 30}
-			b.r.FirstActivityAt = a.e.OccurredAt.UTC()
-			groups[root] = b
-			order = append(order, b)
-		}
-		b.r.LastActivityAt = a.e.OccurredAt.UTC() // events are in time order
-		b.r.Counts[a.e.Kind]++
-		b.r.EventIDs = append(b.r.EventIDs, a.e.ID)
-		if a.p.id != "" {
-			b.ids[Identity{Source: a.p.source, ID: a.p.id}] = true
-		}
-		if rank, ok := namePreference[a.p.source]; a.p.name != "" && ok && rank < b.nameRank {
-			b.r.Name, b.nameRank = a.p.name, rank
-		} else if a.p.name != "" && b.r.Name == "" {
-			b.r.Name = a.p.name
-		}
-		if a.e.Kind == KindPageNotified {
-			b.paged = true
-			b.outside = b.outside || cfg.outsideBusinessHours(a.e.OccurredAt)
-		}
-	}
-
-	out := make([]Responder, 0, len(order))
-	for _, b := range order {
-		r := b.r
-		r.Identities = make([]Identity, 0, len(b.ids))
-		for id := range b.ids {
-			r.Identities = append(r.Identities, id)
-		}
-		slices.SortFunc(r.Identities, func(x, y Identity) int {
-			return cmp.Or(cmp.Compare(x.Source, y.Source), cmp.Compare(x.ID, y.ID))
-		})
-		if r.Name == "" && len(r.Identities) > 0 {
-			r.Name = r.Identities[0].ID
-		}
-		if b.paged {
-			r.PagedOutsideBusinessHours = &b.outside
-		}
-		if prior != nil {
-			n, has := 0, false
-			for _, id := range r.Identities {
-				if id.Source == SourcePagerDuty {
-					n += prior[id.ID]
-					has = true
-				}
-			}
-			if has {
-				r.PagesInPrior7Days = &n
-			}
-		}
-		out = append(out, r)
-	}
-	slices.SortStableFunc(out, func(x, y Responder) int {
-		return cmp.Or(x.FirstActivityAt.Compare(y.FirstActivityAt), cmp.Compare(x.Name, y.Name),
-			cmp.Compare(firstIdentity(x), firstIdentity(y)))
-	})
-	return out
-}
-
-func firstIdentity(r Responder) string {
-	if len(r.Identities) == 0 {
-		return ""
-	}
-	return r.Identities[0].Source + ":" + r.Identities[0].ID
-}
-
-func gaps(events []Event, quiet time.Duration) []Gap {
-	out := []Gap{}
-	if quiet <= 0 {
-		return out
-	}
-	for i := 1; i < len(events); i++ {
-		a, b := events[i-1], events[i]
-		if d := b.OccurredAt.Sub(a.OccurredAt); d > quiet {
-			out = append(out, Gap{
-				Start: a.OccurredAt.UTC(), End: b.OccurredAt.UTC(), Seconds: *seconds(d),
-				AfterEventID: a.ID, BeforeEventID: b.ID,
-			})
-		}
-	}
-	return out
-}
-
-// overlapping lists the other incidents whose [StartedAt, ResolvedAt or now]
-// meets inc's, by start then id.
-func overlapping(inc Incident, others []Incident, now time.Time) []OverlappingIncident {
-	end := func(i Incident) (time.Time, bool) {
-		if i.ResolvedAt != nil {
-			return *i.ResolvedAt, true
-		}
-		return now, !now.IsZero()
-	}
-	out := []OverlappingIncident{}
-	seen := map[string]bool{inc.ID: true}
-	for _, o := range others {
-		if seen[o.ID] {
-			continue
-		}
-		if e, ok := end(o); ok && !inc.StartedAt.IsZero() && e.Before(inc.StartedAt) {
-			continue
-		}
-		if e, ok := end(inc); ok && !o.StartedAt.IsZero() && o.StartedAt.After(e) {
-			continue
-		}
-		seen[o.ID] = true
-		oi := OverlappingIncident{ID: o.ID, Title: o.Title, StartedAt: o.StartedAt.UTC()}
-		if o.ResolvedAt != nil {
-			r := o.ResolvedAt.UTC()
-			oi.ResolvedAt = &r
-		}
-		out = append(out, oi)
-	}
-	slices.SortFunc(out, func(a, b OverlappingIncident) int {
-		return cmp.Or(a.StartedAt.Compare(b.StartedAt), cmp.Compare(a.ID, b.ID))
-	})
-	return out
 }
 
 // seconds rounds d to whole seconds.
@@ -743,10 +493,18 @@ func seconds(d time.Duration) *int64 {
 
 func titleOf(e *Event) string { return cmp.Or(e.Title, e.Kind) }
 
-// repoFromID reads "owner/name" from github:{type}:{owner}/{name}:{id}.
+func ids(evs []*Event) []string {
+	out := make([]string, len(evs))
+	for i, e := range evs {
+		out[i] = e.ID
+	}
+	return out
+}
+
+// repoFromID reads "owner/name" from {source}:{type}:{owner}/{name}:{id}.
 func repoFromID(id string) string {
 	parts := strings.Split(id, ":")
-	if len(parts) >= 4 && parts[0] == SourceGitHub {
+	if len(parts) >= 4 && strings.Contains(parts[2], "/") {
 		return parts[2]
 	}
 	return ""
@@ -755,7 +513,11 @@ func repoFromID(id string) string {
 // detailString returns details[key] as a string; numbers are formatted
 // without exponent so that an id survives a JSON round trip.
 func detailString(d map[string]any, key string) string {
-	switch v := d[key].(type) {
+	return anyString(d[key])
+}
+
+func anyString(v any) string {
+	switch v := v.(type) {
 	case string:
 		return v
 	case int:
@@ -770,6 +532,15 @@ func detailString(d map[string]any, key string) string {
 	return ""
 }
 
+func detailInt(d map[string]any, key string) (int64, bool) {
+	s := detailString(d, key)
+	if s == "" {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	return n, err == nil
+}
+
 func detailBool(d map[string]any, key string) bool {
 	switch v := d[key].(type) {
 	case bool:
@@ -782,16 +553,38 @@ func detailBool(d map[string]any, key string) bool {
 }
 
 func detailMap(d map[string]any, key string) map[string]string {
+	return anyMap(d[key])
+}
+
+func anyMap(v any) map[string]string {
 	out := map[string]string{}
-	switch v := d[key].(type) {
+	switch v := v.(type) {
 	case map[string]string:
 		return v
 	case map[string]any:
 		for k, x := range v {
-			if s, ok := x.(string); ok {
+			if s := anyString(x); s != "" {
 				out[k] = s
 			}
 		}
+	}
+	return out
+}
+
+// detailMaps reads a list of objects, as []any of maps or []map[string]any.
+func detailMaps(v any) []map[string]string {
+	out := []map[string]string{}
+	switch v := v.(type) {
+	case []any:
+		for _, x := range v {
+			out = append(out, anyMap(x))
+		}
+	case []map[string]any:
+		for _, x := range v {
+			out = append(out, anyMap(x))
+		}
+	case []map[string]string:
+		out = append(out, v...)
 	}
 	return out
 }

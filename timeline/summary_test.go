@@ -60,25 +60,25 @@ func with(kv ...any) evOpt {
 	}
 }
 
-// pdUser is how PagerDuty log entries of a person are normalised.
-func pdUser(id, name, email string) evOpt {
+// pdUser is how pager log entries of a person are normalised.
+func pdUser(id, name, email string) evOpt { return by(id, name, email) }
+
+// pdSystem is a log entry whose agent is not a person: the normaliser marks
+// it a bot (typ is the upstream's type of the agent, for the reader).
+func pdSystem(id, name, typ string) evOpt {
+	_ = typ
 	return func(e *Event) {
-		by(id, name, email)(e)
-		e.Details[DetailAgentType] = AgentTypeUser
+		by(id, name, "")(e)
+		e.Actor.Bot = true
 	}
 }
 
-// pdSystem is a log entry whose agent is not a person.
-func pdSystem(id, name, typ string) evOpt {
-	return func(e *Event) {
-		by(id, name, "")(e)
-		e.Details[DetailAgentType] = typ
-	}
-}
+// bot marks the event's actor as not a person, as the normalisers do.
+func bot() evOpt { return func(e *Event) { e.Actor.Bot = true } }
 
 func notified(id, name, email string) evOpt {
 	// A JSON round trip through the store gives map[string]any.
-	return with(DetailUser, map[string]any{"id": id, "name": name, "email": email})
+	return with(DetailNotifiedPerson, map[string]any{"id": id, "name": name, "email": email})
 }
 
 func deploy(repo string, deploymentID any, env, sha string) evOpt {
@@ -121,7 +121,7 @@ func realisticInput() SummaryInput {
 	aliceSlack := by("U0ALICE", "Alice Moreau", "alice@acme.io")
 	daveSlack := by("U0DAVE", "dave", "dave@acme.io")
 	carolPD := pdUser("PCAROL1", "Carol Nguyen", "carol@acme.io")
-	ghBot := by("github-actions[bot]", "github-actions[bot]", "")
+	ghBot := func(e *Event) { by("github-actions[bot]", "github-actions[bot]", "")(e); e.Actor.Bot = true }
 	bob := by("bobdev", "bobdev", "")
 	carolGH := by("carol-n", "carol-n", "carol@acme.io")
 	const repo = "acme/checkout-api"
@@ -145,12 +145,12 @@ func realisticInput() SummaryInput {
 		// The channel, with a thread, a PagerDuty app (bot user id) and a
 		// Grafana integration (bot_id on a user-looking id).
 		ev(slackID(ch, "2025-11-20T03:16:00Z"), KindChatMessage, "2025-11-20T03:16:00Z", carolSlack, with("channel", ch), titled("Ack'd, looking at checkout 5xx")),
-		ev(slackID(ch, "2025-11-20T03:16:30Z"), KindChatMessage, "2025-11-20T03:16:30Z", by("B0PDAPP", "PagerDuty", ""), with("channel", ch), titled("Incident #4521 triggered: High 5xx rate on checkout-api")),
+		ev(slackID(ch, "2025-11-20T03:16:30Z"), KindChatMessage, "2025-11-20T03:16:30Z", by("B0PDAPP", "PagerDuty", ""), bot(), with("channel", ch), titled("Incident #4521 triggered: High 5xx rate on checkout-api")),
 		ev(slackID(ch, "2025-11-20T03:18:00Z"), KindChatMessage, "2025-11-20T03:18:00Z", daveSlack, with("channel", ch), titled("Seeing 502s from the LB in eu-west-1")),
 		ev(slackID(ch, "2025-11-20T03:19:00Z"), KindChatReply, "2025-11-20T03:19:00Z", carolSlack, with("channel", ch, "thread_ts", "1763608680.000100"), titled("Payments pool saturation?")),
 		ev(slackID(ch, "2025-11-20T03:20:00Z"), KindChatJoined, "2025-11-20T03:20:00Z", aliceSlack, with("channel", ch, "subtype", "channel_join"), titled("Alice Moreau joined")),
 		ev(slackID(ch, "2025-11-20T03:21:00Z"), KindChatReply, "2025-11-20T03:21:00Z", aliceSlack, with("channel", ch, "thread_ts", "1763608680.000100"), titled("That's my pooling change from 01:30, reverting")),
-		ev(slackID(ch, "2025-11-20T03:22:00Z"), KindChatMessage, "2025-11-20T03:22:00Z", by("U0GRAFANA", "Grafana", ""), with("channel", ch, DetailBotID, "B0GRAF"), titled("[FIRING] checkout 5xx > 5%")),
+		ev(slackID(ch, "2025-11-20T03:22:00Z"), KindChatMessage, "2025-11-20T03:22:00Z", by("U0GRAFANA", "Grafana", ""), bot(), with("channel", ch), titled("[FIRING] checkout 5xx > 5%")),
 		// The fix: a revert for later, a redeploy of the previous sha now.
 		ev("github:commit:"+repo+":"+shaRevert, KindChangeCommit, "2025-11-20T03:35:00Z", by("alice-gh", "alice-gh", "Alice@Acme.IO"), titled(`Revert "Enable pooled connections to payments"`)),
 		ev("github:pull:"+repo+":512", KindChangeMerged, "2025-11-20T03:38:00Z", by("alice-gh", "alice-gh", ""), titled("#512 Revert pooled connections")),
@@ -211,7 +211,7 @@ func multiDayInput() SummaryInput {
 		ev(dep(repo, 7006), KindDeploySucceeded, "2025-06-14T11:12:00Z", by("priya-gh", "priya-gh", "priya@acme.io"), deploy(repo, "702", "production", "5050505"), with(DetailRollback, true), titled("Rolled back to 5050505")),
 		// Sunday: an unrelated staging deploy that never finished, without
 		// a title, and a note.
-		ev(dep("acme/infra", 8001), KindDeployStarted, "2025-06-15T14:00:00Z", by("ops-bot[bot]", "ops-bot[bot]", ""), deploy("acme/infra", 55.0, "staging", "9f8e7d6c5b4a"), titled("")),
+		ev(dep("acme/infra", 8001), KindDeployStarted, "2025-06-15T14:00:00Z", by("ops-bot[bot]", "ops-bot[bot]", ""), bot(), deploy("acme/infra", 55.0, "staging", "9f8e7d6c5b4a"), titled("")),
 		ev("pagerduty:note:PNOTE22", KindPageAnnotated, "2025-06-15T20:00:00Z", by("PPRIYA1", "Priya Shah", ""), titled("Backlog down to 200k; leaving it to drain overnight")),
 		// Monday morning.
 		ev(slackID(ch, "2025-06-16T08:45:00Z"), KindChatMessage, "2025-06-16T08:45:00Z", priyaSlack, titled("Backlog drained")),
@@ -242,7 +242,7 @@ func noAckInput() SummaryInput {
 		ev(dep(32), KindDeploySucceeded, "2025-09-02T22:44:00Z", by("ops", "Ops deployer", "ops@acme.io"), deploy(repo, 3, "production", "b2b2b2b"), titled("Deployed b2b2b2b")),
 		ev("generic:incident:GEN-42:opened", KindIncidentOpened, "2025-09-02T23:05:00Z", titled("Nightly billing export failed")),
 		ev(slackID(ch, "2025-09-02T23:20:00Z"), KindChatMessage, "2025-09-02T23:20:00Z", eve, titled("Export job died at 23:04, looking")),
-		ev(slackID(ch, "2025-09-02T23:21:00Z"), KindChatMessage, "2025-09-02T23:21:00Z", by("U0APP01", "Jobs", ""), with(DetailSubtype, "bot_message"), titled("Job billing-export failed (exit 137)")),
+		ev(slackID(ch, "2025-09-02T23:21:00Z"), KindChatMessage, "2025-09-02T23:21:00Z", by("U0APP01", "Jobs", ""), bot(), titled("Job billing-export failed (exit 137)")),
 		ev(slackID(ch, "2025-09-02T23:50:00Z"), KindChatReply, "2025-09-02T23:50:00Z", eve, with("thread_ts", "1756855200.000100"), titled("OOM after the new batch size")),
 		ev("github:commit:"+repo+":b3b3b3b", KindChangeCommit, "2025-09-03T00:30:00Z", by("eve-b", "eve-b", "EVE@acme.io"), titled("Halve export batch size")),
 		// The status creator carries no email: joined through the commit.
@@ -437,6 +437,10 @@ func TestSummarizeRealistic(t *testing.T) {
 		ToAcknowledgeS:          ptr[int64](17*60 + 20),  // 02:58:10 -> 03:15:30
 		ToResolveS:              ptr[int64](101*60 + 50), // 02:58:10 -> 04:40:00
 		LastDeployToFirstAlertS: ptr[int64](83*60 + 30),  // 01:34:00 -> 02:57:30
+		DetectToPageS:           ptr[int64](40),          // the alert 02:57:30 -> the page 02:58:10
+		PageToAckS:              ptr[int64](17*60 + 20),  // 02:58:10 -> 03:15:30
+		PageToMitigateS:         ptr[int64](45*60 + 50),  // 02:58:10 -> the rollback live 03:44:00
+		MitigateToResolveS:      ptr[int64](56 * 60),     // 03:44:00 -> 04:40:00
 	}
 	if diff := cmp.Diff(wantDur, s.Durations); diff != "" {
 		t.Errorf("durations (-want +got):\n%s", diff)
@@ -483,9 +487,10 @@ func TestSummarizeRealistic(t *testing.T) {
 		got = append(got, who{r.Name, r.Identities, r.PagedOutsideBusinessHours, r.PagesInPrior7Days})
 	}
 	want := []who{
-		{"bobdev", []Identity{{"github", "bobdev"}}, nil, nil},
+		// bobdev only committed and deployed, before the incident: he is
+		// among the others active, not a responder.
 		{"Alice Moreau", []Identity{{"github", "alice-gh"}, {"pagerduty", "PALICE1"}, {"slack", "U0ALICE"}}, ptr(true), ptr(3)},
-		{"Carol Nguyen", []Identity{{"github", "carol-n"}, {"pagerduty", "PCAROL1"}, {"slack", "U0CAROL"}}, ptr(true), ptr(0)},
+		{"Carol Nguyen", []Identity{{"github", "carol-n"}, {"pagerduty", "PCAROL1"}, {"slack", "U0CAROL"}}, ptr(true), nil},
 		{"dave", []Identity{{"slack", "U0DAVE"}}, nil, nil},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -495,24 +500,27 @@ func TestSummarizeRealistic(t *testing.T) {
 		KindPageNotified: 1, KindPageAcknowledged: 1, KindChatMessage: 2, KindChatReply: 1,
 		KindDeployStarted: 1, KindDeploySucceeded: 1, KindPageAnnotated: 1, KindPageResolved: 1,
 	}
-	if diff := cmp.Diff(wantCarol, s.Responders[2].Counts); diff != "" {
+	if diff := cmp.Diff(wantCarol, s.Responders[1].Counts); diff != "" {
 		t.Errorf("Carol's counts (-want +got):\n%s", diff)
 	}
 
-	wantGaps := []int64{18 * 60, 83*60 + 30, 40 * 60}
-	var gotGaps []int64
+	// Gaps are per human lane and inside the incident's span: the commits
+	// and deploys before the page fill no silence and make none.
+	wantGaps := []string{"pager 03:15:30 4170", "chat:C0CHECKOUT 03:21:00 1440"}
+	var gotGaps []string
 	for _, g := range s.Gaps {
-		gotGaps = append(gotGaps, g.Seconds)
+		gotGaps = append(gotGaps, fmt.Sprintf("%s %s %d", g.Lane, g.Start.Format("15:04:05"), g.Seconds))
 	}
 	if diff := cmp.Diff(wantGaps, gotGaps); diff != "" {
-		t.Errorf("gap lengths (-want +got):\n%s", diff)
+		t.Errorf("gaps (-want +got):\n%s", diff)
 	}
-	if g := s.Gaps[2]; g.AfterEventID != slackID("C0CHECKOUT", "2025-11-20T03:45:00Z") || g.BeforeEventID != "pagerduty:note:PNOTE01" {
-		t.Errorf("40-minute gap cites %s .. %s", g.AfterEventID, g.BeforeEventID)
+	if g := s.Gaps[0]; g.AfterEventID != "pagerduty:log_entry:R0ACK1" || g.BeforeEventID != "pagerduty:note:PNOTE01" || g.AllLanesQuiet {
+		t.Errorf("the pager's gap cites %s .. %s (all quiet %v)", g.AfterEventID, g.BeforeEventID, g.AllLanesQuiet)
 	}
 
-	if n, all := s.Context.EventsOutsideBusinessHours, len(realisticInput().Events); n != all {
-		t.Errorf("events outside business hours = %d, want all %d (night time)", n, all)
+	// Pager, alert and chat events inside the span, all at night.
+	if n := s.Context.EventsOutsideBusinessHours; n != 16 {
+		t.Errorf("events outside business hours = %d, want the 16 of the response (night time)", n)
 	}
 	if len(s.Context.OverlappingIncidents) != 1 || s.Context.OverlappingIncidents[0].ID != "Q0PAYMENTS" {
 		t.Errorf("overlapping = %+v, want only Q0PAYMENTS", s.Context.OverlappingIncidents)
@@ -533,8 +541,13 @@ func TestSummarizeNullsWhenUnknown(t *testing.T) {
 			t.Errorf("%s: pages %v, paged outside %v; want null for people never paged", r.Name, r.PagesInPrior7Days, r.PagedOutsideBusinessHours)
 		}
 	}
-	if len(s.Responders) != 2 || len(s.Responders[1].Identities) != 2 {
-		t.Errorf("want Ops deployer and Eve (slack + github joined by email then id), got %+v", s.Responders)
+	// The deploy before the incident is not a response: its deployer is
+	// among the others active, not a responder.
+	if len(s.Responders) != 1 || s.Responders[0].Name != "Eve Adams" || len(s.Responders[0].Identities) != 2 {
+		t.Errorf("want only Eve (slack + github joined by email then id), got %+v", s.Responders)
+	}
+	if p := Prepare(noAckInput()).People; len(p.OthersActive) != 1 || p.OthersActive[0].Name != "Ops deployer" {
+		t.Errorf("others active = %+v, want the Ops deployer", p.OthersActive)
 	}
 
 	open := Summarize(noDeploysInput())
@@ -664,11 +677,11 @@ func TestSummarizePeople(t *testing.T) {
 	events := []Event{
 		// Not people: a service, an integration, bots of every kind.
 		ev("pagerduty:log_entry:T", KindPageTriggered, "2025-01-06T10:00:00Z", pdSystem("PSVC", "Service", "service_reference")),
-		ev("pagerduty:log_entry:R", KindPageResolved, "2025-01-06T10:01:00Z", by("PINT", "Integration", "")), // no agent_type: not a person
-		ev("slack:message:C:1", KindChatMessage, "2025-01-06T10:02:00Z", by("B012", "bot", "")),
-		ev("slack:message:C:2", KindChatMessage, "2025-01-06T10:03:00Z", by("U0APP", "app", ""), with(DetailBotID, "B9")),
-		ev("slack:message:C:3", KindChatMessage, "2025-01-06T10:04:00Z", by("USLACKBOT", "Slackbot", "")),
-		ev("github:commit:a/b:1", KindChangeCommit, "2025-01-06T10:05:00Z", by("dependabot[bot]", "dependabot[bot]", "")),
+		ev("pagerduty:log_entry:R", KindPageResolved, "2025-01-06T10:12:00Z", by("PINT", "Integration", ""), bot()), // not a person
+		ev("slack:message:C:1", KindChatMessage, "2025-01-06T10:02:00Z", by("B012", "bot", ""), bot()),
+		ev("slack:message:C:2", KindChatMessage, "2025-01-06T10:03:00Z", by("U0APP", "app", ""), bot()),
+		ev("slack:message:C:3", KindChatMessage, "2025-01-06T10:04:00Z", by("USLACKBOT", "Slackbot", ""), bot()),
+		ev("github:commit:a/b:1", KindChangeCommit, "2025-01-06T10:05:00Z", by("dependabot[bot]", "dependabot[bot]", ""), bot()),
 		ev("github:workflow_run:a/b:1", KindCICompleted, "2025-01-06T10:06:00Z", by("zed", "zed", "")), // not an act of response
 		// People: identities chained a-b-c through ids and emails.
 		ev("slack:message:C:4", KindChatMessage, "2025-01-06T10:07:00Z", by("U0ZED", "Zed", "")),
@@ -693,8 +706,9 @@ func TestSummarizePeople(t *testing.T) {
 	if p := s.Responders[1].PagesInPrior7Days; p == nil || *p != 7 {
 		t.Errorf("Yan's prior pages = %v, want 7", p)
 	}
-	if p := s.Responders[0].PagesInPrior7Days; p == nil || *p != 0 {
-		t.Errorf("Zed's prior pages = %v, want 0 (known map, not in it)", p)
+	// Groundwork's own incidents are a lower bound: none found is unknown.
+	if p := s.Responders[0].PagesInPrior7Days; p != nil {
+		t.Errorf("Zed's prior pages = %v, want null (no count from the source, none among collected incidents)", *p)
 	}
 }
 

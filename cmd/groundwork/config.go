@@ -38,6 +38,10 @@ type Config struct {
 	Sources     SourcesConfig    `yaml:"sources"`
 	Services    map[string]Scope `yaml:"services"`
 	Default     Scope            `yaml:"default"`
+	// People joins one person's identities that no email joins.
+	People []PersonConfig `yaml:"people"`
+	// IgnoreActors are ids, logins or emails never taken as people.
+	IgnoreActors []string `yaml:"ignore_actors"`
 }
 
 // WindowConfig widens an incident's span into its collection window.
@@ -51,6 +55,13 @@ type ReviewConfig struct {
 	Timezone      string   `yaml:"timezone"`
 	BusinessHours string   `yaml:"business_hours"`
 	QuietGap      Duration `yaml:"quiet_gap"`
+	// ProductionEnvironments are the deployment environments that count as
+	// production (default production, prod).
+	ProductionEnvironments []string `yaml:"production_environments"`
+	// LocalHours classes each interruption in the person's own zone.
+	LocalHours LocalHoursConfig `yaml:"local_hours"`
+	// Calendar lists offsites, freezes, launches and holidays.
+	Calendar []CalendarItem `yaml:"calendar"`
 }
 
 // JobsConfig tunes the durable collection queue.
@@ -292,7 +303,8 @@ func DefaultConfig() Config {
 	return Config{
 		Listen: ":8080",
 		Window: WindowConfig{Before: Duration{Duration: 2 * time.Hour}, After: Duration{Duration: 30 * time.Minute}},
-		Review: ReviewConfig{Timezone: "UTC", BusinessHours: "09:00-18:00", QuietGap: Duration{Duration: 15 * time.Minute}},
+		Review: ReviewConfig{Timezone: "UTC", BusinessHours: "09:00-18:00", QuietGap: Duration{Duration: 15 * time.Minute},
+			ProductionEnvironments: []string{"production", "prod"}, LocalHours: defaultLocalHours()},
 		Jobs: JobsConfig{Workers: 4, Timeout: Duration{Duration: 10 * time.Minute},
 			RescueAfter: Duration{Duration: 15 * time.Minute}, MaxAttempts: 10},
 		Webhooks: WebhooksConfig{MaxBody: ByteSize{N: 1 << 20}},
@@ -536,6 +548,20 @@ func (c Config) Validate() error {
 	if _, _, err := timeline.ParseBusinessHours(c.Review.BusinessHours); err != nil {
 		add(fmt.Errorf("review.business_hours: %w", err))
 	}
+	if _, err := c.Review.LocalHours.localHours(); err != nil {
+		add(err)
+	}
+	for i, e := range c.Review.ProductionEnvironments {
+		if strings.TrimSpace(e) == "" {
+			add(fmt.Errorf("review.production_environments[%d]: is empty", i))
+		}
+	}
+	if loc, err := time.LoadLocation(c.Review.Timezone); err == nil && c.Review.Timezone != "" {
+		if _, err := calendar(c.Review.Calendar, loc); err != nil {
+			add(err)
+		}
+	}
+	add(checkPeople(c.People, c.IgnoreActors))
 	add(checkInt("jobs.workers", c.Jobs.Workers, 1, maxWorkers))
 	add(checkInt("jobs.max_attempts", c.Jobs.MaxAttempts, 1, maxAttempts))
 	// Zero stands for the default here; slack.Config.Validate checks the

@@ -22,7 +22,8 @@ func buildRegistry(cfg Config, obs collectors.Observer, log *zap.Logger, coverag
 	reg := &collectors.Registry{}
 	src := cfg.Sources
 	if src.PagerDuty.Enabled() {
-		c, err := pagerduty.New(src.PagerDuty, pagerduty.Options{ClientOptions: collectors.ClientOptions{Observer: obs, Logger: log.Named("pagerduty")}})
+		c, err := pagerduty.New(src.PagerDuty, pagerduty.Options{ClientOptions: collectors.ClientOptions{Observer: obs, Logger: log.Named("pagerduty")},
+			RecentLoad: true})
 		if err != nil {
 			return nil, err
 		}
@@ -86,5 +87,16 @@ func reviewConfig(cfg Config) (timeline.ReviewConfig, error) {
 	if cfg.Review.QuietGap.Duration > 0 {
 		rc.QuietGap = cfg.Review.QuietGap.Duration
 	}
+	if rc.LocalHours, err = cfg.Review.LocalHours.localHours(); err != nil {
+		return rc, err
+	}
+	if len(cfg.Review.ProductionEnvironments) > 0 {
+		rc.ProductionEnvironments = cfg.Review.ProductionEnvironments
+	}
+	if rc.Calendar, err = calendar(cfg.Review.Calendar, loc); err != nil {
+		return rc, err
+	}
+	rc.People = aliases(cfg.People)
+	rc.IgnoreActors = cfg.IgnoreActors
 	return rc, nil
 }

@@ -39,7 +39,9 @@ type World struct {
 
 // Start seeds the fakes with the incident and serves them on 127.0.0.1
 // until Close is called.
-func Start() (*World, error) {
+func Start() (*World, error) { return start(Seed) }
+
+func start(seed func(*World) error) (*World, error) {
 	w := &World{
 		PD:    pagerdutyfake.New(PagerDutyToken),
 		GH:    githubfake.New(GitHubToken),
@@ -61,7 +63,7 @@ func Start() (*World, error) {
 		*h.url = "http://" + ln.Addr().String() + h.suffix
 	}
 	w.GH.SetBaseURLs(w.GHURL, "https://github.com")
-	if err := Seed(w); err != nil {
+	if err := seed(w); err != nil {
 		w.Close()
 		return nil, err
 	}

@@ -489,6 +489,9 @@ func (c *Collector) pulls(ctx context.Context, r repoRef, w timeline.Window, emi
 // therefore not seen.)
 func (c *Collector) deployments(ctx context.Context, r repoRef, w timeline.Window, emit func(timeline.Event) error) error {
 	opt := &gh.DeploymentsListOptions{ListOptions: gh.ListOptions{PerPage: perPage}}
+	var list []*listedDeployment
+	inWindow := 0
+list:
 	for {
 		page, resp, err := c.client.Repositories.ListDeployments(ctx, r.owner, r.name, opt)
 		if err != nil {
@@ -500,24 +503,47 @@ func (c *Collector) deployments(ctx context.Context, r repoRef, w timeline.Windo
 		for _, d := range page {
 			created, updated := d.GetCreatedAt().Time, d.GetUpdatedAt().Time
 			if created.Before(w.Start) && updated.Before(w.Start) {
-				return nil
+				// Older ones have nothing in the window; this one is what
+				// was live before the window's first deployment, unless it
+				// failed (which its statuses would tell; taken as live).
+				list = append(list, &listedDeployment{d: d})
+				break list
 			}
 			if created.After(w.End) {
 				continue
 			}
-			if err := c.deploymentStatuses(ctx, r, d, w, emit); err != nil {
+			ld := &listedDeployment{d: d}
+			if err := c.deploymentStatuses(ctx, r, d, w, ld); err != nil {
 				return fmt.Errorf("deployment %d: %w", d.GetID(), err)
 			}
+			list = append(list, ld)
+			inWindow++
 		}
 		if resp.NextPage == 0 {
-			return nil
+			break
 		}
 		opt.Page = resp.NextPage
 	}
+	for i, ld := range list[:inWindow] {
+		extra, err := c.shipped(ctx, r, baseOf(list, i), ld.d.GetSHA())
+		if err != nil {
+			return fmt.Errorf("deployment %d: comparing with what was live before: %w", ld.d.GetID(), err)
+		}
+		for _, e := range ld.events {
+			for k, v := range extra {
+				e.Details[k] = v
+			}
+			if err := emit(e); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
-func (c *Collector) deploymentStatuses(ctx context.Context, r repoRef, d *gh.Deployment, w timeline.Window, emit func(timeline.Event) error) error {
+func (c *Collector) deploymentStatuses(ctx context.Context, r repoRef, d *gh.Deployment, w timeline.Window, ld *listedDeployment) error {
 	opt := &gh.ListOptions{PerPage: perPage}
+	terminal, succeeded := false, false
 	for {
 		page, resp, err := c.client.Repositories.ListDeploymentStatuses(ctx, r.owner, r.name, d.GetID(), opt)
 		if err != nil {
@@ -527,6 +553,12 @@ func (c *Collector) deploymentStatuses(ctx context.Context, r repoRef, d *gh.Dep
 			return notAList(resp)
 		}
 		for _, s := range page {
+			switch s.GetState() {
+			case "success", "inactive":
+				terminal, succeeded = true, true
+			case "failure", "error":
+				terminal = true
+			}
 			if !w.Contains(s.GetCreatedAt().Time) {
 				continue
 			}
@@ -536,11 +568,10 @@ func (c *Collector) deploymentStatuses(ctx context.Context, r repoRef, d *gh.Dep
 					zap.String("repo", r.full), zap.Int64("status_id", s.GetID()), zap.String("state", s.GetState()))
 				continue
 			}
-			if err := emit(e); err != nil {
-				return err
-			}
+			ld.events = append(ld.events, e)
 		}
 		if resp.NextPage == 0 {
+			ld.failed = terminal && !succeeded
 			return nil
 		}
 		opt.Page = resp.NextPage

@@ -461,6 +461,9 @@ func TestDeploymentStatuses(t *testing.T) {
 		wantDetails := map[string]any{
 			"repo": "acme/api", "deployment_id": rb, "state": "success", "environment": "production",
 			"sha": strings.Repeat("a", 40), "ref": "v1.2.2", "task": "deploy:rollback", "creator": "alice", "rollback": true,
+			// What was live before, from the listing; the fake holds no such
+			// commits, so what it shipped is unknown (no shipped_* keys).
+			"previous_sha": "0000000000000000000000000000000000000006",
 		}
 		if diff := cmp.Diff(wantDetails, e.Details); diff != "" {
 			t.Errorf("rollback details (-want +got):\n%s", diff)

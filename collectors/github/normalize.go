@@ -122,7 +122,7 @@ type commitFacts struct {
 func commitEvent(repo string, f commitFacts) timeline.Event {
 	var actor *timeline.Actor
 	if id := firstNonEmpty(f.login, f.authorName, f.authorEmail); id != "" {
-		actor = &timeline.Actor{ID: id, Name: firstNonEmpty(f.authorName, id), Email: f.authorEmail}
+		actor = &timeline.Actor{ID: id, Name: firstNonEmpty(f.authorName, id), Email: f.authorEmail, Bot: isBotLogin(f.login)}
 	}
 	details := map[string]any{"repo": repo, "sha": f.sha}
 	putString(details, "author_name", f.authorName)
@@ -336,8 +336,12 @@ func loginActor(login string) *timeline.Actor {
 	if login == "" {
 		return nil
 	}
-	return &timeline.Actor{ID: login, Name: login}
+	return &timeline.Actor{ID: login, Name: login, Bot: isBotLogin(login)}
 }
+
+// isBotLogin reports whether a login is a GitHub App's or a bot account's
+// ("dependabot[bot]", "github-actions[bot]").
+func isBotLogin(login string) bool { return strings.HasSuffix(login, "[bot]") }
 
 func putString(m map[string]any, k, v string) {
 	if v != "" {

@@ -2,6 +2,7 @@ package pagerduty
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 
@@ -22,6 +23,8 @@ type User struct {
 	ID    string
 	Name  string
 	Email string
+	// TimeZone is the user's IANA time zone (time_zone).
+	TimeZone string
 }
 
 // UserResolver looks PagerDuty users up by id. It reports false when it does
@@ -111,7 +114,19 @@ func NormalizeLogEntry(incidentID string, le pd.LogEntry, users UserResolver) (t
 		details["assignees"] = as
 	}
 	if lvl, ok := escalationLevel(le); ok {
-		details["escalation_level"] = lvl
+		details[timeline.DetailEscalationLevel] = lvl
+	}
+	if kind == timeline.KindPageEscalated {
+		// An escalate entry's channel is "timeout" when the escalation rule
+		// moved the page on by itself; a person escalating is any other.
+		reason := timeline.EscalationManual
+		if le.Channel.Type == "timeout" {
+			reason = timeline.EscalationTimeout
+		}
+		details[timeline.DetailEscalationReason] = reason
+	}
+	if u := urgencySet(le); u != "" {
+		details[timeline.DetailUrgency] = u
 	}
 	if le.AcknowledgementTimeout > 0 {
 		details["acknowledgement_timeout_s"] = le.AcknowledgementTimeout
@@ -282,12 +297,17 @@ func actorFor(ref pd.APIObject, users UserResolver) *timeline.Actor {
 		return nil
 	}
 	a := &timeline.Actor{ID: ref.ID, Name: ref.Summary}
+	// Services, integrations, escalation policies and bot users (event
+	// rules) are not people. A reference without a type is taken as
+	// PagerDuty's summary of a person.
+	a.Bot = ref.Type != "" && !isUserRef(ref.Type)
 	if isUserRef(ref.Type) && users != nil {
 		if u, ok := users.User(ref.ID); ok {
 			if u.Name != "" {
 				a.Name = u.Name
 			}
 			a.Email = u.Email
+			a.TimeZone = u.TimeZone
 		}
 	}
 	return a
@@ -300,6 +320,9 @@ func userDetail(ref pd.APIObject, users UserResolver) map[string]any {
 		m["name"] = a.Name
 		if a.Email != "" {
 			m["email"] = a.Email
+		}
+		if a.TimeZone != "" {
+			m["time_zone"] = a.TimeZone
 		}
 	}
 	return m
@@ -328,6 +351,26 @@ func escalationLevel(le pd.LogEntry) (any, bool) {
 		return v, true
 	}
 	return nil, false
+}
+
+var urgencyRE = regexp.MustCompile(`(?i)urgency (?:changed|lowered|raised)(?: from \w+)? to (high|low)`)
+
+// urgencySet is the urgency an urgency_change entry set: the channel's
+// new_urgency where PagerDuty gives it, else read from the summary
+// ("Urgency changed from high to low").
+func urgencySet(le pd.LogEntry) string {
+	if strings.TrimSuffix(le.Type, "_log_entry") != "urgency_change" {
+		return ""
+	}
+	for _, k := range []string{"new_urgency", "urgency"} {
+		if v, ok := le.Channel.Raw[k].(string); ok && v != "" {
+			return strings.ToLower(v)
+		}
+	}
+	if m := urgencyRE.FindStringSubmatch(le.Summary); m != nil {
+		return strings.ToLower(m[1])
+	}
+	return ""
 }
 
 // channelName reads the name of an object in a log entry's channel, such as

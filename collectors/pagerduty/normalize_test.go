@@ -75,7 +75,7 @@ func TestNormalizeLogEntry(t *testing.T) {
 			want: timeline.Event{
 				ID: "pagerduty:log_entry:Q02JTSNZWHSEKV", IncidentID: "PT4KHLK", Source: "pagerduty",
 				Kind: timeline.KindPageTriggered, OccurredAt: time.Date(2015, 11, 7, 0, 14, 20, 0, time.UTC),
-				Actor: &timeline.Actor{ID: "PIJ90N7", Name: "My Mail Service"},
+				Actor: &timeline.Actor{ID: "PIJ90N7", Name: "My Mail Service", Bot: true},
 				Title: "Triggered through the API", Text: "Tasks::SFDCValidator - PD_Data__c - duplicates",
 				URL: "https://subdomain.pagerduty.com/incidents/PT4KHLK/log_entries/Q02JTSNZWHSEKV",
 				Details: map[string]any{"type": "trigger_log_entry", "agent_type": "service_reference", "channel": "api",
@@ -91,7 +91,7 @@ func TestNormalizeLogEntry(t *testing.T) {
 			want: timeline.Event{
 				ID: "pagerduty:log_entry:RN1", IncidentID: "PT4KHLK", Source: "pagerduty",
 				Kind: timeline.KindPageNotified, OccurredAt: time.Date(2024, 2, 1, 9, 0, 0, 5e8, time.UTC),
-				Actor: &timeline.Actor{ID: "PIJ90N7", Name: "My Mail Service"},
+				Actor: &timeline.Actor{ID: "PIJ90N7", Name: "My Mail Service", Bot: true},
 				Title: "Notified Lee Turner",
 				Details: map[string]any{"type": "notify_log_entry", "agent_type": "service_reference", "channel": "notification", "notification_type": "phone",
 					"user": map[string]any{"id": "PL7A2O4", "name": "Lee Turner", "email": "lee@example.com"}},
@@ -106,9 +106,9 @@ func TestNormalizeLogEntry(t *testing.T) {
 			want: timeline.Event{
 				ID: "pagerduty:log_entry:RE1", IncidentID: "PT4KHLK", Source: "pagerduty",
 				Kind: timeline.KindPageEscalated, OccurredAt: time.Date(2024, 2, 1, 10, 0, 0, 0, time.UTC),
-				Actor: &timeline.Actor{ID: "PIJ90N7", Name: "My Mail Service"},
+				Actor: &timeline.Actor{ID: "PIJ90N7", Name: "My Mail Service", Bot: true},
 				Title: "Escalated to level 2",
-				Details: map[string]any{"type": "escalate_log_entry", "agent_type": "service_reference", "channel": "timeout", "escalation_level": float64(2),
+				Details: map[string]any{"type": "escalate_log_entry", "agent_type": "service_reference", "channel": "timeout", "escalation_level": float64(2), "escalation_reason": "timeout",
 					"assignees": []map[string]any{
 						{"id": "PXPGF42", "name": "Earline Greenholt", "email": "earline@example.com"},
 						{"id": "PUNKNWN", "name": "Someone Else"},
@@ -195,7 +195,7 @@ func TestNormalizeNote(t *testing.T) {
 		{
 			ID: "pagerduty:note:PCQC25", IncidentID: "PT4KHLK", Source: "pagerduty", Kind: timeline.KindPageAnnotated,
 			OccurredAt: time.Date(2013, 3, 6, 20, 28, 42, 0, time.UTC),
-			Actor:      &timeline.Actor{ID: "PXPGF42", Name: "A Global Event Rule"},
+			Actor:      &timeline.Actor{ID: "PXPGF42", Name: "A Global Event Rule", Bot: true},
 			Title:      "Initial alert information indicates a 1-alarm fire", Text: "Initial alert information indicates a 1-alarm fire",
 			Details: map[string]any{"agent_type": "bot_user_reference"},
 		},
@@ -232,7 +232,7 @@ func TestNormalizeAlert(t *testing.T) {
 	want := timeline.Event{
 		ID: "pagerduty:alert:PT4KHLK", IncidentID: "PT4KHLK", Source: "pagerduty", Kind: timeline.KindAlertTriggered,
 		OccurredAt: time.Date(2015, 10, 6, 21, 30, 42, 0, time.UTC),
-		Actor:      &timeline.Actor{ID: "PQ12345", Name: "Email Integration"},
+		Actor:      &timeline.Actor{ID: "PQ12345", Name: "Email Integration", Bot: true},
 		Title:      "The server is on fire.", URL: "https://subdomain.pagerduty.com/alerts/PXPGF42",
 		Details: map[string]any{"status": "resolved", "severity": "critical", "alert_key": "baf7cf21b1da41b4b0221008339ff357",
 			"service_id": "PIJ90N7", "body_details": map[string]any{"customKey": "Server is on fire!"}},

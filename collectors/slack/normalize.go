@@ -342,17 +342,21 @@ func messageActor(ctx context.Context, m slackapi.Msg, users UserResolver) (*tim
 		if name == "" {
 			name = m.BotID
 		}
-		return &timeline.Actor{ID: m.BotID, Name: name}, nil
+		return &timeline.Actor{ID: m.BotID, Name: name, Bot: true}, nil
 	}
 	if m.User == "" {
 		if m.Username != "" {
-			return &timeline.Actor{ID: m.Username, Name: m.Username}, nil
+			// A message with a username and no user is an integration's.
+			return &timeline.Actor{ID: m.Username, Name: m.Username, Bot: m.SubType == slackapi.MsgSubTypeBotMessage}, nil
 		}
 		return nil, nil
 	}
 	a, err := resolveUser(ctx, m.User, users)
 	if err != nil {
 		return nil, err
+	}
+	if m.User == slackbotID || m.SubType == slackapi.MsgSubTypeBotMessage {
+		a.Bot = true
 	}
 	return &a, nil
 }

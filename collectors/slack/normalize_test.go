@@ -187,7 +187,7 @@ func TestNormalizeMessage(t *testing.T) {
 		want: timeline.Event{
 			ID: "slack:message:C1:1763632923.000200", Source: "slack", Kind: timeline.KindChatMessage,
 			OccurredAt: time.Date(2025, 11, 20, 10, 2, 3, 200000, time.UTC),
-			Actor:      &timeline.Actor{ID: "B1", Name: "Argo CD"},
+			Actor:      &timeline.Actor{ID: "B1", Name: "Argo CD", Bot: true},
 			Title:      "Argo CD: deployed", Text: "deployed",
 			URL:     "https://acme.slack.com/archives/C1/p1763632923000200",
 			Details: map[string]any{"channel": "C1", "bot_id": "B1"},
@@ -288,7 +288,7 @@ func TestUserCache(t *testing.T) {
 	ctx := context.Background()
 	for i := 0; i < 3; i++ {
 		a, err := users.User(ctx, "U1")
-		if err != nil || a != (timeline.Actor{ID: "U1", Name: "Alice Real", Email: "a@x.test"}) {
+		if err != nil || a != (timeline.Actor{ID: "U1", Name: "Alice Real", Email: "a@x.test", TimeZone: "Europe/London"}) {
 			t.Fatalf("User = %+v, %v", a, err)
 		}
 		if _, err := users.User(ctx, "U404"); !errors.Is(err, ErrUnknown) {

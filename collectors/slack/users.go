@@ -58,9 +58,13 @@ func (u *UserCache) User(ctx context.Context, id string) (timeline.Actor, error)
 		if name == "" {
 			name = id
 		}
-		return timeline.Actor{ID: id, Name: name, Email: usr.Profile.Email}, nil
+		return timeline.Actor{ID: id, Name: name, Email: usr.Profile.Email, TimeZone: usr.TZ,
+			Bot: usr.IsBot || id == slackbotID}, nil
 	})
 }
+
+// slackbotID is Slackbot's user id: a system user, not a person.
+const slackbotID = "USLACKBOT"
 
 // Bot implements UserResolver.
 func (u *UserCache) Bot(ctx context.Context, id string) (string, error) {

@@ -17,7 +17,8 @@ import (
 // fall back to encoding/json for anything else. Output is deterministic —
 // map keys sorted — because the content hash is taken over it.
 
-// appendActor encodes an actor as {"id","name"[,"email"]}.
+// appendActor encodes an actor as {"id","name"[,"email"][,"time_zone"][,"bot"]},
+// as encoding/json does.
 func appendActor(b []byte, a *timeline.Actor) []byte {
 	b = append(b, `{"id":`...)
 	b = appendJSONString(b, a.ID)
@@ -26,6 +27,13 @@ func appendActor(b []byte, a *timeline.Actor) []byte {
 	if a.Email != "" {
 		b = append(b, `,"email":`...)
 		b = appendJSONString(b, a.Email)
+	}
+	if a.TimeZone != "" {
+		b = append(b, `,"time_zone":`...)
+		b = appendJSONString(b, a.TimeZone)
+	}
+	if a.Bot {
+		b = append(b, `,"bot":true`...)
 	}
 	return append(b, '}')
 }

@@ -49,6 +49,13 @@ func TestAppendJSONValueMatchesEncodingJSON(t *testing.T) {
 	if got := appendActor(nil, a); string(got) != string(want) {
 		t.Errorf("actor %s, want %s", got, want)
 	}
+	for _, a := range []*timeline.Actor{{ID: "U2", Name: "n", TimeZone: "America/New_York"}, {ID: "B1", Name: "bot", Bot: true},
+		{ID: "U3", Name: "n", Email: "e@x", TimeZone: "Asia/Kolkata", Bot: true}} {
+		want, _ := json.Marshal(a)
+		if got := appendActor(nil, a); string(got) != string(want) {
+			t.Errorf("actor %s, want %s", got, want)
+		}
+	}
 }
 
 // The same details in another map iteration order hash the same.

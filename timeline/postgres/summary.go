@@ -12,12 +12,13 @@ import (
 
 var _ timeline.SummaryStore = (*Store)(nil)
 
-// priorPagesSQL counts page.notified events per PagerDuty user in other
-// incidents. Candidate incidents are found first (by their window or their
-// span meeting [since, until)), so that events are read through the
+// priorPagesSQL lists the notifications of people in other incidents.
+// Candidate incidents are found first (by their window or their span
+// meeting [since, until)), so that events are read through the
 // (incident_id, occurred_at) index rather than by scanning every event.
 const priorPagesSQL = `
-SELECT e.details -> 'user' ->> 'id' AS user_id, count(DISTINCT e.id)
+SELECT DISTINCT ON (e.id) e.details -> 'user' ->> 'id' AS user_id, e.occurred_at,
+       COALESCE(e.details ->> 'notification_type', '')
 FROM incidents i
 JOIN events e ON e.incident_id = i.id
 WHERE i.id <> $1
@@ -26,26 +27,72 @@ WHERE i.id <> $1
   AND e.occurred_at >= $2 AND e.occurred_at < $3
   AND e.kind = 'page.notified' AND NOT e.deleted
   AND COALESCE(e.details -> 'user' ->> 'id', '') <> ''
-GROUP BY 1`
+ORDER BY e.id`
 
-// PriorPages implements timeline.SummaryStore.
+// PriorPages implements timeline.SummaryStore. Notifications are counted
+// as interruptions (timeline.CountInterruptions): several channels to one
+// person within a minute are one, email none.
 func (s *Store) PriorPages(ctx context.Context, incidentID string, since, until time.Time) (map[string]int, error) {
 	rows, err := s.pool.Query(ctx, priorPagesSQL, incidentID, since.UTC(), until.UTC())
 	if err != nil {
 		return nil, fmt.Errorf("prior pages of %s: %w", incidentID, classify(err))
 	}
 	defer rows.Close()
-	out := map[string]int{}
+	byUser := map[string][]timeline.Notification{}
 	for rows.Next() {
-		var user string
-		var n int
-		if err := rows.Scan(&user, &n); err != nil {
+		var user, channel string
+		var at time.Time
+		if err := rows.Scan(&user, &at, &channel); err != nil {
 			return nil, fmt.Errorf("prior pages of %s: %w", incidentID, classify(err))
 		}
-		out[user] = n
+		byUser[user] = append(byUser[user], timeline.Notification{At: at, Channel: channel})
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("prior pages of %s: %w", incidentID, classify(err))
+	}
+	out := map[string]int{}
+	for u, ns := range byUser {
+		if n := timeline.CountInterruptions(ns); n > 0 {
+			out[u] = n
+		}
+	}
+	return out, nil
+}
+
+// overlappingPeopleSQL lists who acted or was notified in each incident.
+const overlappingPeopleSQL = `
+SELECT DISTINCT e.incident_id, e.source, p.id
+FROM events e,
+LATERAL (SELECT e.actor ->> 'id' AS id WHERE COALESCE((e.actor ->> 'bot')::boolean, false) = false
+         UNION ALL SELECT e.details -> 'user' ->> 'id' WHERE e.kind = 'page.notified') p
+WHERE e.incident_id = ANY($1) AND COALESCE(p.id, '') <> ''
+  AND e.kind NOT LIKE 'alert.%' AND e.kind NOT LIKE 'ci.%'
+ORDER BY 1, 2, 3`
+
+// OverlappingPeople implements timeline.SummaryStore.
+func (s *Store) OverlappingPeople(ctx context.Context, incidentIDs []string) (map[string][]timeline.Identity, error) {
+	out := map[string][]timeline.Identity{}
+	if len(incidentIDs) == 0 {
+		return out, nil
+	}
+	rows, err := s.pool.Query(ctx, overlappingPeopleSQL, incidentIDs)
+	if err != nil {
+		return nil, fmt.Errorf("people of overlapping incidents: %w", classify(err))
+	}
+	defer rows.Close()
+	for _, id := range incidentIDs {
+		out[id] = []timeline.Identity{}
+	}
+	for rows.Next() {
+		var inc string
+		var id timeline.Identity
+		if err := rows.Scan(&inc, &id.Source, &id.ID); err != nil {
+			return nil, fmt.Errorf("people of overlapping incidents: %w", classify(err))
+		}
+		out[inc] = append(out[inc], id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("people of overlapping incidents: %w", classify(err))
 	}
 	return out, nil
 }

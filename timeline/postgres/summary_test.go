@@ -47,6 +47,12 @@ func notified(inc, user string, at time.Time) timeline.Event {
 		Kind: timeline.KindPageNotified, OccurredAt: at, Title: "Notified", Details: details}
 }
 
+// via sets how a notification went out.
+func via(e timeline.Event, channel string) timeline.Event {
+	e.Details["notification_type"] = channel
+	return e
+}
+
 func upsert(t *testing.T, st *postgres.Store, evs ...timeline.Event) {
 	t.Helper()
 	if _, err := st.UpsertEvents(context.Background(), evs); err != nil {
@@ -70,12 +76,19 @@ func TestPriorPages(t *testing.T) {
 		notified("PLONGAGO", "PALICE", t0.Add(-8*24*time.Hour)),     // before the 7 days
 		notified("PTHIS", "PALICE", t0.Add(time.Minute)),            // this incident's own
 		notified("PLATER", "PALICE", t0.Add(2*time.Hour)),           // after the start
+		// One interruption by three channels, as PagerDuty counts it;
+		// the email does not interrupt.
+		via(notified("PEARLIER", "PCAROL", t0.Add(-2*24*time.Hour)), "sms"),
+		via(notified("PEARLIER", "PCAROL", t0.Add(-2*24*time.Hour)), "push"),
+		via(notified("PEARLIER", "PCAROL", t0.Add(-2*24*time.Hour+20*time.Second)), "phone"),
+		via(notified("PEARLIER", "PCAROL", t0.Add(-2*24*time.Hour+30*time.Second)), "email"),
+		via(notified("PEARLIER", "PDAN", t0.Add(-2*24*time.Hour)), "email"), // email only: no interruption
 	)
 	got, err := st.PriorPages(ctx, this.ID, t0.Add(-timeline.PriorPagesWindow), t0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(map[string]int{"PALICE": 2, "PBOB": 1}, got); diff != "" {
+	if diff := cmp.Diff(map[string]int{"PALICE": 2, "PBOB": 1, "PCAROL": 1}, got); diff != "" {
 		t.Errorf("PriorPages (-want +got):\n%s", diff)
 	}
 	got, err = st.PriorPages(ctx, "PNOBODY", t0.Add(-time.Hour), t0)

@@ -140,6 +140,7 @@ func New(token string) *Server {
 	mux.HandleFunc("GET /repos/{owner}/{repo}/deployments/{id}/statuses", s.withRepo(s.listStatuses))
 	mux.HandleFunc("GET /repos/{owner}/{repo}/releases", s.withRepo(s.listReleases))
 	mux.HandleFunc("GET /repos/{owner}/{repo}/actions/runs", s.withRepo(s.listRuns))
+	mux.HandleFunc("GET /repos/{owner}/{repo}/compare/{basehead}", s.withRepo(s.compareCommits))
 	mux.HandleFunc("GET /users/{login}", s.getUser)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "Not Found", docsRoot)

@@ -1005,6 +1005,9 @@ type wireUser struct {
 }
 
 func (s *Server) userInfo(form map[string][]string) any {
+	s.kmu.Lock()
+	now := s.clock()
+	s.kmu.Unlock()
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	u, ok := s.users[first(form, "user")]
@@ -1016,13 +1019,19 @@ func (s *Server) userInfo(form map[string][]string) any {
 	if tz == "" {
 		tz = "Europe/London"
 	}
+	// tz_offset is the zone's offset in seconds at the fake's now, as
+	// Slack reports it; tz_label its name then.
+	tzLabel, tzOffset := "Greenwich Mean Time", 0
+	if loc, err := time.LoadLocation(tz); err == nil {
+		tzLabel, tzOffset = now.In(loc).Zone()
+	}
 	img := "https://secure.gravatar.com/avatar/" + u.ID + ".jpg?s="
 	return struct {
 		OK   bool     `json:"ok"`
 		User wireUser `json:"user"`
 	}{OK: true, User: wireUser{
 		ID: u.ID, TeamID: s.team.ID, Name: u.Name, Deleted: u.Deleted, Color: "9f69e7",
-		RealName: u.RealName, TZ: tz, TZLabel: "Greenwich Mean Time", TZOffset: 0,
+		RealName: u.RealName, TZ: tz, TZLabel: tzLabel, TZOffset: tzOffset,
 		Profile: wireProfile{
 			RealName: u.RealName, RealNameNormalized: u.RealName,
 			DisplayName: u.DisplayName, DisplayNameNormalized: u.DisplayName,
