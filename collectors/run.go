@@ -2,6 +2,7 @@ package collectors
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -17,6 +18,11 @@ import (
 // Runner collects an incident's window from every registered source at once
 // and writes the events to the store in batches, recording each source's
 // status as it goes. One source's failure leaves the others' events stored.
+//
+// With Checkpoints set, a collection keeps its progress until it ends: a
+// source that finished is not collected again when the collection is
+// retried or resumed after a crash (as long as the window is the same), and
+// a collector that implements Resumer continues from its last saved state.
 type Runner struct {
 	Registry *Registry
 	Store    timeline.Store
@@ -24,6 +30,10 @@ type Runner struct {
 	// Progress, when set, counts each source's events and hears its
 	// requests; the collectors' transports should share it.
 	Progress *Progress
+	// Checkpoints, when set, keeps the progress of unfinished collections
+	// (see Runner). Only runs that hold the incident's run lock may use it,
+	// so that two runs never interleave their progress.
+	Checkpoints CheckpointStore
 	// BatchSize is the number of events per store write (default 500).
 	BatchSize int
 	// DoneFunc, when set, hears each source's outcome (succeeded, failed or
@@ -38,8 +48,18 @@ type Runner struct {
 // SourceResult is what one source's collection gave.
 type SourceResult struct {
 	Source string
+	// Events is the number of distinct events stored for the source by
+	// this collection, counting those stored by the interrupted runs it
+	// resumed. An event emitted but not stored (the run was cut short) is
+	// not counted.
 	Events int
-	Kinds  map[string]int
+	// Kinds counts the events stored by this run, by kind.
+	Kinds map[string]int
+	// Skipped is set when the source had already collected the window in
+	// an earlier run of the same collection and was not collected again.
+	Skipped bool
+	// Saved is the number of checkpoints the source saved in this run.
+	Saved int
 	// Err is nil when the source succeeded.
 	Err error
 }
@@ -63,7 +83,8 @@ func (r Result) Err() error {
 
 // Run collects w from every registered collector concurrently. It returns the
 // per-source result; a non-nil error is returned only when the store itself
-// failed in a way that makes the result meaningless.
+// failed in a way that makes the result meaningless. When every source
+// succeeded, the collection's saved progress is cleared.
 func (r *Runner) Run(ctx context.Context, w timeline.Window) Result {
 	cols := r.Registry.All()
 	res := Result{Sources: make([]SourceResult, len(cols))}
@@ -76,7 +97,24 @@ func (r *Runner) Run(ctx context.Context, w timeline.Window) Result {
 		}()
 	}
 	wg.Wait()
+	if r.Checkpoints != nil && res.Err() == nil {
+		if err := r.ForgetProgress(ctx, w.IncidentID); err != nil {
+			r.logger().Warn("clearing the collection's progress", zap.String("incident_id", w.IncidentID), zap.Error(err))
+		}
+	}
 	return res
+}
+
+// ForgetProgress drops the saved progress of the incident's collection, so
+// that the next one starts from the beginning. It is a no-op without
+// Checkpoints, and works even when ctx is already cancelled.
+func (r *Runner) ForgetProgress(ctx context.Context, incidentID string) error {
+	if r.Checkpoints == nil {
+		return nil
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	return r.Checkpoints.ClearCheckpoints(cctx, incidentID)
 }
 
 func (r *Runner) now() time.Time {
@@ -93,13 +131,53 @@ func (r *Runner) logger() *zap.Logger {
 	return zap.NewNop()
 }
 
+// loadProgress returns the progress saved for the source in this window:
+// the Runner's record and the collector's states. Progress saved for
+// another window is dropped.
+func (r *Runner) loadProgress(ctx context.Context, source string, w timeline.Window, fp string) (progressMeta, map[string][]byte, error) {
+	var meta progressMeta
+	if r.Checkpoints == nil {
+		return meta, nil, nil
+	}
+	states, err := r.Checkpoints.Checkpoints(ctx, w.IncidentID, source)
+	if err != nil {
+		return meta, nil, fmt.Errorf("reading the collection's progress: %w", err)
+	}
+	if raw, ok := states[""]; ok {
+		_ = json.Unmarshal(raw, &meta)
+	}
+	if meta.Window != fp {
+		if len(states) > 0 {
+			if err := r.Checkpoints.ClearCheckpoints(ctx, w.IncidentID, source); err != nil {
+				return progressMeta{}, nil, fmt.Errorf("dropping the progress of another window: %w", err)
+			}
+		}
+		return progressMeta{}, map[string][]byte{}, nil
+	}
+	delete(states, "")
+	return meta, states, nil
+}
+
 func (r *Runner) runOne(ctx context.Context, c Collector, w timeline.Window) SourceResult {
 	name := c.Name()
 	log := r.logger().With(zap.String("source", name), zap.String("incident_id", w.IncidentID))
-	started := r.now().UTC()
 	out := SourceResult{Source: name, Kinds: map[string]int{}}
+	fp := windowFingerprint(w)
+	meta, states, err := r.loadProgress(ctx, name, w, fp)
+	if err != nil {
+		out.Err = err
+		return out
+	}
+	if meta.Done {
+		// Collected by an earlier run of this collection; its status
+		// already says so.
+		log.Info("source already collected by an earlier run of this collection", zap.Int("events", meta.Events))
+		out.Events, out.Skipped = meta.Events, true
+		return out
+	}
+	started := r.now().UTC()
 	if err := r.Store.SetSourceStatus(ctx, timeline.SourceStatus{
-		IncidentID: w.IncidentID, Source: name, State: timeline.StateRunning, StartedAt: &started,
+		IncidentID: w.IncidentID, Source: name, State: timeline.StateRunning, StartedAt: &started, EventCount: meta.Events,
 	}); err != nil {
 		out.Err = fmt.Errorf("recording status: %w", err)
 		return out
@@ -108,17 +186,32 @@ func (r *Runner) runOne(ctx context.Context, c Collector, w timeline.Window) Sou
 	if size <= 0 {
 		size = 500
 	}
+	// mu guards the batch and the counts: a Resumer may save a checkpoint
+	// from one goroutine while another emits.
+	var mu sync.Mutex
 	batch := make([]timeline.Event, 0, size)
-	seen := make(map[string]struct{})
-	flush := func() error {
+	stored := make(map[string]struct{})
+	out.Events = meta.Events
+	flush := func(ctx context.Context) (int, error) {
 		if len(batch) == 0 {
-			return nil
+			return out.Events, nil
 		}
 		if _, err := r.Store.UpsertEvents(ctx, batch); err != nil {
-			return fmt.Errorf("storing events: %w", err)
+			return out.Events, fmt.Errorf("storing events: %w", err)
+		}
+		for _, e := range batch {
+			if _, dup := stored[e.ID]; dup {
+				continue
+			}
+			stored[e.ID] = struct{}{}
+			out.Events++
+			out.Kinds[e.Kind]++
+			if r.Progress != nil {
+				r.Progress.AddEvents(name, 1)
+			}
 		}
 		batch = batch[:0]
-		return nil
+		return out.Events, nil
 	}
 	emit := func(e timeline.Event) error {
 		e.IncidentID = w.IncidentID
@@ -129,23 +222,40 @@ func (r *Runner) runOne(ctx context.Context, c Collector, w timeline.Window) Sou
 		if err := e.Validate(); err != nil {
 			return err
 		}
-		if _, dup := seen[e.ID]; !dup {
-			seen[e.ID] = struct{}{}
-			out.Events++
-			out.Kinds[e.Kind]++
-			if r.Progress != nil {
-				r.Progress.AddEvents(name, 1)
-			}
-		}
+		mu.Lock()
+		defer mu.Unlock()
 		batch = append(batch, e)
 		if len(batch) >= size {
-			return flush()
+			_, err := flush(ctx)
+			return err
 		}
 		return nil
 	}
-	err := c.Collect(ctx, w, emit)
-	if ferr := flush(); err == nil {
+	var cp *runCheckpoint
+	if res, ok := c.(Resumer); ok && r.Checkpoints != nil {
+		cp = &runCheckpoint{store: r.Checkpoints, incidentID: w.IncidentID, source: name, window: fp, states: states,
+			flushLocked: flush, lock: mu.Lock, unlock: mu.Unlock}
+		err = res.CollectResume(ctx, w, cp, emit)
+	} else {
+		err = c.Collect(ctx, w, emit)
+	}
+	// What was fetched is stored even when the run was cut short by a
+	// timeout or a shutdown: the last batch gets a context of its own.
+	fctx, fcancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer fcancel()
+	mu.Lock()
+	if _, ferr := flush(fctx); ferr != nil && err == nil {
 		err = ferr
+	}
+	mu.Unlock()
+	if cp != nil {
+		out.Saved = cp.saved
+	}
+	if err == nil && r.Checkpoints != nil {
+		done, _ := json.Marshal(progressMeta{Window: fp, Done: true, Events: out.Events})
+		if serr := r.Checkpoints.SaveCheckpoints(fctx, w.IncidentID, name, map[string][]byte{"": done}); serr != nil {
+			log.Warn("recording the source's progress", zap.Error(serr))
+		}
 	}
 	finished := r.now().UTC()
 	st := timeline.SourceStatus{
@@ -172,9 +282,7 @@ func (r *Runner) runOne(ctx context.Context, c Collector, w timeline.Window) Sou
 		r.DoneFunc(name, outcome)
 	}
 	// The status must be written even when ctx was cancelled mid-way.
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	if serr := r.Store.SetSourceStatus(sctx, st); serr != nil && out.Err == nil {
+	if serr := r.Store.SetSourceStatus(fctx, st); serr != nil && out.Err == nil {
 		out.Err = fmt.Errorf("recording status: %w", serr)
 	}
 	return out

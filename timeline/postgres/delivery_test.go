@@ -230,12 +230,12 @@ func TestTriggerDuringARunParksOneFollowUp(t *testing.T) {
 	if _, err := s.Pool.Exec(ctx, `UPDATE river_job SET state = 'running', attempt = 1, attempted_at = now() WHERE id = $1`, first); err != nil {
 		t.Fatal(err)
 	}
-	finish, ok, err := d.StartRun(ctx, "INC1", first)
+	_, finish, ok, err := d.StartRun(ctx, "INC1", first, 1)
 	if err != nil || !ok {
 		t.Fatalf("StartRun = %v, %v; want the run lock", ok, err)
 	}
 	// A second run of the same incident must wait.
-	if _, ok, err := d.StartRun(ctx, "INC1", 999); err != nil || ok {
+	if _, _, ok, err := d.StartRun(ctx, "INC1", 999, 1); err != nil || ok {
 		t.Fatalf("second StartRun = %v, %v; want busy", ok, err)
 	}
 	followUp := queue("b")
@@ -256,7 +256,7 @@ func TestTriggerDuringARunParksOneFollowUp(t *testing.T) {
 		t.Errorf("follow-up after hand-over = %+v, want available", js[1])
 	}
 	// The lock is free again, for the follow-up.
-	finish2, ok, err := d.StartRun(ctx, "INC1", followUp)
+	_, finish2, ok, err := d.StartRun(ctx, "INC1", followUp, 1)
 	if err != nil || !ok {
 		t.Fatalf("follow-up StartRun = %v, %v; want the lock", ok, err)
 	}
