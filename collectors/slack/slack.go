@@ -136,7 +136,10 @@ type Collector struct {
 	ws   string // workspace URL, remembered for live capture
 }
 
-var _ collectors.Collector = (*Collector)(nil)
+var (
+	_ collectors.Collector = (*Collector)(nil)
+	_ collectors.Resumer   = (*Collector)(nil)
+)
 
 // NewLimiter returns the pacing of requestsPerMinute: one request every
 // minute/requestsPerMinute, burst 1.
@@ -248,6 +251,9 @@ type run struct {
 	emit    func(timeline.Event) error
 	emitErr error
 	cancel  context.CancelFunc
+
+	// cp keeps each channel's progress; nil when not resuming.
+	cp collectors.Checkpoint
 }
 
 // send serialises emit; after emit fails once, every collector goroutine
@@ -272,6 +278,16 @@ func (r *run) send(e timeline.Event) error {
 // that fails does not stop the others; the error joins one error per failed
 // channel, each naming it.
 func (c *Collector) Collect(ctx context.Context, w timeline.Window, emit func(timeline.Event) error) error {
+	return c.CollectResume(ctx, w, nil, emit)
+}
+
+// CollectResume implements collectors.Resumer: Collect, saving each
+// channel's progress to cp after every history page (once the page's
+// messages and their thread replies are emitted), and continuing each
+// channel from its saved progress. A restarted collection so reads again
+// at most the page it was on; a channel that was done is not read again.
+// A nil cp saves nothing.
+func (c *Collector) CollectResume(ctx context.Context, w timeline.Window, cp collectors.Checkpoint, emit func(timeline.Event) error) error {
 	channels := dedupe(w.Channels)
 	if len(channels) == 0 {
 		return nil
@@ -285,7 +301,7 @@ func (c *Collector) Collect(ctx context.Context, w timeline.Window, emit func(ti
 	}
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	r := &run{w: w, ws: ws, users: NewUserResolver(c.api), emit: emit, cancel: cancel}
+	r := &run{w: w, ws: ws, users: NewUserResolver(c.api), emit: emit, cancel: cancel, cp: cp}
 
 	var (
 		mu   sync.Mutex
@@ -332,29 +348,101 @@ func dedupe(in []string) []string {
 	return out
 }
 
+// Phases of a channel's collection, in order.
+const (
+	phaseWindow   = "window"   // the window's history
+	phaseLookback = "lookback" // thread parents before the window
+	phaseDone     = "done"
+)
+
+// channelProgress is how far a channel's collection got.
+type channelProgress struct {
+	// Oldest and Latest are the bounds of the window it was read for.
+	Oldest string `json:"oldest"`
+	Latest string `json:"latest"`
+	// Phase is what is being read (phaseWindow, phaseLookback, phaseDone).
+	Phase string `json:"phase"`
+	// Before is the ts of the oldest message of the phase handled so far,
+	// its thread replies included: the phase goes on below it. Empty
+	// before the phase's first page.
+	Before string `json:"before,omitempty"`
+}
+
+func progressKey(channel string) string { return "channel:" + channel }
+
+// below returns the latest bound that continues history paging under the
+// message ts (both bounds are inclusive): one microsecond, Slack's
+// resolution, before it.
+func below(ts string) string {
+	t, err := ParseTS(ts)
+	if err != nil {
+		return ts
+	}
+	return FormatTS(t.Add(-time.Microsecond))
+}
+
 // collectChannel emits the channel's messages in the window and the thread
-// replies in the window, then searches the lookback for older parents.
+// replies in the window, then searches the lookback for older parents. With
+// r.cp set, it continues from the channel's saved progress and saves it
+// after every page.
 func (c *Collector) collectChannel(ctx context.Context, r *run, ch string) error {
 	oldest, latest := ceilTS(r.w.Start), FormatTS(r.w.End)
-	err := c.pageHistory(ctx, ch, oldest, latest, func(msgs []slackapi.Message) error {
-		// History comes newest first; emit each page oldest first.
-		for i := len(msgs) - 1; i >= 0; i-- {
-			m := msgs[i].Msg
-			if err := c.emitMessage(ctx, r, ch, m); err != nil {
-				return err
-			}
+	p := channelProgress{Oldest: oldest, Latest: latest, Phase: phaseWindow}
+	if r.cp != nil {
+		var saved channelProgress
+		ok, err := r.cp.Load(progressKey(ch), &saved)
+		if err != nil {
+			return err
 		}
-		for i := len(msgs) - 1; i >= 0; i-- {
-			if m := msgs[i].Msg; IsThreadParent(m) {
-				if err := c.collectReplies(ctx, r, ch, m.Timestamp); err != nil {
+		if ok && saved.Oldest == oldest && saved.Latest == latest {
+			p = saved
+		}
+	}
+	save := func(phase, before string) error {
+		p.Phase, p.Before = phase, before
+		if r.cp == nil {
+			return nil
+		}
+		return r.cp.Save(ctx, progressKey(ch), p)
+	}
+	if p.Phase == phaseWindow {
+		top := latest
+		if p.Before != "" {
+			top = below(p.Before)
+		}
+		err := c.pageHistory(ctx, ch, oldest, top, func(msgs []slackapi.Message) error {
+			// History comes newest first; emit each page oldest first.
+			for i := len(msgs) - 1; i >= 0; i-- {
+				m := msgs[i].Msg
+				if err := c.emitMessage(ctx, r, ch, m); err != nil {
 					return err
 				}
 			}
+			for i := len(msgs) - 1; i >= 0; i-- {
+				if m := msgs[i].Msg; IsThreadParent(m) {
+					if err := c.collectReplies(ctx, r, ch, m.Timestamp); err != nil {
+						return err
+					}
+				}
+			}
+			if len(msgs) == 0 {
+				return nil
+			}
+			return save(phaseWindow, msgs[len(msgs)-1].Timestamp)
+		})
+		if err != nil {
+			return err
 		}
+		next := phaseLookback
+		if c.lookback < 0 {
+			next = phaseDone
+		}
+		if err := save(next, ""); err != nil {
+			return err
+		}
+	}
+	if p.Phase != phaseLookback {
 		return nil
-	})
-	if err != nil || c.lookback < 0 {
-		return err
 	}
 
 	// Parents before the window whose threads reach into it.
@@ -364,9 +452,13 @@ func (c *Collector) collectChannel(ctx context.Context, r *run, ch string) error
 		before = before.Add(-time.Microsecond)
 	}
 	if before.Before(start.Add(-c.lookback)) {
-		return nil
+		return save(phaseDone, "")
 	}
-	return c.pageHistory(ctx, ch, ceilTS(start.Add(-c.lookback)), FormatTS(before), func(msgs []slackapi.Message) error {
+	top := FormatTS(before)
+	if p.Before != "" {
+		top = below(p.Before)
+	}
+	err := c.pageHistory(ctx, ch, ceilTS(start.Add(-c.lookback)), top, func(msgs []slackapi.Message) error {
 		for i := len(msgs) - 1; i >= 0; i-- {
 			m := msgs[i].Msg
 			if !IsThreadParent(m) {
@@ -381,8 +473,15 @@ func (c *Collector) collectChannel(ctx context.Context, r *run, ch string) error
 				return err
 			}
 		}
-		return nil
+		if len(msgs) == 0 {
+			return nil
+		}
+		return save(phaseLookback, msgs[len(msgs)-1].Timestamp)
 	})
+	if err != nil {
+		return err
+	}
+	return save(phaseDone, "")
 }
 
 // pageHistory pages conversations.history from latest down to oldest (both
