@@ -469,10 +469,11 @@ type Rescue struct {
 }
 
 // rescueCheckSQL reads what decides whether a running job's run was
-// abandoned, locking the job's row so River cannot finish it meanwhile: its
-// state, attempts and args; whether it is already being cancelled; whether
-// the incident's run lock is held by anyone (pg_locks sees every session's
-// locks); and the run it recorded, if this attempt got that far.
+// abandoned: the job's state, attempts and args; whether it is already being
+// cancelled; whether the incident's run lock is held by anyone (pg_locks
+// sees every session's locks); and the run it recorded, if this attempt got
+// that far. With FOR UPDATE OF j appended, River cannot finish the job while
+// the decision is taken.
 const rescueCheckSQL = `WITH k AS (SELECT ` + runLockKey + ` AS k)
 SELECT j.state::text, j.attempt, j.max_attempts, j.args, j.metadata ? 'cancel_attempted_at',
        COALESCE(j.attempted_at < now() - $3::bigint * interval '1 microsecond', false),
@@ -482,8 +483,7 @@ SELECT j.state::text, j.attempt, j.max_attempts, j.args, j.metadata ? 'cancel_at
        r.job_id IS NOT NULL AND r.job_id = j.id AND r.attempt = j.attempt,
        COALESCE(COALESCE(r.finished_at, r.heartbeat_at) < now() - $3::bigint * interval '1 microsecond', false)
 FROM river_job j LEFT JOIN collection_runs r ON r.incident_id = $1
-WHERE j.id = $2
-FOR UPDATE OF j`
+WHERE j.id = $2`
 
 // RescueAbandoned hands the collection of incidentID over from job jobID,
 // which River reports as running, when the job's run was abandoned by a
@@ -504,39 +504,55 @@ func (d *Deliveries) RescueAbandoned(ctx context.Context, incidentID string, job
 	if d.CancelTxFunc == nil || d.RequeueTxFunc == nil {
 		return Rescue{}, errors.New("rescuing a collection: CancelTxFunc and RequeueTxFunc are required")
 	}
+	// abandoned reads the facts, without locks first (the sweeps of live
+	// runs stay cheap), then again under the incident's lock and the job's
+	// row lock, where the decision is taken.
+	var (
+		attempt, maxAttempts int
+		args                 []byte
+	)
+	abandoned := func(q interface {
+		QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	}, suffix string) (bool, error) {
+		var (
+			state                                string
+			cancelling, fetchedLongAgo, lockHeld bool
+			thisAttemptsRun, runStale            bool
+		)
+		err := q.QueryRow(ctx, rescueCheckSQL+suffix, incidentID, jobID, staleAfter.Microseconds()).Scan(&state, &attempt, &maxAttempts, &args,
+			&cancelling, &fetchedLongAgo, &lockHeld, &thisAttemptsRun, &runStale)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		if state != "running" || cancelling || lockHeld {
+			return false, nil
+		}
+		return thisAttemptsRun && runStale || !thisAttemptsRun && fetchedLongAgo, nil
+	}
+	if ok, err := abandoned(d.Store.pool, ""); err != nil || !ok {
+		if err != nil {
+			return Rescue{}, fmt.Errorf("rescuing the collection of %s from job %d: %w", incidentID, jobID, classify(err))
+		}
+		return Rescue{}, nil
+	}
 	var res Rescue
 	err := pgx.BeginFunc(ctx, d.Store.pool, func(tx pgx.Tx) error {
 		res = Rescue{}
 		if _, err := tx.Exec(ctx, collectLockSQL, incidentID); err != nil {
 			return err
 		}
-		var (
-			state                                string
-			attempt, maxAttempts                 int
-			args                                 []byte
-			cancelling, fetchedLongAgo, lockHeld bool
-			thisAttemptsRun, runStale            bool
-		)
-		err := tx.QueryRow(ctx, rescueCheckSQL, incidentID, jobID, staleAfter.Microseconds()).Scan(&state, &attempt, &maxAttempts, &args,
-			&cancelling, &fetchedLongAgo, &lockHeld, &thisAttemptsRun, &runStale)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil
-		}
-		if err != nil {
+		if ok, err := abandoned(tx, " FOR UPDATE OF j"); err != nil || !ok {
 			return err
-		}
-		if state != "running" || cancelling || lockHeld {
-			return nil
-		}
-		if thisAttemptsRun && !runStale || !thisAttemptsRun && !fetchedLongAgo {
-			return nil
 		}
 		if err := d.CancelTxFunc(ctx, tx, jobID); err != nil {
 			return fmt.Errorf("cancelling job %d: %w", jobID, err)
 		}
 		res.Rescued = true
 		var current int64
-		err = tx.QueryRow(ctx, `SELECT job_id FROM collection_jobs WHERE incident_id = $1`, incidentID).Scan(&current)
+		err := tx.QueryRow(ctx, `SELECT job_id FROM collection_jobs WHERE incident_id = $1`, incidentID).Scan(&current)
 		if errors.Is(err, pgx.ErrNoRows) || (err == nil && current != jobID) {
 			return nil // the incident had moved on from this job
 		}
