@@ -418,7 +418,7 @@ func TestTimeoutWhileSavingProgressResumes(t *testing.T) {
 	b := setup(t, 1, src)
 	b.declare(t, "INC1")
 	b.queue(t, "d1", "INC1")
-	b.start(t, func(w *jobs.Worker) { w.JobTimeout = 300 * time.Millisecond })
+	b.start(t, func(w *jobs.Worker) { w.JobTimeout = 2 * time.Second })
 	js := b.waitJobs(t)
 	if js[0].State != "completed" || js[0].Attempt != 1 || js[0].Errors != 0 || js[0].Snoozes != 1 {
 		t.Errorf("job = %+v, want completed in its one attempt after one snooze", js[0])

@@ -286,7 +286,7 @@ func (d *Deliveries) join(ctx context.Context, tx pgx.Tx, id int64, raw []byte, 
 // runCtx, which is derived from ctx, is cancelled, so that the run stops
 // before another takes the incident over.
 //
-// finish must be called when the run ends: it releases the lock and, when a
+// finish must be called once, when the run ends: it releases the lock and, when a
 // follow-up was queued meanwhile, makes it due now and returns its id (the
 // follow-up takes over: a failed run need not be retried). Otherwise the
 // incident is left to this job when willRetry is set, or to nobody. The
