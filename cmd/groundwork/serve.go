@@ -15,6 +15,7 @@ import (
 
 	"github.com/groundwork-dev/groundwork/api"
 	"github.com/groundwork-dev/groundwork/collectors"
+	"github.com/groundwork-dev/groundwork/collectors/jobs"
 	"github.com/groundwork-dev/groundwork/timeline"
 	"github.com/groundwork-dev/groundwork/timeline/postgres"
 )
@@ -36,6 +37,10 @@ type app struct {
 	// deliveries and queues through it.
 	river      *river.Client[pgx.Tx]
 	deliveries *postgres.Deliveries
+	// sweeper hands collections of dead processes over; stopSweeper ends
+	// it (set by startJobs).
+	sweeper     *jobs.Sweeper
+	stopSweeper func()
 	// feed wakes /v1/feed event streams when events are stored.
 	feed *postgres.FeedListener
 	// hubPool and catchUpPool are the event streams' own: the feed hub

@@ -173,6 +173,7 @@ var (
 	_ collectors.Collector = (*Collector)(nil)
 	_ collectors.Skipper   = (*Collector)(nil)
 	_ collectors.Sweeper   = (*Collector)(nil)
+	_ collectors.Resumer   = (*Collector)(nil)
 )
 
 // NewLimiter returns the pacing of requestsPerMinute: one request every
@@ -291,6 +292,8 @@ type run struct {
 	cancel  context.CancelFunc
 	// sweepFunc hears each channel read completely; nil for Collect.
 	sweepFunc func(timeline.Sweep)
+	// cp keeps each channel's progress; nil when not resuming.
+	cp collectors.Checkpoint
 }
 
 // sweep reports s, serialised with send.
@@ -347,6 +350,21 @@ func (c *Collector) Collect(ctx context.Context, w timeline.Window, emit func(ti
 // CollectSweeping implements collectors.Sweeper: Collect, and one sweep per
 // channel collected without error (see "Deleted messages" above).
 func (c *Collector) CollectSweeping(ctx context.Context, w timeline.Window, emit func(timeline.Event) error, sweep func(timeline.Sweep)) error {
+	return c.collect(ctx, w, nil, emit, sweep)
+}
+
+// CollectResume implements collectors.Resumer: CollectSweeping, saving each
+// channel's progress to cp after every history page (once the page's
+// messages and their thread replies are emitted), and continuing each
+// channel from its saved progress. A restarted collection so reads again
+// at most the page it was on; a channel that was done is not read again.
+// A nil cp saves nothing. A channel continued from saved progress reports
+// no sweep: this run did not see what the earlier one read.
+func (c *Collector) CollectResume(ctx context.Context, w timeline.Window, cp collectors.Checkpoint, emit func(timeline.Event) error, sweep func(timeline.Sweep)) error {
+	return c.collect(ctx, w, cp, emit, sweep)
+}
+
+func (c *Collector) collect(ctx context.Context, w timeline.Window, cp collectors.Checkpoint, emit func(timeline.Event) error, sweep func(timeline.Sweep)) error {
 	channels := dedupe(w.Channels)
 	if len(channels) == 0 {
 		return nil
@@ -373,7 +391,7 @@ func (c *Collector) CollectSweeping(ctx context.Context, w timeline.Window, emit
 	}
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	r := &run{w: w, ws: ws, users: NewUserResolver(c.api), emit: emit, cancel: cancel, sweepFunc: sweep}
+	r := &run{w: w, ws: ws, users: NewUserResolver(c.api), emit: emit, cancel: cancel, sweepFunc: sweep, cp: cp}
 
 	var (
 		mu   sync.Mutex
@@ -461,6 +479,41 @@ func (c *Collector) readUntil(ctx context.Context, w timeline.Window, ch string)
 type channelRead struct {
 	from, end time.Time
 	readAt    time.Time
+	// resumed: the read went on from progress an earlier run saved.
+	resumed bool
+}
+
+// Phases of a channel's collection, in order.
+const (
+	phaseWindow   = "window"   // the window's history
+	phaseLookback = "lookback" // thread parents before the window
+	phaseDone     = "done"
+)
+
+// channelProgress is how far a channel's collection got.
+type channelProgress struct {
+	// Oldest and Latest are the bounds of the window it was read for.
+	Oldest string `json:"oldest"`
+	Latest string `json:"latest"`
+	// Phase is what is being read (phaseWindow, phaseLookback, phaseDone).
+	Phase string `json:"phase"`
+	// Before is the ts of the oldest message of the phase handled so far,
+	// its thread replies included: the phase goes on below it. Empty
+	// before the phase's first page.
+	Before string `json:"before,omitempty"`
+}
+
+func progressKey(channel string) string { return "channel:" + channel }
+
+// below returns the latest bound that continues history paging under the
+// message ts (both bounds are inclusive): one microsecond, Slack's
+// resolution, before it.
+func below(ts string) string {
+	t, err := ParseTS(ts)
+	if err != nil {
+		return ts
+	}
+	return FormatTS(t.Add(-time.Microsecond))
 }
 
 // collectChannel emits the channel's messages in the window up to end and
@@ -470,6 +523,9 @@ func (c *Collector) collectChannel(ctx context.Context, r *run, ch string, end t
 	read := &channelRead{from: r.w.Start, end: end, readAt: c.clock.Now()}
 	if err := c.readChannel(ctx, r, ch, read); err != nil {
 		return err
+	}
+	if read.resumed {
+		return nil
 	}
 	if s, ok := read.sweep(r.w, ch); ok {
 		r.sweep(s)
@@ -506,28 +562,69 @@ func (read *channelRead) sweep(w timeline.Window, ch string) (timeline.Sweep, bo
 	return timeline.Sweep{IDPrefix: MessageID(ch, ""), Start: w.Start, End: end, KeepFunc: keep}, true
 }
 
+// readChannel reads the channel's history in the window up to read.end and
+// the replies of its threads, then the lookback for older parents. With
+// r.cp set, it continues from the channel's saved progress and saves it
+// after every page.
 func (c *Collector) readChannel(ctx context.Context, r *run, ch string, read *channelRead) error {
 	end := read.end
 	oldest, latest := ceilTS(r.w.Start), FormatTS(end)
-	err := c.pageHistory(ctx, ch, oldest, latest, func(msgs []slackapi.Message) error {
-		// History comes newest first; emit each page oldest first.
-		for i := len(msgs) - 1; i >= 0; i-- {
-			m := msgs[i].Msg
-			if err := c.emitMessage(ctx, r, ch, m); err != nil {
-				return err
-			}
+	p := channelProgress{Oldest: oldest, Latest: latest, Phase: phaseWindow}
+	if r.cp != nil {
+		var saved channelProgress
+		ok, err := r.cp.Load(progressKey(ch), &saved)
+		if err != nil {
+			return err
 		}
-		for i := len(msgs) - 1; i >= 0; i-- {
-			if m := msgs[i].Msg; IsThreadParent(m) {
-				if err := c.collectReplies(ctx, r, ch, m.Timestamp, end); err != nil {
+		if ok && saved.Oldest == oldest && saved.Latest == latest {
+			p, read.resumed = saved, true
+		}
+	}
+	save := func(phase, before string) error {
+		p.Phase, p.Before = phase, before
+		if r.cp == nil {
+			return nil
+		}
+		return r.cp.Save(ctx, progressKey(ch), p)
+	}
+	if p.Phase == phaseWindow {
+		top := latest
+		if p.Before != "" {
+			top = below(p.Before)
+		}
+		err := c.pageHistory(ctx, ch, oldest, top, func(msgs []slackapi.Message) error {
+			// History comes newest first; emit each page oldest first.
+			for i := len(msgs) - 1; i >= 0; i-- {
+				m := msgs[i].Msg
+				if err := c.emitMessage(ctx, r, ch, m); err != nil {
 					return err
 				}
 			}
+			for i := len(msgs) - 1; i >= 0; i-- {
+				if m := msgs[i].Msg; IsThreadParent(m) {
+					if err := c.collectReplies(ctx, r, ch, m.Timestamp, end); err != nil {
+						return err
+					}
+				}
+			}
+			if len(msgs) == 0 {
+				return nil
+			}
+			return save(phaseWindow, msgs[len(msgs)-1].Timestamp)
+		})
+		if err != nil {
+			return err
 		}
+		next := phaseLookback
+		if c.lookback < 0 {
+			next = phaseDone
+		}
+		if err := save(next, ""); err != nil {
+			return err
+		}
+	}
+	if p.Phase != phaseLookback {
 		return nil
-	})
-	if err != nil || c.lookback < 0 {
-		return err
 	}
 
 	// Parents before the window whose threads reach into it.
@@ -537,9 +634,13 @@ func (c *Collector) readChannel(ctx context.Context, r *run, ch string, read *ch
 		before = before.Add(-time.Microsecond)
 	}
 	if before.Before(start.Add(-c.lookback)) {
-		return nil
+		return save(phaseDone, "")
 	}
-	err = c.pageHistory(ctx, ch, ceilTS(start.Add(-c.lookback)), FormatTS(before), func(msgs []slackapi.Message) error {
+	top := FormatTS(before)
+	if p.Before != "" {
+		top = below(p.Before)
+	}
+	err := c.pageHistory(ctx, ch, ceilTS(start.Add(-c.lookback)), top, func(msgs []slackapi.Message) error {
 		for i := len(msgs) - 1; i >= 0; i-- {
 			m := msgs[i].Msg
 			if !IsThreadParent(m) {
@@ -554,12 +655,16 @@ func (c *Collector) readChannel(ctx context.Context, r *run, ch string, read *ch
 				return err
 			}
 		}
-		return nil
+		if len(msgs) == 0 {
+			return nil
+		}
+		return save(phaseLookback, msgs[len(msgs)-1].Timestamp)
 	})
-	if err == nil {
-		read.from = start.Add(-c.lookback)
+	if err != nil {
+		return err
 	}
-	return err
+	read.from = start.Add(-c.lookback)
+	return save(phaseDone, "")
 }
 
 // pageHistory pages conversations.history from latest down to oldest (both
