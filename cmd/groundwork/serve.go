@@ -91,6 +91,7 @@ func newApp(ctx context.Context, cfg Config, log *zap.Logger, obs collectors.Obs
 		ReadyFunc: a.ready,
 		Metrics:   a.metrics,
 		Summaries: a.store, Versions: a.store, Review: review,
+		Story: cfg.Review.Story.timeline(),
 	}
 	if err := a.wireJobs(); err != nil {
 		pool.Close()
