@@ -148,7 +148,7 @@ func (c StoryConfig) Validate() error {
 		}
 	}
 	for i, p := range c.LowContent {
-		if normalizeLowContent(p) == "" {
+		if storyNormalize(p) == "" {
 			return fmt.Errorf("review.story.low_content[%d]: %q has no words", i, p)
 		}
 	}
@@ -274,8 +274,6 @@ type storyRow struct {
 	// stream is the chat stream of a chat row (channel, thread).
 	stream string
 	repo   string
-	label  string
-	people map[string]bool
 }
 
 func (r *storyRow) start() time.Time { return r.core[0].OccurredAt }
@@ -306,9 +304,6 @@ func BuildStory(in StoryInput) Story {
 		cfg: in.Config.withDefaults(), loc: cmp.Or(in.Location, time.UTC),
 		byID: map[string]*Event{}, moment: map[string]string{}, starred: map[string]bool{},
 		rowOf: map[string]*storyRow{}, chatRows: map[string][]*storyRow{}, low: map[string]bool{},
-	}
-	if in.Location == nil {
-		b.loc = time.UTC
 	}
 	var out Story
 	for i := range all {
@@ -376,7 +371,7 @@ func BuildStory(in StoryInput) Story {
 }
 
 func (b *storyBuilder) newRow(kind storyRowKind, core ...*Event) *storyRow {
-	r := &storyRow{kind: kind, head: core[0], core: core, shown: map[string]bool{}, people: map[string]bool{}}
+	r := &storyRow{kind: kind, head: core[0], core: core, shown: map[string]bool{}}
 	for _, e := range core {
 		b.rowOf[e.ID] = r
 	}
@@ -398,8 +393,8 @@ func (b *storyBuilder) attach(r *storyRow, e *Event) {
 func (b *storyBuilder) single(e *Event) *storyRow {
 	r := b.newRow(storySingle, e)
 	r.shown[e.ID] = true
-	if isChatKind(e.Kind) {
-		r.stream = chatStream(e)
+	if storyIsChat(e.Kind) {
+		r.stream = storyStream(e)
 		b.chatRows[r.stream] = append(b.chatRows[r.stream], r)
 	}
 	return r
@@ -486,17 +481,16 @@ func (b *storyBuilder) deployments() {
 
 // isStoryBot reports whether e's actor is a bot rather than a person.
 func isStoryBot(e *Event) bool {
-	if e.Actor == nil {
-		return false
+	if storyIsChat(e.Kind) {
+		if storyDetail(e.Details, DetailBotID) != "" || storyDetail(e.Details, DetailSubtype) == "bot_message" {
+			return true
+		}
+		return e.Actor != nil && (strings.HasPrefix(e.Actor.ID, "B") || e.Actor.ID == "USLACKBOT")
 	}
-	if isChatKind(e.Kind) {
-		return storyDetail(e.Details, DetailBotID) != "" || storyDetail(e.Details, DetailSubtype) == "bot_message" ||
-			strings.HasPrefix(e.Actor.ID, "B") || e.Actor.ID == "USLACKBOT"
-	}
-	return strings.HasSuffix(e.Actor.ID, "[bot]") || strings.HasSuffix(e.Actor.Name, "[bot]")
+	return e.Actor != nil && (strings.HasSuffix(e.Actor.ID, "[bot]") || strings.HasSuffix(e.Actor.Name, "[bot]"))
 }
 
-func isChatKind(k string) bool {
+func storyIsChat(k string) bool {
 	return k == KindChatMessage || k == KindChatReply || k == KindChatJoined
 }
 
@@ -505,7 +499,7 @@ func isChatKind(k string) bool {
 func (b *storyBuilder) echoes() map[string]*Event {
 	out := map[string]*Event{}
 	for _, m := range b.events {
-		if !isChatKind(m.Kind) || m.Kind == KindChatJoined || b.rowOf[m.ID] != nil || !isStoryBot(m) {
+		if !storyIsChat(m.Kind) || m.Kind == KindChatJoined || b.rowOf[m.ID] != nil || !isStoryBot(m) {
 			continue
 		}
 		text := strings.ToLower(m.Text + "\n" + b.dir.slackText(m.Text) + "\n" + m.Title)
@@ -518,7 +512,7 @@ func (b *storyBuilder) echoes() map[string]*Event {
 			if e.OccurredAt.After(m.OccurredAt.Add(b.cfg.EchoWindow)) {
 				break
 			}
-			if isChatKind(e.Kind) || !echoMatches(e, text) {
+			if storyIsChat(e.Kind) || !storyEchoes(e, text) {
 				continue
 			}
 			d := m.OccurredAt.Sub(e.OccurredAt)
@@ -536,25 +530,25 @@ func (b *storyBuilder) echoes() map[string]*Event {
 	return out
 }
 
-// echoMatches reports whether the (lowercased) text of a bot message
+// storyEchoes reports whether the (lowercased) text of a bot message
 // repeats e: it names e's URL or its title, or one of its identifiers
 // (sha, ref, tag, run or pull request number, incident URL) with one of the
 // verbs of its kind.
-func echoMatches(e *Event, text string) bool {
+func storyEchoes(e *Event, text string) bool {
 	if u := strings.TrimRight(strings.ToLower(e.URL), "/"); u != "" && strings.Contains(text, u) {
 		return true
 	}
 	if t := strings.ToLower(strings.Join(strings.Fields(e.Title), " ")); utf8.RuneCountInString(t) >= 16 && strings.Contains(strings.Join(strings.Fields(text), " "), t) {
 		return true
 	}
-	ids := echoIdentifiers(e)
-	if !slices.ContainsFunc(ids, func(id string) bool { return containsToken(text, id) }) {
+	ids := storyEchoIDs(e)
+	if !slices.ContainsFunc(ids, func(id string) bool { return storyHasToken(text, id) }) {
 		return false
 	}
-	return slices.ContainsFunc(echoVerbs(e), func(v string) bool { return containsToken(text, v) })
+	return slices.ContainsFunc(storyEchoVerbs(e), func(v string) bool { return storyHasToken(text, v) })
 }
 
-func echoIdentifiers(e *Event) []string {
+func storyEchoIDs(e *Event) []string {
 	var ids []string
 	if u := strings.ToLower(e.URL); u != "" {
 		if i := strings.Index(u, "/incidents/"); i >= 0 {
@@ -585,7 +579,7 @@ func echoIdentifiers(e *Event) []string {
 	return ids
 }
 
-var echoVerbsByKind = map[string][]string{
+var storyEchoVerbsByKind = map[string][]string{
 	KindPageTriggered:       {"triggered"},
 	KindPageAcknowledged:    {"acknowledged", "acked"},
 	KindPageUnacknowledged:  {"unacknowledged"},
@@ -606,9 +600,9 @@ var echoVerbsByKind = map[string][]string{
 	KindChangeRelease:       {"released", "published", "release"},
 }
 
-func echoVerbs(e *Event) []string {
+func storyEchoVerbs(e *Event) []string {
 	if e.Kind != KindCICompleted {
-		return echoVerbsByKind[e.Kind]
+		return storyEchoVerbsByKind[e.Kind]
 	}
 	switch storyDetail(e.Details, "conclusion") {
 	case "success":
@@ -623,10 +617,10 @@ func echoVerbs(e *Event) []string {
 	return nil
 }
 
-// containsToken reports whether tok occurs in s not as part of a longer
+// storyHasToken reports whether tok occurs in s not as part of a longer
 // word or version: the characters around it are not letters or digits (a
 // dot followed by a digit continues a version).
-func containsToken(s, tok string) bool {
+func storyHasToken(s, tok string) bool {
 	for from := 0; ; {
 		i := strings.Index(s[from:], tok)
 		if i < 0 {
@@ -636,8 +630,8 @@ func containsToken(s, tok string) bool {
 		j := i + len(tok)
 		before, _ := utf8.DecodeLastRuneInString(s[:i])
 		after, _ := utf8.DecodeRuneInString(s[j:])
-		okBefore := i == 0 || !isWordRune(before)
-		okAfter := j == len(s) || !isWordRune(after)
+		okBefore := i == 0 || !storyWordRune(before)
+		okAfter := j == len(s) || !storyWordRune(after)
 		if okAfter && after == '.' && j+1 < len(s) && s[j+1] >= '0' && s[j+1] <= '9' {
 			okAfter = false
 		}
@@ -648,7 +642,7 @@ func containsToken(s, tok string) bool {
 	}
 }
 
-func isWordRune(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) || r == '_' }
+func storyWordRune(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) || r == '_' }
 
 // notifications makes one row per escalation step of the page.notified
 // events no earlier rule claimed (rule 4).
@@ -751,7 +745,7 @@ func (b *storyBuilder) changes() {
 			switch c := storyDetail(e.Details, "conclusion"); {
 			case c == "success" && b.cfg.KeepSuccessfulCI:
 				b.single(e)
-			case ciFailed(c) && (shipped(repo, storyDetail(e.Details, "head_sha")) || shipped(repo, storyDetail(e.Details, "head_branch"))):
+			case storyCIFailed(c) && (shipped(repo, storyDetail(e.Details, "head_sha")) || shipped(repo, storyDetail(e.Details, "head_branch"))):
 				b.single(e)
 			default:
 				count(e)
@@ -760,13 +754,13 @@ func (b *storyBuilder) changes() {
 	}
 }
 
-func ciFailed(conclusion string) bool {
+func storyCIFailed(conclusion string) bool {
 	return conclusion == "failure" || conclusion == "timed_out" || conclusion == "startup_failure"
 }
 
-// chatStream is the conversation a chat event belongs to: its channel, and
+// storyStream is the conversation a chat event belongs to: its channel, and
 // its thread for a reply.
-func chatStream(e *Event) string {
+func storyStream(e *Event) string {
 	ch := storyDetail(e.Details, DetailChannel)
 	if e.Kind == KindChatReply {
 		return ch + "\x00" + storyDetail(e.Details, DetailThreadTS)
@@ -781,7 +775,7 @@ func (b *storyBuilder) chat(echoes map[string]*Event) {
 	var order []string
 	var low []*Event
 	for _, e := range b.events {
-		if !isChatKind(e.Kind) || b.rowOf[e.ID] != nil || echoes[e.ID] != nil {
+		if !storyIsChat(e.Kind) || b.rowOf[e.ID] != nil || echoes[e.ID] != nil {
 			continue
 		}
 		if b.isLowContent(e) {
@@ -789,7 +783,7 @@ func (b *storyBuilder) chat(echoes map[string]*Event) {
 			b.low[e.ID] = true
 			continue
 		}
-		s := chatStream(e)
+		s := storyStream(e)
 		if streams[s] == nil {
 			order = append(order, s)
 		}
@@ -799,7 +793,7 @@ func (b *storyBuilder) chat(echoes map[string]*Event) {
 		b.bursts(streams[s])
 	}
 	for _, e := range b.events {
-		if isChatKind(e.Kind) && b.rowOf[e.ID] == nil && echoes[e.ID] == nil && !b.low[e.ID] {
+		if storyIsChat(e.Kind) && b.rowOf[e.ID] == nil && echoes[e.ID] == nil && !b.low[e.ID] {
 			b.single(e)
 		}
 	}
@@ -811,27 +805,31 @@ func (b *storyBuilder) chat(echoes map[string]*Event) {
 // bursts makes burst rows of the dense stretches of one stream's messages
 // (in time order); the rest is left for rows of their own.
 func (b *storyBuilder) bursts(msgs []*Event) {
+	// A window [j, k] slides over the messages: k is the last message
+	// within BurstWindow of message j; people counts the window's authors.
 	dense := make([]bool, len(msgs))
-	k := 0
+	keys := make([]string, len(msgs))
+	for i, m := range msgs {
+		keys[i] = b.dir.personKey(m)
+	}
+	people := map[string]int{}
+	k, marked := -1, -1
 	for j := range msgs {
-		if k < j {
-			k = j
-		}
 		for k+1 < len(msgs) && !msgs[k+1].OccurredAt.After(msgs[j].OccurredAt.Add(b.cfg.BurstWindow)) {
 			k++
-		}
-		if k-j+1 < b.cfg.BurstMinMessages {
-			continue
-		}
-		people := map[string]bool{}
-		for _, m := range msgs[j : k+1] {
-			if p := b.dir.personKey(m); p != "" {
-				people[p] = true
+			if keys[k] != "" {
+				people[keys[k]]++
 			}
 		}
-		if len(people) >= b.cfg.BurstMinPeople {
-			for i := j; i <= k; i++ {
+		if k-j+1 >= b.cfg.BurstMinMessages && len(people) >= b.cfg.BurstMinPeople {
+			for i := max(j, marked+1); i <= k; i++ {
 				dense[i] = true
+			}
+			marked = k
+		}
+		if p := keys[j]; p != "" {
+			if people[p]--; people[p] == 0 {
+				delete(people, p)
 			}
 		}
 	}
@@ -839,14 +837,14 @@ func (b *storyBuilder) bursts(msgs []*Event) {
 	flush := func() {
 		if len(group) >= 3 {
 			r := b.newRow(storyBurst, group...)
-			r.stream = chatStream(group[0])
+			r.stream = storyStream(group[0])
 			b.chatRows[r.stream] = append(b.chatRows[r.stream], r)
 			// The first lines, people's before bots', each saying
 			// something the ones before did not.
 			said := map[string]bool{}
 			for _, pass := range []bool{true, false} {
 				for _, m := range group {
-					text := normalizeLowContent(b.dir.slackText(m.Text))
+					text := storyNormalize(b.dir.slackText(m.Text))
 					if len(said) < b.cfg.BurstLines && !said[text] && (b.dir.personKey(m) != "") == pass {
 						r.shown[m.ID] = true
 						said[text] = true
@@ -883,7 +881,7 @@ func (b *storyBuilder) presence(e *Event) {
 			return
 		}
 	}
-	stream := chatStream(e)
+	stream := storyStream(e)
 	var best *storyRow
 	for _, r := range b.chatRows[stream] {
 		if r.start().After(e.OccurredAt) || r.end().Add(b.cfg.PresenceWindow).Before(e.OccurredAt) {
@@ -933,22 +931,22 @@ func (b *storyBuilder) isLowContent(e *Event) bool {
 	if text == "" {
 		return false
 	}
-	if emojiOnly(text) {
+	if storyEmojiOnly(text) {
 		return true
 	}
-	n := normalizeLowContent(text)
-	return slices.ContainsFunc(b.cfg.LowContent, func(p string) bool { return normalizeLowContent(p) == n })
+	n := storyNormalize(text)
+	return slices.ContainsFunc(b.cfg.LowContent, func(p string) bool { return storyNormalize(p) == n })
 }
 
-// normalizeLowContent lowercases s, folds its spaces and trims the
+// storyNormalize lowercases s, folds its spaces and trims the
 // punctuation around it ("On it!" is "on it"; "+1" keeps its plus).
-func normalizeLowContent(s string) string {
+func storyNormalize(s string) string {
 	s = strings.ToLower(strings.Join(strings.Fields(s), " "))
 	return strings.TrimFunc(s, func(r rune) bool { return r != '+' && (unicode.IsPunct(r) || unicode.IsSpace(r)) })
 }
 
-// emojiOnly reports whether s is nothing but emoji and :shortcodes:.
-func emojiOnly(s string) bool {
+// storyEmojiOnly reports whether s is nothing but emoji and :shortcodes:.
+func storyEmojiOnly(s string) bool {
 	seen := false
 	for i := 0; i < len(s); {
 		r, n := utf8.DecodeRuneInString(s[i:])
@@ -1018,12 +1016,12 @@ func (b *storyBuilder) finish(r *storyRow) StoryRow {
 func (b *storyBuilder) finishSingle(row *StoryRow, e *Event) {
 	row.ID, row.Kind, row.Source, row.URL = e.ID, e.Kind, e.Source, e.URL
 	row.Actor = b.dir.actor(e)
-	if !isChatKind(e.Kind) {
+	if !storyIsChat(e.Kind) {
 		row.Title = cmp.Or(strings.TrimSpace(e.Title), e.Kind)
 		// The text, less the line the title already says (a commit's
 		// subject, a note).
 		t := strings.TrimSpace(e.Text)
-		if first := firstLine(t); first == row.Title {
+		if first := storyFirstLine(t); first == row.Title {
 			t = strings.TrimSpace(t[len(first):])
 		}
 		row.Text = t
@@ -1045,7 +1043,7 @@ func (b *storyBuilder) chatTitle(e *Event, text string) string {
 	if e.Kind == KindChatJoined {
 		return Truncate(who+" joined "+b.dir.channel(storyDetail(e.Details, DetailChannel)), 120)
 	}
-	body := firstLine(text)
+	body := storyFirstLine(text)
 	if body == "" {
 		body = cmp.Or(strings.TrimSpace(e.Title), "(no text)")
 		if _, rest, ok := strings.Cut(body, ": "); ok && e.Actor != nil && strings.HasPrefix(body, e.Actor.Name) {
@@ -1076,15 +1074,15 @@ func (b *storyBuilder) span(r *storyRow) string {
 	return b.clock(r.start()) + "–" + b.clock(r.end())
 }
 
-// looksLikeVersion reports whether a ref reads as a release ("v2.14.0",
+// storyIsVersion reports whether a ref reads as a release ("v2.14.0",
 // "2026.03.1") rather than a branch.
-func looksLikeVersion(ref string) bool {
+func storyIsVersion(ref string) bool {
 	r := strings.TrimPrefix(strings.TrimPrefix(ref, "refs/tags/"), "v")
 	return r != "" && r[0] >= '0' && r[0] <= '9'
 }
 
-// deployStates names deploy kinds in titles.
-var deployStates = map[string]string{
+// storyDeployStates names deploy kinds in titles.
+var storyDeployStates = map[string]string{
 	KindDeployQueued: "queued", KindDeployPending: "pending", KindDeployStarted: "started",
 	KindDeploySucceeded: "live", KindDeployFailed: "failed", KindDeployInactive: "inactive",
 }
@@ -1116,7 +1114,7 @@ func (b *storyBuilder) finishDeploy(row *StoryRow, r *storyRow) {
 	}
 	switch {
 	case ref == "" || ref == sha:
-	case looksLikeVersion(ref) || what == "":
+	case storyIsVersion(ref) || what == "":
 		what = ref
 	default:
 		what = ref + "@" + what // a branch: which commit of it
@@ -1128,7 +1126,7 @@ func (b *storyBuilder) finishDeploy(row *StoryRow, r *storyRow) {
 		if e.Kind == KindDeployInactive && !onlyInactive {
 			continue
 		}
-		st := cmp.Or(deployStates[e.Kind], strings.TrimPrefix(e.Kind, "deploy."))
+		st := cmp.Or(storyDeployStates[e.Kind], strings.TrimPrefix(e.Kind, "deploy."))
 		if st == prev {
 			continue
 		}
@@ -1158,7 +1156,7 @@ func (b *storyBuilder) finishNotify(row *StoryRow, r *storyRow) {
 		if l := storyDetail(e.Details, "escalation_level"); l != "" {
 			levels[l] = true
 		}
-		if c := notificationChannel(storyDetail(e.Details, "notification_type")); c != "" && !slices.Contains(channels, c) {
+		if c := storyNotifyChannel(storyDetail(e.Details, "notification_type")); c != "" && !slices.Contains(channels, c) {
 			channels = append(channels, c)
 		}
 		k := b.dir.notifiedKey(e)
@@ -1195,14 +1193,14 @@ func (b *storyBuilder) finishNotify(row *StoryRow, r *storyRow) {
 	}
 	by := ""
 	if len(channels) > 0 {
-		by = " by " + joinAnd(channels)
+		by = " by " + storyJoinAnd(channels)
 	}
-	row.Title = Truncate(fmt.Sprintf("%s: %s of %s (%s%s)", label, plural(interruptions, "interruption"), whom,
-		plural(len(r.core), "notification"), by), 200)
+	row.Title = Truncate(fmt.Sprintf("%s: %s of %s (%s%s)", label, storyPlural(interruptions, "interruption"), whom,
+		storyPlural(len(r.core), "notification"), by), 200)
 	row.Text = "Interruptions at " + strings.Join(lines, "; ")
 }
 
-func notificationChannel(t string) string {
+func storyNotifyChannel(t string) string {
 	switch strings.ToLower(t) {
 	case "":
 		return ""
@@ -1228,7 +1226,7 @@ func (b *storyBuilder) finishChanges(row *StoryRow, r *storyRow) {
 			switch c := storyDetail(e.Details, "conclusion"); {
 			case c == "success":
 				passed++
-			case ciFailed(c):
+			case storyCIFailed(c):
 				failed++
 			default:
 				other++
@@ -1238,17 +1236,17 @@ func (b *storyBuilder) finishChanges(row *StoryRow, r *storyRow) {
 	var parts []string
 	var changed []string
 	if commits > 0 {
-		changed = append(changed, plural(commits, "commit"))
+		changed = append(changed, storyPlural(commits, "commit"))
 	}
 	if merges > 0 {
-		changed = append(changed, plural(merges, "merge"))
+		changed = append(changed, storyPlural(merges, "merge"))
 	}
 	if len(changed) > 0 {
 		verb := "that shipped nothing"
-		parts = append(parts, joinAnd(changed)+" "+verb)
+		parts = append(parts, storyJoinAnd(changed)+" "+verb)
 	}
 	if passed > 0 {
-		parts = append(parts, plural(passed, "CI run")+" passed")
+		parts = append(parts, storyPlural(passed, "CI run")+" passed")
 	}
 	if failed > 0 {
 		parts = append(parts, fmt.Sprintf("%d failed on refs not deployed", failed))
@@ -1277,7 +1275,7 @@ func (b *storyBuilder) finishChat(row *StoryRow, r *storyRow, members []*Event) 
 	}
 	if r.kind == storyPresence {
 		row.ID, row.Kind = "story:presence:"+head.ID, StoryKindPresence
-		row.Title = fmt.Sprintf("%s from %s %s, %s", plural(len(members), "check-in"), plural(len(people), "person"), where, b.span(r))
+		row.Title = fmt.Sprintf("%s from %s %s, %s", storyPlural(len(members), "check-in"), storyPlural(len(people), "person"), where, b.span(r))
 		row.Text = strings.Join(row.Presence, ", ")
 		return
 	}
@@ -1286,7 +1284,7 @@ func (b *storyBuilder) finishChat(row *StoryRow, r *storyRow, members []*Event) 
 	if head.Kind == KindChatReply {
 		noun = "reply"
 	}
-	row.Title = fmt.Sprintf("%s from %s %s, %s", plural(len(members), noun), plural(len(people), "person"), where, b.span(r))
+	row.Title = fmt.Sprintf("%s from %s %s, %s", storyPlural(len(members), noun), storyPlural(len(people), "person"), where, b.span(r))
 	var lines []string
 	for _, e := range r.core {
 		if r.shown[e.ID] {
@@ -1296,7 +1294,7 @@ func (b *storyBuilder) finishChat(row *StoryRow, r *storyRow, members []*Event) 
 	row.Text = strings.Join(lines, "\n")
 }
 
-func plural(n int, noun string) string {
+func storyPlural(n int, noun string) string {
 	if n == 1 {
 		return "1 " + noun
 	}
@@ -1309,14 +1307,14 @@ func plural(n int, noun string) string {
 	return strconv.Itoa(n) + " " + noun + "s"
 }
 
-func joinAnd(parts []string) string {
+func storyJoinAnd(parts []string) string {
 	if len(parts) <= 1 {
 		return strings.Join(parts, "")
 	}
 	return strings.Join(parts[:len(parts)-1], ", ") + " and " + parts[len(parts)-1]
 }
 
-func firstLine(s string) string {
+func storyFirstLine(s string) string {
 	s = strings.TrimSpace(s)
 	if i := strings.IndexAny(s, "\r\n"); i >= 0 {
 		s = strings.TrimSpace(s[:i])

@@ -33,14 +33,14 @@ type storyRename struct{ from, to string }
 // and Slack carry people's names, GitHub mostly logins.
 var storyNameRank = map[string]int{SourcePagerDuty: 0, SourceSlack: 1, SourceGeneric: 2, SourceGitHub: 3}
 
-// slackChannelRef finds <#C…|name> channel references in raw Slack text.
-var slackChannelRef = regexp.MustCompile(`<#([A-Z0-9]+)\|([^>|]+)>`)
+// storySlackChannelRef finds <#C…|name> channel references in raw Slack text.
+var storySlackChannelRef = regexp.MustCompile(`<#([A-Z0-9]+)\|([^>|]+)>`)
 
 func newStoryDirectory(events []Event) *storyDirectory {
 	d := &storyDirectory{parent: map[string]string{}, best: map[string]string{}, channels: map[string]string{}, text: map[string]string{}}
 	for i := range events {
 		e := &events[i]
-		if isChatKind(e.Kind) {
+		if storyIsChat(e.Kind) {
 			if ch, name := storyDetail(e.Details, DetailChannel), storyDetail(e.Details, DetailChannelName); ch != "" && name != "" {
 				if _, ok := d.channels[ch]; !ok {
 					d.channels[ch] = strings.TrimPrefix(name, "#")
@@ -57,8 +57,8 @@ func newStoryDirectory(events []Event) *storyDirectory {
 	}
 	// Channel names referenced in text, for channels no event named.
 	for i := range events {
-		if e := &events[i]; isChatKind(e.Kind) && strings.Contains(e.Text, "<#") {
-			for _, m := range slackChannelRef.FindAllStringSubmatch(e.Text, -1) {
+		if e := &events[i]; storyIsChat(e.Kind) && strings.Contains(e.Text, "<#") {
+			for _, m := range storySlackChannelRef.FindAllStringSubmatch(e.Text, -1) {
 				if _, ok := d.channels[m[1]]; !ok {
 					d.channels[m[1]] = m[2]
 				}
@@ -227,14 +227,14 @@ func (d *storyDirectory) slackText(s string) string {
 	// give are not renamed again.
 	if strings.Contains(out, "@") {
 		for _, r := range d.renames {
-			out = replaceMention(out, r.from, r.to)
+			out = storyReplaceMention(out, r.from, r.to)
 		}
 	}
 	if strings.Contains(out, "<") {
 		out = d.slackTokens(out)
 	}
 	out = storyUnescaper.Replace(out)
-	out = stripSlackFormatting(out)
+	out = storyStripFormatting(out)
 	d.text[s] = out
 	return out
 }
@@ -284,9 +284,9 @@ func (d *storyDirectory) slackTokens(s string) string {
 	return b.String()
 }
 
-// replaceMention replaces @from by @to where from is not the start of a
+// storyReplaceMention replaces @from by @to where from is not the start of a
 // longer handle ("@dan" in "@dan.o") and the text does not already say @to.
-func replaceMention(s, from, to string) string {
+func storyReplaceMention(s, from, to string) string {
 	needle := "@" + from
 	var b strings.Builder
 	for {
@@ -296,7 +296,7 @@ func replaceMention(s, from, to string) string {
 			return b.String()
 		}
 		j := i + len(needle)
-		continues := j < len(s) && (isWordByte(s[j]) || strings.IndexByte(".-_", s[j]) >= 0 && j+1 < len(s) && isWordByte(s[j+1]))
+		continues := j < len(s) && (storyWordByte(s[j]) || strings.IndexByte(".-_", s[j]) >= 0 && j+1 < len(s) && storyWordByte(s[j+1]))
 		if continues || strings.HasPrefix(s[i:], "@"+to) {
 			b.WriteString(s[:j])
 			s = s[j:]
@@ -309,39 +309,39 @@ func replaceMention(s, from, to string) string {
 
 var storyURL = regexp.MustCompile(`https?://\S+`)
 
-// stripSlackFormatting drops Slack's *bold*, _italic_ and ~strike~ markers
+// storyStripFormatting drops Slack's *bold*, _italic_ and ~strike~ markers
 // around words, leaving URLs and snake_case alone.
-func stripSlackFormatting(s string) string {
+func storyStripFormatting(s string) string {
 	if !strings.ContainsAny(s, "*_~") {
 		return s
 	}
 	var b strings.Builder
 	last := 0
 	for _, loc := range storyURL.FindAllStringIndex(s, -1) {
-		b.WriteString(stripMarkers(s[last:loc[0]]))
+		b.WriteString(storyStripMarkers(s[last:loc[0]]))
 		b.WriteString(s[loc[0]:loc[1]])
 		last = loc[1]
 	}
-	b.WriteString(stripMarkers(s[last:]))
+	b.WriteString(storyStripMarkers(s[last:]))
 	return b.String()
 }
 
-func stripMarkers(s string) string {
+func storyStripMarkers(s string) string {
 	for _, m := range []byte{'*', '_', '~'} {
-		s = stripMarker(s, m)
+		s = storyStripMarker(s, m)
 	}
 	return s
 }
 
-func stripMarker(s string, m byte) string {
+func storyStripMarker(s string, m byte) string {
 	if strings.IndexByte(s, m) < 0 {
 		return s
 	}
 	var b strings.Builder
 	for i := 0; i < len(s); {
-		if s[i] == m && (i == 0 || !isWordByte(s[i-1])) && i+1 < len(s) && s[i+1] != ' ' && s[i+1] != m {
+		if s[i] == m && (i == 0 || !storyWordByte(s[i-1])) && i+1 < len(s) && s[i+1] != ' ' && s[i+1] != m {
 			j := i + 2
-			for j < len(s) && s[j] != '\n' && !(s[j] == m && s[j-1] != ' ' && (j+1 == len(s) || !isWordByte(s[j+1]))) {
+			for j < len(s) && s[j] != '\n' && !(s[j] == m && s[j-1] != ' ' && (j+1 == len(s) || !storyWordByte(s[j+1]))) {
 				j++
 			}
 			if j < len(s) && s[j] == m {
@@ -356,8 +356,8 @@ func stripMarker(s string, m byte) string {
 	return b.String()
 }
 
-// isWordByte reports whether c is part of a word: an ASCII letter or digit,
+// storyWordByte reports whether c is part of a word: an ASCII letter or digit,
 // or a byte of a multi-byte rune.
-func isWordByte(c byte) bool {
+func storyWordByte(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c >= 0x80
 }

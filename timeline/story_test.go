@@ -14,28 +14,28 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-const realisticFixture = "testdata/story/realistic.json"
+const storyRealisticFixture = "testdata/story/realistic.json"
 
 // TestStoryFixtureIsGenerated keeps testdata/story/realistic.json equal to
 // what its generator writes; -update rewrites it. It also checks the
 // fixture has the figures its comment promises.
 func TestStoryFixtureIsGenerated(t *testing.T) {
-	events := generateRealisticIncident()
-	raw := encodeFixture(t, events)
+	events := storyGenerateRealistic()
+	raw := storyEncodeFixture(t, events)
 	if *update {
-		if err := os.MkdirAll(filepath.Dir(realisticFixture), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Dir(storyRealisticFixture), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(realisticFixture, raw, 0o644); err != nil {
+		if err := os.WriteFile(storyRealisticFixture, raw, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	stored, err := os.ReadFile(realisticFixture)
+	stored, err := os.ReadFile(storyRealisticFixture)
 	if err != nil {
 		t.Fatalf("%v (run go test ./timeline -run TestStoryFixtureIsGenerated -update to create it)", err)
 	}
 	if !bytes.Equal(stored, raw) {
-		t.Fatalf("%s differs from its generator; run go test ./timeline -run TestStoryFixtureIsGenerated -update", realisticFixture)
+		t.Fatalf("%s differs from its generator; run go test ./timeline -run TestStoryFixtureIsGenerated -update", storyRealisticFixture)
 	}
 
 	counts := map[string]int{}
@@ -47,9 +47,9 @@ func TestStoryFixtureIsGenerated(t *testing.T) {
 			t.Error(err)
 		}
 		counts[e.Kind]++
-		if isChatKind(e.Kind) && isStoryBot(e) {
+		if storyIsChat(e.Kind) && isStoryBot(e) {
 			bots++
-		} else if e.Kind != KindChatJoined && isChatKind(e.Kind) && b.isLowContent(e) {
+		} else if e.Kind != KindChatJoined && storyIsChat(e.Kind) && b.isLowContent(e) {
 			lowContent++
 		}
 	}
@@ -71,11 +71,11 @@ func TestStoryFixtureIsGenerated(t *testing.T) {
 	}
 }
 
-func encodeFixture(t testing.TB, events []Event) []byte {
+func storyEncodeFixture(t testing.TB, events []Event) []byte {
 	t.Helper()
-	out := make([]fixtureEvent, len(events))
+	out := make([]storyFixtureEvent, len(events))
 	for i, e := range events {
-		out[i] = fixtureEvent{ID: e.ID, IncidentID: e.IncidentID, Source: e.Source, Kind: e.Kind, OccurredAt: e.OccurredAt,
+		out[i] = storyFixtureEvent{ID: e.ID, IncidentID: e.IncidentID, Source: e.Source, Kind: e.Kind, OccurredAt: e.OccurredAt,
 			Actor: e.Actor, Title: e.Title, Text: e.Text, URL: e.URL, Details: e.Details}
 	}
 	// A JSON array with one event a line: small, and a diff shows which
@@ -97,15 +97,15 @@ func encodeFixture(t testing.TB, events []Event) []byte {
 	return buf.Bytes()
 }
 
-// loadRealistic reads the fixture as a store would give it back (numbers
+// storyLoadRealistic reads the fixture as a store would give it back (numbers
 // in details are float64 after the JSON round trip).
-func loadRealistic(t testing.TB) []Event {
+func storyLoadRealistic(t testing.TB) []Event {
 	t.Helper()
-	raw, err := os.ReadFile(realisticFixture)
+	raw, err := os.ReadFile(storyRealisticFixture)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var in []fixtureEvent
+	var in []storyFixtureEvent
 	if err := json.Unmarshal(raw, &in); err != nil {
 		t.Fatal(err)
 	}
@@ -117,18 +117,18 @@ func loadRealistic(t testing.TB) []Event {
 	return out
 }
 
-func realisticStory(t testing.TB, events []Event, hidden, starred map[string]bool) (Story, []KeyMoment) {
+func storyOfRealistic(t testing.TB, events []Event, hidden, starred map[string]bool) (Story, []KeyMoment) {
 	t.Helper()
 	resolved := fxResolved
-	inc := Incident{ID: fixtureIncident, StartedAt: fxTrigger, ResolvedAt: &resolved}
+	inc := Incident{ID: storyFixtureIncident, StartedAt: fxTrigger, ResolvedAt: &resolved}
 	moments := Summarize(SummaryInput{Incident: inc, Events: events}).KeyMoments
 	return BuildStory(StoryInput{Events: events, KeyMoments: moments, Hidden: hidden, Starred: starred,
 		Config: DefaultStoryConfig(), Location: zone("Europe/London")}), moments
 }
 
-// checkAccounting asserts that every event not hidden is in exactly one
+// storyCheckAccounting asserts that every event not hidden is in exactly one
 // row, shown or collapsed, and that hidden ones are in none.
-func checkAccounting(t *testing.T, events []Event, s Story, hidden map[string]bool) {
+func storyCheckAccounting(t *testing.T, events []Event, s Story, hidden map[string]bool) {
 	t.Helper()
 	seen := map[string]string{}
 	for _, r := range s.Rows {
@@ -153,9 +153,9 @@ func checkAccounting(t *testing.T, events []Event, s Story, hidden map[string]bo
 	}
 }
 
-// checkMomentsShown asserts that every event a key moment cites is shown
+// storyCheckMoments asserts that every event a key moment cites is shown
 // by a row that names the moment.
-func checkMomentsShown(t *testing.T, s Story, moments []KeyMoment) {
+func storyCheckMoments(t *testing.T, s Story, moments []KeyMoment) {
 	t.Helper()
 	shown := map[string]StoryRow{}
 	for _, r := range s.Rows {
@@ -182,8 +182,8 @@ func checkMomentsShown(t *testing.T, s Story, moments []KeyMoment) {
 // TestStoryRealisticIncident is the target: the realistic incident
 // (1,665 events) tells in at most 60 rows, with every key moment.
 func TestStoryRealisticIncident(t *testing.T) {
-	events := loadRealistic(t)
-	s, moments := realisticStory(t, events, nil, nil)
+	events := storyLoadRealistic(t)
+	s, moments := storyOfRealistic(t, events, nil, nil)
 	t.Logf("story view of the realistic incident: %d events in %d rows (%d key moments)", len(events), len(s.Rows), len(moments))
 	if len(s.Rows) > 60 {
 		t.Errorf("%d rows, want at most 60", len(s.Rows))
@@ -191,8 +191,8 @@ func TestStoryRealisticIncident(t *testing.T) {
 	if len(moments) < 8 {
 		t.Errorf("only %d key moments: the fixture should exercise every kind", len(moments))
 	}
-	checkAccounting(t, events, s, nil)
-	checkMomentsShown(t, s, moments)
+	storyCheckAccounting(t, events, s, nil)
+	storyCheckMoments(t, s, moments)
 	storyGolden(t, "realistic.story", s)
 }
 
@@ -201,7 +201,7 @@ func storyGolden(t *testing.T, name string, s Story) {
 	t.Helper()
 	var buf bytes.Buffer
 	for _, r := range s.Rows {
-		fmt.Fprintf(&buf, "%s", storyLine(r))
+		fmt.Fprintf(&buf, "%s", storyGoldenLine(r))
 	}
 	path := filepath.Join("testdata", "story", name+".txt")
 	if *update {
@@ -218,8 +218,8 @@ func storyGolden(t *testing.T, name string, s Story) {
 	}
 }
 
-// storyLine renders a row as a reviewer reads it, for the golden file.
-func storyLine(r StoryRow) string {
+// storyGoldenLine renders a row as a reviewer reads it, for the golden file.
+func storyGoldenLine(r StoryRow) string {
 	var b strings.Builder
 	loc := zone("Europe/London")
 	fmt.Fprintf(&b, "%s", r.At.In(loc).Format("15:04:05"))
@@ -239,7 +239,7 @@ func storyLine(r StoryRow) string {
 	fmt.Fprintf(&b, " %s", r.Title)
 	fmt.Fprintf(&b, "  {shown %d, collapsed %d}\n", len(r.EventIDs), len(r.Collapsed))
 	if r.ThreadParent != nil {
-		fmt.Fprintf(&b, "    ↳ thread: %s\n", cmpOrStr(r.ThreadParent.Title, r.ThreadParent.ID))
+		fmt.Fprintf(&b, "    ↳ thread: %s\n", storyOr(r.ThreadParent.Title, r.ThreadParent.ID))
 	}
 	for _, l := range strings.Split(r.Text, "\n") {
 		if l != "" && len(r.Text) < 400 {
@@ -252,7 +252,7 @@ func storyLine(r StoryRow) string {
 	return b.String()
 }
 
-func cmpOrStr(a, b string) string {
+func storyOr(a, b string) string {
 	if a != "" {
 		return a
 	}
@@ -598,10 +598,10 @@ func TestStoryRules(t *testing.T) {
 			if diff := cmp.Diff(c.want, sViewOf(s)); diff != "" {
 				t.Errorf("rows (-want +got):\n%s", diff)
 			}
-			checkAccounting(t, c.events, s, hidden)
-			checkStarsShown(t, s, starred, hidden)
+			storyCheckAccounting(t, c.events, s, hidden)
+			storyCheckStars(t, s, starred, hidden)
 			var wantHidden []string
-			for _, e := range sortedCopy(c.events) {
+			for _, e := range storySorted(c.events) {
 				if hidden[e.ID] {
 					wantHidden = append(wantHidden, e.ID)
 				}
@@ -613,15 +613,15 @@ func TestStoryRules(t *testing.T) {
 	}
 }
 
-func sortedCopy(events []Event) []Event {
+func storySorted(events []Event) []Event {
 	out := slices.Clone(events)
 	slices.SortFunc(out, Compare)
 	return out
 }
 
-// checkStarsShown asserts that every starred event not hidden is shown by a
+// storyCheckStars asserts that every starred event not hidden is shown by a
 // row marked starred.
-func checkStarsShown(t *testing.T, s Story, starred, hidden map[string]bool) {
+func storyCheckStars(t *testing.T, s Story, starred, hidden map[string]bool) {
 	t.Helper()
 	shown := map[string]StoryRow{}
 	for _, r := range s.Rows {
@@ -729,8 +729,8 @@ func TestStoryConfigValidate(t *testing.T) {
 // person has one name on every row, channels are named and no Slack markup
 // is left.
 func TestStoryRealisticNamesChannelsMarkup(t *testing.T) {
-	events := loadRealistic(t)
-	s, _ := realisticStory(t, events, nil, nil)
+	events := storyLoadRealistic(t)
+	s, _ := storyOfRealistic(t, events, nil, nil)
 	person := map[string]string{} // any id of a person → their key in fxPeople
 	for k, p := range fxPeople {
 		for _, id := range []string{p.pd, p.slack, p.github} {
@@ -793,7 +793,7 @@ func TestStoryRealisticNamesChannelsMarkup(t *testing.T) {
 // TestStoryRealisticMarks: hide and star annotations on the realistic
 // incident: hidden events leave every row, starred ones are each shown.
 func TestStoryRealisticMarks(t *testing.T) {
-	events := loadRealistic(t)
+	events := storyLoadRealistic(t)
 	hidden, starred := map[string]bool{}, map[string]bool{}
 	for i, e := range events {
 		switch {
@@ -803,10 +803,10 @@ func TestStoryRealisticMarks(t *testing.T) {
 			starred[e.ID] = true
 		}
 	}
-	s, moments := realisticStory(t, events, hidden, starred)
+	s, moments := storyOfRealistic(t, events, hidden, starred)
 	t.Logf("with %d hidden and %d starred: %d rows", len(hidden), len(starred), len(s.Rows))
-	checkAccounting(t, events, s, hidden)
-	checkStarsShown(t, s, starred, hidden)
+	storyCheckAccounting(t, events, s, hidden)
+	storyCheckStars(t, s, starred, hidden)
 	if len(s.Hidden) != len(hidden) {
 		t.Errorf("Story.Hidden has %d ids, want %d", len(s.Hidden), len(hidden))
 	}
@@ -817,14 +817,14 @@ func TestStoryRealisticMarks(t *testing.T) {
 			kept = append(kept, m)
 		}
 	}
-	checkMomentsShown(t, s, kept)
+	storyCheckMoments(t, s, kept)
 }
 
 // TestStoryDeterministic: the order of the input does not matter, and the
 // input is left as it was.
 func TestStoryDeterministic(t *testing.T) {
-	events := loadRealistic(t)
-	want, moments := realisticStory(t, events, nil, nil)
+	events := storyLoadRealistic(t)
+	want, moments := storyOfRealistic(t, events, nil, nil)
 	shuffled := slices.Clone(events)
 	r := fxRNG{s: 7}
 	for i := len(shuffled) - 1; i > 0; i-- {
@@ -839,4 +839,19 @@ func TestStoryDeterministic(t *testing.T) {
 	if diff := cmp.Diff(before, shuffled); diff != "" {
 		t.Errorf("BuildStory changed its input:\n%s", diff)
 	}
+}
+
+// BenchmarkStoryRealistic builds the story of the realistic incident and
+// reports how many events each row tells.
+func BenchmarkStoryRealistic(b *testing.B) {
+	events := storyLoadRealistic(b)
+	resolved := fxResolved
+	inc := Incident{ID: storyFixtureIncident, StartedAt: fxTrigger, ResolvedAt: &resolved}
+	moments := Summarize(SummaryInput{Incident: inc, Events: events}).KeyMoments
+	var s Story
+	for b.Loop() {
+		s = BuildStory(StoryInput{Events: events, KeyMoments: moments, Location: time.UTC})
+	}
+	b.ReportMetric(float64(len(events))/float64(len(s.Rows)), "events/row")
+	b.ReportMetric(float64(len(events))*float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }
