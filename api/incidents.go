@@ -143,6 +143,13 @@ func (s *Server) getTimeline(w http.ResponseWriter, r *http.Request) (err error)
 	}
 	// Any lookup below may find the incident gone.
 	defer func() { err = incidentErr(id, err) }()
+	switch v := r.URL.Query().Get("view"); v {
+	case "", viewRaw:
+	case viewStory:
+		return s.getStory(w, r, id)
+	default:
+		return badRequest("invalid_view", fmt.Sprintf("view must be raw or story, got %s", quoted(v)))
+	}
 	p, err := parseTimelineParams(r.URL.Query(), s.sourceNames())
 	if err != nil {
 		return err

@@ -49,6 +49,9 @@ type Server struct {
 	// Review is the review: section (time zone, business hours, quiet
 	// gap) the summary and the Markdown export use.
 	Review timeline.ReviewConfig
+	// Story is the review.story: section, the rules of the timeline's
+	// story view; zero fields are the defaults (timeline.StoryConfig).
+	Story timeline.StoryConfig
 	// Feed wakes the feed hub, and through it the event streams of
 	// /v1/feed, when events were stored; without it the hub looks every
 	// HeartbeatInterval (it also does with it, in case a wake-up was lost).

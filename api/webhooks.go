@@ -845,6 +845,20 @@ func (b boundedUsers) Bot(ctx context.Context, id string) (string, error) {
 	return n, err
 }
 
+// ChannelName names the channel as the collector does, when the resolver
+// can (slack.ChannelResolver), within the same budget.
+func (b boundedUsers) ChannelName(ctx context.Context, id string) (string, error) {
+	cr, ok := b.UserResolver.(slack.ChannelResolver)
+	if !ok {
+		return "", slack.ErrUnknown
+	}
+	n, err := cr.ChannelName(ctx, id)
+	if err != nil && !errors.Is(err, slack.ErrUnknown) {
+		return n, fmt.Errorf("%w: %v", slack.ErrUnknown, err)
+	}
+	return n, err
+}
+
 // decodeStrict decodes one JSON object, refusing unknown fields and naming
 // the field that is wrong.
 func decodeStrict(body []byte, v any) error {

@@ -62,6 +62,77 @@ type ReviewConfig struct {
 	LocalHours LocalHoursConfig `yaml:"local_hours"`
 	// Calendar lists offsites, freezes, launches and holidays.
 	Calendar []CalendarItem `yaml:"calendar"`
+	// Story holds the rules of the timeline's story view.
+	Story StoryConfig `yaml:"story"`
+}
+
+// StoryConfig is review.story: the rules by which the story view
+// (GET /v1/incidents/{id}/timeline?view=story) collapses noise; see
+// timeline.StoryConfig for what each one does.
+type StoryConfig struct {
+	BurstWindow      Duration `yaml:"burst_window"`
+	BurstMinMessages int      `yaml:"burst_min_messages"`
+	BurstMinPeople   int      `yaml:"burst_min_people"`
+	BurstMaxSpan     Duration `yaml:"burst_max_span"`
+	BurstLines       int      `yaml:"burst_lines"`
+	PresenceWindow   Duration `yaml:"presence_window"`
+	InterruptionGap  Duration `yaml:"interruption_gap"`
+	EchoWindow       Duration `yaml:"echo_window"`
+	// LowContent are the phrases a low-content message consists of; an
+	// empty list leaves only emoji and joins as low-content.
+	LowContent       []string `yaml:"low_content"`
+	HideSuccessfulCI bool     `yaml:"hide_successful_ci"`
+}
+
+// defaultStoryConfig is review.story with timeline's defaults.
+func defaultStoryConfig() StoryConfig {
+	d := timeline.DefaultStoryConfig()
+	return StoryConfig{
+		BurstWindow: Duration{Duration: d.BurstWindow}, BurstMinMessages: d.BurstMinMessages, BurstMinPeople: d.BurstMinPeople,
+		BurstMaxSpan: Duration{Duration: d.BurstMaxSpan}, BurstLines: d.BurstLines,
+		PresenceWindow: Duration{Duration: d.PresenceWindow}, InterruptionGap: Duration{Duration: d.InterruptionGap},
+		EchoWindow: Duration{Duration: d.EchoWindow}, LowContent: d.LowContent, HideSuccessfulCI: !d.KeepSuccessfulCI,
+	}
+}
+
+// validate reports what is wrong with review.story, naming the keys.
+func (c StoryConfig) validate() []error {
+	var errs []error
+	add := func(err error) {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, d := range []struct {
+		key string
+		v   Duration
+	}{
+		{"burst_window", c.BurstWindow}, {"burst_max_span", c.BurstMaxSpan}, {"presence_window", c.PresenceWindow},
+		{"interruption_gap", c.InterruptionGap}, {"echo_window", c.EchoWindow},
+	} {
+		add(d.v.checkRange("review.story."+d.key, time.Nanosecond, maxStorySpan))
+	}
+	add(checkInt("review.story.burst_min_messages", c.BurstMinMessages, 2, maxStoryCount))
+	add(checkInt("review.story.burst_min_people", c.BurstMinPeople, 1, maxStoryCount))
+	add(checkInt("review.story.burst_lines", c.BurstLines, 1, 100))
+	if len(errs) == 0 {
+		add(c.timeline().Validate())
+	}
+	return errs
+}
+
+// timeline is review.story as the story view takes it.
+func (c StoryConfig) timeline() timeline.StoryConfig {
+	low := c.LowContent
+	if low == nil {
+		low = []string{} // an empty list in the file: none
+	}
+	return timeline.StoryConfig{
+		BurstWindow: c.BurstWindow.Duration, BurstMinMessages: c.BurstMinMessages, BurstMinPeople: c.BurstMinPeople,
+		BurstMaxSpan: c.BurstMaxSpan.Duration, BurstLines: c.BurstLines, PresenceWindow: c.PresenceWindow.Duration,
+		InterruptionGap: c.InterruptionGap.Duration, EchoWindow: c.EchoWindow.Duration, LowContent: low,
+		KeepSuccessfulCI: !c.HideSuccessfulCI,
+	}
 }
 
 // JobsConfig tunes the durable collection queue.
@@ -304,7 +375,8 @@ func DefaultConfig() Config {
 		Listen: ":8080",
 		Window: WindowConfig{Before: Duration{Duration: 2 * time.Hour}, After: Duration{Duration: 30 * time.Minute}},
 		Review: ReviewConfig{Timezone: "UTC", BusinessHours: "09:00-18:00", QuietGap: Duration{Duration: 15 * time.Minute},
-			ProductionEnvironments: []string{"production", "prod"}, LocalHours: defaultLocalHours()},
+			ProductionEnvironments: []string{"production", "prod"}, LocalHours: defaultLocalHours(),
+			Story: defaultStoryConfig()},
 		Jobs: JobsConfig{Workers: 4, Timeout: Duration{Duration: 10 * time.Minute},
 			RescueAfter: Duration{Duration: 15 * time.Minute}, MaxAttempts: 10},
 		Webhooks: WebhooksConfig{MaxBody: ByteSize{N: 1 << 20}},
@@ -562,6 +634,7 @@ func (c Config) Validate() error {
 		}
 	}
 	add(checkPeople(c.People, c.IgnoreActors))
+	errs = append(errs, c.Review.Story.validate()...)
 	add(checkInt("jobs.workers", c.Jobs.Workers, 1, maxWorkers))
 	add(checkInt("jobs.max_attempts", c.Jobs.MaxAttempts, 1, maxAttempts))
 	// Zero stands for the default here; slack.Config.Validate checks the
@@ -612,6 +685,8 @@ const (
 	maxWorkers           = 1000
 	maxAttempts          = 1000
 	maxRequestsPerMinute = 60000
+	maxStorySpan         = 24 * time.Hour
+	maxStoryCount        = 100000
 )
 
 func checkInt(key string, v, min, max int) error {

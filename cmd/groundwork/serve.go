@@ -112,6 +112,7 @@ func newApp(ctx context.Context, cfg Config, log *zap.Logger, obs collectors.Obs
 			History: cfg.Feed.History.N, CatchUpConcurrency: cfg.Feed.CatchUpConnections,
 		},
 		Annotations: a.store,
+		Story:       cfg.Review.Story.timeline(),
 	}
 	if err := a.wireJobs(); err != nil {
 		pool.Close()

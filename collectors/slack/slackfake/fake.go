@@ -1,7 +1,8 @@
 // Package slackfake is an in-memory Slack Web API for tests, demos and
 // benchmarks. Server is an http.Handler (not tied to httptest) that speaks the
 // wire format of the methods Groundwork calls — conversations.history,
-// conversations.replies, users.info, bots.info and auth.test — the way Slack
+// conversations.replies, conversations.info, users.info, bots.info and
+// auth.test — the way Slack
 // does: form-encoded POST bodies (or GET queries) carrying the token, answers
 // of HTTP 200 with {"ok": false, "error": "..."} for API errors, opaque
 // base64 cursors in response_metadata.next_cursor, history newest first and
@@ -130,6 +131,8 @@ type Server struct {
 	users    map[string]*User
 	bots     map[string]*Bot
 	channels map[string]*channel
+	// channelNames are the names SetChannelName gave (guarded by mu).
+	channelNames map[string]string
 
 	// knobs, guarded by kmu
 	kmu          sync.Mutex
@@ -574,6 +577,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		body = s.botInfo(form)
 	case MethodAuthTest:
 		body = s.authTest()
+	case MethodConversationsInfo:
+		body = s.conversationInfo(form)
 	default:
 		body = errorBody("unknown_method")
 	}
