@@ -1,7 +1,6 @@
 package api
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -22,6 +21,7 @@ import (
 	"github.com/slack-go/slack/slackevents"
 	"go.uber.org/zap"
 
+	"github.com/groundwork-dev/groundwork/collectors"
 	"github.com/groundwork-dev/groundwork/collectors/github"
 	"github.com/groundwork-dev/groundwork/collectors/slack"
 	"github.com/groundwork-dev/groundwork/timeline"
@@ -30,14 +30,10 @@ import (
 // WebhookConfig configures the webhook receivers. A receiver whose secret is
 // empty is not configured and refuses every delivery with 401.
 type WebhookConfig struct {
-	// PagerDutySecret verifies X-PagerDuty-Signature (sources.pagerduty.webhook_secret).
-	PagerDutySecret string
 	// GitHubSecret verifies X-Hub-Signature-256 (sources.github.webhook_secret).
 	GitHubSecret string
 	// SlackSigningSecret verifies X-Slack-Signature (sources.slack.signing_secret).
 	SlackSigningSecret string
-	// GenericSecret verifies X-Groundwork-Signature (sources.generic.webhook_secret).
-	GenericSecret string
 	// MaxBody caps a delivery's body (webhooks.max_body; default 1 MiB).
 	MaxBody int64
 	// Before and After widen an incident's span into its window
@@ -120,10 +116,8 @@ func (s *Server) routeWebhooks(mux handleFunc) {
 		receiver string
 		h        webhookFunc
 	}{
-		{"pagerduty", s.pagerDutyWebhook},
 		{"github", s.gitHubWebhook},
 		{"slack", s.slackWebhook},
-		{"incident", s.incidentWebhook},
 	} {
 		pattern := "POST /webhooks/" + wh.receiver
 		var h http.Handler = s.webhook(wh.receiver, wh.h)
@@ -296,211 +290,6 @@ func deliveryID(header string, body []byte) string {
 	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
-// incidentFor builds an incident with its window and scope.
-func (s *Server) incidentFor(inc timeline.Incident, serviceID string, repos, channels []string) timeline.Incident {
-	inc.WindowStart, inc.WindowEnd = timeline.WindowFor(inc.StartedAt, inc.ResolvedAt, s.Webhooks.Before, s.Webhooks.After, s.now())
-	var scopeRepos, scopeChannels []string
-	if s.Webhooks.ScopeFunc != nil {
-		scopeRepos, scopeChannels = s.Webhooks.ScopeFunc(serviceID)
-	}
-	inc.Repos = timeline.Union(scopeRepos, repos)
-	inc.Channels = timeline.Union(scopeChannels, channels)
-	return inc
-}
-
-// pagerDutyWebhook receives PagerDuty V3 webhooks: incident.triggered,
-// incident.acknowledged and incident.reopened open (or reopen) the incident,
-// so that live events join it while it lasts; incident.resolved closes it
-// and queues its collection. The incident follows the newest event by its
-// occurred_at (timeline.Incident.Merge), so a late delivery cannot undo a
-// newer one. Every other event is acknowledged and ignored.
-func (s *Server) pagerDutyWebhook(ctx context.Context, r *http.Request, body []byte) (WebhookAckJSON, error) {
-	secret := s.Webhooks.PagerDutySecret
-	if secret == "" {
-		return WebhookAckJSON{}, notConfigured("pagerduty", "sources.pagerduty.webhook_secret")
-	}
-	if err := requireJSON(r); err != nil {
-		return WebhookAckJSON{}, err
-	}
-	header := r.Header.Get("X-PagerDuty-Signature")
-	if header == "" {
-		return WebhookAckJSON{}, unauthorized("missing X-PagerDuty-Signature")
-	}
-	want := hmacSHA256(secret, body)
-	ok := false
-	// Several signatures while a secret rotates: any one may match.
-	for _, sig := range strings.Split(header, ",") {
-		if verifyHex(sig, "v1=", want) {
-			ok = true
-		}
-	}
-	if !ok {
-		return WebhookAckJSON{}, unauthorized("no X-PagerDuty-Signature matches the body")
-	}
-	var msg struct {
-		Event *struct {
-			ID         string `json:"id"`
-			EventType  string `json:"event_type"`
-			OccurredAt string `json:"occurred_at"`
-			Data       struct {
-				ID        string `json:"id"`
-				Title     string `json:"title"`
-				HTMLURL   string `json:"html_url"`
-				CreatedAt string `json:"created_at"`
-				Urgency   string `json:"urgency"`
-				Service   *struct {
-					ID string `json:"id"`
-				} `json:"service"`
-			} `json:"data"`
-		} `json:"event"`
-	}
-	if err := json.Unmarshal(body, &msg); err != nil {
-		return WebhookAckJSON{}, malformed("the body is not a PagerDuty V3 webhook: %v", err)
-	}
-	if msg.Event == nil || msg.Event.EventType == "" {
-		return WebhookAckJSON{}, malformed("event.event_type is missing")
-	}
-	ev := msg.Event
-	opens := pagerDutyOpens[ev.EventType]
-	if !opens && ev.EventType != "incident.resolved" {
-		return WebhookAckJSON{Status: outcomeIgnored, Reason: ev.EventType + " neither opens, reopens nor resolves an incident"}, nil
-	}
-	if ev.Data.ID == "" {
-		return WebhookAckJSON{}, malformed("event.data.id (the incident id) is missing")
-	}
-	if err := timeline.ValidateIncidentID(ev.Data.ID); err != nil {
-		return WebhookAckJSON{}, malformed("event.data.id: %s", invalidDetail(err))
-	}
-	if strings.ContainsRune(ev.Data.Title, 0) {
-		return WebhookAckJSON{}, malformed("event.data.title holds a NUL character")
-	}
-	id := deliveryID(firstNonEmpty(r.Header.Get("X-Webhook-Id"), ev.ID), body)
-	serviceID := ""
-	if ev.Data.Service != nil {
-		serviceID = ev.Data.Service.ID
-	}
-	created, cerr := time.Parse(time.RFC3339Nano, ev.Data.CreatedAt)
-	occurred, oerr := time.Parse(time.RFC3339Nano, ev.OccurredAt)
-	inc := timeline.Incident{ID: ev.Data.ID, Title: ev.Data.Title, ServiceID: serviceID, Urgency: ev.Data.Urgency,
-		Source: timeline.SourcePagerDuty, URL: ev.Data.HTMLURL, StartedAt: created.UTC()}
-	if oerr == nil {
-		inc.StatusAt = occurred.UTC()
-	}
-	if opens {
-		// The incident exists from its first sign and stays open, its
-		// window running up to now, until it resolves; nothing is
-		// collected yet. Live events join it meanwhile.
-		if cerr != nil {
-			return WebhookAckJSON{}, malformed("event.data.created_at: must be an RFC 3339 time such as 2026-11-20T09:00:00Z, got %q", ev.Data.CreatedAt)
-		}
-		return s.record(ctx, timeline.Delivery{Receiver: "pagerduty", ID: id,
-			Incidents: []timeline.Incident{s.incidentFor(inc, serviceID, nil, nil)}})
-	}
-	// incident.resolved: close the incident at once (it shows as pending
-	// until collected) and queue its final collection, which reads it again
-	// from PagerDuty's API.
-	d := timeline.Delivery{Receiver: "pagerduty", ID: id, Collect: []timeline.CollectRequest{{IncidentID: ev.Data.ID}}}
-	if cerr == nil && oerr == nil && !occurred.Before(created) {
-		resolved := occurred.UTC()
-		inc.ResolvedAt = &resolved
-		d.Incidents = []timeline.Incident{s.incidentFor(inc, serviceID, nil, nil)}
-	}
-	return s.record(ctx, d)
-}
-
-// pagerDutyOpens are the PagerDuty V3 event types that open an incident, or
-// reopen a resolved one (PRODUCT.md §4: an incident exists from its first
-// sign).
-var pagerDutyOpens = map[string]bool{
-	"incident.triggered":    true,
-	"incident.acknowledged": true,
-	"incident.reopened":     true,
-}
-
-// genericHook is the body of /webhooks/incident.
-type genericHook struct {
-	ID            string   `json:"id"`
-	Title         string   `json:"title"`
-	StartedAt     string   `json:"started_at"`
-	ResolvedAt    string   `json:"resolved_at"`
-	GitHubRepos   []string `json:"github_repos"`
-	SlackChannels []string `json:"slack_channels"`
-}
-
-// incidentWebhook receives the generic incident hook: it stores the
-// incident with its incident.opened event. Without resolved_at the incident
-// is open (or reopened), its window running up to now, and live events join
-// it; with resolved_at it is closed, gets its incident.closed event and its
-// collection is queued.
-func (s *Server) incidentWebhook(ctx context.Context, r *http.Request, body []byte) (WebhookAckJSON, error) {
-	secret := s.Webhooks.GenericSecret
-	if secret == "" {
-		return WebhookAckJSON{}, notConfigured("incident", "sources.generic.webhook_secret")
-	}
-	if err := requireJSON(r); err != nil {
-		return WebhookAckJSON{}, err
-	}
-	sig := r.Header.Get("X-Groundwork-Signature")
-	if sig == "" {
-		return WebhookAckJSON{}, unauthorized("missing X-Groundwork-Signature")
-	}
-	if !verifyHex(sig, "sha256=", hmacSHA256(secret, body)) {
-		return WebhookAckJSON{}, unauthorized("X-Groundwork-Signature does not match the body")
-	}
-	var hook genericHook
-	if err := decodeStrict(body, &hook); err != nil {
-		return WebhookAckJSON{}, err
-	}
-	if hook.ID == "" {
-		return WebhookAckJSON{}, malformed("id: required")
-	}
-	if err := timeline.ValidateIncidentID(hook.ID); err != nil {
-		return WebhookAckJSON{}, malformed("id: %s", invalidDetail(err))
-	}
-	if strings.ContainsRune(hook.Title, 0) {
-		return WebhookAckJSON{}, malformed("title holds a NUL character")
-	}
-	started, err := parseBodyTime("started_at", hook.StartedAt, true)
-	if err != nil {
-		return WebhookAckJSON{}, err
-	}
-	resolved, err := parseBodyTime("resolved_at", hook.ResolvedAt, false)
-	if err != nil {
-		return WebhookAckJSON{}, err
-	}
-	req := timeline.CollectRequest{IncidentID: hook.ID, Repos: hook.GitHubRepos, Channels: hook.SlackChannels}
-	if resolved != nil && resolved.Before(*started) {
-		return WebhookAckJSON{}, malformed("resolved_at: is before started_at")
-	}
-	if err := req.Validate(); err != nil {
-		return WebhookAckJSON{}, malformed("%s", invalidDetail(err))
-	}
-	// The hook carries no time of its own: deliveries are applied in the
-	// order they arrive.
-	inc := s.incidentFor(timeline.Incident{ID: hook.ID, Title: hook.Title, Source: timeline.SourceGeneric,
-		StartedAt: *started, ResolvedAt: resolved, StatusAt: s.now().UTC()}, "", hook.GitHubRepos, hook.SlackChannels)
-	d := timeline.Delivery{Receiver: "incident", ID: deliveryID(r.Header.Get("X-Webhook-Id"), body),
-		Incidents: []timeline.Incident{inc},
-		Events:    []timeline.Event{genericEvent(hook, "opened", timeline.KindIncidentOpened, *started)}}
-	if resolved != nil {
-		d.Events = append(d.Events, genericEvent(hook, "closed", timeline.KindIncidentClosed, *resolved))
-		d.Collect = []timeline.CollectRequest{{IncidentID: hook.ID}}
-	}
-	return s.record(ctx, d)
-}
-
-func genericEvent(h genericHook, what, kind string, at time.Time) timeline.Event {
-	title := "Incident " + what
-	if h.Title != "" {
-		title += ": " + h.Title
-	}
-	return timeline.Event{
-		ID: timeline.EventID(timeline.SourceGeneric, "incident", h.ID, what), IncidentID: h.ID,
-		Source: timeline.SourceGeneric, Kind: kind, OccurredAt: at, Title: timeline.Truncate(title, 120),
-		Details: map[string]any{"incident_title": h.Title},
-	}
-}
-
 // gitHubWebhook receives GitHub deliveries, JSON or form-encoded:
 // deployment statuses, completed workflow runs, pushed commits, merged pull
 // requests and published releases are stored live, under the ids the
@@ -631,82 +420,10 @@ func gitHubPayload(contentType string, body []byte) ([]byte, error) {
 		Message: fmt.Sprintf("Content-Type %q is not a GitHub webhook format: in the webhook's settings on GitHub, choose Content type application/json", contentType)}
 }
 
-// captureLive stores events for every incident of scope whose window covers
-// them: a resolved incident's window, or an open one's up to now (with
-// liveClockSkew to spare), and keeps them in the live journal when the scope
-// is journaled (see WebhookConfig.JournalScopeFunc). Events without a time
-// are dropped.
+// captureLive records events of scope as live events of receiver's
+// delivery id.
 func (s *Server) captureLive(ctx context.Context, receiver, id string, scope timeline.LiveScope, events []timeline.Event) (WebhookAckJSON, error) {
-	var kept []timeline.Event
-	for _, e := range events {
-		if e.OccurredAt.IsZero() {
-			continue
-		}
-		if len(kept) == 0 || e.OccurredAt.Before(scope.From) {
-			scope.From = e.OccurredAt
-		}
-		if len(kept) == 0 || e.OccurredAt.After(scope.To) {
-			scope.To = e.OccurredAt
-		}
-		kept = append(kept, e)
-	}
-	if len(kept) == 0 {
-		return WebhookAckJSON{Status: outcomeIgnored, Reason: "nothing to capture"}, nil
-	}
-	if name := firstNonEmpty(scope.Repo, scope.Channel); s.Webhooks.JournalScopeFunc != nil && s.Webhooks.JournalScopeFunc(receiver, name) {
-		return s.journalLive(ctx, receiver, id, name, scope.From, kept)
-	}
-	if s.Deliveries == nil {
-		return WebhookAckJSON{}, errNoQueue
-	}
-	lctx, cancel := context.WithTimeout(ctx, s.webhookTimeout())
-	incs, err := s.Deliveries.LiveIncidents(lctx, scope)
-	cancel()
-	if err != nil {
-		return WebhookAckJSON{}, err
-	}
-	// An open incident's window runs up to now; allow for the sender's
-	// clock being a little ahead of ours.
-	now := s.now().Add(liveClockSkew)
-	var out []timeline.Event
-	for _, inc := range incs {
-		for _, e := range kept {
-			if inc.Covers(e.OccurredAt, now) {
-				e.IncidentID = inc.ID
-				out = append(out, e)
-			}
-		}
-	}
-	if len(out) == 0 {
-		return WebhookAckJSON{Status: outcomeIgnored, Reason: "no incident's scope and window hold it"}, nil
-	}
-	return s.record(ctx, timeline.Delivery{Receiver: receiver, ID: id, Events: out})
-}
-
-// journalLive keeps events of a journaled scope in the live journal; the
-// store joins them to every incident covering them in the same transaction.
-// A delivery that cannot be recorded is refused (the sender retries) and
-// breaks live coverage of the scope from its first event to now: the
-// collections of incidents there read that stretch upstream, in case the
-// retries never get through.
-func (s *Server) journalLive(ctx context.Context, receiver, id, scope string, from time.Time, events []timeline.Event) (WebhookAckJSON, error) {
-	entries := make([]timeline.JournalEntry, len(events))
-	for i, e := range events {
-		entries[i] = timeline.JournalEntry{Source: receiver, Scope: scope, Event: e, Deleted: e.Deleted}
-	}
-	ack, err := s.record(ctx, timeline.Delivery{Receiver: receiver, ID: id, Journal: entries})
-	if err != nil && s.Webhooks.BreakCoverageFunc != nil {
-		now := s.now()
-		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.webhookTimeout())
-		defer cancel()
-		// A second before the first event, so that the stretch is never
-		// empty.
-		if berr := s.Webhooks.BreakCoverageFunc(bctx, receiver, scope, minTime(from, now).Add(-time.Second), now); berr != nil {
-			s.logger().Warn("recording a refused live delivery in the coverage", zap.String("receiver", receiver),
-				zap.String("scope", scope), zap.Error(berr))
-		}
-	}
-	return ack, err
+	return s.deliver(ctx, receiver, nil, collectors.Delivery{ID: id, Scope: scope, Live: events})
 }
 
 func minTime(a, b time.Time) time.Time {
@@ -843,39 +560,6 @@ func (b boundedUsers) Bot(ctx context.Context, id string) (string, error) {
 		return n, fmt.Errorf("%w: %v", slack.ErrUnknown, err)
 	}
 	return n, err
-}
-
-// decodeStrict decodes one JSON object, refusing unknown fields and naming
-// the field that is wrong.
-func decodeStrict(body []byte, v any) error {
-	if t := bytes.TrimLeft(body, " \t\r\n"); len(t) > 0 && t[0] != '{' {
-		return malformed("the body must be a JSON object")
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return malformed("%s", jsonProblem(err))
-	}
-	if dec.More() {
-		return malformed("the body holds more than one JSON value")
-	}
-	return nil
-}
-
-// parseBodyTime parses an RFC 3339 time field of a request body.
-func parseBodyTime(field, v string, required bool) (*time.Time, error) {
-	if v == "" {
-		if required {
-			return nil, malformed("%s: required", field)
-		}
-		return nil, nil
-	}
-	t, err := time.Parse(time.RFC3339Nano, v)
-	if err != nil {
-		return nil, malformed("%s: must be an RFC 3339 time such as 2026-11-20T09:00:00Z, got %s", field, quoted(v))
-	}
-	t = t.UTC()
-	return &t, nil
 }
 
 func firstNonEmpty(ss ...string) string {

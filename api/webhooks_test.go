@@ -31,9 +31,11 @@ import (
 
 	"github.com/groundwork-dev/groundwork/api"
 	"github.com/groundwork-dev/groundwork/collectors"
+	"github.com/groundwork-dev/groundwork/collectors/generic"
 	"github.com/groundwork-dev/groundwork/collectors/github"
 	"github.com/groundwork-dev/groundwork/collectors/github/githubfake"
 	"github.com/groundwork-dev/groundwork/collectors/jobs"
+	"github.com/groundwork-dev/groundwork/collectors/pagerduty"
 	"github.com/groundwork-dev/groundwork/collectors/slack"
 	"github.com/groundwork-dev/groundwork/collectors/slack/slackfake"
 	"github.com/groundwork-dev/groundwork/timeline"
@@ -99,11 +101,12 @@ func setupWebhooks(t testing.TB, configure ...func(*api.Server)) *whBundle {
 			{Name: "facilitators", Token: readToken, Scopes: []string{"read"}},
 			{Name: "automation", Token: writeToken, Scopes: []string{"read", "write"}},
 		},
-		NowFunc: func() time.Time { return b.now },
+		NowFunc:   func() time.Time { return b.now },
+		Receivers: testReceivers(),
 		Webhooks: api.WebhookConfig{
-			PagerDutySecret: whPagerDutySecret, GitHubSecret: whGitHubSecret,
-			SlackSigningSecret: whSlackSecret, GenericSecret: whGenericSecret,
-			Before: 2 * time.Hour, After: 30 * time.Minute,
+			GitHubSecret:       whGitHubSecret,
+			SlackSigningSecret: whSlackSecret,
+			Before:             2 * time.Hour, After: 30 * time.Minute,
 			ScopeFunc: func(service string) ([]string, []string) {
 				if service == "PNE3JZM" {
 					return []string{"acme/checkout-api"}, []string{"C0CHECKOUT"}
@@ -118,6 +121,26 @@ func setupWebhooks(t testing.TB, configure ...func(*api.Server)) *whBundle {
 	b.srv = httptest.NewServer(b.server.Handler())
 	t.Cleanup(b.srv.Close)
 	return b
+}
+
+// testReceivers are the sources' receivers, as cmd mounts them, with the
+// tests' secrets.
+func testReceivers() []collectors.WebhookReceiver {
+	return []collectors.WebhookReceiver{
+		pagerduty.NewReceiver(&pagerduty.Config{WebhookSecret: whPagerDutySecret}),
+		generic.NewReceiver(&generic.Config{WebhookSecret: whGenericSecret}),
+	}
+}
+
+// withReceiver replaces s's receiver of rcv's name by rcv.
+func withReceiver(s *api.Server, rcv collectors.WebhookReceiver) {
+	for i, have := range s.Receivers {
+		if have.Name() == rcv.Name() {
+			s.Receivers[i] = rcv
+			return
+		}
+	}
+	s.Receivers = append(s.Receivers, rcv)
 }
 
 func testdata(t testing.TB, name string) []byte {
@@ -680,7 +703,7 @@ func setupWebhooksOn(t *testing.T, b *whBundle, d *postgres.Deliveries) *whBundl
 	t.Helper()
 	c := *b
 	c.server = &api.Server{Store: b.server.Store, Tokens: b.server.Tokens, NowFunc: b.server.NowFunc,
-		Webhooks: b.server.Webhooks, Deliveries: d, Metrics: api.NewMetrics()}
+		Webhooks: b.server.Webhooks, Receivers: b.server.Receivers, Deliveries: d, Metrics: api.NewMetrics()}
 	c.deliveries = d
 	c.srv = httptest.NewServer(c.server.Handler())
 	t.Cleanup(c.srv.Close)

@@ -102,7 +102,7 @@ func TestParseConfigDefaultsAndOverride(t *testing.T) {
 		cfg.Sources.GitHub.APIURL != "https://api.github.com/" || cfg.Sources.Slack.HistoryPageSize != 100 {
 		t.Errorf("defaults not applied: %+v", cfg)
 	}
-	if cfg.Sources.PagerDuty.Enabled() || cfg.Sources.GitHub.Enabled() || cfg.Sources.Slack.Enabled() {
+	if pagerdutyConfig(cfg).Enabled() || cfg.Sources.GitHub.Enabled() || cfg.Sources.Slack.Enabled() {
 		t.Errorf("sources without tokens must be disabled")
 	}
 }
@@ -187,7 +187,7 @@ func TestDeployExampleConfigLoads(t *testing.T) {
 	if err != nil {
 		t.Fatalf("deploy/groundwork.example.yaml: %v", err)
 	}
-	if !cfg.Sources.PagerDuty.Enabled() || !cfg.Sources.GitHub.Enabled() || !cfg.Sources.Slack.Enabled() || len(cfg.APITokens) == 0 {
+	if !pagerdutyConfig(cfg).Enabled() || !cfg.Sources.GitHub.Enabled() || !cfg.Sources.Slack.Enabled() || len(cfg.APITokens) == 0 {
 		t.Errorf("the example should enable every source and define tokens: %s", cfg)
 	}
 }

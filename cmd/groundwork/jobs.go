@@ -149,10 +149,8 @@ func (a *app) wireJobs() error {
 func (a *app) webhookConfig() api.WebhookConfig {
 	cfg := a.cfg
 	wc := api.WebhookConfig{
-		PagerDutySecret:    cfg.Sources.PagerDuty.WebhookSecret,
 		GitHubSecret:       cfg.Sources.GitHub.WebhookSecret,
 		SlackSigningSecret: cfg.Sources.Slack.SigningSecret,
-		GenericSecret:      cfg.Sources.Generic.WebhookSecret,
 		MaxBody:            cfg.Webhooks.MaxBody.N,
 		Before:             cfg.Window.Before.Duration,
 		After:              cfg.Window.After.Duration,

@@ -25,7 +25,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"go.uber.org/zap"
-	"go.yaml.in/yaml/v3"
 
 	"github.com/groundwork-dev/groundwork/collectors/fakeworld"
 	"github.com/groundwork-dev/groundwork/collectors/jobs"
@@ -142,7 +141,7 @@ func startServe(t testing.TB, bin string, cfg Config) *serveProcess {
 // writeServeConfig writes cfg as the YAML file an operator would.
 func writeServeConfig(t testing.TB, cfg Config) string {
 	t.Helper()
-	b, err := yaml.Marshal(cfg)
+	b, err := operatorYAML(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

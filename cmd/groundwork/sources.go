@@ -4,11 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 
 	"go.uber.org/zap"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/groundwork-dev/groundwork/collectors"
+	"github.com/groundwork-dev/groundwork/collectors/generic"
+	"github.com/groundwork-dev/groundwork/collectors/pagerduty"
 	"github.com/groundwork-dev/groundwork/collectors/prometheus"
 )
 
@@ -19,6 +22,8 @@ import (
 // (secrets redacted), its collector runs when it is enabled, and its
 // receivers are mounted at POST /webhooks/{receiver}.
 var sourceList = []collectors.Source{
+	pagerduty.Source,
+	generic.Source,
 	prometheus.Source,
 }
 
@@ -62,8 +67,10 @@ func takePluginSections(doc *yaml.Node) map[string]*yaml.Node {
 }
 
 // decodePlugins decodes each taken section over its source's defaults,
-// refusing unknown keys by their full path.
-func decodePlugins(into map[string]collectors.Config, sections map[string]*yaml.Node) error {
+// refusing unknown keys and values their fields cannot hold by their full
+// path; raw holds the values that referred to the environment, as written
+// (see recordRaw).
+func decodePlugins(into map[string]collectors.Config, sections map[string]*yaml.Node, raw map[*yaml.Node]string) error {
 	for _, src := range sourceList {
 		n, ok := sections[src.Name]
 		if !ok || n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
@@ -75,6 +82,9 @@ func decodePlugins(into map[string]collectors.Config, sections map[string]*yaml.
 		}
 		cfg := into[src.Name]
 		if err := checkKeys(n, reflect.TypeOf(cfg), key); err != nil {
+			return err
+		}
+		if err := checkScalars(n, reflect.TypeOf(cfg), key, raw); err != nil {
 			return err
 		}
 		if err := n.Decode(cfg); err != nil {
@@ -104,6 +114,10 @@ func validatePlugins(cfgs map[string]collectors.Config) error {
 			list = []error{err}
 		}
 		for _, e := range list {
+			if strings.HasPrefix(e.Error(), "sources."+src.Name+".") {
+				errs = append(errs, e)
+				continue
+			}
 			errs = append(errs, fmt.Errorf("sources.%s.%w", src.Name, e))
 		}
 	}
@@ -135,6 +149,9 @@ func (s SourcesConfig) MarshalYAML() (any, error) {
 // registerPlugins builds the collector of every enabled listed source.
 func registerPlugins(reg *collectors.Registry, cfg Config, obs collectors.Observer, log *zap.Logger, coverage collectors.Coverage) error {
 	for _, src := range sourceList {
+		if src.New == nil {
+			continue
+		}
 		sc := cfg.Sources.Plugins[src.Name]
 		if sc == nil || !sc.Enabled() {
 			log.Info("source disabled: sources."+src.Name+" is not configured", zap.String("source", src.Name))

@@ -1,13 +1,17 @@
 package main
 
 import (
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"go.uber.org/zap"
+	"go.yaml.in/yaml/v3"
 
+	"github.com/groundwork-dev/groundwork/collectors"
+	"github.com/groundwork-dev/groundwork/collectors/pagerduty"
 	"github.com/groundwork-dev/groundwork/collectors/prometheus"
 )
 
@@ -80,7 +84,7 @@ func TestListedSourceConfigured(t *testing.T) {
 	if _, ok := reg.Get(prometheus.Name); !ok {
 		t.Error("api_url is set, but the prometheus collector is not registered")
 	}
-	rcv := pluginReceivers(cfg, reg, zap.NewNop())
+	rcv := receiversOf(prometheus.Source, pluginReceivers(cfg, reg, zap.NewNop()))
 	if len(rcv) != 1 || rcv[0].Name() != "alertmanager" {
 		t.Errorf("receivers %v, want alertmanager", rcv)
 	}
@@ -96,7 +100,7 @@ func TestListedSourceConfigured(t *testing.T) {
 	if _, ok := reg.Get(prometheus.Name); ok {
 		t.Error("without sources.prometheus the collector is registered")
 	}
-	if rcv := pluginReceivers(off, reg, zap.NewNop()); len(rcv) != 1 {
+	if rcv := receiversOf(prometheus.Source, pluginReceivers(off, reg, zap.NewNop())); len(rcv) != 1 {
 		t.Error("the receiver is mounted even when unconfigured, to say so to its sender")
 	}
 }
@@ -134,4 +138,85 @@ func TestListedSourceErrorsNameTheKey(t *testing.T) {
 			}
 		})
 	}
+}
+
+// receiversOf picks src's receivers out of all the listed sources'.
+func receiversOf(src collectors.Source, all []collectors.WebhookReceiver) []collectors.WebhookReceiver {
+	own := map[string]bool{}
+	for _, r := range src.Receivers(src.NewConfig(), nil, collectors.ClientOptions{}) {
+		own[r.Name()] = true
+	}
+	var out []collectors.WebhookReceiver
+	for _, r := range all {
+		if own[r.Name()] {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// pagerdutyConfig is c's sources.pagerduty.
+func pagerdutyConfig(c Config) *pagerduty.Config {
+	return c.Sources.Plugins[pagerduty.Name].(*pagerduty.Config)
+}
+
+// operatorYAML is cfg as the file an operator writes: with its secrets,
+// which printing the configuration redacts.
+func operatorYAML(cfg Config) ([]byte, error) {
+	var doc yaml.Node
+	if err := doc.Encode(cfg); err != nil {
+		return nil, err
+	}
+	sources := mappingValue(&doc, "sources")
+	for name, pc := range cfg.Sources.Plugins {
+		if n := mappingValue(sources, name); n != nil {
+			r, err := revealed(reflect.ValueOf(pc))
+			if err != nil {
+				return nil, err
+			}
+			*n = *r
+		}
+	}
+	return yaml.Marshal(&doc)
+}
+
+func mappingValue(m *yaml.Node, key string) *yaml.Node {
+	if m == nil {
+		return nil
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i+1]
+		}
+	}
+	return nil
+}
+
+// revealed encodes v as YAML with every collectors.Secret as it is.
+func revealed(v reflect.Value) (*yaml.Node, error) {
+	for v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface {
+		v = v.Elem()
+	}
+	switch {
+	case v.Type() == reflect.TypeOf(collectors.Secret("")):
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: v.String()}, nil
+	case v.Kind() == reflect.Struct:
+		m := &yaml.Node{Kind: yaml.MappingNode}
+		for i := 0; i < v.NumField(); i++ {
+			f := v.Type().Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+			if name == "-" || name == "" || !f.IsExported() {
+				continue
+			}
+			val, err := revealed(v.Field(i))
+			if err != nil {
+				return nil, err
+			}
+			m.Content = append(m.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: name}, val)
+		}
+		return m, nil
+	}
+	var n yaml.Node
+	err := n.Encode(v.Interface())
+	return &n, err
 }

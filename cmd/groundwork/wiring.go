@@ -8,7 +8,6 @@ import (
 
 	"github.com/groundwork-dev/groundwork/collectors"
 	"github.com/groundwork-dev/groundwork/collectors/github"
-	"github.com/groundwork-dev/groundwork/collectors/pagerduty"
 	"github.com/groundwork-dev/groundwork/collectors/slack"
 	"github.com/groundwork-dev/groundwork/timeline"
 	"github.com/groundwork-dev/groundwork/timeline/postgres"
@@ -21,15 +20,6 @@ import (
 func buildRegistry(cfg Config, obs collectors.Observer, log *zap.Logger, coverage collectors.Coverage) (*collectors.Registry, error) {
 	reg := &collectors.Registry{}
 	src := cfg.Sources
-	if src.PagerDuty.Enabled() {
-		c, err := pagerduty.New(src.PagerDuty, pagerduty.Options{ClientOptions: collectors.ClientOptions{Observer: obs, Logger: log.Named("pagerduty")}})
-		if err != nil {
-			return nil, err
-		}
-		reg.Register(c)
-	} else {
-		log.Info("source disabled: sources.pagerduty.token is not set", zap.String("source", pagerduty.Name))
-	}
 	if src.GitHub.Enabled() {
 		c, err := github.New(src.GitHub, github.Options{ClientOptions: collectors.ClientOptions{Observer: obs, Logger: log.Named("github")}})
 		if err != nil {
@@ -58,8 +48,8 @@ func buildRegistry(cfg Config, obs collectors.Observer, log *zap.Logger, coverag
 // secrets lists every secret of cfg, for scrubbing error texts.
 func (c Config) secrets() []string {
 	s := c.Sources
-	out := []string{s.PagerDuty.Token, s.PagerDuty.WebhookSecret, s.GitHub.Token, s.GitHub.WebhookSecret,
-		s.Slack.Token, s.Slack.SigningSecret, s.Generic.WebhookSecret}
+	out := []string{s.GitHub.Token, s.GitHub.WebhookSecret,
+		s.Slack.Token, s.Slack.SigningSecret}
 	for _, t := range c.APITokens {
 		out = append(out, t.Token)
 	}

@@ -106,10 +106,10 @@ func (e *redactedError) Unwrap() error { return e.err }
 
 // redact makes sure err's text does not contain the token.
 func (c *Collector) redact(err error) error {
-	if err == nil || len(c.cfg.Token) < 4 || !strings.Contains(err.Error(), c.cfg.Token) {
+	if err == nil || len(c.cfg.Token) < 4 || !strings.Contains(err.Error(), c.cfg.Token.Value()) {
 		return err
 	}
-	return &redactedError{msg: collectors.RedactError(err, c.cfg.Token), err: err}
+	return &redactedError{msg: collectors.RedactError(err, c.cfg.Token.Value()), err: err}
 }
 
 // isNotFound reports whether err is the upstream's 404.
