@@ -82,7 +82,6 @@ func setupBattery(t *testing.T) *batteryBundle {
 		NowFunc:   func() time.Time { return b.now },
 		Receivers: testReceivers(),
 		Webhooks: api.WebhookConfig{
-			GitHubSecret:       whGitHubSecret,
 			SlackSigningSecret: whSlackSecret,
 			MaxBody:            batteryMaxBody, Before: 2 * time.Hour, After: 30 * time.Minute,
 		},

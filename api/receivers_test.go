@@ -210,7 +210,7 @@ func TestPluginReceiverNamesAreChecked(t *testing.T) {
 					t.Errorf("receivers %v: no panic", rs)
 				}
 			}()
-			(&api.Server{Receivers: rs}).Handler()
+			(&api.Server{Receivers: append(testReceivers(), rs...)}).Handler()
 		}()
 	}
 }

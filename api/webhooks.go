@@ -9,20 +9,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
-	gh "github.com/google/go-github/v66/github"
 	"github.com/slack-go/slack/slackevents"
 	"go.uber.org/zap"
 
 	"github.com/groundwork-dev/groundwork/collectors"
-	"github.com/groundwork-dev/groundwork/collectors/github"
 	"github.com/groundwork-dev/groundwork/collectors/slack"
 	"github.com/groundwork-dev/groundwork/timeline"
 )
@@ -30,8 +26,6 @@ import (
 // WebhookConfig configures the webhook receivers. A receiver whose secret is
 // empty is not configured and refuses every delivery with 401.
 type WebhookConfig struct {
-	// GitHubSecret verifies X-Hub-Signature-256 (sources.github.webhook_secret).
-	GitHubSecret string
 	// SlackSigningSecret verifies X-Slack-Signature (sources.slack.signing_secret).
 	SlackSigningSecret string
 	// MaxBody caps a delivery's body (webhooks.max_body; default 1 MiB).
@@ -116,7 +110,6 @@ func (s *Server) routeWebhooks(mux handleFunc) {
 		receiver string
 		h        webhookFunc
 	}{
-		{"github", s.gitHubWebhook},
 		{"slack", s.slackWebhook},
 	} {
 		pattern := "POST /webhooks/" + wh.receiver
@@ -288,136 +281,6 @@ func deliveryID(header string, body []byte) string {
 	}
 	sum := sha256.Sum256(body)
 	return "sha256:" + hex.EncodeToString(sum[:])
-}
-
-// gitHubWebhook receives GitHub deliveries, JSON or form-encoded:
-// deployment statuses, completed workflow runs, pushed commits, merged pull
-// requests and published releases are stored live, under the ids the
-// collector gives them (built from GitHub's repository.full_name), for every
-// incident whose repositories (in any case) and window they fall in. Other
-// events are acknowledged and ignored.
-func (s *Server) gitHubWebhook(ctx context.Context, r *http.Request, body []byte) (WebhookAckJSON, error) {
-	secret := s.Webhooks.GitHubSecret
-	if secret == "" {
-		return WebhookAckJSON{}, notConfigured("github", "sources.github.webhook_secret")
-	}
-	// Only the SHA-256 signature: never the SHA-1 one, never unsigned.
-	sig := r.Header.Get("X-Hub-Signature-256")
-	if sig == "" {
-		return WebhookAckJSON{}, unauthorized("missing X-Hub-Signature-256")
-	}
-	if !verifyHex(sig, "sha256=", hmacSHA256(secret, body)) {
-		return WebhookAckJSON{}, unauthorized("X-Hub-Signature-256 does not match the body")
-	}
-	kind := r.Header.Get("X-GitHub-Event")
-	if kind == "" {
-		return WebhookAckJSON{}, malformed("the X-GitHub-Event header is missing")
-	}
-	body, err := gitHubPayload(r.Header.Get("Content-Type"), body)
-	if err != nil {
-		return WebhookAckJSON{}, err
-	}
-	var repo string
-	var events []timeline.Event
-	switch kind {
-	case "deployment_status":
-		var ev gh.DeploymentStatusEvent
-		if err := json.Unmarshal(body, &ev); err != nil {
-			return WebhookAckJSON{}, malformed("the body is not a deployment_status event: %v", err)
-		}
-		if ev.Deployment == nil || ev.DeploymentStatus == nil {
-			return WebhookAckJSON{}, malformed("deployment and deployment_status are required")
-		}
-		repo = ev.GetRepo().GetFullName()
-		if e := github.NormalizeDeploymentStatus(repo, ev.Deployment, ev.DeploymentStatus); e.Kind != "" {
-			events = append(events, e)
-		}
-	case "workflow_run":
-		var ev gh.WorkflowRunEvent
-		if err := json.Unmarshal(body, &ev); err != nil {
-			return WebhookAckJSON{}, malformed("the body is not a workflow_run event: %v", err)
-		}
-		if ev.WorkflowRun == nil {
-			return WebhookAckJSON{}, malformed("workflow_run is required")
-		}
-		// By the run's status, as the collector lists runs: a run that
-		// needs approval is completed (action_required) when requested.
-		if st := ev.WorkflowRun.GetStatus(); st != "completed" {
-			return WebhookAckJSON{Status: outcomeIgnored, Reason: "workflow_run " + ev.GetAction() + ": the run is " + st + ", not completed"}, nil
-		}
-		repo = ev.GetRepo().GetFullName()
-		events = append(events, github.NormalizeWorkflowRun(repo, ev.WorkflowRun))
-	case "push":
-		var ev gh.PushEvent
-		if err := json.Unmarshal(body, &ev); err != nil {
-			return WebhookAckJSON{}, malformed("the body is not a push event: %v", err)
-		}
-		repo = ev.GetRepo().GetFullName()
-		for _, c := range ev.Commits {
-			if c != nil {
-				events = append(events, github.NormalizePushCommit(repo, c))
-			}
-		}
-	case "pull_request":
-		var ev gh.PullRequestEvent
-		if err := json.Unmarshal(body, &ev); err != nil {
-			return WebhookAckJSON{}, malformed("the body is not a pull_request event: %v", err)
-		}
-		if ev.GetAction() != "closed" || ev.PullRequest == nil || ev.PullRequest.MergedAt == nil {
-			return WebhookAckJSON{Status: outcomeIgnored, Reason: "pull_request " + ev.GetAction() + " is not a merge"}, nil
-		}
-		repo = ev.GetRepo().GetFullName()
-		events = append(events, github.NormalizePull(repo, ev.PullRequest))
-	case "release":
-		var ev gh.ReleaseEvent
-		if err := json.Unmarshal(body, &ev); err != nil {
-			return WebhookAckJSON{}, malformed("the body is not a release event: %v", err)
-		}
-		switch ev.GetAction() {
-		case "published", "released", "edited":
-		default:
-			return WebhookAckJSON{Status: outcomeIgnored, Reason: "release " + ev.GetAction() + " is not captured"}, nil
-		}
-		if ev.Release == nil || ev.Release.PublishedAt == nil {
-			return WebhookAckJSON{Status: outcomeIgnored, Reason: "the release is not published"}, nil
-		}
-		repo = ev.GetRepo().GetFullName()
-		events = append(events, github.NormalizeRelease(repo, ev.Release))
-	default:
-		return WebhookAckJSON{Status: outcomeIgnored, Reason: kind + " events are not captured"}, nil
-	}
-	if repo == "" {
-		return WebhookAckJSON{}, malformed("repository.full_name is missing")
-	}
-	return s.captureLive(ctx, "github", deliveryID(r.Header.Get("X-GitHub-Delivery"), body),
-		timeline.LiveScope{Repo: repo}, events)
-}
-
-// gitHubPayload returns the JSON of a GitHub delivery, whichever of the two
-// content types the webhook's settings chose: application/json is the body
-// itself; application/x-www-form-urlencoded carries it in the payload field.
-// Anything else is refused with 415, saying what to choose.
-func gitHubPayload(contentType string, body []byte) ([]byte, error) {
-	if contentType == "" {
-		return body, nil
-	}
-	mt, _, err := mime.ParseMediaType(contentType)
-	switch {
-	case err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json")):
-		return body, nil
-	case err == nil && mt == "application/x-www-form-urlencoded":
-		form, err := url.ParseQuery(string(body))
-		if err != nil {
-			return nil, malformed("the form-encoded body cannot be decoded: %v", err)
-		}
-		payload := form.Get("payload")
-		if payload == "" {
-			return nil, malformed("the form-encoded body has no payload field")
-		}
-		return []byte(payload), nil
-	}
-	return nil, &Error{Status: http.StatusUnsupportedMediaType, Code: "unsupported_media_type",
-		Message: fmt.Sprintf("Content-Type %q is not a GitHub webhook format: in the webhook's settings on GitHub, choose Content type application/json", contentType)}
 }
 
 // captureLive records events of scope as live events of receiver's

@@ -104,7 +104,6 @@ func setupWebhooks(t testing.TB, configure ...func(*api.Server)) *whBundle {
 		NowFunc:   func() time.Time { return b.now },
 		Receivers: testReceivers(),
 		Webhooks: api.WebhookConfig{
-			GitHubSecret:       whGitHubSecret,
 			SlackSigningSecret: whSlackSecret,
 			Before:             2 * time.Hour, After: 30 * time.Minute,
 			ScopeFunc: func(service string) ([]string, []string) {
@@ -128,6 +127,7 @@ func setupWebhooks(t testing.TB, configure ...func(*api.Server)) *whBundle {
 func testReceivers() []collectors.WebhookReceiver {
 	return []collectors.WebhookReceiver{
 		pagerduty.NewReceiver(&pagerduty.Config{WebhookSecret: whPagerDutySecret}),
+		github.NewReceiver(&github.Config{WebhookSecret: whGitHubSecret}),
 		generic.NewReceiver(&generic.Config{WebhookSecret: whGenericSecret}),
 	}
 }

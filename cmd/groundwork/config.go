@@ -17,7 +17,6 @@ import (
 
 	"github.com/groundwork-dev/groundwork/api"
 	"github.com/groundwork-dev/groundwork/collectors"
-	"github.com/groundwork-dev/groundwork/collectors/github"
 	"github.com/groundwork-dev/groundwork/collectors/slack"
 	"github.com/groundwork-dev/groundwork/timeline"
 )
@@ -133,8 +132,7 @@ func (f FeedConfig) validate() error {
 
 // SourcesConfig holds each source's settings, keyed like the collectors.
 type SourcesConfig struct {
-	GitHub github.Config `yaml:"github"`
-	Slack  slack.Config  `yaml:"slack"`
+	Slack slack.Config `yaml:"slack"`
 	// Plugins holds the config of every source of sourceList, by name,
 	// decoded by the source's own type (sources.go).
 	Plugins map[string]collectors.Config `yaml:"-"`
@@ -293,7 +291,6 @@ func DefaultConfig() Config {
 		Feed: FeedConfig{MaxStreams: 5000, MaxStreamsPerToken: 1000, WriteTimeout: Duration{Duration: 30 * time.Second},
 			StreamBuffer: ByteSize{N: 64 << 10}, History: ByteSize{N: 32 << 20}, CatchUpConnections: 4},
 		Sources: SourcesConfig{
-			GitHub:  github.Config{APIURL: github.DefaultAPIURL},
 			Slack:   slack.Config{}.WithDefaults(),
 			Plugins: defaultPlugins(),
 		},
@@ -559,7 +556,6 @@ func (c Config) Validate() error {
 	}
 	add(c.API.validate())
 	add(c.Feed.validate())
-	add(c.Sources.GitHub.Validate())
 	add(c.Sources.Slack.Validate())
 	add(validatePlugins(c.Sources.Plugins))
 	for id, s := range c.Services {
@@ -679,8 +675,6 @@ func (c Config) Redacted() Config {
 		r.APITokens[i] = t
 	}
 	r.DatabaseURL = redactDSN(c.DatabaseURL)
-	r.Sources.GitHub.Token = redact(c.Sources.GitHub.Token)
-	r.Sources.GitHub.WebhookSecret = redact(c.Sources.GitHub.WebhookSecret)
 	r.Sources.Slack.Token = redact(c.Sources.Slack.Token)
 	r.Sources.Slack.SigningSecret = redact(c.Sources.Slack.SigningSecret)
 	return r

@@ -99,10 +99,10 @@ func TestParseConfigDefaultsAndOverride(t *testing.T) {
 		t.Errorf("DATABASE_URL did not override: %q", cfg.DatabaseURL)
 	}
 	if cfg.Listen != ":8080" || cfg.Jobs.Workers != 4 || cfg.Jobs.MaxAttempts != 10 || cfg.Review.QuietGap.Duration != 15*time.Minute ||
-		cfg.Sources.GitHub.APIURL != "https://api.github.com/" || cfg.Sources.Slack.HistoryPageSize != 100 {
+		githubConfig(cfg).APIURL != "https://api.github.com/" || cfg.Sources.Slack.HistoryPageSize != 100 {
 		t.Errorf("defaults not applied: %+v", cfg)
 	}
-	if pagerdutyConfig(cfg).Enabled() || cfg.Sources.GitHub.Enabled() || cfg.Sources.Slack.Enabled() {
+	if pagerdutyConfig(cfg).Enabled() || githubConfig(cfg).Enabled() || cfg.Sources.Slack.Enabled() {
 		t.Errorf("sources without tokens must be disabled")
 	}
 }
@@ -187,7 +187,7 @@ func TestDeployExampleConfigLoads(t *testing.T) {
 	if err != nil {
 		t.Fatalf("deploy/groundwork.example.yaml: %v", err)
 	}
-	if !pagerdutyConfig(cfg).Enabled() || !cfg.Sources.GitHub.Enabled() || !cfg.Sources.Slack.Enabled() || len(cfg.APITokens) == 0 {
+	if !pagerdutyConfig(cfg).Enabled() || !githubConfig(cfg).Enabled() || !cfg.Sources.Slack.Enabled() || len(cfg.APITokens) == 0 {
 		t.Errorf("the example should enable every source and define tokens: %s", cfg)
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/groundwork-dev/groundwork/api"
 	"github.com/groundwork-dev/groundwork/collectors/fakeworld"
 	"github.com/groundwork-dev/groundwork/collectors/generic"
+	"github.com/groundwork-dev/groundwork/collectors/github"
 	"github.com/groundwork-dev/groundwork/collectors/pagerduty"
 	"github.com/groundwork-dev/groundwork/timeline"
 )
@@ -50,7 +51,8 @@ func demoConfig(w *fakeworld.World, databaseURL, listen string) Config {
 	src := &cfg.Sources
 	pd := src.Plugins[pagerduty.Name].(*pagerduty.Config)
 	pd.Token, pd.APIURL, pd.WebhookSecret = fakeworld.PagerDutyToken, w.PDURL, demoPagerDutyHook
-	src.GitHub.Token, src.GitHub.APIURL, src.GitHub.WebhookSecret = fakeworld.GitHubToken, w.GHURL, demoGitHubHook
+	gh := src.Plugins[github.Name].(*github.Config)
+	gh.Token, gh.APIURL, gh.WebhookSecret = fakeworld.GitHubToken, w.GHURL, demoGitHubHook
 	src.Slack.Token, src.Slack.APIURL, src.Slack.SigningSecret = fakeworld.SlackToken, w.SlackURL, demoSlackSigning
 	// The fake answers at once; the default paces to Slack's tier 3.
 	src.Slack.RequestsPerMinute = 6000

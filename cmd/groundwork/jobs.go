@@ -149,7 +149,6 @@ func (a *app) wireJobs() error {
 func (a *app) webhookConfig() api.WebhookConfig {
 	cfg := a.cfg
 	wc := api.WebhookConfig{
-		GitHubSecret:       cfg.Sources.GitHub.WebhookSecret,
 		SlackSigningSecret: cfg.Sources.Slack.SigningSecret,
 		MaxBody:            cfg.Webhooks.MaxBody.N,
 		Before:             cfg.Window.Before.Duration,

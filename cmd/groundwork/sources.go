@@ -11,6 +11,7 @@ import (
 
 	"github.com/groundwork-dev/groundwork/collectors"
 	"github.com/groundwork-dev/groundwork/collectors/generic"
+	"github.com/groundwork-dev/groundwork/collectors/github"
 	"github.com/groundwork-dev/groundwork/collectors/pagerduty"
 	"github.com/groundwork-dev/groundwork/collectors/prometheus"
 )
@@ -23,6 +24,7 @@ import (
 // receivers are mounted at POST /webhooks/{receiver}.
 var sourceList = []collectors.Source{
 	pagerduty.Source,
+	github.Source,
 	generic.Source,
 	prometheus.Source,
 }

@@ -11,6 +11,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/groundwork-dev/groundwork/collectors"
+	"github.com/groundwork-dev/groundwork/collectors/github"
 	"github.com/groundwork-dev/groundwork/collectors/pagerduty"
 	"github.com/groundwork-dev/groundwork/collectors/prometheus"
 )
@@ -219,4 +220,9 @@ func revealed(v reflect.Value) (*yaml.Node, error) {
 	var n yaml.Node
 	err := n.Encode(v.Interface())
 	return &n, err
+}
+
+// githubConfig is c's sources.github.
+func githubConfig(c Config) *github.Config {
+	return c.Sources.Plugins[github.Name].(*github.Config)
 }

@@ -7,7 +7,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/groundwork-dev/groundwork/collectors"
-	"github.com/groundwork-dev/groundwork/collectors/github"
 	"github.com/groundwork-dev/groundwork/collectors/slack"
 	"github.com/groundwork-dev/groundwork/timeline"
 	"github.com/groundwork-dev/groundwork/timeline/postgres"
@@ -20,15 +19,6 @@ import (
 func buildRegistry(cfg Config, obs collectors.Observer, log *zap.Logger, coverage collectors.Coverage) (*collectors.Registry, error) {
 	reg := &collectors.Registry{}
 	src := cfg.Sources
-	if src.GitHub.Enabled() {
-		c, err := github.New(src.GitHub, github.Options{ClientOptions: collectors.ClientOptions{Observer: obs, Logger: log.Named("github")}})
-		if err != nil {
-			return nil, err
-		}
-		reg.Register(c)
-	} else {
-		log.Info("source disabled: sources.github.token is not set", zap.String("source", github.Name))
-	}
 	if src.Slack.Enabled() {
 		c, err := slack.New(src.Slack, slack.Options{ClientOptions: collectors.ClientOptions{Observer: obs, Logger: log.Named("slack"),
 			Coverage: coverage}})
@@ -48,8 +38,7 @@ func buildRegistry(cfg Config, obs collectors.Observer, log *zap.Logger, coverag
 // secrets lists every secret of cfg, for scrubbing error texts.
 func (c Config) secrets() []string {
 	s := c.Sources
-	out := []string{s.GitHub.Token, s.GitHub.WebhookSecret,
-		s.Slack.Token, s.Slack.SigningSecret}
+	out := []string{s.Slack.Token, s.Slack.SigningSecret}
 	for _, t := range c.APITokens {
 		out = append(out, t.Token)
 	}

@@ -53,15 +53,33 @@ const DefaultWorkflowRunLookback = 24 * time.Hour
 // repository before asking again (a repository may be renamed).
 const repoNameTTL = time.Hour
 
+// Source is the GitHub source, for cmd's list: the collector, and the
+// webhook receiver that captures the same events live, by repository.
+var Source = collectors.Source{
+	Name:      Name,
+	NewConfig: func() collectors.Config { return &Config{APIURL: DefaultAPIURL} },
+	New: func(cfg collectors.Config, opts collectors.ClientOptions) (collectors.Collector, error) {
+		return New(*cfg.(*Config), Options{ClientOptions: opts})
+	},
+	Receivers: func(cfg collectors.Config, _ collectors.Collector, _ collectors.ClientOptions) []collectors.WebhookReceiver {
+		return []collectors.WebhookReceiver{NewReceiver(cfg.(*Config))}
+	},
+	// GitHub never retries a failed delivery by itself: its coverage is
+	// recorded, but no collection relies on it.
+	Live: &collectors.LiveCapture{Place: collectors.PlaceRepo, ConfiguredFunc: func(cfg collectors.Config) bool {
+		return cfg.(*Config).WebhookSecret != ""
+	}},
+}
+
 // Config is the sources.github section of the configuration.
 type Config struct {
 	// Token is a personal access, app installation or fine-grained token.
-	Token string `yaml:"token"`
+	Token collectors.Secret `yaml:"token"`
 	// APIURL is the base URL of the REST API (GitHub Enterprise:
 	// https://HOST/api/v3/). Empty means DefaultAPIURL.
 	APIURL string `yaml:"api_url"`
 	// WebhookSecret verifies X-Hub-Signature-256 on webhook deliveries.
-	WebhookSecret string `yaml:"webhook_secret"`
+	WebhookSecret collectors.Secret `yaml:"webhook_secret"`
 	// WorkflowRunLookback is a duration such as "24h": how long before the
 	// window a workflow run may have been created and still be collected
 	// when it completes inside the window. Empty means
@@ -126,15 +144,8 @@ func (c Config) BaseURL() (*url.URL, error) {
 
 // String prints the configuration with its secrets redacted.
 func (c Config) String() string {
-	return fmt.Sprintf("{token:%s api_url:%s webhook_secret:%s workflow_run_lookback:%s}", redacted(c.Token), c.APIURL,
-		redacted(c.WebhookSecret), c.WorkflowRunLookback)
-}
-
-func redacted(s string) string {
-	if s == "" {
-		return `""`
-	}
-	return "[REDACTED]"
+	return fmt.Sprintf("{token:%q api_url:%s webhook_secret:%q workflow_run_lookback:%s}", c.Token, c.APIURL,
+		c.WebhookSecret, c.WorkflowRunLookback)
 }
 
 // Options are the collector's wiring, set by cmd and by tests.
@@ -200,14 +211,14 @@ func New(cfg Config, opts Options) (*Collector, error) {
 		next: tr, source: Name, observer: opts.Observer,
 		sleep: opts.Sleep, now: opts.Now, maxWait: opts.RateLimitWait(),
 	}
-	client := gh.NewClient(hc).WithAuthToken(cfg.Token)
+	client := gh.NewClient(hc).WithAuthToken(cfg.Token.Value())
 	client.BaseURL = base
 	client.UserAgent = "groundwork"
 	conc := opts.Concurrency
 	if conc <= 0 {
 		conc = 4
 	}
-	return &Collector{client: client, token: cfg.Token, log: opts.Log(), conc: conc, lookback: lookback,
+	return &Collector{client: client, token: cfg.Token.Value(), log: opts.Log(), conc: conc, lookback: lookback,
 		now: opts.Now, names: map[string]cachedName{}}, nil
 }
 
