@@ -82,8 +82,7 @@ func setupBattery(t *testing.T) *batteryBundle {
 		NowFunc:   func() time.Time { return b.now },
 		Receivers: testReceivers(),
 		Webhooks: api.WebhookConfig{
-			SlackSigningSecret: whSlackSecret,
-			MaxBody:            batteryMaxBody, Before: 2 * time.Hour, After: 30 * time.Minute,
+			MaxBody: batteryMaxBody, Before: 2 * time.Hour, After: 30 * time.Minute,
 		},
 	}
 	b.secrets = []string{readToken, writeToken, whPagerDutySecret, whGitHubSecret, whSlackSecret, whGenericSecret,

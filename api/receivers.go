@@ -16,12 +16,11 @@ import (
 	"github.com/groundwork-dev/groundwork/timeline"
 )
 
-// receiverName is what a plug-in receiver may be called: one path segment.
+// receiverName is what a receiver may be called: one path segment.
 var receiverName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 
-// routeReceivers mounts every plug-in receiver at POST /webhooks/{name}. It
-// panics on a name that is not one path segment or that is taken (by
-// another receiver, or by a route of routeWebhooks, which the mux refuses),
+// routeReceivers mounts every receiver at POST /webhooks/{name}. It panics
+// on a name that is not one path segment or that another receiver has,
 // which is a wiring mistake in cmd.
 func (s *Server) routeReceivers(mux handleFunc) {
 	taken := map[string]bool{}

@@ -78,8 +78,10 @@ type Server struct {
 	Deliveries timeline.DeliveryStore
 	// Webhooks configures the webhook receivers.
 	Webhooks WebhookConfig
-	// Receivers are the plug-in sources' webhook receivers, each mounted
-	// at POST /webhooks/{name} (see collectors.WebhookReceiver).
+	// Receivers are the sources' webhook receivers, each mounted at POST
+	// /webhooks/{name} (see collectors.WebhookReceiver). They are not
+	// bearer-authenticated: each verifies its sender before it parses
+	// anything.
 	Receivers []collectors.WebhookReceiver
 	// Sources names the plug-in sources, whose events the timeline's
 	// source filter accepts beside timeline.Sources.
@@ -141,7 +143,6 @@ func (s *Server) Handler() http.Handler {
 	route("GET /v1/incidents/{id}/timeline", ScopeRead, s.getTimeline)
 	route("GET /v1/feed", ScopeRead, s.getFeed)
 	route("POST /v1/incidents/{id}/collect", ScopeWrite, s.collect)
-	s.routeWebhooks(handle)
 	s.routeReceivers(handle)
 	route("GET /openapi.json", "", s.getOpenAPI)
 	if s.Metrics != nil {

@@ -104,8 +104,7 @@ func setupWebhooks(t testing.TB, configure ...func(*api.Server)) *whBundle {
 		NowFunc:   func() time.Time { return b.now },
 		Receivers: testReceivers(),
 		Webhooks: api.WebhookConfig{
-			SlackSigningSecret: whSlackSecret,
-			Before:             2 * time.Hour, After: 30 * time.Minute,
+			Before: 2 * time.Hour, After: 30 * time.Minute,
 			ScopeFunc: func(service string) ([]string, []string) {
 				if service == "PNE3JZM" {
 					return []string{"acme/checkout-api"}, []string{"C0CHECKOUT"}
@@ -128,8 +127,20 @@ func testReceivers() []collectors.WebhookReceiver {
 	return []collectors.WebhookReceiver{
 		pagerduty.NewReceiver(&pagerduty.Config{WebhookSecret: whPagerDutySecret}),
 		github.NewReceiver(&github.Config{WebhookSecret: whGitHubSecret}),
+		slack.NewReceiver(&slack.Config{SigningSecret: whSlackSecret}, nil, collectors.ClientOptions{}),
 		generic.NewReceiver(&generic.Config{WebhookSecret: whGenericSecret}),
 	}
+}
+
+// slackReceiver is s's Slack receiver, whose lookups a test may set before
+// it receives anything.
+func slackReceiver(s *api.Server) *slack.Receiver {
+	for _, r := range s.Receivers {
+		if sr, ok := r.(*slack.Receiver); ok {
+			return sr
+		}
+	}
+	panic("no slack receiver")
 }
 
 // withReceiver replaces s's receiver of rcv's name by rcv.
@@ -326,7 +337,7 @@ func TestSlackSignaturesAndTimestamps(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := setupWebhooks(t, func(s *api.Server) {
-				s.Webhooks.SlackSigningSecret = tc.secret
+				withReceiver(s, slack.NewReceiver(&slack.Config{SigningSecret: collectors.Secret(tc.secret)}, nil, collectors.ClientOptions{}))
 				s.NowFunc = func() time.Time { return tc.now }
 			})
 			if code, body := b.post(t, "/webhooks/slack", tc.body, tc.headers...); code != tc.want {
@@ -753,8 +764,7 @@ func TestLiveCaptureThenCollectionGivesNoDuplicates(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := setupWebhooks(t, func(s *api.Server) {
-		s.Webhooks.SlackUsers = slCol.NewUserResolver()
-		s.Webhooks.SlackWorkspaceFunc = slCol.WorkspaceURL
+		withReceiver(s, slack.NewReceiver(&slack.Config{SigningSecret: whSlackSecret}, slCol, collectors.ClientOptions{}))
 	})
 	declare := func(id, repo, channel string, start time.Time) {
 		t.Helper()
@@ -1056,9 +1066,10 @@ func (stuckSlack) Bot(ctx context.Context, id string) (string, error) {
 func TestSlackReceiverDoesNotWaitForSlack(t *testing.T) {
 	t.Parallel()
 	b := setupWebhooks(t, func(s *api.Server) {
-		s.Webhooks.SlackUsers = stuckSlack{}
-		s.Webhooks.SlackWorkspaceFunc = func(ctx context.Context) (string, error) { <-ctx.Done(); return "", ctx.Err() }
-		s.Webhooks.SlackLookupBudget = 50 * time.Millisecond
+		r := slackReceiver(s)
+		r.Users = stuckSlack{}
+		r.WorkspaceFunc = func(ctx context.Context) (string, error) { <-ctx.Done(); return "", ctx.Err() }
+		r.LookupBudget = 50 * time.Millisecond
 	})
 	end := time.Unix(1355517523, 0).Add(time.Hour)
 	if _, err := b.deliveries.RecordDelivery(context.Background(), timeline.Delivery{Receiver: "test", Incidents: []timeline.Incident{{

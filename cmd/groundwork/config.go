@@ -17,7 +17,6 @@ import (
 
 	"github.com/groundwork-dev/groundwork/api"
 	"github.com/groundwork-dev/groundwork/collectors"
-	"github.com/groundwork-dev/groundwork/collectors/slack"
 	"github.com/groundwork-dev/groundwork/timeline"
 )
 
@@ -132,9 +131,8 @@ func (f FeedConfig) validate() error {
 
 // SourcesConfig holds each source's settings, keyed like the collectors.
 type SourcesConfig struct {
-	Slack slack.Config `yaml:"slack"`
 	// Plugins holds the config of every source of sourceList, by name,
-	// decoded by the source's own type (sources.go).
+	// decoded by the source's own type (sources.go): sources.<name>.
 	Plugins map[string]collectors.Config `yaml:"-"`
 }
 
@@ -291,7 +289,6 @@ func DefaultConfig() Config {
 		Feed: FeedConfig{MaxStreams: 5000, MaxStreamsPerToken: 1000, WriteTimeout: Duration{Duration: 30 * time.Second},
 			StreamBuffer: ByteSize{N: 64 << 10}, History: ByteSize{N: 32 << 20}, CatchUpConnections: 4},
 		Sources: SourcesConfig{
-			Slack:   slack.Config{}.WithDefaults(),
 			Plugins: defaultPlugins(),
 		},
 	}
@@ -530,9 +527,6 @@ func (c Config) Validate() error {
 	}
 	add(checkInt("jobs.workers", c.Jobs.Workers, 1, maxWorkers))
 	add(checkInt("jobs.max_attempts", c.Jobs.MaxAttempts, 1, maxAttempts))
-	// Zero stands for the default here; slack.Config.Validate checks the
-	// lower bounds.
-	add(checkInt("sources.slack.requests_per_minute", c.Sources.Slack.RequestsPerMinute, math.MinInt, maxRequestsPerMinute))
 	names := map[string]bool{}
 	for i, t := range c.APITokens {
 		key := fmt.Sprintf("api_tokens[%d]", i)
@@ -556,7 +550,6 @@ func (c Config) Validate() error {
 	}
 	add(c.API.validate())
 	add(c.Feed.validate())
-	add(c.Sources.Slack.Validate())
 	add(validatePlugins(c.Sources.Plugins))
 	for id, s := range c.Services {
 		add(checkScope("services."+id, s))
@@ -570,12 +563,11 @@ func (c Config) Validate() error {
 // River keeps attempts in a smallint; the job queue waits 2*max(timeout,
 // rescue_after)) and is well past anything an operator would mean.
 const (
-	maxWindow            = 30 * 24 * time.Hour
-	maxJobTime           = 24 * time.Hour
-	maxBody              = 1 << 30
-	maxWorkers           = 1000
-	maxAttempts          = 1000
-	maxRequestsPerMinute = 60000
+	maxWindow   = 30 * 24 * time.Hour
+	maxJobTime  = 24 * time.Hour
+	maxBody     = 1 << 30
+	maxWorkers  = 1000
+	maxAttempts = 1000
 )
 
 func checkInt(key string, v, min, max int) error {
@@ -675,8 +667,6 @@ func (c Config) Redacted() Config {
 		r.APITokens[i] = t
 	}
 	r.DatabaseURL = redactDSN(c.DatabaseURL)
-	r.Sources.Slack.Token = redact(c.Sources.Slack.Token)
-	r.Sources.Slack.SigningSecret = redact(c.Sources.Slack.SigningSecret)
 	return r
 }
 

@@ -24,6 +24,7 @@ import (
 	"github.com/groundwork-dev/groundwork/collectors/generic"
 	"github.com/groundwork-dev/groundwork/collectors/github"
 	"github.com/groundwork-dev/groundwork/collectors/pagerduty"
+	"github.com/groundwork-dev/groundwork/collectors/slack"
 	"github.com/groundwork-dev/groundwork/timeline"
 )
 
@@ -53,9 +54,10 @@ func demoConfig(w *fakeworld.World, databaseURL, listen string) Config {
 	pd.Token, pd.APIURL, pd.WebhookSecret = fakeworld.PagerDutyToken, w.PDURL, demoPagerDutyHook
 	gh := src.Plugins[github.Name].(*github.Config)
 	gh.Token, gh.APIURL, gh.WebhookSecret = fakeworld.GitHubToken, w.GHURL, demoGitHubHook
-	src.Slack.Token, src.Slack.APIURL, src.Slack.SigningSecret = fakeworld.SlackToken, w.SlackURL, demoSlackSigning
+	sl := src.Plugins[slack.Name].(*slack.Config)
+	sl.Token, sl.APIURL, sl.SigningSecret = fakeworld.SlackToken, w.SlackURL, demoSlackSigning
 	// The fake answers at once; the default paces to Slack's tier 3.
-	src.Slack.RequestsPerMinute = 6000
+	sl.RequestsPerMinute = 6000
 	src.Plugins[generic.Name].(*generic.Config).WebhookSecret = demoGenericHook
 	cfg.Services = map[string]Scope{fakeworld.ServiceID: {GitHubRepos: []string{fakeworld.Repo}, SlackChannels: []string{fakeworld.Channel}}}
 	return cfg

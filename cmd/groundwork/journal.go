@@ -14,13 +14,6 @@ import (
 // are up, extending the live coverage of every configured scope.
 const heartbeatEvery = 30 * time.Second
 
-// slackTolerance is the longest silence a Slack coverage span survives.
-// Slack retries a delivery that failed nearly at once, after a minute and
-// after five minutes: every delivery refused during an outage shorter than
-// five minutes is retried after it. Four minutes leaves a minute for
-// Slack's own timing.
-const slackTolerance = 4 * time.Minute
-
 // liveSource is a receiver whose capture the heartbeat vouches for.
 type liveSource struct {
 	source    string
@@ -39,9 +32,6 @@ func (a *app) liveSources() []liveSource {
 	}
 	repos, channels := a.cfg.JournalScopes()
 	var out []liveSource
-	if a.cfg.Sources.Slack.SigningSecret != "" && len(channels) > 0 {
-		out = append(out, liveSource{timeline.SourceSlack, channels, slackTolerance})
-	}
 	for _, src := range sourceList {
 		if src.Live == nil || !src.Live.ConfiguredFunc(a.cfg.Sources.Plugins[src.Name]) {
 			continue
@@ -73,10 +63,7 @@ func (a *app) journalScopeFunc() func(source, scope string) bool {
 		return nil
 	}
 	repos, channels := a.cfg.JournalScopes()
-	keys := map[string]map[string]bool{timeline.SourceSlack: {}}
-	for _, c := range channels {
-		keys[timeline.SourceSlack][timeline.JournalScope(timeline.SourceSlack, c)] = true
-	}
+	keys := map[string]map[string]bool{}
 	for _, src := range sourceList {
 		if src.Live == nil {
 			continue

@@ -58,7 +58,7 @@ func TestHeartbeatCoversConfiguredScopes(t *testing.T) {
 	s := pgtest.NewEmpty(t)
 	cfg := DefaultConfig()
 	cfg.DatabaseURL = s.URL
-	cfg.Sources.Slack.SigningSecret = "slack-signing-secret"
+	slackConfig(cfg).SigningSecret = "slack-signing-secret"
 	githubConfig(cfg).WebhookSecret = "gh-hook-secret"
 	cfg.Services = map[string]Scope{"PSVC1": {GitHubRepos: []string{"Acme/Checkout-API"}, SlackChannels: []string{"C0CHECKOUT"}}}
 	cfg.Default = Scope{SlackChannels: []string{"C0OPS"}}

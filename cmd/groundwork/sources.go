@@ -14,6 +14,7 @@ import (
 	"github.com/groundwork-dev/groundwork/collectors/github"
 	"github.com/groundwork-dev/groundwork/collectors/pagerduty"
 	"github.com/groundwork-dev/groundwork/collectors/prometheus"
+	"github.com/groundwork-dev/groundwork/collectors/slack"
 )
 
 // sourceList is the list of plug-in sources, in the order their collectors
@@ -25,6 +26,7 @@ import (
 var sourceList = []collectors.Source{
 	pagerduty.Source,
 	github.Source,
+	slack.Source,
 	generic.Source,
 	prometheus.Source,
 }
@@ -126,14 +128,10 @@ func validatePlugins(cfgs map[string]collectors.Config) error {
 	return errors.Join(errs...)
 }
 
-// MarshalYAML prints the typed sections, then each listed source's, whose
-// Secret fields print as [REDACTED].
+// MarshalYAML prints each listed source's section, in the list's order,
+// whose Secret fields print as [REDACTED].
 func (s SourcesConfig) MarshalYAML() (any, error) {
-	type plain SourcesConfig
-	var n yaml.Node
-	if err := n.Encode(plain(s)); err != nil {
-		return nil, err
-	}
+	n := yaml.Node{Kind: yaml.MappingNode}
 	for _, src := range sourceList {
 		cfg, ok := s.Plugins[src.Name]
 		if !ok {
@@ -148,26 +146,6 @@ func (s SourcesConfig) MarshalYAML() (any, error) {
 	return &n, nil
 }
 
-// registerPlugins builds the collector of every enabled listed source.
-func registerPlugins(reg *collectors.Registry, cfg Config, obs collectors.Observer, log *zap.Logger, coverage collectors.Coverage) error {
-	for _, src := range sourceList {
-		if src.New == nil {
-			continue
-		}
-		sc := cfg.Sources.Plugins[src.Name]
-		if sc == nil || !sc.Enabled() {
-			log.Info("source disabled: sources."+src.Name+" is not configured", zap.String("source", src.Name))
-			continue
-		}
-		c, err := src.New(sc, collectors.ClientOptions{Observer: obs, Logger: log.Named(src.Name), Coverage: coverage})
-		if err != nil {
-			return fmt.Errorf("sources.%s: %w", src.Name, err)
-		}
-		reg.Register(c)
-	}
-	return nil
-}
-
 // pluginReceivers returns the webhook receivers of every listed source,
 // enabled or not (an unconfigured receiver says so to its sender).
 func pluginReceivers(cfg Config, reg *collectors.Registry, log *zap.Logger) []collectors.WebhookReceiver {
@@ -178,6 +156,18 @@ func pluginReceivers(cfg Config, reg *collectors.Registry, log *zap.Logger) []co
 		}
 		c, _ := reg.Get(src.Name)
 		out = append(out, src.Receivers(cfg.Sources.Plugins[src.Name], c, collectors.ClientOptions{Logger: log.Named(src.Name)})...)
+	}
+	return out
+}
+
+// collectorSections names the sections of the listed sources that have a
+// collector.
+func collectorSections() []string {
+	var out []string
+	for _, src := range sourceList {
+		if src.New != nil {
+			out = append(out, "sources."+src.Name)
+		}
 	}
 	return out
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/groundwork-dev/groundwork/collectors/github"
 	"github.com/groundwork-dev/groundwork/collectors/pagerduty"
 	"github.com/groundwork-dev/groundwork/collectors/prometheus"
+	"github.com/groundwork-dev/groundwork/collectors/slack"
 )
 
 const promSection = `
@@ -225,4 +226,9 @@ func revealed(v reflect.Value) (*yaml.Node, error) {
 // githubConfig is c's sources.github.
 func githubConfig(c Config) *github.Config {
 	return c.Sources.Plugins[github.Name].(*github.Config)
+}
+
+// slackConfig is c's sources.slack.
+func slackConfig(c Config) *slack.Config {
+	return c.Sources.Plugins[slack.Name].(*slack.Config)
 }
