@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -85,6 +86,17 @@ type Config interface {
 	// Enabled reports whether the collector should run: its required
 	// settings are present.
 	Enabled() bool
+}
+
+// ParseHTTPURL parses a configured URL, refusing one that is not an
+// absolute http or https URL with a host; the error quotes raw, for the
+// source to prefix with its key.
+func ParseHTTPURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("%q is not an absolute http(s) URL", raw)
+	}
+	return u, nil
 }
 
 // WebhookReceiver receives one kind of delivery from a source. The api does

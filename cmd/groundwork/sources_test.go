@@ -232,3 +232,18 @@ func githubConfig(c Config) *github.Config {
 func slackConfig(c Config) *slack.Config {
 	return c.Sources.Plugins[slack.Name].(*slack.Config)
 }
+
+// TestListedSourceErrorsNameTheKeyOnce: an error a source names in full is
+// reported as it is, one naming its key within the section gets the
+// section's path, and neither twice.
+func TestListedSourceErrorsNameTheKeyOnce(t *testing.T) {
+	raw := strings.Replace(validConfig, `webhook_secret: "${PAGERDUTY_WEBHOOK_SECRET}"`, `webhook_secret: ""`, 1)
+	_, err := ParseConfig([]byte(raw), getenv(testEnv))
+	if want := "config: sources.pagerduty.webhook_secret: required when sources.pagerduty.token is set"; err == nil || err.Error() != want {
+		t.Errorf("err = %v, want %q", err, want)
+	}
+	_, err = ParseConfig(withProm(strings.Replace(promSection, "http://prometheus.monitoring:9090", "prometheus:9090", 1)), envWithProm())
+	if err == nil || !strings.HasPrefix(err.Error(), "config: sources.prometheus.api_url: ") || strings.Count(err.Error(), "sources.") != 1 {
+		t.Errorf("err = %v, want it to start with sources.prometheus.api_url, once", err)
+	}
+}

@@ -129,12 +129,9 @@ func (c Config) BaseURL() (*url.URL, error) {
 	if raw == "" {
 		raw = DefaultAPIURL
 	}
-	u, err := url.Parse(raw)
+	u, err := collectors.ParseHTTPURL(raw)
 	if err != nil {
 		return nil, fmt.Errorf("sources.github.api_url: %w", err)
-	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("sources.github.api_url: %q is not an absolute http(s) URL", raw)
 	}
 	if !strings.HasSuffix(u.Path, "/") {
 		u.Path += "/"
@@ -163,7 +160,7 @@ type Options struct {
 // Collector collects GitHub events. It is safe for concurrent use.
 type Collector struct {
 	client   *gh.Client
-	token    string
+	token    collectors.Secret
 	log      *zap.Logger
 	conc     int
 	lookback time.Duration
@@ -218,7 +215,7 @@ func New(cfg Config, opts Options) (*Collector, error) {
 	if conc <= 0 {
 		conc = 4
 	}
-	return &Collector{client: client, token: cfg.Token.Value(), log: opts.Log(), conc: conc, lookback: lookback,
+	return &Collector{client: client, token: cfg.Token, log: opts.Log(), conc: conc, lookback: lookback,
 		now: opts.Now, names: map[string]cachedName{}}, nil
 }
 
@@ -402,22 +399,7 @@ func (c *Collector) canonical(ctx context.Context, r repoRef) (repoRef, error) {
 
 // redact makes sure that err's text does not contain the token. go-github
 // never puts the Authorization header in an error, so this is a guard.
-func (c *Collector) redact(err error) error {
-	if len(c.token) < 4 || !strings.Contains(err.Error(), c.token) {
-		return err
-	}
-	return &redactedError{msg: collectors.RedactError(err, c.token), err: err}
-}
-
-// redactedError keeps the chain (for errors.As on *RateLimitError) but not
-// the text of the error it hides.
-type redactedError struct {
-	msg string
-	err error
-}
-
-func (e *redactedError) Error() string { return e.msg }
-func (e *redactedError) Unwrap() error { return e.err }
+func (c *Collector) redact(err error) error { return collectors.HideSecret(err, c.token) }
 
 // commits lists commits with since/until (which GitHub applies to the
 // committer date), page by page.

@@ -87,9 +87,8 @@ func (c Config) WithDefaults() Config {
 // PagerDuty's incident.resolved webhook is what triggers collection.
 func (c Config) Validate() error {
 	if c.APIURL != "" {
-		u, err := url.Parse(c.APIURL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return errors.New("sources.pagerduty.api_url: must be an absolute http or https URL")
+		if _, err := collectors.ParseHTTPURL(c.APIURL); err != nil {
+			return fmt.Errorf("sources.pagerduty.api_url: %w", err)
 		}
 	}
 	if !c.Enabled() {

@@ -49,7 +49,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -152,9 +151,8 @@ func (c Config) WithDefaults() Config {
 // (sources.slack.…). Zero values stand for defaults.
 func (c Config) Validate() error {
 	if c.APIURL != "" {
-		u, err := url.Parse(c.APIURL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("sources.slack.api_url: %q is not an absolute http(s) URL", c.APIURL)
+		if _, err := collectors.ParseHTTPURL(c.APIURL); err != nil {
+			return fmt.Errorf("sources.slack.api_url: %w", err)
 		}
 	}
 	if c.HistoryPageSize < 0 || c.HistoryPageSize > MaxHistoryPageSize {
