@@ -34,7 +34,7 @@ func (s *Server) routeReceivers(mux handleFunc) {
 		}
 		taken[name] = true
 		pattern := "POST /webhooks/" + name
-		var h http.Handler = s.webhook(name, s.pluginWebhook(rcv))
+		var h http.Handler = s.webhook(name, s.receiverWebhook(rcv))
 		if s.Metrics != nil {
 			h = s.Metrics.instrument(pattern, h)
 		}
@@ -42,11 +42,11 @@ func (s *Server) routeReceivers(mux handleFunc) {
 	}
 }
 
-// pluginWebhook runs a receiver and records what it made of the delivery:
+// receiverWebhook runs a receiver and records what it made of the delivery:
 // its incidents (with their windows and scopes), their own events, its live
 // events (for every incident that takes them, or in the live journal) and
 // its collections, in one transaction, deduplicated by the delivery id.
-func (s *Server) pluginWebhook(rcv collectors.WebhookReceiver) webhookFunc {
+func (s *Server) receiverWebhook(rcv collectors.WebhookReceiver) webhookFunc {
 	return func(ctx context.Context, r *http.Request, body []byte) (WebhookAckJSON, error) {
 		d, err := rcv.Receive(collectors.WithReceivedAt(ctx, s.now()), r, body)
 		if err != nil {

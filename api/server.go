@@ -83,8 +83,8 @@ type Server struct {
 	// bearer-authenticated: each verifies its sender before it parses
 	// anything.
 	Receivers []collectors.WebhookReceiver
-	// Sources names the plug-in sources, whose events the timeline's
-	// source filter accepts beside timeline.Sources.
+	// Sources names the sources whose events the timeline's source filter
+	// accepts beside timeline.Sources.
 	Sources []string
 
 	tokens []tokenEntry

@@ -26,7 +26,8 @@ type Source struct {
 	Name string
 	// NewConfig returns a pointer to the source's config struct with every
 	// default filled in. cmd decodes the YAML section over it, refusing
-	// unknown keys, then calls Validate.
+	// unknown keys and values their fields cannot hold, then calls
+	// Validate.
 	NewConfig func() Config
 	// New builds the collector from the config NewConfig returned, decoded
 	// and valid, when it is Enabled. opts carries the process's shared

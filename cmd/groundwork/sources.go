@@ -17,12 +17,14 @@ import (
 	"github.com/groundwork-dev/groundwork/collectors/slack"
 )
 
-// sourceList is the list of plug-in sources, in the order their collectors
-// are registered. A source is one folder, collectors/<name>, exporting one
-// collectors.Source; listing it here is all the wiring it needs: its
-// sources.<name> section is decoded, defaulted, validated and printed
-// (secrets redacted), its collector runs when it is enabled, and its
-// receivers are mounted at POST /webhooks/{receiver}.
+// sourceList is the list of sources, in the order their collectors are
+// registered and their sections printed. A source is one folder,
+// collectors/<name>, exporting one collectors.Source; listing it here is all
+// the wiring it needs: its sources.<name> section is decoded, defaulted,
+// validated and printed (secrets redacted), its collector runs when it is
+// enabled, its receivers are mounted at POST /webhooks/{receiver}, and its
+// live events are journaled, with heartbeats vouching for its capture
+// (journal.go).
 var sourceList = []collectors.Source{
 	pagerduty.Source,
 	github.Source,
