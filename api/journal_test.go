@@ -173,8 +173,8 @@ func (sc journalScenario) run(t testing.TB, live bool) journalRun {
 			Limiter: rate.NewLimiter(rate.Inf, 1),
 		})
 	mustDo(t, err)
-	b.server.Webhooks.SlackUsers = col.NewUserResolver()
-	b.server.Webhooks.SlackWorkspaceFunc = col.WorkspaceURL
+	slackReceiver(b.server).Users = col.NewUserResolver()
+	slackReceiver(b.server).WorkspaceFunc = col.WorkspaceURL
 	if live {
 		b.server.Webhooks.JournalScopeFunc = func(source, scope string) bool { return source == "slack" && scope == jChannel }
 		b.server.Webhooks.BreakCoverageFunc = b.store.BreakCoverage

@@ -81,11 +81,13 @@ type Server struct {
 	Deliveries timeline.DeliveryStore
 	// Webhooks configures the webhook receivers.
 	Webhooks WebhookConfig
-	// Receivers are the plug-in sources' webhook receivers, each mounted
-	// at POST /webhooks/{name} (see collectors.WebhookReceiver).
+	// Receivers are the sources' webhook receivers, each mounted at POST
+	// /webhooks/{name} (see collectors.WebhookReceiver). They are not
+	// bearer-authenticated: each verifies its sender before it parses
+	// anything.
 	Receivers []collectors.WebhookReceiver
-	// Sources names the plug-in sources, whose events the timeline's
-	// source filter accepts beside timeline.Sources.
+	// Sources names the sources whose events the timeline's source filter
+	// accepts beside timeline.Sources.
 	Sources []string
 	// Annotations stores the markers and notes of /v1/incidents/{id}/annotations,
 	// which timeline rows and the feed carry; without it those endpoints
@@ -154,7 +156,6 @@ func (s *Server) Handler() http.Handler {
 	route("GET /v1/feed", ScopeRead, s.getFeed)
 	route("POST /v1/incidents/{id}/collect", ScopeWrite, s.collect)
 	s.routeAnnotations(route)
-	s.routeWebhooks(handle)
 	s.routeReceivers(handle)
 	route("GET /openapi.json", "", s.getOpenAPI)
 	if s.Metrics != nil {

@@ -17,9 +17,6 @@ import (
 
 	"github.com/groundwork-dev/groundwork/api"
 	"github.com/groundwork-dev/groundwork/collectors"
-	"github.com/groundwork-dev/groundwork/collectors/github"
-	"github.com/groundwork-dev/groundwork/collectors/pagerduty"
-	"github.com/groundwork-dev/groundwork/collectors/slack"
 	"github.com/groundwork-dev/groundwork/timeline"
 )
 
@@ -216,18 +213,9 @@ func (f FeedConfig) validate() error {
 
 // SourcesConfig holds each source's settings, keyed like the collectors.
 type SourcesConfig struct {
-	PagerDuty pagerduty.Config `yaml:"pagerduty"`
-	GitHub    github.Config    `yaml:"github"`
-	Slack     slack.Config     `yaml:"slack"`
-	Generic   GenericConfig    `yaml:"generic"`
 	// Plugins holds the config of every source of sourceList, by name,
-	// decoded by the source's own type (sources.go).
+	// decoded by the source's own type (sources.go): sources.<name>.
 	Plugins map[string]collectors.Config `yaml:"-"`
-}
-
-// GenericConfig is the generic signed incident hook.
-type GenericConfig struct {
-	WebhookSecret string `yaml:"webhook_secret"`
 }
 
 // Scope is what belongs to an incident: its repositories and channels.
@@ -385,10 +373,7 @@ func DefaultConfig() Config {
 		Feed: FeedConfig{MaxStreams: 5000, MaxStreamsPerToken: 1000, WriteTimeout: Duration{Duration: 30 * time.Second},
 			StreamBuffer: ByteSize{N: 64 << 10}, History: ByteSize{N: 32 << 20}, CatchUpConnections: 4},
 		Sources: SourcesConfig{
-			PagerDuty: pagerduty.DefaultConfig(),
-			GitHub:    github.Config{APIURL: github.DefaultAPIURL},
-			Slack:     slack.Config{}.WithDefaults(),
-			Plugins:   defaultPlugins(),
+			Plugins: defaultPlugins(),
 		},
 	}
 }
@@ -419,6 +404,9 @@ func ParseConfig(raw []byte, getenv func(string) string) (Config, error) {
 		}
 		raw := map[*yaml.Node]string{}
 		recordRaw(doc, raw)
+		for _, n := range plugins {
+			recordRaw(n, raw)
+		}
 		expandNode(doc, getenv)
 		if err := checkScalars(doc, reflect.TypeOf(cfg), "", raw); err != nil {
 			return cfg, fmt.Errorf("config: %w", err)
@@ -429,7 +417,7 @@ func ParseConfig(raw []byte, getenv func(string) string) (Config, error) {
 		for _, n := range plugins {
 			expandNode(n, getenv)
 		}
-		if err := decodePlugins(cfg.Sources.Plugins, plugins); err != nil {
+		if err := decodePlugins(cfg.Sources.Plugins, plugins, raw); err != nil {
 			return cfg, fmt.Errorf("config: %w", err)
 		}
 	}
@@ -538,7 +526,8 @@ func checkScalars(n *yaml.Node, t reflect.Type, path string, raw map[*yaml.Node]
 				return err
 			}
 		}
-	case n.Kind == yaml.ScalarNode && n.Tag != "!!null":
+	case n.Kind == yaml.ScalarNode && n.Tag != "!!null" && t != reflect.TypeOf(time.Duration(0)):
+		// A time.Duration is written like 15s; the decoder reads it.
 		shown, ok := raw[n]
 		if !ok {
 			shown = n.Value
@@ -637,9 +626,6 @@ func (c Config) Validate() error {
 	errs = append(errs, c.Review.Story.validate()...)
 	add(checkInt("jobs.workers", c.Jobs.Workers, 1, maxWorkers))
 	add(checkInt("jobs.max_attempts", c.Jobs.MaxAttempts, 1, maxAttempts))
-	// Zero stands for the default here; slack.Config.Validate checks the
-	// lower bounds.
-	add(checkInt("sources.slack.requests_per_minute", c.Sources.Slack.RequestsPerMinute, math.MinInt, maxRequestsPerMinute))
 	names := map[string]bool{}
 	for i, t := range c.APITokens {
 		key := fmt.Sprintf("api_tokens[%d]", i)
@@ -663,9 +649,6 @@ func (c Config) Validate() error {
 	}
 	add(c.API.validate())
 	add(c.Feed.validate())
-	add(c.Sources.PagerDuty.Validate())
-	add(c.Sources.GitHub.Validate())
-	add(c.Sources.Slack.Validate())
 	add(validatePlugins(c.Sources.Plugins))
 	for id, s := range c.Services {
 		add(checkScope("services."+id, s))
@@ -679,14 +662,13 @@ func (c Config) Validate() error {
 // River keeps attempts in a smallint; the job queue waits 2*max(timeout,
 // rescue_after)) and is well past anything an operator would mean.
 const (
-	maxWindow            = 30 * 24 * time.Hour
-	maxJobTime           = 24 * time.Hour
-	maxBody              = 1 << 30
-	maxWorkers           = 1000
-	maxAttempts          = 1000
-	maxRequestsPerMinute = 60000
-	maxStorySpan         = 24 * time.Hour
-	maxStoryCount        = 100000
+	maxWindow     = 30 * 24 * time.Hour
+	maxJobTime    = 24 * time.Hour
+	maxBody       = 1 << 30
+	maxWorkers    = 1000
+	maxAttempts   = 1000
+	maxStorySpan  = 24 * time.Hour
+	maxStoryCount = 100000
 )
 
 func checkInt(key string, v, min, max int) error {
@@ -786,13 +768,6 @@ func (c Config) Redacted() Config {
 		r.APITokens[i] = t
 	}
 	r.DatabaseURL = redactDSN(c.DatabaseURL)
-	r.Sources.PagerDuty.Token = redact(c.Sources.PagerDuty.Token)
-	r.Sources.PagerDuty.WebhookSecret = redact(c.Sources.PagerDuty.WebhookSecret)
-	r.Sources.GitHub.Token = redact(c.Sources.GitHub.Token)
-	r.Sources.GitHub.WebhookSecret = redact(c.Sources.GitHub.WebhookSecret)
-	r.Sources.Slack.Token = redact(c.Sources.Slack.Token)
-	r.Sources.Slack.SigningSecret = redact(c.Sources.Slack.SigningSecret)
-	r.Sources.Generic.WebhookSecret = redact(c.Sources.Generic.WebhookSecret)
 	return r
 }
 

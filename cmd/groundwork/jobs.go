@@ -21,7 +21,6 @@ import (
 
 	"github.com/groundwork-dev/groundwork/api"
 	"github.com/groundwork-dev/groundwork/collectors/jobs"
-	"github.com/groundwork-dev/groundwork/collectors/slack"
 	"github.com/groundwork-dev/groundwork/timeline"
 	"github.com/groundwork-dev/groundwork/timeline/postgres"
 )
@@ -183,26 +182,14 @@ func (a *app) wireJobs() error {
 func (a *app) webhookConfig() api.WebhookConfig {
 	cfg := a.cfg
 	wc := api.WebhookConfig{
-		PagerDutySecret:    cfg.Sources.PagerDuty.WebhookSecret,
-		GitHubSecret:       cfg.Sources.GitHub.WebhookSecret,
-		SlackSigningSecret: cfg.Sources.Slack.SigningSecret,
-		GenericSecret:      cfg.Sources.Generic.WebhookSecret,
-		MaxBody:            cfg.Webhooks.MaxBody.N,
-		Before:             cfg.Window.Before.Duration,
-		After:              cfg.Window.After.Duration,
-		ScopeFunc:          a.planner.ScopeFunc,
-		JournalScopeFunc:   a.journalScopeFunc(),
+		MaxBody:          cfg.Webhooks.MaxBody.N,
+		Before:           cfg.Window.Before.Duration,
+		After:            cfg.Window.After.Duration,
+		ScopeFunc:        a.planner.ScopeFunc,
+		JournalScopeFunc: a.journalScopeFunc(),
 	}
 	if cfg.Journal.Enabled() {
 		wc.BreakCoverageFunc = a.store.BreakCoverage
-	}
-	if c, ok := a.registry.Get(timeline.SourceSlack); ok {
-		if sc, ok := c.(*slack.Collector); ok {
-			// Live messages get the names and permalinks the collector
-			// would give them.
-			wc.SlackUsers = sc.NewUserResolver()
-			wc.SlackWorkspaceFunc = sc.WorkspaceURL
-		}
 	}
 	return wc
 }

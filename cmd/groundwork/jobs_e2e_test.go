@@ -26,11 +26,11 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"go.uber.org/zap"
-	"go.yaml.in/yaml/v3"
 
 	"github.com/groundwork-dev/groundwork/collectors/fakeworld"
 	"github.com/groundwork-dev/groundwork/collectors/jobs"
 	"github.com/groundwork-dev/groundwork/collectors/pagerduty/pagerdutyfake"
+	"github.com/groundwork-dev/groundwork/collectors/slack"
 	"github.com/groundwork-dev/groundwork/timeline"
 	"github.com/groundwork-dev/groundwork/timeline/postgres"
 	"github.com/groundwork-dev/groundwork/timeline/postgres/pgtest"
@@ -143,7 +143,7 @@ func startServe(t testing.TB, bin string, cfg Config) *serveProcess {
 // writeServeConfig writes cfg as the YAML file an operator would.
 func writeServeConfig(t testing.TB, cfg Config) string {
 	t.Helper()
-	b, err := yaml.Marshal(cfg)
+	b, err := operatorYAML(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -478,8 +478,9 @@ func TestCrashMidCollectionLosesNothing(t *testing.T) {
 			defer gsrv.Close()
 			// Small pages, so that the channel's history takes several.
 			slackPaged := func(cfg *Config) {
-				cfg.Sources.Slack.APIURL = gsrv.URL + "/api/"
-				cfg.Sources.Slack.HistoryPageSize = 3
+				sc := cfg.Sources.Plugins[slack.Name].(*slack.Config)
+				sc.APIURL = gsrv.URL + "/api/"
+				sc.HistoryPageSize = 3
 			}
 			want := referenceTimeline(t, w, slackPaged)
 			minHistory := gate.historyServed()

@@ -49,7 +49,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -63,12 +62,16 @@ import (
 	"github.com/groundwork-dev/groundwork/timeline"
 )
 
+// Name is the source's name: its config key and Event.Source.
+const Name = timeline.SourceSlack
+
 // Defaults of Config and Options.
 const (
 	DefaultAPIURL            = "https://slack.com/api/"
 	DefaultHistoryPageSize   = 100
 	MaxHistoryPageSize       = 999
 	DefaultRequestsPerMinute = 50
+	MaxRequestsPerMinute     = 60000
 	DefaultThreadLookback    = 7 * 24 * time.Hour
 	DefaultConcurrency       = 4
 )
@@ -79,20 +82,48 @@ const (
 // deleted.
 const sweepMargin = time.Minute
 
+// LiveTolerance is the longest silence a span of Slack's live coverage
+// survives. Slack retries a delivery that failed nearly at once, after a
+// minute and after five minutes: every delivery refused during an outage
+// shorter than five minutes is retried after it. Four minutes leaves a
+// minute for Slack's own timing.
+const LiveTolerance = 4 * time.Minute
+
+// Source is the Slack source, for cmd's list: the collector, and the Events
+// API receiver that captures the same messages live, by channel. Slack
+// retries the deliveries it could not make, so a collection skips reading
+// what live capture vouches for (collectors.Coverage).
+var Source = collectors.Source{
+	Name: Name,
+	NewConfig: func() collectors.Config {
+		c := Config{}.WithDefaults()
+		return &c
+	},
+	New: func(cfg collectors.Config, opts collectors.ClientOptions) (collectors.Collector, error) {
+		return New(*cfg.(*Config), Options{ClientOptions: opts})
+	},
+	Receivers: func(cfg collectors.Config, c collectors.Collector, opts collectors.ClientOptions) []collectors.WebhookReceiver {
+		col, _ := c.(*Collector)
+		return []collectors.WebhookReceiver{NewReceiver(cfg.(*Config), col, opts)}
+	},
+	Live: &collectors.LiveCapture{Place: collectors.PlaceChannel, Tolerance: LiveTolerance,
+		ConfiguredFunc: func(cfg collectors.Config) bool { return cfg.(*Config).SigningSecret != "" }},
+}
+
 // Config is the sources.slack section of the configuration.
 type Config struct {
 	// Token is the bot token (xoxb-…); without it the source is disabled.
-	Token string `yaml:"token"`
+	Token collectors.Secret `yaml:"token"`
 	// APIURL is the Web API base; DefaultAPIURL when empty.
 	APIURL string `yaml:"api_url"`
 	// SigningSecret verifies Events API deliveries; required when enabled.
-	SigningSecret string `yaml:"signing_secret"`
+	SigningSecret collectors.Secret `yaml:"signing_secret"`
 	// HistoryPageSize is the limit sent to conversations.history and
 	// conversations.replies: 1..999, default 100 (Slack recommends at most
 	// 200; 15 under the 2025 non-Marketplace limits).
 	HistoryPageSize int `yaml:"history_page_size"`
 	// RequestsPerMinute paces every call (burst 1): default 50 (Tier 3), 1
-	// under the 2025 non-Marketplace limits.
+	// under the 2025 non-Marketplace limits, at most 60000.
 	RequestsPerMinute int `yaml:"requests_per_minute"`
 }
 
@@ -120,9 +151,8 @@ func (c Config) WithDefaults() Config {
 // (sources.slack.…). Zero values stand for defaults.
 func (c Config) Validate() error {
 	if c.APIURL != "" {
-		u, err := url.Parse(c.APIURL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("sources.slack.api_url: %q is not an absolute http(s) URL", c.APIURL)
+		if _, err := collectors.ParseHTTPURL(c.APIURL); err != nil {
+			return fmt.Errorf("sources.slack.api_url: %w", err)
 		}
 	}
 	if c.HistoryPageSize < 0 || c.HistoryPageSize > MaxHistoryPageSize {
@@ -130,6 +160,9 @@ func (c Config) Validate() error {
 	}
 	if c.RequestsPerMinute < 0 {
 		return fmt.Errorf("sources.slack.requests_per_minute: %d must be at least 1", c.RequestsPerMinute)
+	}
+	if c.RequestsPerMinute > MaxRequestsPerMinute {
+		return fmt.Errorf("sources.slack.requests_per_minute: %d is more than %d", c.RequestsPerMinute, MaxRequestsPerMinute)
 	}
 	if c.Enabled() && c.SigningSecret == "" {
 		return errors.New("sources.slack.signing_secret: required when sources.slack.token is set")
@@ -208,7 +241,7 @@ func New(cfg Config, opts Options) (*Collector, error) {
 	// Each attempt times out without headers after opts.Timeout (a minute
 	// by default); pacing and rate-limit waits are outside attempts, bounded
 	// by the caller's ctx.
-	api := slackapi.New(cfg.Token,
+	api := slackapi.New(cfg.Token.Value(),
 		slackapi.OptionAPIURL(cfg.APIURL),
 		slackapi.OptionHTTPClient(collectors.NewHTTPClient(tr, opts.Timeout)),
 	)
