@@ -13,9 +13,6 @@
 package slackfake
 
 import (
-	"encoding/base64"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"path"
@@ -24,6 +21,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/groundwork-dev/groundwork/collectors/internal/fakeapi"
 )
 
 // Methods served.
@@ -124,6 +123,8 @@ type Message struct {
 // Server is the fake Slack Web API. Its zero value is not usable; call New.
 // All methods are safe for concurrent use.
 type Server struct {
+	*fakeapi.Core
+
 	mu       sync.RWMutex
 	token    string
 	team     Team
@@ -131,21 +132,11 @@ type Server struct {
 	bots     map[string]*Bot
 	channels map[string]*channel
 
-	// knobs, guarded by kmu
-	kmu          sync.Mutex
-	maxPage      int
-	perMinute    int
-	rateLimitN   int
-	retryAfterS  int
-	failN        int
-	failStatus   int
-	latency      time.Duration
-	now          func() time.Time
-	recent       map[string][]time.Time // per method, for the per-minute limit
-	total        int
-	perMethod    map[string]int
-	calls        []Call
-	maxCallsKept int
+	// the limits, guarded by lmu
+	lmu       sync.Mutex
+	maxPage   int
+	perMinute int
+	recent    map[string][]time.Time // per method, for the per-minute limit
 }
 
 // Call is one request the fake received, as recorded for assertions. The
@@ -176,18 +167,28 @@ type message struct {
 // "acme" (https://acme.slack.com/), its page size cap is MaxPageSize and it
 // has no per-minute limit.
 func New(token string) *Server {
-	return &Server{
+	s := &Server{
 		token: token,
 		team: Team{ID: "T0ACME0001", Name: "Acme", Domain: "acme",
 			BotUserID: "U0GROUNDWK", BotID: "B0GROUNDWK"},
-		users:        map[string]*User{},
-		bots:         map[string]*Bot{},
-		channels:     map[string]*channel{},
-		maxPage:      MaxPageSize,
-		recent:       map[string][]time.Time{},
-		perMethod:    map[string]int{},
-		maxCallsKept: 4096,
+		users:    map[string]*User{},
+		bots:     map[string]*Bot{},
+		channels: map[string]*channel{},
+		maxPage:  MaxPageSize,
+		recent:   map[string][]time.Time{},
 	}
+	s.Core = fakeapi.New(fakeapi.Options{
+		Handler:  http.HandlerFunc(s.serve),
+		GateFunc: s.gate,
+		FailFunc: func(w http.ResponseWriter, _ *http.Request, status int) {
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			w.WriteHeader(status)
+			fmt.Fprintf(w, "<html><body><h1>%d %s</h1></body></html>\n", status, http.StatusText(status))
+		},
+		EndpointFunc: func(r *http.Request) string { return path.Base(r.URL.Path) },
+		Secrets:      []string{"token"},
+	})
+	return s
 }
 
 // SetTeam replaces the workspace auth.test reports.
@@ -279,27 +280,18 @@ func (s *Server) AddMessage(channelID string, m Message) error {
 		if parent.ThreadTS == "" {
 			parent.ThreadTS = parent.TS
 		}
-		parent.replies = insertSorted(parent.replies, msg)
+		parent.replies = fakeapi.InsertSorted(parent.replies, msg, byTS)
 		if m.Broadcast {
-			ch.history = insertSorted(ch.history, msg)
+			ch.history = fakeapi.InsertSorted(ch.history, msg, byTS)
 		}
 	} else {
-		ch.history = insertSorted(ch.history, msg)
+		ch.history = fakeapi.InsertSorted(ch.history, msg, byTS)
 	}
 	ch.byTS[micros] = msg
 	return nil
 }
 
-func insertSorted(list []*message, m *message) []*message {
-	if n := len(list); n == 0 || list[n-1].micros < m.micros {
-		return append(list, m)
-	}
-	i := sort.Search(len(list), func(i int) bool { return list[i].micros >= m.micros })
-	list = append(list, nil)
-	copy(list[i+1:], list[i:])
-	list[i] = m
-	return list
-}
+func byTS(a, b *message) bool { return a.micros < b.micros }
 
 // EditMessage changes a message's text as an edit at editedTS would: the
 // message keeps its ts and gains an "edited" field.
@@ -378,8 +370,8 @@ func (s *Server) DeleteMessage(channelID, ts string) error {
 // MaxPageSize; NonMarketplacePageSize for non-Marketplace apps). A larger
 // limit is silently reduced, as Slack does.
 func (s *Server) SetMaxPageSize(n int) {
-	s.kmu.Lock()
-	defer s.kmu.Unlock()
+	s.lmu.Lock()
+	defer s.lmu.Unlock()
 	if n <= 0 {
 		n = MaxPageSize
 	}
@@ -387,12 +379,12 @@ func (s *Server) SetMaxPageSize(n int) {
 }
 
 // SetPerMinuteLimit limits conversations.history and conversations.replies
-// to n requests per minute each (0 removes the limit). A request over it is
-// answered 429 with Retry-After set to the seconds until a slot frees, as
-// Slack does, and is not counted as served.
+// to n requests per minute each, on the fake's clock (SetNow; 0 removes the
+// limit). A request over it is answered 429 with Retry-After set to the
+// seconds until a slot frees, as Slack does.
 func (s *Server) SetPerMinuteLimit(n int) {
-	s.kmu.Lock()
-	defer s.kmu.Unlock()
+	s.lmu.Lock()
+	defer s.lmu.Unlock()
 	s.perMinute = n
 	s.recent = map[string][]time.Time{}
 }
@@ -405,163 +397,74 @@ func (s *Server) NonMarketplace() {
 	s.SetPerMinuteLimit(1)
 }
 
-// SetNowFunc sets the clock of the per-minute limit (time.Now when nil), so
-// that a test can advance time instead of waiting.
-func (s *Server) SetNowFunc(now func() time.Time) {
-	s.kmu.Lock()
-	defer s.kmu.Unlock()
-	s.now = now
-}
-
 // RateLimitNext makes the next n requests (any method) fail with HTTP 429
 // and Retry-After: retryAfterSeconds.
 func (s *Server) RateLimitNext(n, retryAfterSeconds int) {
-	s.kmu.Lock()
-	defer s.kmu.Unlock()
-	s.rateLimitN, s.retryAfterS = n, retryAfterSeconds
-}
-
-// FailNext makes the next n requests (any method) fail with HTTP status
-// (typically 500 or 503) and an HTML body, as Slack's edge does.
-func (s *Server) FailNext(n, status int) {
-	s.kmu.Lock()
-	defer s.kmu.Unlock()
-	s.failN, s.failStatus = n, status
-}
-
-// SetLatency delays every request by d (or until the request is cancelled).
-func (s *Server) SetLatency(d time.Duration) {
-	s.kmu.Lock()
-	defer s.kmu.Unlock()
-	s.latency = d
-}
-
-// Requests is the number of requests received, including refused ones.
-func (s *Server) Requests() int {
-	s.kmu.Lock()
-	defer s.kmu.Unlock()
-	return s.total
+	s.Inject(n, nil, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		rateLimited(w, retryAfterSeconds)
+	}))
 }
 
 // RequestsFor is the number of requests received for one method
 // ("conversations.history"), including refused ones.
-func (s *Server) RequestsFor(method string) int {
-	s.kmu.Lock()
-	defer s.kmu.Unlock()
-	return s.perMethod[method]
-}
+func (s *Server) RequestsFor(method string) int { return s.RequestsMatching(method) }
 
-// Calls returns the most recent requests (up to 4096), oldest first.
-func (s *Server) Calls() []Call {
-	s.kmu.Lock()
-	defer s.kmu.Unlock()
-	return append([]Call(nil), s.calls...)
-}
+// Calls returns the requests received (the latest fakeapi.MaxLog), oldest
+// first.
+func (s *Server) Calls() []Call { return s.CallsFor("") }
 
-// CallsFor returns the recorded requests of one method, oldest first.
+// CallsFor returns the recorded requests of one method (every method when
+// empty), oldest first.
 func (s *Server) CallsFor(method string) []Call {
 	var out []Call
-	for _, c := range s.Calls() {
-		if c.Method == method {
-			out = append(out, c)
+	for _, r := range s.Log() {
+		if method == "" || r.Endpoint == method {
+			out = append(out, Call{Method: r.Endpoint, Form: r.Form, Status: r.Status, Error: r.Note})
 		}
 	}
 	return out
 }
 
-// ResetCounters zeroes the request counters and the call log.
-func (s *Server) ResetCounters() {
-	s.kmu.Lock()
-	defer s.kmu.Unlock()
-	s.total = 0
-	s.perMethod = map[string]int{}
-	s.calls = nil
-}
-
-func (s *Server) clock() time.Time {
-	if s.now != nil {
-		return s.now()
-	}
-	return time.Now()
-}
-
-// ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	method := path.Base(r.URL.Path)
+// gate refuses what Slack refuses before any method runs: a method other
+// than GET or POST, a form it cannot read, a missing or wrong token.
+func (s *Server) gate(w http.ResponseWriter, r *http.Request) bool {
 	if r.Method != http.MethodGet && r.Method != http.MethodPost {
 		w.Header().Set("Allow", "GET, POST")
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-		return
+		return false
 	}
 	if err := r.ParseForm(); err != nil {
-		s.record(method, nil, http.StatusOK, "invalid_form_data")
-		writeJSON(w, http.StatusOK, errorBody("invalid_form_data"))
-		return
+		writeJSON(w, errorBody("invalid_form_data"))
+		return false
 	}
-	form := r.Form
-	if ct := r.Header.Get("Content-Type"); strings.HasPrefix(ct, "multipart/form-data") {
-		if err := r.ParseMultipartForm(1 << 20); err == nil {
-			form = r.Form
-		}
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
+		_ = r.ParseMultipartForm(1 << 20)
 	}
-
-	s.kmu.Lock()
-	latency := s.latency
-	s.kmu.Unlock()
-	if latency > 0 {
-		t := time.NewTimer(latency)
-		select {
-		case <-r.Context().Done():
-			t.Stop()
-			return
-		case <-t.C:
-		}
+	tok := r.Form.Get("token")
+	if h := r.Header.Get("Authorization"); tok == "" && strings.HasPrefix(h, "Bearer ") {
+		tok = strings.TrimPrefix(h, "Bearer ")
 	}
-
-	// Injected failures, then the per-minute limit.
-	s.kmu.Lock()
+	s.mu.RLock()
+	want := s.token
+	s.mu.RUnlock()
 	switch {
-	case s.failN > 0:
-		s.failN--
-		status := s.failStatus
-		s.kmu.Unlock()
-		s.record(method, form, status, "")
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.WriteHeader(status)
-		fmt.Fprintf(w, "<html><body><h1>%d %s</h1></body></html>\n", status, http.StatusText(status))
-		return
-	case s.rateLimitN > 0:
-		s.rateLimitN--
-		ra := s.retryAfterS
-		s.kmu.Unlock()
-		s.rateLimited(w, method, form, ra)
-		return
+	case tok == "":
+		writeJSON(w, errorBody("not_authed"))
+	case tok != want:
+		writeJSON(w, errorBody("invalid_auth"))
+	default:
+		return true
 	}
-	if s.perMinute > 0 && (method == MethodHistory || method == MethodReplies) {
-		now := s.clock()
-		cut := now.Add(-time.Minute)
-		rec := s.recent[method]
-		i := 0
-		for i < len(rec) && !rec[i].After(cut) {
-			i++
-		}
-		rec = rec[i:]
-		if len(rec) >= s.perMinute {
-			wait := rec[0].Add(time.Minute).Sub(now)
-			secs := int((wait + time.Second - 1) / time.Second)
-			s.recent[method] = rec
-			s.kmu.Unlock()
-			s.rateLimited(w, method, form, max(secs, 1))
-			return
-		}
-		s.recent[method] = append(rec, now)
-	}
-	s.kmu.Unlock()
+	return false
+}
 
-	if !s.authorised(r, form, w, method) {
+// serve applies the per-minute limit, then runs the method.
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	method, form := path.Base(r.URL.Path), r.Form
+	if secs, limited := s.overLimit(method); limited {
+		rateLimited(w, secs)
 		return
 	}
-
 	var body any
 	switch method {
 	case MethodHistory:
@@ -577,71 +480,49 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		body = errorBody("unknown_method")
 	}
-	errCode := ""
-	if e, ok := body.(apiError); ok {
-		errCode = e.Error
-	}
-	s.record(method, form, http.StatusOK, errCode)
-	writeJSON(w, http.StatusOK, body)
+	writeJSON(w, body)
 }
 
-func (s *Server) rateLimited(w http.ResponseWriter, method string, form map[string][]string, secs int) {
-	s.record(method, form, http.StatusTooManyRequests, "ratelimited")
+// overLimit counts a request to method against the per-minute limit and
+// says, for one over it, how many seconds remain until a slot frees.
+func (s *Server) overLimit(method string) (int, bool) {
+	now := s.Now()
+	s.lmu.Lock()
+	defer s.lmu.Unlock()
+	if s.perMinute <= 0 || (method != MethodHistory && method != MethodReplies) {
+		return 0, false
+	}
+	rec := s.recent[method]
+	i := 0
+	for i < len(rec) && !rec[i].After(now.Add(-time.Minute)) {
+		i++
+	}
+	rec = rec[i:]
+	if len(rec) >= s.perMinute {
+		s.recent[method] = rec
+		wait := rec[0].Add(time.Minute).Sub(now)
+		return max(int((wait+time.Second-1)/time.Second), 1), true
+	}
+	s.recent[method] = append(rec, now)
+	return 0, false
+}
+
+func rateLimited(w http.ResponseWriter, secs int) {
+	fakeapi.Limited(w)
 	w.Header().Set("Retry-After", strconv.Itoa(secs))
-	writeJSON(w, http.StatusTooManyRequests, errorBody("ratelimited"))
+	writeJSONStatus(w, http.StatusTooManyRequests, errorBody("ratelimited"))
 }
 
-func (s *Server) authorised(r *http.Request, form map[string][]string, w http.ResponseWriter, method string) bool {
-	tok := ""
-	if v := form["token"]; len(v) > 0 {
-		tok = v[0]
-	}
-	if h := r.Header.Get("Authorization"); tok == "" && strings.HasPrefix(h, "Bearer ") {
-		tok = strings.TrimPrefix(h, "Bearer ")
-	}
-	s.mu.RLock()
-	want := s.token
-	s.mu.RUnlock()
-	code := ""
-	switch {
-	case tok == "":
-		code = "not_authed"
-	case tok != want:
-		code = "invalid_auth"
-	default:
-		return true
-	}
-	s.record(method, form, http.StatusOK, code)
-	writeJSON(w, http.StatusOK, errorBody(code))
-	return false
-}
+// writeJSON answers 200 with body, as Slack answers API errors too, and
+// notes an error's code in the log.
+func writeJSON(w http.ResponseWriter, body any) { writeJSONStatus(w, http.StatusOK, body) }
 
-func (s *Server) record(method string, form map[string][]string, status int, errCode string) {
-	cp := make(map[string][]string, len(form))
-	for k, v := range form {
-		if k != "token" {
-			cp[k] = append([]string(nil), v...)
-		}
-	}
-	s.kmu.Lock()
-	defer s.kmu.Unlock()
-	s.total++
-	s.perMethod[method]++
-	if len(s.calls) >= s.maxCallsKept {
-		s.calls = append(s.calls[:0], s.calls[len(s.calls)-s.maxCallsKept/2:]...)
-	}
-	s.calls = append(s.calls, Call{Method: method, Form: cp, Status: status, Error: errCode})
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
+func writeJSONStatus(w http.ResponseWriter, status int, body any) {
+	if e, ok := body.(apiError); ok {
+		fakeapi.Note(w, e.Error)
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(status)
-	_, _ = w.Write(b)
+	fakeapi.WriteJSON(w, status, body)
 }
 
 // --- wire types ---
@@ -850,9 +731,9 @@ func (s *Server) parseWindow(form map[string][]string) (window, string) {
 			w.latest--
 		}
 	}
-	s.kmu.Lock()
+	s.lmu.Lock()
 	maxPage := s.maxPage
-	s.kmu.Unlock()
+	s.lmu.Unlock()
 	w.limit = DefaultPageSize
 	if v := get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -1123,24 +1004,6 @@ func TS(micros int64) string {
 func TimeTS(t time.Time) string { return TS(t.UnixMicro()) }
 
 // Cursors look like Slack's: base64 of "next_ts:<ts digits>".
-func encodeCursor(micros int64) string {
-	return base64.StdEncoding.EncodeToString([]byte("next_ts:" + strconv.FormatInt(micros, 10)))
-}
+func encodeCursor(micros int64) string { return fakeapi.Cursor("next_ts", micros) }
 
-var errCursor = errors.New("bad cursor")
-
-func decodeCursor(c string) (int64, error) {
-	b, err := base64.StdEncoding.DecodeString(c)
-	if err != nil {
-		return 0, errCursor
-	}
-	v, ok := strings.CutPrefix(string(b), "next_ts:")
-	if !ok {
-		return 0, errCursor
-	}
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || n <= 0 {
-		return 0, errCursor
-	}
-	return n, nil
-}
+func decodeCursor(c string) (int64, error) { return fakeapi.ParseCursor("next_ts", c) }
