@@ -19,6 +19,7 @@
 package githubfake
 
 import (
+	"cmp"
 	"fmt"
 	"net/http"
 	"sort"
@@ -429,10 +430,7 @@ func (s *Server) listCommits(w http.ResponseWriter, r *http.Request, rp *repo) (
 
 func (s *Server) listPulls(w http.ResponseWriter, r *http.Request, rp *repo) (int, any) {
 	q := r.URL.Query()
-	state := q.Get("state")
-	if state == "" {
-		state = "open"
-	}
+	state := cmp.Or(q.Get("state"), "open")
 	if state != "open" && state != "closed" && state != "all" {
 		return errBody(http.StatusUnprocessableEntity, "Validation Failed")
 	}

@@ -1,6 +1,7 @@
 package pagerdutyfake
 
 import (
+	"cmp"
 	"strconv"
 	"strings"
 	"time"
@@ -205,10 +206,7 @@ func (f *Fake) renderIncident(d *incidentData) wireIncident {
 			status = "resolved"
 		}
 	}
-	urgency := inc.Urgency
-	if urgency == "" {
-		urgency = "high"
-	}
+	urgency := cmp.Or(inc.Urgency, "high")
 	lsc := inc.LastStatusChangeAt
 	if lsc.IsZero() {
 		lsc = inc.CreatedAt
@@ -309,10 +307,7 @@ func (f *Fake) renderLogEntry(le *LogEntry) wireLogEntry {
 }
 
 func (f *Fake) renderNote(n *Note) wireNote {
-	chs := n.ChannelSummary
-	if chs == "" {
-		chs = "The PagerDuty website or APIs"
-	}
+	chs := cmp.Or(n.ChannelSummary, "The PagerDuty website or APIs")
 	updated := n.UpdatedAt
 	if updated.IsZero() {
 		updated = n.CreatedAt
@@ -328,14 +323,8 @@ func (f *Fake) renderNote(n *Note) wireNote {
 }
 
 func (f *Fake) renderAlert(a *Alert) wireAlert {
-	status := a.Status
-	if status == "" {
-		status = "triggered"
-	}
-	sev := a.Severity
-	if sev == "" {
-		sev = "critical"
-	}
+	status := cmp.Or(a.Status, "triggered")
+	sev := cmp.Or(a.Severity, "critical")
 	details := a.Details
 	if details == nil {
 		details = map[string]any{}
@@ -357,26 +346,16 @@ func (f *Fake) renderAlert(a *Alert) wireAlert {
 	}
 	if a.Integration != nil {
 		in := f.ref(*a.Integration)
-		if in.Self == "" {
-			in.Self = f.apiBase() + "/services/" + a.Service.ID + "/integrations/" + in.ID
-		}
-		if in.HTMLURL == "" {
-			in.HTMLURL = f.webBase() + "/services/" + a.Service.ID + "/integrations/" + in.ID
-		}
+		in.Self = cmp.Or(in.Self, f.apiBase()+"/services/"+a.Service.ID+"/integrations/"+in.ID)
+		in.HTMLURL = cmp.Or(in.HTMLURL, f.webBase()+"/services/"+a.Service.ID+"/integrations/"+in.ID)
 		out.Integration = &in
 	}
 	return out
 }
 
 func (f *Fake) renderUser(u User) wireUser {
-	tz := u.TimeZone
-	if tz == "" {
-		tz = "Etc/UTC"
-	}
-	role := u.Role
-	if role == "" {
-		role = "user"
-	}
+	tz := cmp.Or(u.TimeZone, "Etc/UTC")
+	role := cmp.Or(u.Role, "user")
 	return wireUser{
 		Name:              u.Name,
 		Email:             u.Email,

@@ -13,8 +13,10 @@
 package slackfake
 
 import (
+	"cmp"
 	"fmt"
 	"net/http"
+	"net/url"
 	"path"
 	"sort"
 	"strconv"
@@ -277,9 +279,7 @@ func (s *Server) AddMessage(channelID string, m Message) error {
 		if !ok || (parent.ThreadTS != "" && parent.ThreadTS != parent.TS) {
 			return fmt.Errorf("slackfake: channel %s has no thread parent %s", channelID, m.ThreadTS)
 		}
-		if parent.ThreadTS == "" {
-			parent.ThreadTS = parent.TS
-		}
+		parent.ThreadTS = cmp.Or(parent.ThreadTS, parent.TS)
 		parent.replies = fakeapi.InsertSorted(parent.replies, msg, byTS)
 		if m.Broadcast {
 			ch.history = fakeapi.InsertSorted(ch.history, msg, byTS)
@@ -564,6 +564,13 @@ type wireIcons struct {
 	Image72 string `json:"image_72,omitempty"`
 }
 
+// botIcons are the default icons of an app, as Slack serves them.
+var botIcons = wireIcons{
+	Image36: "https://a.slack-edge.com/80588/img/plugins/app/bot_36.png",
+	Image48: "https://a.slack-edge.com/80588/img/plugins/app/bot_48.png",
+	Image72: "https://a.slack-edge.com/80588/img/plugins/app/service_72.png",
+}
+
 type wireBotProfile struct {
 	ID      string    `json:"id"`
 	Deleted bool      `json:"deleted"`
@@ -637,19 +644,14 @@ func (s *Server) wire(m *message, parent *message) wireMessage {
 	}
 	if parent != nil {
 		w.ParentUserID = parent.User
-		if w.ParentUserID == "" {
-			w.ParentUserID = parent.BotID
-		}
+		w.ParentUserID = cmp.Or(w.ParentUserID, parent.BotID)
 	}
 	if n := len(m.replies); n > 0 {
 		w.ReplyCount = n
 		w.LatestReply = m.replies[n-1].TS
 		seen := map[string]bool{}
 		for _, r := range m.replies {
-			u := r.User
-			if u == "" {
-				u = r.BotID
-			}
+			u := cmp.Or(r.User, r.BotID)
 			if u != "" && !seen[u] {
 				seen[u] = true
 				w.ReplyUsers = append(w.ReplyUsers, u)
@@ -666,11 +668,7 @@ func (s *Server) wire(m *message, parent *message) wireMessage {
 		if b, ok := s.bots[m.BotID]; ok {
 			w.BotProfile = &wireBotProfile{
 				ID: b.ID, Name: b.Name, AppID: b.AppID, TeamID: s.team.ID, Updated: 1700000000,
-				Icons: wireIcons{
-					Image36: "https://a.slack-edge.com/80588/img/plugins/app/bot_36.png",
-					Image48: "https://a.slack-edge.com/80588/img/plugins/app/bot_48.png",
-					Image72: "https://a.slack-edge.com/80588/img/plugins/app/service_72.png",
-				},
+				Icons: botIcons,
 			}
 		}
 	}
@@ -702,13 +700,8 @@ type window struct {
 	cursor         int64 // 0 = none; else the ts (micros) to resume at
 }
 
-func (s *Server) parseWindow(form map[string][]string) (window, string) {
-	get := func(k string) string {
-		if v := form[k]; len(v) > 0 {
-			return v[0]
-		}
-		return ""
-	}
+func (s *Server) parseWindow(form url.Values) (window, string) {
+	get := form.Get
 	w := window{oldest: 0, latest: 1<<62 - 1}
 	inclusive := get("inclusive") == "1" || get("inclusive") == "true"
 	if v := get("oldest"); v != "" {
@@ -755,14 +748,14 @@ func (s *Server) parseWindow(form map[string][]string) (window, string) {
 	return w, ""
 }
 
-func (s *Server) history(form map[string][]string) any {
+func (s *Server) history(form url.Values) any {
 	w, code := s.parseWindow(form)
 	if code != "" {
 		return errorBody(code)
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	ch, ok := s.channels[first(form, "channel")]
+	ch, ok := s.channels[form.Get("channel")]
 	if !ok {
 		return errorBody("channel_not_found")
 	}
@@ -790,18 +783,18 @@ func (s *Server) history(form map[string][]string) any {
 	return resp
 }
 
-func (s *Server) replies(form map[string][]string) any {
+func (s *Server) replies(form url.Values) any {
 	w, code := s.parseWindow(form)
 	if code != "" {
 		return errorBody(code)
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	ch, ok := s.channels[first(form, "channel")]
+	ch, ok := s.channels[form.Get("channel")]
 	if !ok {
 		return errorBody("channel_not_found")
 	}
-	tsv := first(form, "ts")
+	tsv := form.Get("ts")
 	if tsv == "" {
 		return errorBody("invalid_arguments")
 	}
@@ -885,18 +878,15 @@ type wireUser struct {
 	Locale            string      `json:"locale"`
 }
 
-func (s *Server) userInfo(form map[string][]string) any {
+func (s *Server) userInfo(form url.Values) any {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	u, ok := s.users[first(form, "user")]
+	u, ok := s.users[form.Get("user")]
 	if !ok {
 		return errorBody("user_not_found")
 	}
 	first, last, _ := strings.Cut(u.RealName, " ")
-	tz := u.TZ
-	if tz == "" {
-		tz = "Europe/London"
-	}
+	tz := cmp.Or(u.TZ, "Europe/London")
 	img := "https://secure.gravatar.com/avatar/" + u.ID + ".jpg?s="
 	return struct {
 		OK   bool     `json:"ok"`
@@ -915,36 +905,27 @@ func (s *Server) userInfo(form map[string][]string) any {
 	}}
 }
 
-func (s *Server) botInfo(form map[string][]string) any {
+type wireBot struct {
+	ID      string    `json:"id"`
+	Deleted bool      `json:"deleted"`
+	Name    string    `json:"name"`
+	Updated int64     `json:"updated"`
+	AppID   string    `json:"app_id"`
+	UserID  string    `json:"user_id"`
+	Icons   wireIcons `json:"icons"`
+}
+
+func (s *Server) botInfo(form url.Values) any {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	b, ok := s.bots[first(form, "bot")]
+	b, ok := s.bots[form.Get("bot")]
 	if !ok {
 		return errorBody("bot_not_found")
 	}
 	return struct {
-		OK  bool `json:"ok"`
-		Bot struct {
-			ID      string    `json:"id"`
-			Deleted bool      `json:"deleted"`
-			Name    string    `json:"name"`
-			Updated int64     `json:"updated"`
-			AppID   string    `json:"app_id"`
-			UserID  string    `json:"user_id"`
-			Icons   wireIcons `json:"icons"`
-		} `json:"bot"`
-	}{OK: true, Bot: struct {
-		ID      string    `json:"id"`
-		Deleted bool      `json:"deleted"`
-		Name    string    `json:"name"`
-		Updated int64     `json:"updated"`
-		AppID   string    `json:"app_id"`
-		UserID  string    `json:"user_id"`
-		Icons   wireIcons `json:"icons"`
-	}{ID: b.ID, Name: b.Name, Updated: 1700000000, AppID: b.AppID, UserID: b.UserID,
-		Icons: wireIcons{Image36: "https://a.slack-edge.com/80588/img/plugins/app/bot_36.png",
-			Image48: "https://a.slack-edge.com/80588/img/plugins/app/bot_48.png",
-			Image72: "https://a.slack-edge.com/80588/img/plugins/app/service_72.png"}}}
+		OK  bool    `json:"ok"`
+		Bot wireBot `json:"bot"`
+	}{OK: true, Bot: wireBot{ID: b.ID, Name: b.Name, Updated: 1700000000, AppID: b.AppID, UserID: b.UserID, Icons: botIcons}}
 }
 
 func (s *Server) authTest() any {
@@ -964,13 +945,6 @@ func (s *Server) authTest() any {
 }
 
 // --- helpers ---
-
-func first(form map[string][]string, k string) string {
-	if v := form[k]; len(v) > 0 {
-		return v[0]
-	}
-	return ""
-}
 
 // parseTS turns "1512085950.000216" (or "1512085950", or a fraction of
 // fewer than six digits) into microseconds since the epoch.
