@@ -421,7 +421,7 @@ func (s *Server) listCommits(w http.ResponseWriter, r *http.Request, rp *repo) (
 	}
 	sel := rp.commits[from:to]
 	lo, hi := fakeapi.Pages(w, r, len(sel), 30, 100)
-	out := make([]wireCommit, 0, hi-lo)
+	out := make([]fakeapi.Object, 0, hi-lo)
 	for _, c := range sel[lo:hi] {
 		out = append(out, s.renderCommit(rp, c))
 	}
@@ -487,7 +487,7 @@ func (s *Server) listPulls(w http.ResponseWriter, r *http.Request, rp *repo) (in
 		rp.pullViews[key] = view
 	}
 	lo, hi := fakeapi.Pages(w, r, len(view), 30, 100)
-	out := make([]wirePull, 0, hi-lo)
+	out := make([]fakeapi.Object, 0, hi-lo)
 	for _, p := range view[lo:hi] {
 		out = append(out, s.renderPull(rp, p))
 	}
@@ -511,7 +511,7 @@ func (s *Server) listDeployments(w http.ResponseWriter, r *http.Request, rp *rep
 		}
 	}
 	lo, hi := fakeapi.Pages(w, r, len(sel), 30, 100)
-	out := make([]wireDeployment, 0, hi-lo)
+	out := make([]fakeapi.Object, 0, hi-lo)
 	for _, d := range sel[lo:hi] {
 		out = append(out, s.renderDeployment(rp, d))
 	}
@@ -525,7 +525,7 @@ func (s *Server) listStatuses(w http.ResponseWriter, r *http.Request, rp *repo) 
 		return errBody(http.StatusNotFound, "Not Found")
 	}
 	lo, hi := fakeapi.Pages(w, r, len(d.statuses), 30, 100)
-	out := make([]wireDeploymentStatus, 0, hi-lo)
+	out := make([]fakeapi.Object, 0, hi-lo)
 	for _, st := range d.statuses[lo:hi] {
 		out = append(out, s.renderStatus(rp, d, st))
 	}
@@ -536,7 +536,7 @@ func (s *Server) listReleases(w http.ResponseWriter, r *http.Request, rp *repo) 
 	rels := newestFirst(rp.releases, &rp.releasesSorted,
 		func(r *release) time.Time { return r.CreatedAt }, func(r *release) int64 { return r.ID })
 	lo, hi := fakeapi.Pages(w, r, len(rels), 30, 100)
-	out := make([]wireRelease, 0, hi-lo)
+	out := make([]fakeapi.Object, 0, hi-lo)
 	for _, rel := range rels[lo:hi] {
 		out = append(out, s.renderRelease(rp, rel))
 	}
@@ -623,33 +623,22 @@ func (s *Server) listRuns(w http.ResponseWriter, r *http.Request, rp *repo) (int
 		sel = sel[:maxSearch]
 	}
 	lo, hi := fakeapi.Pages(w, r, len(sel), 30, 100)
-	out := make([]wireRun, 0, hi-lo)
+	out := make([]fakeapi.Object, 0, hi-lo)
 	for _, x := range sel[lo:hi] {
 		out = append(out, s.renderRun(rp, x))
 	}
 	return http.StatusOK, struct {
-		TotalCount   int       `json:"total_count"`
-		WorkflowRuns []wireRun `json:"workflow_runs"`
+		TotalCount   int              `json:"total_count"`
+		WorkflowRuns []fakeapi.Object `json:"workflow_runs"`
 	}{total, out}
 }
 
 func (s *Server) getUser(w http.ResponseWriter, r *http.Request) {
-	login := r.PathValue("login")
 	s.mu.Lock()
-	u, ok := s.users[login]
-	var out wireFullUser
-	if ok {
-		out = wireFullUser{
-			wireUser: *s.renderUser(login),
-			Name:     optString(u.Name), Email: optString(u.Email),
-			CreatedAt: stamp(time.Date(2011, 1, 25, 18, 44, 36, 0, time.UTC)),
-			UpdatedAt: stamp(time.Date(2011, 1, 25, 18, 44, 36, 0, time.UTC)),
-		}
+	status, v := errBody(http.StatusNotFound, "Not Found")
+	if u, ok := s.users[r.PathValue("login")]; ok {
+		status, v = http.StatusOK, s.publicUser(u)
 	}
 	s.mu.Unlock()
-	if !ok {
-		writeError(w, http.StatusNotFound, "Not Found", docsRoot)
-		return
-	}
-	fakeapi.WriteJSON(w, http.StatusOK, out)
+	fakeapi.WriteJSON(w, status, v)
 }

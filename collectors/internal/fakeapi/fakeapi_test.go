@@ -338,3 +338,27 @@ func TestInsertSorted(t *testing.T) {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 }
+
+func TestObjectKeepsItsOrder(t *testing.T) {
+	var nilPtr *int
+	zero := 0
+	o := fakeapi.Obj("z", 1, "a", "<b>", "m", nil, "skip", fakeapi.OmitEmpty(""), "nested", fakeapi.Obj("y", true, "x", []int{}),
+		"gone", fakeapi.OmitEmpty(nilPtr), "kept", fakeapi.OmitEmpty(&zero), "none", fakeapi.OmitEmpty([]string{}),
+		"empty", fakeapi.OmitEmpty(map[string]int{}), "null", fakeapi.OmitEmpty(nil)).With("last", 2.5)
+	w := httptest.NewRecorder()
+	fakeapi.WriteJSON(w, http.StatusOK, []any{o, fakeapi.Obj()})
+	want := `[{"z":1,"a":"<b>","m":null,"nested":{"y":true,"x":[]},"kept":0,"last":2.5},{}]`
+	if got := w.Body.String(); got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+	for _, bad := range [][]any{{"odd"}, {1, "key not a string"}} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("Obj(%v) did not panic", bad)
+				}
+			}()
+			fakeapi.Obj(bad...)
+		}()
+	}
+}

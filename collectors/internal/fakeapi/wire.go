@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -128,4 +129,80 @@ func InsertSorted[T any](s []T, v T, less func(a, b T) bool) []T {
 	copy(s[i+1:], s[i:])
 	s[i] = v
 	return s
+}
+
+// Object is a JSON object whose members keep the order they were given in,
+// the order of the vendor's examples. Build it with Obj.
+type Object []member
+
+type member struct {
+	key   string
+	value any
+}
+
+// Obj returns the object of the key, value pairs kv (keys are strings). It
+// panics on an odd count or a key that is not a string: a fake's bug.
+func Obj(kv ...any) Object {
+	if len(kv)%2 != 0 {
+		panic("fakeapi.Obj: odd number of arguments")
+	}
+	o := make(Object, 0, len(kv)/2)
+	for i := 0; i < len(kv); i += 2 {
+		k, ok := kv[i].(string)
+		if !ok {
+			panic(fmt.Sprintf("fakeapi.Obj: key %v is not a string", kv[i]))
+		}
+		o = append(o, member{k, kv[i+1]})
+	}
+	return o
+}
+
+// With returns o followed by the pairs kv.
+func (o Object) With(kv ...any) Object { return append(o[:len(o):len(o)], Obj(kv...)...) }
+
+// OmitEmpty is v as an Object's value that is left out when v is empty
+// (nil, zero, or of length zero), as a field tagged omitempty is.
+func OmitEmpty(v any) any {
+	rv := reflect.ValueOf(v)
+	switch {
+	case !rv.IsValid():
+		return omitted{}
+	case rv.Kind() == reflect.Slice || rv.Kind() == reflect.Map || rv.Kind() == reflect.String:
+		if rv.Len() == 0 {
+			return omitted{}
+		}
+	case rv.IsZero():
+		return omitted{}
+	}
+	return v
+}
+
+type omitted struct{}
+
+// MarshalJSON writes the members in order, without escaping HTML.
+func (o Object) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	buf.WriteByte('{')
+	n := 0
+	for _, m := range o {
+		if _, skip := m.value.(omitted); skip {
+			continue
+		}
+		if n++; n > 1 {
+			buf.WriteByte(',')
+		}
+		if err := enc.Encode(m.key); err != nil {
+			return nil, err
+		}
+		buf.Truncate(buf.Len() - 1) // the Encoder's newline
+		buf.WriteByte(':')
+		if err := enc.Encode(m.value); err != nil {
+			return nil, fmt.Errorf("%s: %w", m.key, err)
+		}
+		buf.Truncate(buf.Len() - 1)
+	}
+	buf.WriteByte('}')
+	return buf.Bytes(), nil
 }

@@ -281,12 +281,12 @@ func (f *Fake) writeLogEntries(w http.ResponseWriter, r *http.Request, all []*Lo
 	}
 	from, to := window(all, since, until)
 	lo, hi, env := p.slice(to - from)
-	out := make([]wireLogEntry, 0, hi-lo)
+	out := make([]fakeapi.Object, 0, hi-lo)
 	for _, le := range all[from+lo : from+hi] {
 		out = append(out, f.renderLogEntry(le))
 	}
 	fakeapi.WriteJSON(w, http.StatusOK, struct {
-		LogEntries []wireLogEntry `json:"log_entries"`
+		LogEntries []fakeapi.Object `json:"log_entries"`
 		listEnvelope
 	}{out, env})
 }
@@ -298,7 +298,7 @@ func (f *Fake) listNotes(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	out := make([]wireNote, 0, len(d.notes))
+	out := make([]fakeapi.Object, 0, len(d.notes))
 	for _, n := range d.notes {
 		out = append(out, f.renderNote(n))
 	}
@@ -317,12 +317,12 @@ func (f *Fake) listAlerts(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	lo, hi, env := p.slice(len(d.alerts))
-	out := make([]wireAlert, 0, hi-lo)
+	out := make([]fakeapi.Object, 0, hi-lo)
 	for _, a := range d.alerts[lo:hi] {
 		out = append(out, f.renderAlert(a))
 	}
 	fakeapi.WriteJSON(w, http.StatusOK, struct {
-		Alerts []wireAlert `json:"alerts"`
+		Alerts []fakeapi.Object `json:"alerts"`
 		listEnvelope
 	}{out, env})
 }

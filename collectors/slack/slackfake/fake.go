@@ -830,54 +830,6 @@ func (s *Server) replies(form url.Values) any {
 	return resp
 }
 
-type wireProfile struct {
-	Title                 string `json:"title"`
-	Phone                 string `json:"phone"`
-	Skype                 string `json:"skype"`
-	RealName              string `json:"real_name"`
-	RealNameNormalized    string `json:"real_name_normalized"`
-	DisplayName           string `json:"display_name"`
-	DisplayNameNormalized string `json:"display_name_normalized"`
-	StatusText            string `json:"status_text"`
-	StatusEmoji           string `json:"status_emoji"`
-	StatusExpiration      int    `json:"status_expiration"`
-	AvatarHash            string `json:"avatar_hash"`
-	Email                 string `json:"email,omitempty"`
-	FirstName             string `json:"first_name"`
-	LastName              string `json:"last_name"`
-	Image24               string `json:"image_24"`
-	Image32               string `json:"image_32"`
-	Image48               string `json:"image_48"`
-	Image72               string `json:"image_72"`
-	Image192              string `json:"image_192"`
-	Image512              string `json:"image_512"`
-	Team                  string `json:"team"`
-}
-
-type wireUser struct {
-	ID                string      `json:"id"`
-	TeamID            string      `json:"team_id"`
-	Name              string      `json:"name"`
-	Deleted           bool        `json:"deleted"`
-	Color             string      `json:"color"`
-	RealName          string      `json:"real_name"`
-	TZ                string      `json:"tz"`
-	TZLabel           string      `json:"tz_label"`
-	TZOffset          int         `json:"tz_offset"`
-	Profile           wireProfile `json:"profile"`
-	IsAdmin           bool        `json:"is_admin"`
-	IsOwner           bool        `json:"is_owner"`
-	IsPrimaryOwner    bool        `json:"is_primary_owner"`
-	IsRestricted      bool        `json:"is_restricted"`
-	IsUltraRestricted bool        `json:"is_ultra_restricted"`
-	IsBot             bool        `json:"is_bot"`
-	IsAppUser         bool        `json:"is_app_user"`
-	Updated           int64       `json:"updated"`
-	IsEmailConfirmed  bool        `json:"is_email_confirmed"`
-	Has2FA            bool        `json:"has_2fa"`
-	Locale            string      `json:"locale"`
-}
-
 func (s *Server) userInfo(form url.Values) any {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -886,23 +838,20 @@ func (s *Server) userInfo(form url.Values) any {
 		return errorBody("user_not_found")
 	}
 	first, last, _ := strings.Cut(u.RealName, " ")
-	tz := cmp.Or(u.TZ, "Europe/London")
 	img := "https://secure.gravatar.com/avatar/" + u.ID + ".jpg?s="
-	return struct {
-		OK   bool     `json:"ok"`
-		User wireUser `json:"user"`
-	}{OK: true, User: wireUser{
-		ID: u.ID, TeamID: s.team.ID, Name: u.Name, Deleted: u.Deleted, Color: "9f69e7",
-		RealName: u.RealName, TZ: tz, TZLabel: "Greenwich Mean Time", TZOffset: 0,
-		Profile: wireProfile{
-			RealName: u.RealName, RealNameNormalized: u.RealName,
-			DisplayName: u.DisplayName, DisplayNameNormalized: u.DisplayName,
-			AvatarHash: "ge3b51ca72de", Email: u.Email, FirstName: first, LastName: last,
-			Image24: img + "24", Image32: img + "32", Image48: img + "48", Image72: img + "72",
-			Image192: img + "192", Image512: img + "512", Team: s.team.ID,
-		},
-		IsBot: u.IsBot, Updated: 1700000000, IsEmailConfirmed: u.Email != "", Locale: "en-GB",
-	}}
+	return fakeapi.Obj("ok", true, "user", fakeapi.Obj(
+		"id", u.ID, "team_id", s.team.ID, "name", u.Name, "deleted", u.Deleted, "color", "9f69e7",
+		"real_name", u.RealName, "tz", cmp.Or(u.TZ, "Europe/London"), "tz_label", "Greenwich Mean Time", "tz_offset", 0,
+		"profile", fakeapi.Obj(
+			"title", "", "phone", "", "skype", "", "real_name", u.RealName, "real_name_normalized", u.RealName,
+			"display_name", u.DisplayName, "display_name_normalized", u.DisplayName,
+			"status_text", "", "status_emoji", "", "status_expiration", 0, "avatar_hash", "ge3b51ca72de",
+			"email", fakeapi.OmitEmpty(u.Email), "first_name", first, "last_name", last,
+			"image_24", img+"24", "image_32", img+"32", "image_48", img+"48", "image_72", img+"72",
+			"image_192", img+"192", "image_512", img+"512", "team", s.team.ID),
+		"is_admin", false, "is_owner", false, "is_primary_owner", false, "is_restricted", false,
+		"is_ultra_restricted", false, "is_bot", u.IsBot, "is_app_user", false, "updated", 1700000000,
+		"is_email_confirmed", u.Email != "", "has_2fa", false, "locale", "en-GB"))
 }
 
 type wireBot struct {
