@@ -160,7 +160,7 @@ func (sc journalScenario) run(t testing.TB, live bool) journalRun {
 	t.Cleanup(fakeSrv.Close)
 	sc.seed(t, fake)
 	wire := wireMessages(t, fakeSrv.URL)
-	fake.SetNowFunc(clock.Now)
+	fake.SetNow(clock.Now)
 	fake.NonMarketplace()
 
 	b := setupWebhooks(t, func(s *api.Server) { s.NowFunc = clock.Now })

@@ -81,7 +81,7 @@ func newSlackWorld(t *testing.T) *slackWorld {
 	start := time.Date(2025, 11, 20, 9, 0, 0, 0, time.UTC)
 	w := &slackWorld{fake: slackfake.New("xoxb-resume-token"), clock: &fakeClock{t: start.Add(24 * time.Hour)}}
 	w.fake.NonMarketplace()
-	w.fake.SetNowFunc(w.clock.Now)
+	w.fake.SetNow(w.clock.Now)
 	w.fake.AddChannel("C0BUSY")
 	w.fake.AddUserProfile(slackfake.User{ID: "U0ALICE01", Name: "alice", RealName: "Alice", Email: "alice@acme.example"})
 	w.fake.AddUserProfile(slackfake.User{ID: "U0BOB0001", Name: "bob", RealName: "Bob", Email: "bob@acme.example"})

@@ -468,7 +468,7 @@ func TestPlanningFailureShowsOnTheIncident(t *testing.T) {
 		t.Errorf("plan status = %+v, want failed with PagerDuty's 500 and no token", st)
 	}
 
-	pd.FailNext(0, 500)
+	pd.ClearFaults()
 	if _, err := b.inserter.JobRetry(ctx, id); err != nil {
 		t.Fatal(err)
 	}

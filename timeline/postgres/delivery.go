@@ -652,8 +652,7 @@ func (d *Deliveries) LiveIncidents(ctx context.Context, q timeline.LiveScope) ([
 	if q.Channel != "" {
 		b.where("channels @> ARRAY[%s::text]", q.Channel)
 	}
-	b.where("window_start <= %s", q.To.UTC())
-	b.where("(resolved_at IS NULL OR window_end >= %s)", q.From.UTC())
+	b.where(windowMeetsSQL("", "%[1]s", "%[2]s"), q.From.UTC(), q.To.UTC())
 	rows, err := d.Store.pool.Query(ctx, `SELECT `+incidentColumns+` FROM incidents WHERE `+b.clause()+
 		` ORDER BY started_at, id LIMIT 1000`, b.args...)
 	if err != nil {

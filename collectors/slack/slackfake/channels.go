@@ -1,6 +1,9 @@
 package slackfake
 
-import "strings"
+import (
+	"net/url"
+	"strings"
+)
 
 // MethodConversationsInfo describes a channel (its name, for the timeline).
 const MethodConversationsInfo = "conversations.info"
@@ -56,10 +59,10 @@ type wireTopic struct {
 
 // conversationInfo answers conversations.info: {"ok": true, "channel":
 // {...}}, or channel_not_found for a channel the fake does not have.
-func (s *Server) conversationInfo(form map[string][]string) any {
+func (s *Server) conversationInfo(form url.Values) any {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	id := first(form, "channel")
+	id := form.Get("channel")
 	if _, ok := s.channels[id]; !ok {
 		return errorBody("channel_not_found")
 	}
