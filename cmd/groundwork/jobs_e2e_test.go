@@ -416,7 +416,7 @@ type crashJob struct {
 func crashJobs(t testing.TB, s *pgtest.Schema) []crashJob {
 	t.Helper()
 	rows, err := s.Pool.Query(context.Background(), `SELECT id, state::text, attempt, metadata ? 'cancel_attempted_at',
-		COALESCE((metadata->>'rescued_from')::bigint, 0) FROM river_job ORDER BY id`)
+		COALESCE((metadata->>'rescued_from')::bigint, 0) FROM river_job WHERE kind = $1 ORDER BY id`, collectKind)
 	if err != nil {
 		t.Fatal(err)
 	}
