@@ -24,15 +24,16 @@ const PrimeDirective = "Regardless of what we discover, we understand and truly 
 // PrimeDirectiveBy attributes PrimeDirective.
 const PrimeDirectiveBy = "Norm Kerth, Project Retrospectives: A Handbook for Team Reviews"
 
-// Caps of the packet's lists.
+// Caps of the packet's lists: with every list full, the Markdown is 148
+// lines (TestPacketMarkdownWithinBudget).
 const (
 	MaxPacketLines       = 150
 	maxPacketMoments     = 20
-	maxPacketPeople      = 15
+	maxPacketPeople      = 12
 	maxPacketChanges     = 10
 	maxPacketQuestions   = 12
 	maxPacketBlindSpots  = 6
-	maxPacketAnnotations = 12
+	maxPacketAnnotations = 10
 	maxPacketContext     = 6
 	packetNoteLen        = 240
 )
