@@ -13,7 +13,9 @@ import (
 func testLinks() PacketLinks {
 	return PacketLinks{Timeline: "https://gw.example/v1/incidents/X/timeline", TimelineMarkdown: "https://gw.example/v1/incidents/X/timeline?format=markdown",
 		Page: "https://gw.example/incidents/X", Questions: "https://gw.example/v1/incidents/X/questions",
-		MomentFunc: func(at time.Time) string { return "https://gw.example/v1/incidents/X/timeline?since=" + at.Format(time.RFC3339) }}
+		MomentFunc: func(at time.Time) string {
+			return "https://gw.example/v1/incidents/X/timeline?since=" + at.Format(time.RFC3339)
+		}}
 }
 
 func packetOf(in SummaryInput, anns []Annotation) Packet {
