@@ -1,12 +1,14 @@
 package api_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -489,5 +491,58 @@ func TestTimelinePartial(t *testing.T) {
 		if err := json.Unmarshal(body, &raw); err != nil || string(raw["partial"]) != "false" {
 			t.Errorf("encoded %v: partial is %s", encoded, raw["partial"])
 		}
+	}
+}
+
+// countingSummaries counts whole-timeline reads of the review.
+type countingSummaries struct {
+	timeline.SummaryStore
+	reads atomic.Int64
+}
+
+func (c *countingSummaries) Timeline(ctx context.Context, q timeline.TimelineQuery) ([]timeline.Event, error) {
+	c.reads.Add(1)
+	return c.SummaryStore.Timeline(ctx, q)
+}
+
+// TestQuestionsAndPacketDerivedOncePerVersion: the questions and every
+// format of the packet come from the cached review; only a change to the
+// incident derives it again.
+func TestQuestionsAndPacketDerivedOncePerVersion(t *testing.T) {
+	t.Parallel()
+	var counting *countingSummaries
+	b := setupReview(t, func(s *api.Server) {
+		counting = &countingSummaries{SummaryStore: s.Summaries}
+		s.Summaries = counting
+	})
+	questionsIncident(t, b)
+	paths := []string{"/v1/incidents/PQUEST/questions", "/v1/incidents/PQUEST/review", "/v1/incidents/PQUEST/review?format=markdown",
+		"/v1/incidents/PQUEST/review?format=html", "/v1/incidents/PQUEST/questions?include_dismissed=true", "/v1/incidents/PQUEST"}
+	// The first answer records the questions, which is a new version of
+	// the incident; the second derives that version's review.
+	for range 2 {
+		if status, _, body := b.fetch(t, paths[0]); status != 200 {
+			t.Fatalf("%d %s", status, body)
+		}
+	}
+	before := counting.reads.Load()
+	for range 3 {
+		for _, p := range paths {
+			if status, _, body := b.fetch(t, p); status != 200 {
+				t.Fatalf("GET %s: %d %s", p, status, body)
+			}
+		}
+	}
+	if n := counting.reads.Load() - before; n != 0 {
+		t.Errorf("%d whole-timeline reads for %d answers of one version, want 0", n, 3*len(paths))
+	}
+	b.events(t, timeline.Event{ID: "slack:message:C1:9", IncidentID: "PQUEST", Source: timeline.SourceSlack, Kind: timeline.KindChatMessage,
+		OccurredAt: t0.Add(58 * time.Minute), Actor: &timeline.Actor{ID: "U0QUINN", Name: "Quinn"}, Title: "done", Details: map[string]any{"channel": "C1"}})
+	before = counting.reads.Load()
+	for _, p := range paths {
+		b.fetch(t, p)
+	}
+	if n := counting.reads.Load() - before; n != 1 {
+		t.Errorf("%d whole-timeline reads after a new event, want 1", n)
 	}
 }
