@@ -408,6 +408,15 @@ var momentMarkers = []string{MarkerKeyMoment, MarkerStar, MarkerDetection, Marke
 func packetMoments(rv Review, anns []Annotation, links PacketLinks) []PacketMoment {
 	var out []PacketMoment
 	seen := map[string]bool{}
+	// Events a person hid are no key moment.
+	hidden := map[string]bool{}
+	for _, a := range anns {
+		if a.Marker == MarkerHide && !a.Deleted && a.Status != AnnotationDismissed {
+			for _, id := range a.EventIDs {
+				hidden[id] = true
+			}
+		}
+	}
 	link := func(at time.Time) string {
 		if links.MomentFunc != nil {
 			return links.MomentFunc(at)
@@ -415,6 +424,9 @@ func packetMoments(rv Review, anns []Annotation, links PacketLinks) []PacketMome
 		return links.Timeline
 	}
 	add := func(m PacketMoment) {
+		if len(m.EventIDs) > 0 && !slices.ContainsFunc(m.EventIDs, func(id string) bool { return !hidden[id] }) {
+			return
+		}
 		if len(m.EventIDs) > 0 {
 			if seen[m.Moment+"\x00"+m.EventIDs[0]] {
 				return
@@ -528,8 +540,9 @@ func packetContext(s Summary, loc *time.Location) []PacketContext {
 	}
 	pp := s.Context.ProductionPressure
 	if pp.Window.Merges+pp.Window.ProductionDeploys > 0 {
-		text := fmt.Sprintf("In the collection window: %d merges and %d production deploys; %d and %d while the incident was open",
-			pp.Window.Merges, pp.Window.ProductionDeploys, pp.DuringIncident.Merges, pp.DuringIncident.ProductionDeploys)
+		text := fmt.Sprintf("In the collection window: %s and %s; %s and %s while the incident was open",
+			plural(pp.Window.Merges, "merge"), plural(pp.Window.ProductionDeploys, "production deploy"),
+			plural(pp.DuringIncident.Merges, "merge"), plural(pp.DuringIncident.ProductionDeploys, "production deploy"))
 		if r := pp.WindowRatio; r != nil && r.Merges != nil {
 			text += fmt.Sprintf(" (merges at %.1f× the %d-day baseline's daily rate)", *r.Merges, BaselineDays)
 		}

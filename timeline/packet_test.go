@@ -178,3 +178,33 @@ func TestPacketEscapes(t *testing.T) {
 		t.Errorf("the Markdown does not escape the message:\n%s", md)
 	}
 }
+
+// TestPacketKeyMoments: moments are in time order with links, include the
+// moments people marked, and leave out what a person hid.
+func TestPacketKeyMoments(t *testing.T) {
+	t.Parallel()
+	in := realisticInput()
+	marked := at("2025-11-20T03:21:00Z")
+	anns := []Annotation{
+		{ID: "h", Marker: MarkerHide, EventIDs: []string{"pagerduty:log_entry:R0ESC1"}, Author: "x", Status: AnnotationActive},
+		{ID: "k", Marker: MarkerDiagnosis, Title: "Alice names the pooling change", At: &marked, Author: "x", Status: AnnotationActive,
+			EventIDs: []string{slackID("C0CHECKOUT", "2025-11-20T03:21:00Z")}},
+		{ID: "d", Marker: MarkerKeyMoment, Title: "dismissed", At: &marked, Author: SuggestedAuthor, Suggested: true, SuggestedKey: "x:1",
+			Status: AnnotationDismissed, EventIDs: []string{slackID("C0CHECKOUT", "2025-11-20T03:21:00Z")}},
+	}
+	p := packetOf(in, anns)
+	var got []string
+	for i, m := range p.KeyMoments {
+		got = append(got, m.Moment)
+		if i > 0 && m.At.Before(p.KeyMoments[i-1].At) {
+			t.Errorf("moment %s is out of order", m.Moment)
+		}
+		if !strings.HasPrefix(m.TimelineURL, "https://gw.example/v1/incidents/X/timeline?since=") {
+			t.Errorf("moment %s links to %q", m.Moment, m.TimelineURL)
+		}
+	}
+	want := []string{"deploy", "last_deploy_before_first_alert", "first_alert", "triggered", "first_acknowledgement", "diagnosis", "rollback", "resolved"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("moments %v, want %v (the escalation hidden, the diagnosis marked, the dismissed one left out)", got, want)
+	}
+}

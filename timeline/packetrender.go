@@ -137,6 +137,16 @@ func plural(n int, word string) string {
 	return fmt.Sprintf("%d %ss", n, word)
 }
 
+// scope says how many took part and how much shipped.
+func (f PacketFacts) scope() string {
+	others := fmt.Sprintf("%d other people", f.OthersActive)
+	if f.OthersActive == 1 {
+		others = "1 other person"
+	}
+	return fmt.Sprintf("%s; %s active in the window without responding; %s", plural(f.Responders, "responder"), others,
+		plural(f.ProductionDeploys, "production deploy"))
+}
+
 // notListed says what the changes leave out.
 func (c PacketChanges) notListed() string {
 	s := "Not listed: " + plural(c.NotListed.NonProductionDeploys, "non-production deploy")
@@ -246,8 +256,7 @@ func (p Packet) Markdown() string {
 		when += " · still open"
 	}
 	line("- %s", when)
-	line("- **Scope:** %d responders, %d others active in the window without responding, %d production deploys.",
-		f.Responders, f.OthersActive, f.ProductionDeploys)
+	line("- **Scope:** %s.", f.scope())
 	line("")
 
 	line("## Phases")
@@ -466,6 +475,7 @@ var packetTemplate = template.Must(template.New("packet").Funcs(template.FuncMap
 		return humanDuration(p.Facts.ResolvedAt.Sub(p.Facts.StartedAt))
 	},
 	"notListed":       PacketChanges.notListed,
+	"scope":           PacketFacts.scope,
 	"changeName":      PacketChange.name,
 	"changeState":     PacketChange.state,
 	"changeShipped":   func(c PacketChange) string { return strings.Join(c.shipped(), "; ") },

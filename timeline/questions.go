@@ -765,12 +765,12 @@ func (qc *questionContext) offHours() []Question {
 					when += " " + in.LocalClass
 				}
 			}
-			own := "by their own clock"
+			where := fmt.Sprintf("by their own clock (%s, %s)", in.Zone, when)
 			if p.TimeZone == nil {
-				own = "in the company's time zone (their own is not known)"
+				where = fmt.Sprintf("in the company's time zone (%s, %s; their own is not known)", in.Zone, when)
 			}
-			q := fmt.Sprintf("%s was paged at %s %s (%s, %s). What did it take to start on the incident at that hour, "+
-				"and what support did they have while they worked on it?", p.Name, lt.Format("15:04"), own, in.Zone, when)
+			q := fmt.Sprintf("%s was paged at %s %s. What did it take to start on the incident at that hour, "+
+				"and what support did they have while they worked on it?", p.Name, lt.Format("15:04"), where)
 			out = append(out, question(PatternOffHours, timePtr(in.At), q, in.EventIDs[:1], in.EventIDs...))
 			break // the first such interruption per person
 		}
