@@ -114,15 +114,6 @@ func (q Question) Annotation(incidentID string) Annotation {
 	}
 }
 
-// QuestionAnnotations returns qs as suggested annotations of incidentID.
-func QuestionAnnotations(incidentID string, qs []Question) []Annotation {
-	out := make([]Annotation, 0, len(qs))
-	for _, q := range qs {
-		out = append(out, q.Annotation(incidentID))
-	}
-	return out
-}
-
 var patternTitles = map[string]string{
 	PatternAckedInChat:             "Acknowledged in chat, not in the pager",
 	PatternRepagedAfterMitigation:  "Alerted again after the mitigation",
@@ -184,10 +175,9 @@ type questionContext struct {
 	events []Event
 	byID   map[string]*Event
 	loc    *time.Location
-	// people maps "source\x00id" of every identity of a responder (or
-	// another active person) to them; ignored people are in neither.
+	// people maps "source\x00id" of every identity of a responder to
+	// them; ignored people and those who did not respond are absent.
 	people map[string]*Person
-	others map[string]string
 	// spanStart and spanEnd bound the incident (spanEnd nil while open);
 	// page is the page's time, zero without one.
 	spanStart time.Time
@@ -197,7 +187,7 @@ type questionContext struct {
 
 func newQuestionContext(rv Review, events []Event) *questionContext {
 	qc := &questionContext{rv: rv, events: events, byID: make(map[string]*Event, len(events)),
-		loc: time.UTC, people: map[string]*Person{}, others: map[string]string{}}
+		loc: time.UTC, people: map[string]*Person{}}
 	if l := loadLocation(rv.Summary.Context.Timezone); l != nil {
 		qc.loc = l
 	}
@@ -208,11 +198,6 @@ func newQuestionContext(rv Review, events []Event) *questionContext {
 		p := &rv.People.Responders[i]
 		for _, id := range p.Identities {
 			qc.people[id.Source+"\x00"+strings.ToLower(id.ID)] = p
-		}
-	}
-	for _, o := range rv.People.OthersActive {
-		for _, id := range o.Identities {
-			qc.others[id.Source+"\x00"+strings.ToLower(id.ID)] = o.Name
 		}
 	}
 	ph := rv.Summary.Phases
