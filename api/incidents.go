@@ -173,6 +173,11 @@ func (s *Server) getTimeline(w http.ResponseWriter, r *http.Request) (err error)
 	if version != "" {
 		etag = etagOf(version, "timeline", p.Format, r.URL.Query().Encode(), s.Review.Location)
 	}
+	if etag != "" && p.Format == formatMarkdown {
+		// The Markdown export opens with the review: its settings are part
+		// of the representation.
+		etag = etagOf(etag, reviewSettings(s.Review))
+	}
 	if etag != "" && notModified(w, r, etag) {
 		return nil
 	}
@@ -201,6 +206,7 @@ func (s *Server) getTimeline(w http.ResponseWriter, r *http.Request) (err error)
 		out.NextCursor = &c
 		events = events[:p.Limit]
 	}
+	out.Partial = out.NextCursor != nil || p.Cursor != ""
 	ids := make([]string, len(events))
 	for i, e := range events {
 		ids[i] = e.ID
@@ -348,6 +354,8 @@ func (s *Server) writeEncodedTimeline(w http.ResponseWriter, r *http.Request, en
 	buf.WriteString(`],"next_cursor":`)
 	tail, _ := json.Marshal(next)
 	buf.Write(tail)
+	buf.WriteString(`,"partial":`)
+	buf.WriteString(strconv.FormatBool(next != nil || p.Cursor != ""))
 	buf.WriteString("}\n")
 	h := w.Header()
 	h.Set("Content-Type", "application/json; charset=utf-8")

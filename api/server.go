@@ -93,6 +93,10 @@ type Server struct {
 	// which timeline rows and the feed carry; without it those endpoints
 	// answer 503 and timelines carry none.
 	Annotations timeline.AnnotationStore
+	// PublicURL is the address clients reach the server at (scheme, host,
+	// optional path prefix), which the review packet's links start with;
+	// empty means the scheme and host of each request.
+	PublicURL string
 
 	tokens []tokenEntry
 	// streams counts the event streams being served, perToken by token
@@ -156,6 +160,7 @@ func (s *Server) Handler() http.Handler {
 	route("GET /v1/feed", ScopeRead, s.getFeed)
 	route("POST /v1/incidents/{id}/collect", ScopeWrite, s.collect)
 	s.routeAnnotations(route)
+	s.routePacket(route)
 	s.routeReceivers(handle)
 	route("GET /openapi.json", "", s.getOpenAPI)
 	if s.Metrics != nil {

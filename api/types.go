@@ -163,6 +163,9 @@ type TimelineJSON struct {
 	IncidentID string      `json:"incident_id"`
 	Events     []EventJSON `json:"events"`
 	NextCursor *string     `json:"next_cursor"`
+	// Partial is true when the page is not the whole (filtered) timeline:
+	// a next page exists, or the page was asked for with a cursor.
+	Partial bool `json:"partial"`
 }
 
 // FeedJSON is GET /v1/feed without Accept: text/event-stream. The feed

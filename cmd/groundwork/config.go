@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+	"net/url"
 	"os"
 	"reflect"
 	"regexp"
@@ -162,6 +163,10 @@ type APIConfig struct {
 	// request gets 503 instead of hanging on a database that does not
 	// answer.
 	ReadTimeout Duration `yaml:"read_timeout"`
+	// PublicURL is the address clients reach the API at (behind a proxy,
+	// say), which the review packet's links start with; empty means each
+	// request's scheme and host.
+	PublicURL string `yaml:"public_url"`
 }
 
 // FeedConfig bounds the event streams of GET /v1/feed (api.StreamLimits).
@@ -180,6 +185,17 @@ func (a APIConfig) validate() error {
 	}
 	if a.ReadTimeout.Duration <= 0 {
 		return errors.New("api.read_timeout: must be more than 0")
+	}
+	if a.PublicURL != "" {
+		u, err := url.Parse(a.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+			// What is echoed never carries a password.
+			shown := "a value that does not parse"
+			if err == nil {
+				shown = fmt.Sprintf("%q", u.Redacted())
+			}
+			return fmt.Errorf("api.public_url: want an http(s) address such as https://groundwork.example.com, without query, fragment or credentials, got %s", shown)
+		}
 	}
 	return nil
 }

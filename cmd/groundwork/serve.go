@@ -106,6 +106,7 @@ func newApp(ctx context.Context, cfg Config, log *zap.Logger, obs collectors.Obs
 		Metrics:   a.metrics,
 		Summaries: a.store, Versions: a.store, Review: review,
 		ReadTimeout: cfg.API.ReadTimeout.Duration,
+		PublicURL:   cfg.API.PublicURL,
 		Streams: api.StreamLimits{
 			MaxStreams: cfg.Feed.MaxStreams, MaxPerToken: cfg.Feed.MaxStreamsPerToken,
 			WriteTimeout: cfg.Feed.WriteTimeout.Duration, Buffer: int(cfg.Feed.StreamBuffer.N),
