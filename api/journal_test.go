@@ -202,7 +202,7 @@ func (sc journalScenario) run(t testing.TB, live bool) journalRun {
 					"v0="+mac(whSlackSecret, []byte("v0:"+ts+":"), body))
 			}
 			clock.Set(at)
-			mustDo(t, b.store.Heartbeat(ctx, timeline.SourceSlack, []string{jChannel}, at, 4*time.Minute))
+			mustDo(t, b.store.Heartbeat(ctx, "slack", []string{jChannel}, at, 4*time.Minute))
 		}
 	}
 
@@ -228,7 +228,7 @@ func (sc journalScenario) run(t testing.TB, live bool) journalRun {
 		history: served(fake, slackfake.MethodHistory), replies: served(fake, slackfake.MethodReplies),
 		refused: fake.Requests() - served(fake, "")}
 	for _, e := range b.timeline(t, "QJOURNAL1") {
-		if e.Source == timeline.SourceSlack {
+		if e.Source == "slack" {
 			out.events = append(out.events, e)
 		}
 	}
@@ -366,7 +366,7 @@ func TestLiveJournalThroughTheReceivers(t *testing.T) {
 	// Coverage: capture ran from t0-1h; then the store goes away and a
 	// delivery is refused.
 	for at := t0.Add(-time.Hour); !at.After(b.now); at = at.Add(30 * time.Second) {
-		mustDo(t, b.store.Heartbeat(ctx, timeline.SourceSlack, []string{jChannel}, at, 4*time.Minute))
+		mustDo(t, b.store.Heartbeat(ctx, "slack", []string{jChannel}, at, 4*time.Minute))
 	}
 	proxy := startProxy(t)
 	cfg, err := pgxpool.ParseConfig(b.schema.URL)
@@ -385,7 +385,7 @@ func TestLiveJournalThroughTheReceivers(t *testing.T) {
 	if code, ack := viaProxy.post(t, "/webhooks/slack", body, b.slackHeaders(body)...); code != http.StatusServiceUnavailable {
 		t.Fatalf("delivery with the store down: %d %v, want 503", code, ack)
 	}
-	spans, err := b.store.Covered(ctx, timeline.SourceSlack, jChannel, t0, b.now, b.now)
+	spans, err := b.store.Covered(ctx, "slack", jChannel, t0, b.now, b.now)
 	mustDo(t, err)
 	gaps := timeline.Gaps(t0, b.now, spans)
 	if len(gaps) != 1 || gaps[0].From.After(refusedAt) || gaps[0].To.Before(b.now) {

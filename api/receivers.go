@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
-	"slices"
 	"strings"
 	"time"
 
@@ -222,13 +221,5 @@ func refusal(err error) error {
 }
 
 // sourceNames lists every source the timeline filter accepts:
-// timeline.Sources and Server.Sources.
-func (s *Server) sourceNames() []string {
-	out := append([]string(nil), timeline.Sources...)
-	for _, v := range s.Sources {
-		if !slices.Contains(out, v) {
-			out = append(out, v)
-		}
-	}
-	return out
-}
+// Server.Sources.
+func (s *Server) sourceNames() []string { return s.Sources }

@@ -41,7 +41,7 @@ var ErrUnknown = errors.New("slack: user or bot not resolvable")
 
 // MessageID is the event id of a message: slack:message:{channel}:{ts}.
 func MessageID(channel, ts string) string {
-	return timeline.EventID(timeline.SourceSlack, "message", channel, ts)
+	return timeline.EventID(Name, "message", channel, ts)
 }
 
 // ParseTS turns a Slack timestamp ("1512085950.000216") into a UTC time,
@@ -212,7 +212,7 @@ func NormalizeMessage(ctx context.Context, channel, workspaceURL string, m slack
 
 	return timeline.MakeStorable(timeline.Event{
 		ID:         MessageID(channel, m.Timestamp),
-		Source:     timeline.SourceSlack,
+		Source:     Name,
 		Kind:       kind,
 		OccurredAt: at,
 		Actor:      actor,
@@ -242,7 +242,7 @@ func Deletion(channel, ts, threadTS string, deletedAt time.Time) (timeline.Event
 		deletedAt = at
 	}
 	return timeline.Event{
-		ID: MessageID(channel, ts), Source: timeline.SourceSlack, Kind: kind, OccurredAt: at,
+		ID: MessageID(channel, ts), Source: Name, Kind: kind, OccurredAt: at,
 		Details: map[string]any{"channel": channel}, Version: deletedAt.UTC(), Deleted: true,
 	}, nil
 }

@@ -17,7 +17,7 @@ import (
 func chatEvent(channel string, at time.Time, text string) timeline.Event {
 	ts := fmt.Sprintf("%d.%06d", at.Unix(), at.Nanosecond()/1000)
 	return timeline.Event{
-		ID: "slack:message:" + channel + ":" + ts, Source: timeline.SourceSlack, Kind: timeline.KindChatMessage,
+		ID: "slack:message:" + channel + ":" + ts, Source: "slack", Kind: timeline.KindChatMessage,
 		OccurredAt: at, Actor: &timeline.Actor{ID: "U0ANA", Name: "Ana"}, Title: "Ana: " + text, Text: text,
 		URL: "https://acme.slack.com/archives/" + channel + "/p" + ts, Details: map[string]any{"channel": channel, "ts": ts},
 	}
@@ -25,14 +25,14 @@ func chatEvent(channel string, at time.Time, text string) timeline.Event {
 
 func commitEvent(repo string, at time.Time, sha string) timeline.Event {
 	return timeline.Event{
-		ID: "github:commit:" + repo + ":" + sha, Source: timeline.SourceGitHub, Kind: timeline.KindChangeCommit,
+		ID: "github:commit:" + repo + ":" + sha, Source: "github", Kind: timeline.KindChangeCommit,
 		OccurredAt: at, Title: "commit " + sha, Details: map[string]any{"repo": repo, "sha": sha},
 	}
 }
 
 func slackEntry(e timeline.Event) timeline.JournalEntry {
 	ch, _ := e.Details["channel"].(string)
-	return timeline.JournalEntry{Source: timeline.SourceSlack, Scope: ch, Event: e}
+	return timeline.JournalEntry{Source: "slack", Scope: ch, Event: e}
 }
 
 func record(t *testing.T, d *postgres.Deliveries, dl timeline.Delivery) timeline.DeliveryResult {
@@ -78,7 +78,7 @@ func TestJournalJoinsIncidentWhenItAppears(t *testing.T) {
 	other := chatEvent("C0OTHER", t0.Add(6*time.Minute), "another channel")
 	push := commitEvent("Acme/API", t0.Add(-time.Hour), "abc123") // the repo's case differs from the incident's scope
 	for i, en := range []timeline.JournalEntry{slackEntry(early), slackEntry(in1), slackEntry(in2), slackEntry(other),
-		{Source: timeline.SourceGitHub, Scope: "Acme/API", Event: push}} {
+		{Source: "github", Scope: "Acme/API", Event: push}} {
 		res := record(t, d, timeline.Delivery{Receiver: en.Source, ID: fmt.Sprint("live-", i), Journal: []timeline.JournalEntry{en}})
 		if res.Events.Changed() != 0 {
 			t.Fatalf("delivery %d changed %d events with no incident to hold it", i, res.Events.Changed())
@@ -175,7 +175,7 @@ func TestJournalFansOutAndKeepsCollectedEvents(t *testing.T) {
 	if res.Events.Updated != 1 {
 		t.Fatalf("live edit: %+v, want one updated", res.Events)
 	}
-	j, err := st.JournalEvents(ctx, timeline.SourceSlack, "C0CHECKOUT", t0, t0.Add(time.Hour))
+	j, err := st.JournalEvents(ctx, "slack", "C0CHECKOUT", t0, t0.Add(time.Hour))
 	if err != nil || len(j) != 1 || j[0].Text != "first (edited)" {
 		t.Fatalf("journal after the edit: %+v (%v)", j, err)
 	}
@@ -203,17 +203,17 @@ func TestJournalFansOutAndKeepsCollectedEvents(t *testing.T) {
 		}
 	}
 
-	gone := timeline.JournalEntry{Source: timeline.SourceSlack, Scope: "C0CHECKOUT", Event: timeline.Event{ID: msg.ID}, Deleted: true}
+	gone := timeline.JournalEntry{Source: "slack", Scope: "C0CHECKOUT", Event: timeline.Event{ID: msg.ID}, Deleted: true}
 	record(t, d, timeline.Delivery{Receiver: "slack", ID: "ev4", Journal: []timeline.JournalEntry{gone}})
-	if j, err := st.JournalEvents(ctx, timeline.SourceSlack, "C0CHECKOUT", t0, t0.Add(time.Hour)); err != nil || len(j) != 1 || j[0].ID != later.ID {
+	if j, err := st.JournalEvents(ctx, "slack", "C0CHECKOUT", t0, t0.Add(time.Hour)); err != nil || len(j) != 1 || j[0].ID != later.ID {
 		t.Errorf("journal after the deletion: %v (%v), want only %s", eventIDs(j), err, later.ID)
 	}
 
 	// Bad entries are refused whole.
 	for _, bad := range []timeline.JournalEntry{
 		{Source: "pagerduty", Scope: "X", Event: msg},
-		{Source: timeline.SourceSlack, Scope: "", Event: msg},
-		{Source: timeline.SourceSlack, Scope: "C0CHECKOUT", Event: timeline.Event{ID: "slack:message:C0CHECKOUT:1", Kind: "chat.bogus", OccurredAt: t0}},
+		{Source: "slack", Scope: "", Event: msg},
+		{Source: "slack", Scope: "C0CHECKOUT", Event: timeline.Event{ID: "slack:message:C0CHECKOUT:1", Kind: "chat.bogus", OccurredAt: t0}},
 	} {
 		if _, err := d.RecordDelivery(ctx, timeline.Delivery{Receiver: "slack", ID: "bad", Journal: []timeline.JournalEntry{bad}}); err == nil {
 			t.Errorf("entry %+v accepted", bad)
@@ -285,7 +285,7 @@ func TestCoverageSpans(t *testing.T) {
 	const tol = 4 * time.Minute
 	beat := func(at time.Time, scopes ...string) {
 		t.Helper()
-		if err := st.Heartbeat(ctx, timeline.SourceSlack, scopes, at, tol); err != nil {
+		if err := st.Heartbeat(ctx, "slack", scopes, at, tol); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -300,40 +300,40 @@ func TestCoverageSpans(t *testing.T) {
 	day := []time.Time{t0.Add(-time.Hour), t0.Add(time.Hour)}
 	at := func(m time.Duration) time.Time { return t0.Add(m * time.Minute) }
 	if diff := cmp.Diff([]timeline.Span{{From: at(0), To: at(13)}, {From: at(23), To: at(24)}},
-		spans(t, st, timeline.SourceSlack, "C1", day[0], day[1], at(60))); diff != "" {
+		spans(t, st, "slack", "C1", day[0], day[1], at(60))); diff != "" {
 		t.Errorf("C1 spans, now long after the last heartbeat (-want +got):\n%s", diff)
 	}
 	// Two minutes after its last heartbeat the open span reaches now.
 	if diff := cmp.Diff([]timeline.Span{{From: at(0), To: at(13)}, {From: at(23), To: at(26)}},
-		spans(t, st, timeline.SourceSlack, "C1", day[0], day[1], at(26))); diff != "" {
+		spans(t, st, "slack", "C1", day[0], day[1], at(26))); diff != "" {
 		t.Errorf("C1 spans while alive (-want +got):\n%s", diff)
 	}
 	if diff := cmp.Diff([]timeline.Span{{From: at(0), To: at(13)}},
-		spans(t, st, timeline.SourceSlack, "C2", day[0], day[1], at(26))); diff != "" {
+		spans(t, st, "slack", "C2", day[0], day[1], at(26))); diff != "" {
 		t.Errorf("C2 spans (-want +got):\n%s", diff)
 	}
-	if sp := spans(t, st, timeline.SourceSlack, "C3", day[0], day[1], at(26)); len(sp) != 0 {
+	if sp := spans(t, st, "slack", "C3", day[0], day[1], at(26)); len(sp) != 0 {
 		t.Errorf("an unconfigured channel has coverage %v", sp)
 	}
-	if sp := spans(t, st, timeline.SourceGitHub, "C1", day[0], day[1], at(26)); len(sp) != 0 {
+	if sp := spans(t, st, "github", "C1", day[0], day[1], at(26)); len(sp) != 0 {
 		t.Errorf("another source's scope has coverage %v", sp)
 	}
 
 	// A refused delivery about 5m..6m cuts C2's span in two.
-	if err := st.BreakCoverage(ctx, timeline.SourceSlack, "C2", at(5), at(6)); err != nil {
+	if err := st.BreakCoverage(ctx, "slack", "C2", at(5), at(6)); err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff([]timeline.Span{{From: at(0), To: at(5)}, {From: at(6), To: at(13)}},
-		spans(t, st, timeline.SourceSlack, "C2", day[0], day[1], at(26))); diff != "" {
+		spans(t, st, "slack", "C2", day[0], day[1], at(26))); diff != "" {
 		t.Errorf("C2 after the break (-want +got):\n%s", diff)
 	}
 	// A refusal closes the open span: the next heartbeat starts afresh,
 	// however soon it comes.
-	if err := st.BreakCoverage(ctx, timeline.SourceSlack, "C1", at(24), at(24)); err != nil {
+	if err := st.BreakCoverage(ctx, "slack", "C1", at(24), at(24)); err != nil {
 		t.Fatal(err)
 	}
 	beat(at(24).Add(30*time.Second), "C1")
-	got := spans(t, st, timeline.SourceSlack, "C1", day[0], day[1], at(60))
+	got := spans(t, st, "slack", "C1", day[0], day[1], at(60))
 	if diff := cmp.Diff([]timeline.Span{{From: at(0), To: at(13)}, {From: at(23), To: at(24)}, {From: at(24).Add(30 * time.Second), To: at(24).Add(30 * time.Second)}}, got); diff != "" {
 		t.Errorf("C1 after a refusal and a heartbeat (-want +got):\n%s", diff)
 	}
@@ -351,10 +351,10 @@ func TestCoverageSpans(t *testing.T) {
 		t.Fatalf("pruned %d (%v), want 1", n, err)
 	}
 	if diff := cmp.Diff([]timeline.Span{{From: at(8), To: at(13)}},
-		spans(t, st, timeline.SourceSlack, "C2", day[0], day[1], at(26))); diff != "" {
+		spans(t, st, "slack", "C2", day[0], day[1], at(26))); diff != "" {
 		t.Errorf("C2 after pruning (-want +got):\n%s", diff)
 	}
-	if j, _ := st.JournalEvents(ctx, timeline.SourceSlack, "C2", day[0], day[1]); len(j) != 1 || j[0].Text != "kept" {
+	if j, _ := st.JournalEvents(ctx, "slack", "C2", day[0], day[1]); len(j) != 1 || j[0].Text != "kept" {
 		t.Errorf("journal after pruning: %+v", j)
 	}
 }
@@ -372,7 +372,7 @@ func TestHeartbeatsFromSeveralProcesses(t *testing.T) {
 			defer wg.Done()
 			for i := range 10 {
 				at := t0.Add(time.Duration(i)*30*time.Second + time.Duration(p)*time.Millisecond)
-				if err := d.Store.Heartbeat(ctx, timeline.SourceSlack, []string{"C1", "C2"}, at, 4*time.Minute); err != nil {
+				if err := d.Store.Heartbeat(ctx, "slack", []string{"C1", "C2"}, at, 4*time.Minute); err != nil {
 					t.Error(err)
 				}
 			}
