@@ -493,7 +493,7 @@ func (c *Collector) readUntil(ctx context.Context, w timeline.Window, ch string)
 	if end.Before(w.Start) {
 		return w.End, true
 	}
-	spans, err := c.coverage.Covered(ctx, Name, ch, w.Start, end, now)
+	spans, err := c.coverage.Covered(ctx, Name, collectors.PlaceChannel, ch, w.Start, end, now)
 	if err != nil {
 		c.log.Warn("live coverage unknown; reading the whole window", zap.String("channel", ch), zap.Error(err))
 		return w.End, true
