@@ -36,7 +36,7 @@ func benchTimeline(inc string, n int) []timeline.Event {
 		ts := fmt.Sprintf("%d.%06d", at.Unix(), i)
 		out[i] = timeline.Event{
 			ID: timeline.EventID("slack", "message", "C0CHECKOUT", ts), IncidentID: inc,
-			Source: timeline.SourceSlack, Kind: timeline.KindChatMessage, OccurredAt: at,
+			Source: "slack", Kind: timeline.KindChatMessage, OccurredAt: at,
 			Actor: &timeline.Actor{ID: "U0761F5NSP5", Name: "Ana Lima", Email: "ana@acme.test"},
 			Title: timeline.Truncate(sb.String(), 80), Text: sb.String(),
 			URL:     "https://acme.slack.com/archives/C0CHECKOUT/p" + strings.ReplaceAll(ts, ".", ""),

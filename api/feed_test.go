@@ -136,7 +136,7 @@ func waitUntil(t testing.TB, what string, cond func() bool) {
 
 func chatEvent(inc string, i int, text string) timeline.Event {
 	return timeline.Event{ID: fmt.Sprintf("slack:message:C0CHECKOUT:%d.%06d", t0.Unix()+int64(i), i), IncidentID: inc,
-		Source: timeline.SourceSlack, Kind: timeline.KindChatMessage, OccurredAt: t0.Add(time.Duration(i) * time.Second),
+		Source: "slack", Kind: timeline.KindChatMessage, OccurredAt: t0.Add(time.Duration(i) * time.Second),
 		Actor: &timeline.Actor{ID: "U1", Name: "Ana"}, Title: fmt.Sprintf("message %d", i), Text: text}
 }
 

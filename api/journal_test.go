@@ -176,7 +176,9 @@ func (sc journalScenario) run(t testing.TB, live bool) journalRun {
 	slackReceiver(b.server).Users = col.NewUserResolver()
 	slackReceiver(b.server).WorkspaceFunc = col.WorkspaceURL
 	if live {
-		b.server.Webhooks.JournalScopeFunc = func(source, scope string) bool { return source == "slack" && scope == jChannel }
+		b.server.Webhooks.JournalScopeFunc = func(source string, kind timeline.ScopeKind, scope string) bool {
+			return source == "slack" && kind == timeline.ScopeChannel && scope == jChannel
+		}
 		b.server.Webhooks.BreakCoverageFunc = b.store.BreakCoverage
 	}
 
@@ -202,7 +204,7 @@ func (sc journalScenario) run(t testing.TB, live bool) journalRun {
 					"v0="+mac(whSlackSecret, []byte("v0:"+ts+":"), body))
 			}
 			clock.Set(at)
-			mustDo(t, b.store.Heartbeat(ctx, timeline.SourceSlack, []string{jChannel}, at, 4*time.Minute))
+			mustDo(t, b.store.Heartbeat(ctx, "slack", timeline.ScopeChannel, []string{jChannel}, at, 4*time.Minute))
 		}
 	}
 
@@ -228,7 +230,7 @@ func (sc journalScenario) run(t testing.TB, live bool) journalRun {
 		history: served(fake, slackfake.MethodHistory), replies: served(fake, slackfake.MethodReplies),
 		refused: fake.Requests() - served(fake, "")}
 	for _, e := range b.timeline(t, "QJOURNAL1") {
-		if e.Source == timeline.SourceSlack {
+		if e.Source == "slack" {
 			out.events = append(out.events, e)
 		}
 	}
@@ -312,8 +314,9 @@ func TestLiveJournalThroughTheReceivers(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	b := setupWebhooks(t, func(s *api.Server) {
-		s.Webhooks.JournalScopeFunc = func(source, scope string) bool {
-			return (source == "slack" && scope == jChannel) || (source == "github" && scope == "acme/checkout-api")
+		s.Webhooks.JournalScopeFunc = func(source string, kind timeline.ScopeKind, scope string) bool {
+			return (source == "slack" && kind == timeline.ScopeChannel && scope == jChannel) ||
+				(source == "github" && kind == timeline.ScopeRepo && scope == "acme/checkout-api")
 		}
 	})
 	b.server.Webhooks.BreakCoverageFunc = b.store.BreakCoverage
@@ -366,7 +369,7 @@ func TestLiveJournalThroughTheReceivers(t *testing.T) {
 	// Coverage: capture ran from t0-1h; then the store goes away and a
 	// delivery is refused.
 	for at := t0.Add(-time.Hour); !at.After(b.now); at = at.Add(30 * time.Second) {
-		mustDo(t, b.store.Heartbeat(ctx, timeline.SourceSlack, []string{jChannel}, at, 4*time.Minute))
+		mustDo(t, b.store.Heartbeat(ctx, "slack", timeline.ScopeChannel, []string{jChannel}, at, 4*time.Minute))
 	}
 	proxy := startProxy(t)
 	cfg, err := pgxpool.ParseConfig(b.schema.URL)
@@ -385,7 +388,7 @@ func TestLiveJournalThroughTheReceivers(t *testing.T) {
 	if code, ack := viaProxy.post(t, "/webhooks/slack", body, b.slackHeaders(body)...); code != http.StatusServiceUnavailable {
 		t.Fatalf("delivery with the store down: %d %v, want 503", code, ack)
 	}
-	spans, err := b.store.Covered(ctx, timeline.SourceSlack, jChannel, t0, b.now, b.now)
+	spans, err := b.store.Covered(ctx, "slack", timeline.ScopeChannel, jChannel, t0, b.now, b.now)
 	mustDo(t, err)
 	gaps := timeline.Gaps(t0, b.now, spans)
 	if len(gaps) != 1 || gaps[0].From.After(refusedAt) || gaps[0].To.Before(b.now) {
@@ -399,7 +402,9 @@ func TestLiveJournalThroughTheReceivers(t *testing.T) {
 func TestJournaledDeletionLeavesTheIncident(t *testing.T) {
 	t.Parallel()
 	b := setupWebhooks(t, func(s *api.Server) {
-		s.Webhooks.JournalScopeFunc = func(source, scope string) bool { return source == "slack" && scope == jChannel }
+		s.Webhooks.JournalScopeFunc = func(source string, kind timeline.ScopeKind, scope string) bool {
+			return source == "slack" && kind == timeline.ScopeChannel && scope == jChannel
+		}
 	})
 	msg := func(at time.Time, text string) json.RawMessage {
 		return fmt.Appendf(nil, `{"type":"message","user":"U0ANA","text":%q,"ts":%q}`, text, slackfake.TimeTS(at))

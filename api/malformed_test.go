@@ -74,7 +74,7 @@ func setupBattery(t *testing.T) *batteryBundle {
 	server := &api.Server{
 		Store: st, Deliveries: newDeliveries(t, s.Pool), Summaries: st, Versions: st,
 		Cursors: timeline.CursorCodec{Key: key}, Metrics: api.NewMetrics(),
-		Review: timeline.DefaultReviewConfig(), MaxBody: batteryMaxBody,
+		Review: timeline.DefaultReviewConfig(), MaxBody: batteryMaxBody, Sources: testSources,
 		Tokens: []api.Token{
 			{Name: "facilitators", Token: readToken, Scopes: []string{"read"}},
 			{Name: "automation-writer", Token: writeToken, Scopes: []string{"write"}},
@@ -99,8 +99,8 @@ func setupBattery(t *testing.T) *batteryBundle {
 
 	ctx := context.Background()
 	for _, inc := range []timeline.Incident{
-		{ID: "PCHECKOUT", Title: "Checkout errors", Source: timeline.SourcePagerDuty, StartedAt: t0},
-		{ID: "POTHER", Title: "Search slow", Source: timeline.SourcePagerDuty, StartedAt: t0.Add(time.Hour)},
+		{ID: "PCHECKOUT", Title: "Checkout errors", Source: "pagerduty", StartedAt: t0},
+		{ID: "POTHER", Title: "Search slow", Source: "pagerduty", StartedAt: t0.Add(time.Hour)},
 	} {
 		inc.WindowStart, inc.WindowEnd = inc.StartedAt.Add(-2*time.Hour), inc.StartedAt.Add(2*time.Hour)
 		if err := st.UpsertIncident(ctx, inc); err != nil {
@@ -110,7 +110,7 @@ func setupBattery(t *testing.T) *batteryBundle {
 	var evs []timeline.Event
 	for i := 0; i < 6; i++ {
 		evs = append(evs, timeline.Event{ID: fmt.Sprintf("slack:message:C0CHECKOUT:%d.%06d", t0.Unix()+int64(i), i), IncidentID: "PCHECKOUT",
-			Source: timeline.SourceSlack, Kind: timeline.KindChatMessage, OccurredAt: t0.Add(time.Duration(i) * time.Second),
+			Source: "slack", Kind: timeline.KindChatMessage, OccurredAt: t0.Add(time.Duration(i) * time.Second),
 			Actor: &timeline.Actor{ID: "U1", Name: "Ana"}, Title: fmt.Sprintf("message %d", i), Text: "checkout is down"})
 	}
 	if _, err := st.UpsertEvents(ctx, evs); err != nil {

@@ -23,7 +23,7 @@ import (
 func questionsIncident(t *testing.T, b *reviewBundle) {
 	t.Helper()
 	resolved := t0.Add(time.Hour)
-	b.incident(t, timeline.Incident{ID: "PQUEST", Title: "Checkout errors", Source: timeline.SourcePagerDuty, StartedAt: t0,
+	b.incident(t, timeline.Incident{ID: "PQUEST", Title: "Checkout errors", Source: "pagerduty", StartedAt: t0,
 		ResolvedAt: &resolved, Channels: []string{"C1"}, URL: "https://acme.pagerduty.com/incidents/PQUEST"})
 	pager := &timeline.Actor{ID: "PSVC", Name: "Checkout", Bot: true}
 	ev := func(id, kind string, at time.Duration, actor *timeline.Actor, title string, details map[string]any) timeline.Event {
@@ -259,7 +259,7 @@ func TestQuestionsAreSuggestedAnnotations(t *testing.T) {
 		t.Errorf("include_dismissed: dismissed shown %v, left out %d; want it flagged and the deleted one left out", shown, all.LeftOut)
 	}
 	// A new event (a new version, a new review) brings neither back.
-	b.events(t, timeline.Event{ID: "slack:message:C1:7", IncidentID: "PQUEST", Source: timeline.SourceSlack, Kind: timeline.KindChatMessage,
+	b.events(t, timeline.Event{ID: "slack:message:C1:7", IncidentID: "PQUEST", Source: "slack", Kind: timeline.KindChatMessage,
 		OccurredAt: t0.Add(55 * time.Minute), Actor: &timeline.Actor{ID: "U0QUINN", Name: "Quinn", Email: "quinn@x.io"}, Title: "writing it up",
 		Details: map[string]any{"channel": "C1"}})
 	if later := getJSON[api.QuestionsJSON](t, b, qpath); later.LeftOut != 2 || len(later.Questions) != len(after.Questions) {
@@ -536,7 +536,7 @@ func TestQuestionsAndPacketDerivedOncePerVersion(t *testing.T) {
 	if n := counting.reads.Load() - before; n != 0 {
 		t.Errorf("%d whole-timeline reads for %d answers of one version, want 0", n, 3*len(paths))
 	}
-	b.events(t, timeline.Event{ID: "slack:message:C1:9", IncidentID: "PQUEST", Source: timeline.SourceSlack, Kind: timeline.KindChatMessage,
+	b.events(t, timeline.Event{ID: "slack:message:C1:9", IncidentID: "PQUEST", Source: "slack", Kind: timeline.KindChatMessage,
 		OccurredAt: t0.Add(58 * time.Minute), Actor: &timeline.Actor{ID: "U0QUINN", Name: "Quinn"}, Title: "done", Details: map[string]any{"channel": "C1"}})
 	before = counting.reads.Load()
 	for _, p := range paths {

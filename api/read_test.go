@@ -38,7 +38,7 @@ func setupRead(t *testing.T) readBundle {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer((&api.Server{
-		Store: st, Cursors: timeline.CursorCodec{Key: key},
+		Store: st, Cursors: timeline.CursorCodec{Key: key}, Sources: testSources,
 		Tokens: []api.Token{
 			{Name: "facilitators", Token: readToken, Scopes: []string{"read"}},
 			{Name: "writer", Token: writeToken, Scopes: []string{"write"}},
@@ -57,9 +57,9 @@ func (b readBundle) seed(t *testing.T, id string, n int) {
 	}
 	var evs []timeline.Event
 	for i := 0; i < n; i++ {
-		kind, src, typ := timeline.KindChatMessage, timeline.SourceSlack, "message"
+		kind, src, typ := timeline.KindChatMessage, "slack", "message"
 		if i%3 == 0 {
-			kind, src, typ = timeline.KindPageNotified, timeline.SourcePagerDuty, "log_entry"
+			kind, src, typ = timeline.KindPageNotified, "pagerduty", "log_entry"
 		}
 		evs = append(evs, timeline.Event{ID: timeline.EventID(src, typ, fmt.Sprintf("E%04d", i)), IncidentID: id, Source: src, Kind: kind,
 			OccurredAt: t0.Add(time.Duration(i/5) * time.Minute), Title: fmt.Sprintf("event %d", i)})

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
-	"slices"
 	"strings"
 	"time"
 
@@ -70,8 +69,8 @@ func (s *Server) deliver(ctx context.Context, receiver string, body []byte, d co
 	}
 	live, scope := timedLive(d)
 	if len(live) > 0 {
-		if source, place, ok := s.journaled(scope, live); ok {
-			return s.journalLive(ctx, out, source, place, scope.From, live)
+		if source, kind, place, ok := s.journaled(scope, live); ok {
+			return s.journalLive(ctx, out, source, kind, place, scope.From, live)
 		}
 		events, err := s.liveEvents(ctx, scope, live, out.Incidents, d.AcceptFunc)
 		if err != nil {
@@ -111,20 +110,26 @@ func timedLive(d collectors.Delivery) ([]timeline.Event, timeline.LiveScope) {
 }
 
 // journaled reports whether the live journal keeps events, which are of
-// scope's place (a repository or a channel): WebhookConfig.JournalScopeFunc
-// says so for their source (all of them of one) and the place.
-func (s *Server) journaled(scope timeline.LiveScope, events []timeline.Event) (source, place string, ok bool) {
-	place = collectors.FirstNonEmpty(scope.Repo, scope.Channel)
+// scope's place (a repository or a channel, the kind of place the
+// receiver's delivery names): WebhookConfig.JournalScopeFunc says so for
+// their source (all of them of one), the kind and the place.
+func (s *Server) journaled(scope timeline.LiveScope, events []timeline.Event) (source string, kind timeline.ScopeKind, place string, ok bool) {
+	switch {
+	case scope.Repo != "":
+		kind, place = timeline.ScopeRepo, scope.Repo
+	case scope.Channel != "":
+		kind, place = timeline.ScopeChannel, scope.Channel
+	}
 	if place == "" || s.Webhooks.JournalScopeFunc == nil {
-		return "", "", false
+		return "", "", "", false
 	}
 	source = events[0].Source
 	for _, e := range events {
 		if e.Source != source {
-			return "", "", false
+			return "", "", "", false
 		}
 	}
-	return source, place, s.Webhooks.JournalScopeFunc(source, place)
+	return source, kind, place, s.Webhooks.JournalScopeFunc(source, kind, place)
 }
 
 // liveEvents gives each live event to every incident of scope whose window
@@ -163,14 +168,15 @@ func (s *Server) liveEvents(ctx context.Context, scope timeline.LiveScope, live 
 }
 
 // journalLive records d with events, live events of source in a journaled
-// place, in the live journal; the store joins them to every incident
+// place of kind, in the live journal; the store joins them to every incident
 // covering them in the same transaction. A delivery that cannot be recorded
 // is refused (the sender retries) and breaks live coverage of the place
 // from its first event to now: the collections of incidents there read
 // that stretch upstream, in case the retries never get through.
-func (s *Server) journalLive(ctx context.Context, d timeline.Delivery, source, place string, from time.Time, events []timeline.Event) (WebhookAckJSON, error) {
+func (s *Server) journalLive(ctx context.Context, d timeline.Delivery, source string, kind timeline.ScopeKind, place string,
+	from time.Time, events []timeline.Event) (WebhookAckJSON, error) {
 	for _, e := range events {
-		d.Journal = append(d.Journal, timeline.JournalEntry{Source: source, Scope: place, Event: e, Deleted: e.Deleted})
+		d.Journal = append(d.Journal, timeline.JournalEntry{Source: source, ScopeKind: kind, Scope: place, Event: e, Deleted: e.Deleted})
 	}
 	ack, err := s.record(ctx, d)
 	if err != nil && s.Webhooks.BreakCoverageFunc != nil {
@@ -179,7 +185,7 @@ func (s *Server) journalLive(ctx context.Context, d timeline.Delivery, source, p
 		defer cancel()
 		// A second before the first event, so that the stretch is never
 		// empty.
-		if berr := s.Webhooks.BreakCoverageFunc(bctx, source, place, minTime(from, now).Add(-time.Second), now); berr != nil {
+		if berr := s.Webhooks.BreakCoverageFunc(bctx, source, kind, place, minTime(from, now).Add(-time.Second), now); berr != nil {
 			s.logger().Warn("recording a refused live delivery in the coverage", zap.String("receiver", d.Receiver),
 				zap.String("scope", place), zap.Error(berr))
 		}
@@ -222,13 +228,5 @@ func refusal(err error) error {
 }
 
 // sourceNames lists every source the timeline filter accepts:
-// timeline.Sources and Server.Sources.
-func (s *Server) sourceNames() []string {
-	out := append([]string(nil), timeline.Sources...)
-	for _, v := range s.Sources {
-		if !slices.Contains(out, v) {
-			out = append(out, v)
-		}
-	}
-	return out
-}
+// Server.Sources.
+func (s *Server) sourceNames() []string { return s.Sources }

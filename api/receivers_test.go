@@ -96,7 +96,7 @@ func TestPluginReceiverThroughTheGenericPath(t *testing.T) {
 	unconfigured := setupWebhooks(t, func(s *api.Server) { s.Receivers = []collectors.WebhookReceiver{beacon{}} })
 	for _, id := range []string{"INC-CHECKOUT", "INC-SEARCH"} {
 		svc := map[string]string{"INC-CHECKOUT": "PSVC001", "INC-SEARCH": "PSVC002"}[id]
-		if err := b.store.UpsertIncident(ctx, timeline.Incident{ID: id, ServiceID: svc, Source: timeline.SourceGeneric,
+		if err := b.store.UpsertIncident(ctx, timeline.Incident{ID: id, ServiceID: svc, Source: "generic",
 			StartedAt: t0, WindowStart: t0.Add(-2 * time.Hour), WindowEnd: t0.Add(time.Hour)}); err != nil {
 			t.Fatal(err)
 		}
@@ -170,13 +170,16 @@ func TestPluginReceiverThroughTheGenericPath(t *testing.T) {
 		t.Errorf("the declared incident's own signal: %d events, want 1", len(evs))
 	}
 
-	// The timeline's source filter knows the plug-in source.
+	// The timeline's source filter knows the sources it is given
+	// (Server.Sources), and only those: api has no list of its own.
 	resp := b.get(t, "/v1/incidents/INC-CHECKOUT/timeline?source=beacon")
 	if resp != 200 {
 		t.Errorf("?source=beacon: %d, want 200", resp)
 	}
-	if resp := b.get(t, "/v1/incidents/INC-CHECKOUT/timeline?source=nope"); resp != 400 {
-		t.Errorf("?source=nope: %d, want 400", resp)
+	for _, other := range []string{"nope", "slack"} {
+		if resp := b.get(t, "/v1/incidents/INC-CHECKOUT/timeline?source="+other); resp != 400 {
+			t.Errorf("?source=%s: %d, want 400 (not a source of this server)", other, resp)
+		}
 	}
 }
 

@@ -67,7 +67,7 @@ func setupReviewOn(t testing.TB, s *pgtest.Schema, configure ...func(*api.Server
 			{Name: "facilitators", Token: readToken, Scopes: []string{"read"}},
 			{Name: "writer", Token: writeToken, Scopes: []string{"write"}},
 		},
-		Summaries: st, Versions: st, Review: review, Feed: b.feed, Annotations: st,
+		Summaries: st, Versions: st, Review: review, Feed: b.feed, Annotations: st, Sources: testSources,
 		HeartbeatInterval: 50 * time.Millisecond,
 		Metrics:           api.NewMetrics(),
 		NowFunc:           func() time.Time { return b.now },
@@ -141,35 +141,35 @@ func (b *reviewBundle) fetch(t testing.TB, path string, headers ...string) (int,
 func checkoutIncident(t testing.TB, b *reviewBundle) timeline.Incident {
 	t.Helper()
 	resolved := t0.Add(75 * time.Minute)
-	inc := timeline.Incident{ID: "PCHECKOUT", Title: "Checkout 5xx | payments", Source: timeline.SourcePagerDuty,
+	inc := timeline.Incident{ID: "PCHECKOUT", Title: "Checkout 5xx | payments", Source: "pagerduty",
 		StartedAt: t0, ResolvedAt: &resolved, URL: "https://acme.pagerduty.com/incidents/PCHECKOUT"}
 	b.incident(t, inc)
-	b.incident(t, timeline.Incident{ID: "PSEARCH", Title: "Search slow", Source: timeline.SourcePagerDuty, StartedAt: t0.Add(30 * time.Minute)})
+	b.incident(t, timeline.Incident{ID: "PSEARCH", Title: "Search slow", Source: "pagerduty", StartedAt: t0.Add(30 * time.Minute)})
 	earlier := t0.Add(-72 * time.Hour)
 	earlierEnd := earlier.Add(time.Hour)
-	b.incident(t, timeline.Incident{ID: "PEARLIER", Title: "Earlier", Source: timeline.SourcePagerDuty, StartedAt: earlier, ResolvedAt: &earlierEnd})
+	b.incident(t, timeline.Incident{ID: "PEARLIER", Title: "Earlier", Source: "pagerduty", StartedAt: earlier, ResolvedAt: &earlierEnd})
 	alice := &timeline.Actor{ID: "PALICE", Name: "Alice Okafor", Email: "alice@acme.test"}
 	user := map[string]any{"id": "PALICE", "name": "Alice Okafor", "email": "alice@acme.test"}
 	pd := func(id, kind string, at time.Time, actor *timeline.Actor, details map[string]any) timeline.Event {
-		return timeline.Event{ID: "pagerduty:log_entry:" + id, IncidentID: "PCHECKOUT", Source: timeline.SourcePagerDuty, Kind: kind,
+		return timeline.Event{ID: "pagerduty:log_entry:" + id, IncidentID: "PCHECKOUT", Source: "pagerduty", Kind: kind,
 			OccurredAt: at, Actor: actor, Title: kind, URL: "https://acme.pagerduty.com/incidents/PCHECKOUT/log_entries/" + id, Details: details}
 	}
 	b.events(t,
-		timeline.Event{ID: "github:deployment_status:acme/checkout-api:11", IncidentID: "PCHECKOUT", Source: timeline.SourceGitHub,
+		timeline.Event{ID: "github:deployment_status:acme/checkout-api:11", IncidentID: "PCHECKOUT", Source: "github",
 			Kind: timeline.KindDeploySucceeded, OccurredAt: t0.Add(-15 * time.Minute), Actor: &timeline.Actor{ID: "octocat", Name: "octocat"},
 			Title: "Deploy checkout-api to production: success", URL: "https://github.com/acme/checkout-api/deployments",
 			Details: map[string]any{"deployment_id": 7, "repo": "acme/checkout-api", "environment": "production", "sha": "7638417db6d59f3c431d3e1f261cc637155684cd"}},
-		timeline.Event{ID: "pagerduty:alert:A1", IncidentID: "PCHECKOUT", Source: timeline.SourcePagerDuty, Kind: timeline.KindAlertTriggered,
+		timeline.Event{ID: "pagerduty:alert:A1", IncidentID: "PCHECKOUT", Source: "pagerduty", Kind: timeline.KindAlertTriggered,
 			OccurredAt: t0, Title: "5xx rate above 5%"},
 		pd("R1", timeline.KindPageTriggered, t0.Add(10*time.Second), nil, map[string]any{"agent_type": "service_reference"}),
 		pd("R2", timeline.KindPageNotified, t0.Add(20*time.Second), nil, map[string]any{"user": user}),
 		pd("R3", timeline.KindPageAcknowledged, t0.Add(4*time.Minute+10*time.Second), alice, map[string]any{"agent_type": "user_reference"}),
-		timeline.Event{ID: "slack:message:C0CHECKOUT:1763629500.000100", IncidentID: "PCHECKOUT", Source: timeline.SourceSlack,
+		timeline.Event{ID: "slack:message:C0CHECKOUT:1763629500.000100", IncidentID: "PCHECKOUT", Source: "slack",
 			Kind: timeline.KindChatMessage, OccurredAt: t0.Add(5 * time.Minute),
 			Actor: &timeline.Actor{ID: "U0761F5NSP5", Name: "alice", Email: "ALICE@acme.test"}, Title: "looking, rolling back",
 			Text: "looking, rolling back", URL: "https://acme.slack.com/archives/C0CHECKOUT/p1763629500000100"},
 		pd("R4", timeline.KindPageResolved, resolved, alice, map[string]any{"agent_type": "user_reference"}),
-		timeline.Event{ID: "pagerduty:log_entry:RX", IncidentID: "PEARLIER", Source: timeline.SourcePagerDuty, Kind: timeline.KindPageNotified,
+		timeline.Event{ID: "pagerduty:log_entry:RX", IncidentID: "PEARLIER", Source: "pagerduty", Kind: timeline.KindPageNotified,
 			OccurredAt: earlier.Add(time.Minute), Title: "Notified", Details: map[string]any{"user": user}},
 	)
 	got, err := b.store.Incident(context.Background(), inc.ID)
@@ -264,14 +264,14 @@ func TestIncidentWithoutSummariesHasNullSummary(t *testing.T) {
 func trickyEvents(inc string) []timeline.Event {
 	at := time.Date(2026, 3, 29, 0, 59, 59, 123456789, time.UTC) // one second before London's clocks go forward
 	return []timeline.Event{
-		{ID: "slack:message:C0CHECKOUT:1774745999.000100", IncidentID: inc, Source: timeline.SourceSlack, Kind: timeline.KindChatMessage,
+		{ID: "slack:message:C0CHECKOUT:1774745999.000100", IncidentID: inc, Source: "slack", Kind: timeline.KindChatMessage,
 			OccurredAt: at, Actor: &timeline.Actor{ID: "U1", Name: "José Müller"},
 			Title: `p99 "climbing", see | graph`, Text: "p99 \"climbing\", see | graph\nline two\r\nline three: 日本語 ✅ [link](x) <b>bold</b> & more",
 			URL: "https://acme.slack.com/archives/C0CHECKOUT/p1774745999000100"},
-		{ID: "slack:message:C0CHECKOUT:1774746000.000200", IncidentID: inc, Source: timeline.SourceSlack, Kind: timeline.KindChatMessage,
+		{ID: "slack:message:C0CHECKOUT:1774746000.000200", IncidentID: inc, Source: "slack", Kind: timeline.KindChatMessage,
 			OccurredAt: at.Add(time.Second), Actor: &timeline.Actor{ID: "U2", Name: "=HYPERLINK(\"http://evil\")"},
 			Title: "=SUM(A1:A9)", Text: "=SUM(A1:A9)", URL: "javascript:alert(1)"},
-		{ID: "github:commit:acme/checkout-api:7638417db6d59f3c431d3e1f261cc637155684cd", IncidentID: inc, Source: timeline.SourceGitHub,
+		{ID: "github:commit:acme/checkout-api:7638417db6d59f3c431d3e1f261cc637155684cd", IncidentID: inc, Source: "github",
 			Kind: timeline.KindChangeCommit, OccurredAt: at.Add(2 * time.Second), Title: "Fix (retry) budget",
 			URL:     "https://github.com/acme/checkout-api/commit/7638417 (x)",
 			Details: map[string]any{"sha": "7638417db6d59f3c431d3e1f261cc637155684cd", "repo": "acme/checkout-api"}},
@@ -395,9 +395,9 @@ func TestExportsStreamEveryPage(t *testing.T) {
 	b.incident(t, timeline.Incident{ID: "PBIG", StartedAt: t0})
 	var evs []timeline.Event
 	for i := 0; i < 2345; i++ {
-		src, kind := timeline.SourceSlack, timeline.KindChatMessage
+		src, kind := "slack", timeline.KindChatMessage
 		if i%5 == 0 {
-			src, kind = timeline.SourcePagerDuty, timeline.KindPageNotified
+			src, kind = "pagerduty", timeline.KindPageNotified
 		}
 		evs = append(evs, timeline.Event{ID: fmt.Sprintf("%s:x:%05d", src, i), IncidentID: "PBIG", Source: src, Kind: kind,
 			OccurredAt: t0.Add(time.Duration(i/4) * time.Second), Title: fmt.Sprintf("event %d", i)})
@@ -497,7 +497,7 @@ func TestConditionalGET(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.events(t, evs...)
-	st := timeline.SourceStatus{IncidentID: "PCHECKOUT", Source: timeline.SourceSlack, State: timeline.StateRunning}
+	st := timeline.SourceStatus{IncidentID: "PCHECKOUT", Source: "slack", State: timeline.StateRunning}
 	check("identical upsert", first, http.StatusNotModified)
 
 	// A new status changes every ETag.
@@ -520,13 +520,13 @@ func TestConditionalGET(t *testing.T) {
 	third := etags()
 
 	// Another incident's events leave this one's alone.
-	b.events(t, timeline.Event{ID: "pagerduty:alert:S1", IncidentID: "PSEARCH", Source: timeline.SourcePagerDuty,
+	b.events(t, timeline.Event{ID: "pagerduty:alert:S1", IncidentID: "PSEARCH", Source: "pagerduty",
 		Kind: timeline.KindAlertTriggered, OccurredAt: t0.Add(31 * time.Minute), Title: "search slow"})
 	check("another incident's event", third, http.StatusNotModified)
 
 	// The summary reads the overlapping incidents: a change to one of them
 	// changes the incident's ETag, not the timeline's.
-	b.incident(t, timeline.Incident{ID: "PSEARCH", Title: "Search slow (renamed)", Source: timeline.SourcePagerDuty, StartedAt: t0.Add(30 * time.Minute)})
+	b.incident(t, timeline.Incident{ID: "PSEARCH", Title: "Search slow (renamed)", Source: "pagerduty", StartedAt: t0.Add(30 * time.Minute)})
 	status, _, _ := b.fetch(t, "/v1/incidents/PCHECKOUT", "If-None-Match", third["/v1/incidents/PCHECKOUT"])
 	if status != http.StatusOK {
 		t.Errorf("after an overlapping incident changed, the incident answered %d, want 200", status)

@@ -87,7 +87,7 @@ type Server struct {
 	// anything.
 	Receivers []collectors.WebhookReceiver
 	// Sources names the sources whose events the timeline's source filter
-	// accepts beside timeline.Sources.
+	// accepts: every source cmd lists. A filter naming another is refused.
 	Sources []string
 	// Annotations stores the markers and notes of /v1/incidents/{id}/annotations,
 	// which timeline rows and the feed carry; without it those endpoints

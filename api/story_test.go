@@ -86,7 +86,7 @@ func storyBundle(t *testing.T) (*reviewBundle, *markedStore, []timeline.Event) {
 	events := loadStoryFixture(t)
 	started := time.Date(2026, 3, 10, 9, 58, 0, 0, time.UTC)
 	resolved := started.Add(82 * time.Minute)
-	b.incident(t, timeline.Incident{ID: storyIncident, Title: "Checkout API 5xx rate above 5%", Source: timeline.SourcePagerDuty,
+	b.incident(t, timeline.Incident{ID: storyIncident, Title: "Checkout API 5xx rate above 5%", Source: "pagerduty",
 		StartedAt: started, ResolvedAt: &resolved, WindowStart: started.Add(-2 * time.Hour), WindowEnd: resolved.Add(30 * time.Minute),
 		URL: "https://acme.pagerduty.com/incidents/" + storyIncident})
 	b.events(t, events...)

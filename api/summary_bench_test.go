@@ -26,11 +26,11 @@ func BenchmarkSummary10k(b *testing.B) {
 		WindowStart: t0.Add(-2 * time.Hour), WindowEnd: resolved.Add(30 * time.Minute)})
 	evs := benchTimeline("PBENCH", 10_000-3)
 	evs = append(evs,
-		timeline.Event{ID: "pagerduty:log_entry:RTRIG", IncidentID: "PBENCH", Source: timeline.SourcePagerDuty, Kind: timeline.KindPageTriggered,
+		timeline.Event{ID: "pagerduty:log_entry:RTRIG", IncidentID: "PBENCH", Source: "pagerduty", Kind: timeline.KindPageTriggered,
 			OccurredAt: t0, Title: "Triggered", Actor: &timeline.Actor{ID: "PSVC", Name: "checkout", Bot: true}},
-		timeline.Event{ID: "pagerduty:log_entry:RNOT", IncidentID: "PBENCH", Source: timeline.SourcePagerDuty, Kind: timeline.KindPageNotified,
+		timeline.Event{ID: "pagerduty:log_entry:RNOT", IncidentID: "PBENCH", Source: "pagerduty", Kind: timeline.KindPageNotified,
 			OccurredAt: t0.Add(2 * time.Second), Title: "Notified", Details: map[string]any{"user": map[string]any{"id": "PANA", "name": "Ana Lima", "email": "ana@acme.test"}, "notification_type": "push"}},
-		timeline.Event{ID: "pagerduty:log_entry:RRES", IncidentID: "PBENCH", Source: timeline.SourcePagerDuty, Kind: timeline.KindPageResolved,
+		timeline.Event{ID: "pagerduty:log_entry:RRES", IncidentID: "PBENCH", Source: "pagerduty", Kind: timeline.KindPageResolved,
 			OccurredAt: resolved, Title: "Resolved", Actor: &timeline.Actor{ID: "PANA", Name: "Ana Lima"}})
 	rb.events(b, evs...)
 	client := rb.srv.Client()

@@ -31,18 +31,20 @@ type WebhookConfig struct {
 	// that cannot be recorded in time is answered 503, so it is retried.
 	Timeout time.Duration
 	// JournalScopeFunc reports whether live events of source (their
-	// Event.Source) in scope (a repository or a channel id) are kept in
-	// the live journal: cmd keeps those of every scope named in services
-	// or default, of the sources that capture live. They are kept whether
-	// or not an incident covers them yet, and join every incident covering
+	// Event.Source) in scope, a place of kind (the delivery's
+	// collectors.Delivery.Scope says which: a repository or a channel),
+	// are kept in the live journal: cmd keeps those of every place named
+	// in services or default, of the sources that capture live places of
+	// that kind (collectors.LiveCapture.Place). They are kept whether or
+	// not an incident covers them yet, and join every incident covering
 	// them in the same transaction. nil keeps no journal: live events are
 	// stored only for the incidents covering them.
-	JournalScopeFunc func(source, scope string) bool
+	JournalScopeFunc func(source string, kind timeline.ScopeKind, scope string) bool
 	// BreakCoverageFunc records that a live delivery of a journaled scope
 	// about [from, to] was refused, so that live coverage no longer vouches
 	// for that stretch and collections read it upstream; nil records
 	// nothing. A failure to record is logged.
-	BreakCoverageFunc func(ctx context.Context, source, scope string, from, to time.Time) error
+	BreakCoverageFunc func(ctx context.Context, source string, kind timeline.ScopeKind, scope string, from, to time.Time) error
 }
 
 // liveClockSkew is how far past our now a live event's upstream time may be

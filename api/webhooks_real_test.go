@@ -89,7 +89,7 @@ func declareGeneric(t *testing.T, b *whBundle, id string, repos []string, starte
 	t.Helper()
 	start, end := timeline.WindowFor(started, &resolved, 2*time.Hour, 30*time.Minute, resolved)
 	_, err := b.deliveries.RecordDelivery(context.Background(), timeline.Delivery{Receiver: "setup", Incidents: []timeline.Incident{{
-		ID: id, Source: timeline.SourceGeneric, StartedAt: started, ResolvedAt: &resolved, StatusAt: resolved,
+		ID: id, Source: "generic", StartedAt: started, ResolvedAt: &resolved, StatusAt: resolved,
 		WindowStart: start, WindowEnd: end, Repos: repos}}})
 	if err != nil {
 		t.Fatal(err)

@@ -63,7 +63,7 @@ func (b *whBundle) declareSlackIncident(t *testing.T, id string, start time.Time
 		end = resolved.Add(30 * time.Minute)
 	}
 	_, err := b.deliveries.RecordDelivery(context.Background(), timeline.Delivery{Receiver: "test", Incidents: []timeline.Incident{{
-		ID: id, Source: timeline.SourceGeneric, StartedAt: start, ResolvedAt: resolved,
+		ID: id, Source: "generic", StartedAt: start, ResolvedAt: resolved,
 		WindowStart: start.Add(-2 * time.Hour), WindowEnd: end, Channels: channels}}})
 	if err != nil {
 		t.Fatal(err)
@@ -313,7 +313,7 @@ func TestSlackRealPayloads(t *testing.T) {
 			switch {
 			case got == nil:
 				t.Errorf("%s: %s is not on %s's timeline", o.file, s.ID, s.Incident)
-			case got.Kind != s.Kind || got.Actor == nil || *got.Actor != s.Actor || got.Text != s.Text || got.Source != timeline.SourceSlack:
+			case got.Kind != s.Kind || got.Actor == nil || *got.Actor != s.Actor || got.Text != s.Text || got.Source != "slack":
 				t.Errorf("%s: stored %s %s actor %+v text %q, want %s %+v %q", o.file, got.Source, got.Kind, got.Actor, got.Text, s.Kind, s.Actor, s.Text)
 			default:
 				for k, v := range s.Details {

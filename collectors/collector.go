@@ -38,9 +38,10 @@ type IncidentDescriber interface {
 // upstream reads inside them (Slack; not GitHub, which never retries).
 // timeline/postgres.Store implements it.
 type Coverage interface {
-	// Covered returns the spans of source in scope that overlap [from, to]
-	// as of now, in any order; an error means nothing is vouched for.
-	Covered(ctx context.Context, source, scope string, from, to, now time.Time) ([]timeline.Span, error)
+	// Covered returns the spans of source in scope, a place of kind, that
+	// overlap [from, to] as of now, in any order; an error means nothing is
+	// vouched for.
+	Covered(ctx context.Context, source string, kind timeline.ScopeKind, scope string, from, to, now time.Time) ([]timeline.Span, error)
 }
 
 // Skipper is implemented by a collector that can know only some incidents

@@ -23,6 +23,12 @@ type Planner struct {
 	NowFunc func() time.Time
 }
 
+// DeclaredSource is the Source of an incident that no source describes:
+// one that the generic incident hook declared (collectors/generic, whose
+// Name it is), or that a collect request declares by giving its start. The
+// planner asks no source about an incident it stored under this Source.
+const DeclaredSource = "generic"
+
 // ErrUnknownIncident: no source knows the incident and the request gave no
 // start time to build its window from.
 var ErrUnknownIncident = errors.New("unknown incident: no source knows it and no started_at was given")
@@ -88,7 +94,7 @@ func (p *Planner) find(ctx context.Context, req timeline.CollectRequest) (timeli
 		// is planned: it says nothing about the incident.
 		stored, serr = timeline.Incident{}, timeline.ErrNotFound
 	}
-	if serr == nil && stored.Source == timeline.SourceGeneric {
+	if serr == nil && stored.Source == DeclaredSource {
 		// Declared by the generic hook: no source knows more about it.
 		return stored, nil
 	}
@@ -114,7 +120,7 @@ func (p *Planner) find(ctx context.Context, req timeline.CollectRequest) (timeli
 	if serr == nil {
 		return stored, nil
 	}
-	return timeline.Incident{ID: req.IncidentID, Source: timeline.SourceGeneric}, nil
+	return timeline.Incident{ID: req.IncidentID, Source: DeclaredSource}, nil
 }
 
 // union returns a followed by the elements of b not in a.

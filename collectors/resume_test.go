@@ -142,7 +142,7 @@ func (w *slackWorld) served(method string) int {
 func newResumeStore(t *testing.T, win timeline.Window) *postgres.Store {
 	t.Helper()
 	st := postgres.New(pgtest.New(t).Pool)
-	if err := st.UpsertIncident(context.Background(), timeline.Incident{ID: win.IncidentID, Source: timeline.SourceGeneric,
+	if err := st.UpsertIncident(context.Background(), timeline.Incident{ID: win.IncidentID, Source: "generic",
 		StartedAt: win.Start, WindowStart: win.Start, WindowEnd: win.End, Channels: win.Channels}); err != nil {
 		t.Fatal(err)
 	}
@@ -228,7 +228,7 @@ func TestSlackCollectionResumesWhereItWasCut(t *testing.T) {
 	}
 	// The collection is over: its progress is gone, so the next one
 	// reads everything again.
-	if cps, err := st.Checkpoints(ctx, w.win.IncidentID, timeline.SourceSlack); err != nil || len(cps) != 0 {
+	if cps, err := st.Checkpoints(ctx, w.win.IncidentID, "slack"); err != nil || len(cps) != 0 {
 		t.Errorf("checkpoints after the collection = %v, %v; want none", cps, err)
 	}
 }

@@ -116,7 +116,7 @@ func TestCollectAllSourcesTwice(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, e := range first {
-		if e.Source != timeline.SourcePagerDuty && !(timeline.Window{Start: inc.WindowStart, End: inc.WindowEnd}).Contains(e.OccurredAt) {
+		if e.Source != "pagerduty" && !(timeline.Window{Start: inc.WindowStart, End: inc.WindowEnd}).Contains(e.OccurredAt) {
 			t.Errorf("%s at %v is outside the window %v..%v", e.ID, e.OccurredAt, inc.WindowStart, inc.WindowEnd)
 		}
 	}
@@ -257,18 +257,18 @@ func TestUnstorableEventIsSkippedNotFatal(t *testing.T) {
 	st := postgres.New(pgtest.New(t).Pool)
 	ctx := context.Background()
 	at := time.Date(2025, 11, 20, 10, 0, 0, 0, time.UTC)
-	if err := st.UpsertIncident(ctx, timeline.Incident{ID: "INC1", Source: timeline.SourceGeneric, StartedAt: at,
+	if err := st.UpsertIncident(ctx, timeline.Incident{ID: "INC1", Source: "generic", StartedAt: at,
 		WindowStart: at, WindowEnd: at.Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
 	var events []timeline.Event
 	for i := range 5 {
-		events = append(events, timeline.Event{ID: fmt.Sprintf("slack:message:C1:%d", i), Source: timeline.SourceSlack,
+		events = append(events, timeline.Event{ID: fmt.Sprintf("slack:message:C1:%d", i), Source: "slack",
 			Kind: timeline.KindChatMessage, OccurredAt: at.Add(time.Duration(i) * time.Minute), Title: "ok"})
 	}
 	events[2].Details = map[string]any{"ratio": math.Inf(1)}
 	reg := &collectors.Registry{}
-	reg.Register(emitting{name: timeline.SourceSlack, events: events})
+	reg.Register(emitting{name: "slack", events: events})
 	r := &collectors.Runner{Registry: reg, Store: st, BatchSize: 2}
 	res := r.Run(ctx, timeline.Window{IncidentID: "INC1", Start: at, End: at.Add(time.Hour)})
 	if err := res.Err(); err != nil {
@@ -301,7 +301,7 @@ func TestSourcesWithNothingInScopeAreSkipped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if w.IncidentSource != timeline.SourcePagerDuty {
+	if w.IncidentSource != "pagerduty" {
 		t.Errorf("window source = %q, want pagerduty", w.IncidentSource)
 	}
 	res := b.runner.Run(ctx, w)
@@ -340,7 +340,7 @@ type cutShort struct {
 	emitted chan struct{}
 }
 
-func (c *cutShort) Name() string { return timeline.SourceSlack }
+func (c *cutShort) Name() string { return "slack" }
 
 func (c *cutShort) Collect(ctx context.Context, w timeline.Window, emit func(timeline.Event) error) error {
 	for i := range c.n {
@@ -363,7 +363,7 @@ func TestCutShortRunStoresWhatItFetched(t *testing.T) {
 	st := postgres.New(pgtest.New(t).Pool)
 	start := time.Date(2025, 11, 20, 9, 0, 0, 0, time.UTC)
 	win := timeline.Window{IncidentID: "PCUT", Start: start, End: start.Add(time.Hour)}
-	if err := st.UpsertIncident(context.Background(), timeline.Incident{ID: "PCUT", Source: timeline.SourceGeneric,
+	if err := st.UpsertIncident(context.Background(), timeline.Incident{ID: "PCUT", Source: "generic",
 		StartedAt: start, WindowStart: win.Start, WindowEnd: win.End}); err != nil {
 		t.Fatal(err)
 	}
@@ -415,7 +415,7 @@ func TestRetryCollectsOnlyWhatIsLeft(t *testing.T) {
 	st := postgres.New(pgtest.New(t).Pool)
 	start := time.Date(2025, 11, 20, 9, 0, 0, 0, time.UTC)
 	win := timeline.Window{IncidentID: "PRETRY", Start: start, End: start.Add(time.Hour)}
-	if err := st.UpsertIncident(ctx, timeline.Incident{ID: "PRETRY", Source: timeline.SourceGeneric,
+	if err := st.UpsertIncident(ctx, timeline.Incident{ID: "PRETRY", Source: "generic",
 		StartedAt: start, WindowStart: win.Start, WindowEnd: win.End}); err != nil {
 		t.Fatal(err)
 	}

@@ -65,15 +65,17 @@ type LiveCapture struct {
 	ConfiguredFunc func(cfg Config) bool
 }
 
-// Place is a kind of place that live events happen in.
-type Place int
+// Place is a kind of place that live events happen in: the domain's
+// timeline.ScopeKind, which also says how places of the kind compare. The
+// live journal files a source's events under its LiveCapture.Place.
+type Place = timeline.ScopeKind
 
 // The kinds of place, as the scope of an incident names them.
 const (
 	// PlaceRepo is a repository, owner/name (services.<id>.github_repos).
-	PlaceRepo Place = iota + 1
+	PlaceRepo = timeline.ScopeRepo
 	// PlaceChannel is a chat channel id (services.<id>.slack_channels).
-	PlaceChannel
+	PlaceChannel = timeline.ScopeChannel
 )
 
 // Config is a source's configuration: a pointer to a struct with yaml tags.

@@ -13,7 +13,7 @@ import (
 // timeline: markers and notes on events, or on a moment. They are kept apart
 // from events and keyed by event id, which is stable by design, so a
 // re-collection never touches them. An annotation whose cited event leaves
-// the timeline (a deleted Slack message) is orphaned, never dropped: the
+// the timeline (a deleted chat message) is orphaned, never dropped: the
 // store reports the missing ids with it (Annotation.MissingEventIDs).
 
 // Markers: a fixed vocabulary, so that review tools can rely on it.

@@ -94,7 +94,8 @@ func (inc Incident) Covers(t, now time.Time) bool {
 // changes, written at once: the incidents it declares, the events it
 // captured live and the collections it queues.
 type Delivery struct {
-	// Receiver names the endpoint (pagerduty, github, slack, incident, api).
+	// Receiver names the endpoint: a webhook receiver's name, or api for
+	// the collect API.
 	Receiver string
 	// ID is the sender's delivery id. A delivery whose (Receiver, ID) was
 	// recorded before changes nothing. An empty ID is never deduplicated.
@@ -132,8 +133,8 @@ type DeliveryResult struct {
 }
 
 // LiveScope selects the incidents a live event may belong to: those whose
-// scope holds Repo (when set; compared case-insensitively, as GitHub
-// compares repository names) or Channel (when set), and whose window
+// scope holds Repo (when set; compared case-insensitively, as repository
+// names are, see ScopeRepo) or Channel (when set), and whose window
 // overlaps [From, To] (an open incident's window has no end here; callers
 // bound it with Incident.Covers). A scope that names neither must set
 // AnyPlace: every incident whose window overlaps, for sources whose events

@@ -12,17 +12,6 @@ import (
 	"time"
 )
 
-// Sources of events.
-const (
-	SourcePagerDuty = "pagerduty"
-	SourceGitHub    = "github"
-	SourceSlack     = "slack"
-	SourceGeneric   = "generic"
-)
-
-// Sources lists every source in a stable order.
-var Sources = []string{SourcePagerDuty, SourceGitHub, SourceSlack, SourceGeneric}
-
 // Kinds: a fixed vocabulary so that dashboards can rely on it (PRODUCT.md §3).
 const (
 	KindPageTriggered       = "page.triggered"
@@ -116,8 +105,9 @@ type Event struct {
 	Details    map[string]any
 	// Seq is the event's position in the feed; the store assigns it.
 	Seq int64
-	// Version is when the upstream last changed the object (Slack: the
-	// edit's ts, else the message's ts; a deletion: when it was deleted),
+	// Version is when the upstream last changed the object (a chat
+	// message: its last edit, else its own time; a deletion: when it was
+	// deleted),
 	// zero when the source keeps no such time. A stored event is never
 	// replaced by one with an older Version, so a late retry of an old
 	// version cannot undo an edit or a deletion. Stores keep microseconds.
@@ -137,8 +127,8 @@ type Event struct {
 }
 
 // EventID builds an event id from its source, upstream type and natural id
-// parts: EventID("github", "commit", "acme/api", sha) is
-// "github:commit:acme/api:<sha>".
+// parts: EventID("forge", "commit", "acme/api", sha) is
+// "forge:commit:acme/api:<sha>".
 func EventID(source, typ string, natural ...string) string {
 	return source + ":" + typ + ":" + strings.Join(natural, ":")
 }

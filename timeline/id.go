@@ -14,7 +14,7 @@ const IncidentIDRule = "an incident id is 1 to 128 characters of A-Z, a-z, 0-9, 
 
 // ValidateIncidentID reports whether id may name an incident: 1 to
 // MaxIncidentIDLen characters of A-Z, a-z, 0-9, '.', '_', ':' and '-', the
-// first not '.'. PagerDuty's ids (PT4KHLK, Q1CHK5XX), ULIDs, UUIDs and keys
+// first not '.'. pagers' ids (PT4KHLK, Q1CHK5XX), ULIDs, UUIDs and keys
 // such as INC-42 or ops:2026-11-20 all fit. What the rule keeps out could
 // change the meaning of a URL, a path or a log line that the id is put into:
 // '/', '.' and '..' segments, '%', '?', '#', quotes, spaces, control

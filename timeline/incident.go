@@ -10,14 +10,15 @@ type Incident struct {
 	Title     string
 	ServiceID string
 	Urgency   string
-	// Source is where the incident was declared: pagerduty or generic.
+	// Source is the source that declared the incident: a pager, or
+	// generic (the generic incident hook, a collect request).
 	Source    string
 	StartedAt time.Time
 	// ResolvedAt is nil while the incident is open (see Incident.Open).
 	ResolvedAt *time.Time
 	// StatusAt is when the upstream last opened, reopened or resolved the
-	// incident, as the delivery that said so reports it (PagerDuty's
-	// occurred_at; the generic hook's time of receipt). Deliveries may
+	// incident, as the delivery that said so reports it (a pager's
+	// time of the change; the generic hook's time of receipt). Deliveries may
 	// arrive out of order: one whose StatusAt is older than the stored one
 	// does not change whether the incident is open (see Merge). Zero when
 	// unknown.
@@ -25,8 +26,8 @@ type Incident struct {
 	// WindowStart and WindowEnd bound the collection (both included).
 	WindowStart time.Time
 	WindowEnd   time.Time
-	// Repos and Channels are the GitHub repositories and Slack channels in
-	// scope, recorded at the last collection request.
+	// Repos and Channels are the repositories (owner/name) and chat
+	// channels (ids) in scope, recorded at the last collection request.
 	Repos     []string
 	Channels  []string
 	URL       string
@@ -164,16 +165,16 @@ func (inc Incident) Refresh(later Incident) Incident {
 // Window is the slice of time and the places a collection looks at.
 type Window struct {
 	IncidentID string
-	// IncidentSource is where the incident was declared (Incident.Source:
-	// pagerduty or generic; empty when unknown). A collector that knows
+	// IncidentSource is where the incident was declared (Incident.Source;
+	// empty when unknown). A collector that knows
 	// only its own source's incidents skips the others (collectors.Skipper).
 	IncidentSource string
 	// Start and End are both included.
 	Start time.Time
 	End   time.Time
-	// Repos are GitHub "owner/name" repositories in scope.
+	// Repos are the "owner/name" repositories in scope.
 	Repos []string
-	// Channels are Slack channel ids in scope.
+	// Channels are the chat channel ids in scope.
 	Channels []string
 	// ServiceID is the incident's service, for sources whose scope is
 	// chosen by service (empty when the incident has none).
@@ -211,8 +212,9 @@ const (
 	StateSucceeded = "succeeded"
 	StateFailed    = "failed"
 	// StateSkipped: the source cannot know anything of the incident (a
-	// generic incident has no PagerDuty side; no repositories or channels
-	// are in scope), so it was not asked. SourceStatus.Reason says why.
+	// pager knows no incident another source declared; no repositories or
+	// channels are in scope), so it was not asked. SourceStatus.Reason
+	// says why.
 	StateSkipped = "skipped"
 )
 

@@ -10,7 +10,7 @@ import (
 // computes (2h before, 30m after, now for an open one).
 func lifecycleView(statusAt, now string, resolved string) Incident {
 	started := at("2026-11-20T10:00:00Z")
-	inc := Incident{ID: "Q1", Source: SourcePagerDuty, StartedAt: started, Repos: []string{"acme/api"}}
+	inc := Incident{ID: "Q1", Source: "pagerduty", StartedAt: started, Repos: []string{"acme/api"}}
 	var r *time.Time
 	if resolved != "" {
 		t := at(resolved)

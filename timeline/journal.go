@@ -12,10 +12,13 @@ import (
 // is created, or its window or scope grows, the journal's events inside its
 // window and scope join its timeline under the ids a collection gives them.
 type JournalEntry struct {
-	// Source is the event's source (slack, github).
+	// Source is the event's source.
 	Source string
-	// Scope is the channel id (Slack) or owner/name repository (GitHub) the
-	// event belongs to. Repositories are matched case-insensitively.
+	// ScopeKind is the kind of place Scope is: it says which part of an
+	// incident's scope the entry is matched against, and how.
+	ScopeKind ScopeKind
+	// Scope is the place the event belongs to: a channel id or an
+	// owner/name repository (see ScopeKind.Key).
 	Scope string
 	// Event is the normalised event; its IncidentID is ignored.
 	Event Event
@@ -24,15 +27,32 @@ type JournalEntry struct {
 	Deleted bool
 }
 
-// JournalScope returns the key the journal files scope under for source:
-// repositories in lower case (GitHub treats owner/name case-insensitively),
-// channel ids as they are.
-func JournalScope(source, scope string) string {
-	scope = strings.TrimSpace(scope)
-	if source == SourceGitHub {
-		return strings.ToLower(scope)
+// ScopeKind is a kind of place that live events happen in, as an
+// incident's scope names places (Incident.Channels, Incident.Repos). A
+// source that captures live events declares the kind of its places.
+type ScopeKind string
+
+// The kinds of place.
+const (
+	// ScopeChannel is a chat channel, by id (Incident.Channels). Ids
+	// compare exactly.
+	ScopeChannel ScopeKind = "channel"
+	// ScopeRepo is a repository, owner/name (Incident.Repos). Names compare
+	// case-insensitively.
+	ScopeRepo ScopeKind = "repo"
+)
+
+// Valid reports whether k is one of the kinds.
+func (k ScopeKind) Valid() bool { return k == ScopeChannel || k == ScopeRepo }
+
+// Key returns the key a place of kind k is filed and matched under: trimmed,
+// and for a repository in lower case; a channel id is kept as it is.
+func (k ScopeKind) Key(place string) string {
+	place = strings.TrimSpace(place)
+	if k == ScopeRepo {
+		return strings.ToLower(place)
 	}
-	return scope
+	return place
 }
 
 // Span is a stretch of time, both ends included.

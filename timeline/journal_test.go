@@ -34,11 +34,18 @@ func TestGaps(t *testing.T) {
 	}
 }
 
-func TestJournalScope(t *testing.T) {
-	if got := JournalScope(SourceGitHub, " Acme/Checkout-API "); got != "acme/checkout-api" {
-		t.Errorf("github scope = %q", got)
+// TestScopeKindKey: the kind of a place, not its source, says how it
+// compares: repositories case-insensitively, channel ids exactly.
+func TestScopeKindKey(t *testing.T) {
+	if got := ScopeRepo.Key(" Acme/Checkout-API "); got != "acme/checkout-api" {
+		t.Errorf("repo key = %q", got)
 	}
-	if got := JournalScope(SourceSlack, "C0CHECKOUT"); got != "C0CHECKOUT" {
-		t.Errorf("slack scope = %q", got)
+	if got := ScopeChannel.Key(" C0CHECKOUT "); got != "C0CHECKOUT" {
+		t.Errorf("channel key = %q", got)
+	}
+	for k, want := range map[ScopeKind]bool{ScopeRepo: true, ScopeChannel: true, "": false, "Repo": false, "slack": false} {
+		if k.Valid() != want {
+			t.Errorf("%q.Valid() = %v, want %v", k, !want, want)
+		}
 	}
 }

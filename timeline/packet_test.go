@@ -53,7 +53,7 @@ func hugeInput() SummaryInput {
 		)
 	}
 	for i := 0; i < 12; i++ {
-		o := incident(fmt.Sprintf("QO%02d", i), "Another thing", SourcePagerDuty, "2025-11-18T10:10:00Z", "2025-11-18T10:50:00Z")
+		o := incident(fmt.Sprintf("QO%02d", i), "Another thing", "pagerduty", "2025-11-18T10:10:00Z", "2025-11-18T10:50:00Z")
 		o.Channels = []string{"C1"}
 		in.Overlapping = append(in.Overlapping, o)
 	}

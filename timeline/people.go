@@ -27,7 +27,7 @@ const (
 )
 
 // interruptionWindow is how close notifications to one person must be to
-// count as one interruption, as PagerDuty counts them.
+// count as one interruption, as pagers count them.
 const interruptionWindow = 60 * time.Second
 
 // People is GET /v1/incidents/{id}/people: one entry per person who
@@ -694,8 +694,8 @@ type Notification struct {
 	Channel string
 }
 
-// CountInterruptions counts notifications as interruptions, as PagerDuty
-// counts them: push, SMS and phone (and unknown channels) to one person
+// CountInterruptions counts notifications as interruptions, as pagers
+// count them: push, SMS and phone (and unknown channels) to one person
 // within 60 s of the interruption's first are one; email is none.
 func CountInterruptions(ns []Notification) int {
 	ns = slices.Clone(ns)

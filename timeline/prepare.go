@@ -20,7 +20,7 @@ type SummaryStore interface {
 	// Overlapping returns the incidents other than incidentID whose span
 	// [StartedAt, ResolvedAt or now] overlaps [start, end].
 	Overlapping(ctx context.Context, incidentID string, start, end time.Time) ([]Incident, error)
-	// PriorPages counts, per PagerDuty user id (the "id" of the event's
+	// PriorPages counts, per paged user's id (the "id" of the event's
 	// "user" detail), the distinct page.notified events of incidents other
 	// than incidentID that occurred in [since, until). Users with none are
 	// absent; the map is never nil.

@@ -30,7 +30,7 @@ func questionsBase(extra ...Event) SummaryInput {
 		ev("pagerduty:log_entry:ACK", KindPageAcknowledged, "2025-11-18T10:07:00Z", pdUser("PQUINN", "Quinn Ray", "quinn@x.io")),
 		ev("pagerduty:log_entry:RES", KindPageResolved, "2025-11-18T11:00:00Z", pdUser("PQUINN", "Quinn Ray", "quinn@x.io")),
 	}
-	inc := incident("QINC", "Checkout errors", SourcePagerDuty, "2025-11-18T10:00:00Z", "2025-11-18T11:00:00Z")
+	inc := incident("QINC", "Checkout errors", "pagerduty", "2025-11-18T10:00:00Z", "2025-11-18T11:00:00Z")
 	inc.Channels = []string{"C1"}
 	return SummaryInput{Incident: inc, Events: withIncident(inc.ID, append(events, extra...)...),
 		Config: ReviewConfig{Location: zone("Europe/London")}, Now: at("2025-11-19T00:00:00Z")}
@@ -163,7 +163,7 @@ func TestQuestionDetectors(t *testing.T) {
 		{name: "another incident in the channel", pattern: PatternOverlappingIncident, want: 1,
 			in: func() SummaryInput {
 				in := questionsBase(chat("C1", "2025-11-18T10:20:00Z", "U0QUINN", "Quinn", "quinn@x.io", "that alert is the other incident"))
-				o := incident("QOTHER", "Payments latency", SourcePagerDuty, "2025-11-18T10:15:00Z", "2025-11-18T10:45:00Z")
+				o := incident("QOTHER", "Payments latency", "pagerduty", "2025-11-18T10:15:00Z", "2025-11-18T10:45:00Z")
 				o.Channels = []string{"C1"}
 				in.Overlapping = []Incident{o}
 				return in
@@ -172,7 +172,7 @@ func TestQuestionDetectors(t *testing.T) {
 		{name: "another incident elsewhere", pattern: PatternOverlappingIncident, want: 0,
 			in: func() SummaryInput {
 				in := questionsBase()
-				o := incident("QOTHER", "Payments latency", SourcePagerDuty, "2025-11-18T10:15:00Z", "2025-11-18T10:45:00Z")
+				o := incident("QOTHER", "Payments latency", "pagerduty", "2025-11-18T10:15:00Z", "2025-11-18T10:45:00Z")
 				o.Channels = []string{"C9"}
 				in.Overlapping = []Incident{o}
 				return in

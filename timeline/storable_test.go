@@ -48,7 +48,7 @@ func TestMakeStorable(t *testing.T) {
 	}
 	actor := &Actor{ID: "U1", Name: "Al\x00ice", Email: "a\xff@acme.test"}
 	e := Event{
-		ID: "slack:message:C1:1.000001", IncidentID: "INC1", Source: SourceSlack, Kind: KindChatMessage,
+		ID: "slack:message:C1:1.000001", IncidentID: "INC1", Source: "slack", Kind: KindChatMessage,
 		OccurredAt: at, Actor: actor, Title: "Alice: hi\x00", Text: "hi\x00 \xffthere", URL: "https://x.test/\x00", Details: details,
 	}
 	if e.Storable() {
@@ -59,7 +59,7 @@ func TestMakeStorable(t *testing.T) {
 		t.Fatalf("MakeStorable left an unstorable event: %+v", got)
 	}
 	want := Event{
-		ID: e.ID, IncidentID: "INC1", Source: SourceSlack, Kind: KindChatMessage, OccurredAt: at,
+		ID: e.ID, IncidentID: "INC1", Source: "slack", Kind: KindChatMessage, OccurredAt: at,
 		Actor: &Actor{ID: "U1", Name: "Al\uFFFDice", Email: "a\uFFFD@acme.test"},
 		Title: "Alice: hi\uFFFD", Text: "hi\uFFFD \uFFFDthere", URL: "https://x.test/\uFFFD",
 		Details: map[string]any{
@@ -82,7 +82,7 @@ func TestMakeStorable(t *testing.T) {
 	}
 
 	// A storable event comes back as it is, sharing its maps.
-	clean := Event{ID: "slack:message:C1:2", Source: SourceSlack, Kind: KindChatMessage, OccurredAt: at,
+	clean := Event{ID: "slack:message:C1:2", Source: "slack", Kind: KindChatMessage, OccurredAt: at,
 		Title: "fine ✓", Details: map[string]any{"channel": "C1"}}
 	if !clean.Storable() {
 		t.Fatal("a clean event reports itself unstorable")
@@ -101,7 +101,7 @@ func TestMakeStorable(t *testing.T) {
 //	go test ./timeline -run '^$' -bench Storable
 func BenchmarkStorable(b *testing.B) {
 	text := strings.Repeat("checkout p99 latency climbing after deploy, rolled back ✓ ", 4)
-	e := Event{ID: "slack:message:C0CHECKOUT:1763632923.000200", IncidentID: "PINC1", Source: SourceSlack, Kind: KindChatMessage,
+	e := Event{ID: "slack:message:C0CHECKOUT:1763632923.000200", IncidentID: "PINC1", Source: "slack", Kind: KindChatMessage,
 		Actor: &Actor{ID: "U0761F5NSP5", Name: "Ana Lima", Email: "ana@acme.test"}, Title: Truncate(text, 80), Text: text,
 		URL:     "https://acme.slack.com/archives/C0CHECKOUT/p1763632923000200",
 		Details: map[string]any{"channel": "C0CHECKOUT", "thread_ts": "1763632923.000200", "reply_count": 3, "reactions": map[string]any{"eyes": 2}}}

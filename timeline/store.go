@@ -52,8 +52,8 @@ type Store interface {
 type Sweep struct {
 	IncidentID string
 	Source     string
-	// IDPrefix selects the events by id ("slack:message:C0CHECKOUT:" is
-	// one channel); it must not be empty.
+	// IDPrefix selects the events by id ("chat:message:C0CHECKOUT:" is
+	// one channel of a source named chat); it must not be empty.
 	IDPrefix string
 	// Start and End bound OccurredAt, both included.
 	Start, End time.Time

@@ -50,11 +50,15 @@ import (
 //     10:02–10:06", showing the first BurstLines lines.
 //  8. Everything else is a row of its own.
 //
-// Rows name the channel (#checkout, from the "channel_name" detail the Slack
-// collector records, else from <#C…|name> references), show a reply's
-// thread parent, render Slack markup as text and show one name per person:
-// identities are joined by Actor.Email across sources, and the name is
-// PagerDuty's, else Slack's, else the generic hook's, else GitHub's.
+// Rows name the channel (#checkout, from the DetailChannelName a chat
+// source's normaliser records), show a reply's thread parent (its
+// DetailThreadParentID), show chat text as its reader sees it
+// (DetailPlainText, else Text) and show one name per person: identities
+// are joined by Actor.Email across sources, a name of two words or more
+// ("Alice Smith") wins over a one-word handle ("alice"), a handle over a
+// name that is only the identity's id (a login), and among names as good
+// the first on the timeline; mentions of a person's chat name (@alice)
+// become that one name.
 
 // Story row kinds besides the event kinds (a row of one event, or of a
 // deployment, carries its head event's kind).
@@ -65,12 +69,17 @@ const (
 	StoryKindPresence      = "story.presence"
 )
 
-// DetailChannel and DetailChannelName are the Slack channel id and name of a
-// chat event; DetailThreadTS is the ts of a reply's thread parent.
+// Details of chat events that chat sources' normalisers set for the story
+// view: DetailChannel and DetailChannelName are the channel's id and name;
+// DetailThreadParentID is a reply's thread parent, by event id; and
+// DetailPlainText is the text as a reader of the message sees it (mentions
+// as @names, links as their labels, no formatting marks), when that is not
+// Text.
 const (
-	DetailChannel     = "channel"
-	DetailChannelName = "channel_name"
-	DetailThreadTS    = "thread_ts"
+	DetailChannel        = "channel"
+	DetailChannelName    = "channel_name"
+	DetailThreadParentID = "thread_parent_id"
+	DetailPlainText      = "plain_text"
 )
 
 // DefaultLowContent are the phrases a chat message may consist of to count
@@ -495,7 +504,7 @@ func (b *storyBuilder) echoes() map[string]*Event {
 		if !storyIsChat(m.Kind) || m.Kind == KindChatJoined || b.rowOf[m.ID] != nil || !isStoryBot(m) {
 			continue
 		}
-		text := strings.ToLower(m.Text + "\n" + b.dir.slackText(m.Text) + "\n" + m.Title)
+		text := strings.ToLower(m.Text + "\n" + b.dir.text(m) + "\n" + m.Title)
 		lo, _ := slices.BinarySearchFunc(b.events, m.OccurredAt.Add(-b.cfg.EchoWindow), func(e *Event, t time.Time) int {
 			return e.OccurredAt.Compare(t)
 		})
@@ -756,7 +765,7 @@ func storyCIFailed(conclusion string) bool {
 func storyStream(e *Event) string {
 	ch := storyDetail(e.Details, DetailChannel)
 	if e.Kind == KindChatReply {
-		return ch + "\x00" + storyDetail(e.Details, DetailThreadTS)
+		return ch + "\x00" + storyDetail(e.Details, DetailThreadParentID)
 	}
 	return ch + "\x00"
 }
@@ -837,7 +846,7 @@ func (b *storyBuilder) bursts(msgs []*Event) {
 			said := map[string]bool{}
 			for _, pass := range []bool{true, false} {
 				for _, m := range group {
-					text := storyNormalize(b.dir.slackText(m.Text))
+					text := storyNormalize(b.dir.text(m))
 					if len(said) < b.cfg.BurstLines && !said[text] && (b.dir.personKey(m) != "") == pass {
 						r.shown[m.ID] = true
 						said[text] = true
@@ -867,9 +876,8 @@ func (b *storyBuilder) bursts(msgs []*Event) {
 // parent, else into the chat row of its stream it follows within
 // PresenceWindow, else into a presence row.
 func (b *storyBuilder) presence(e *Event) {
-	ch := storyDetail(e.Details, DetailChannel)
 	if e.Kind == KindChatReply {
-		if r := b.rowOf[EventID(SourceSlack, "message", ch, storyDetail(e.Details, DetailThreadTS))]; r != nil {
+		if r := b.rowOf[storyDetail(e.Details, DetailThreadParentID)]; r != nil {
 			b.attachPresence(r, e)
 			return
 		}
@@ -920,7 +928,7 @@ func (b *storyBuilder) isLowContent(e *Event) bool {
 	if e.Kind == KindChatJoined {
 		return true
 	}
-	text := strings.TrimSpace(b.dir.slackText(e.Text))
+	text := strings.TrimSpace(b.dir.text(e))
 	if text == "" {
 		return false
 	}
@@ -1021,7 +1029,7 @@ func (b *storyBuilder) finishSingle(row *StoryRow, e *Event) {
 		return
 	}
 	row.Channel = b.dir.channel(storyDetail(e.Details, DetailChannel))
-	text := b.dir.slackText(e.Text)
+	text := b.dir.text(e)
 	row.Title = b.chatTitle(e, text)
 	if t := strings.TrimSpace(text); t != "" && (strings.ContainsAny(t, "\r\n") || !strings.HasSuffix(row.Title, t)) {
 		row.Text = t
@@ -1047,13 +1055,13 @@ func (b *storyBuilder) chatTitle(e *Event, text string) string {
 }
 
 func (b *storyBuilder) threadParent(e *Event) *StoryRef {
-	ch, ts := storyDetail(e.Details, DetailChannel), storyDetail(e.Details, DetailThreadTS)
-	if ts == "" {
+	id := storyDetail(e.Details, DetailThreadParentID)
+	if id == "" {
 		return nil
 	}
-	ref := &StoryRef{ID: EventID(SourceSlack, "message", ch, ts)}
+	ref := &StoryRef{ID: id}
 	if p := b.byID[ref.ID]; p != nil {
-		ref.Title = b.chatTitle(p, b.dir.slackText(p.Text))
+		ref.Title = b.chatTitle(p, b.dir.text(p))
 	}
 	return ref
 }
@@ -1135,7 +1143,7 @@ func (b *storyBuilder) finishDeploy(row *StoryRow, r *storyRow) {
 
 func (b *storyBuilder) finishNotify(row *StoryRow, r *storyRow) {
 	row.ID = "story:notify:" + r.core[0].ID
-	row.Kind, row.Source = StoryKindNotifications, SourcePagerDuty
+	row.Kind, row.Source = StoryKindNotifications, r.core[0].Source
 	type who struct {
 		name  string
 		times []string
@@ -1207,7 +1215,7 @@ func storyNotifyChannel(t string) string {
 
 func (b *storyBuilder) finishChanges(row *StoryRow, r *storyRow) {
 	row.ID = "story:changes:" + r.repo
-	row.Kind, row.Source = StoryKindChanges, SourceGitHub
+	row.Kind, row.Source = StoryKindChanges, r.core[0].Source
 	var commits, merges, passed, failed, other int
 	for _, e := range r.core {
 		switch e.Kind {
@@ -1247,14 +1255,17 @@ func (b *storyBuilder) finishChanges(row *StoryRow, r *storyRow) {
 	if other > 0 {
 		parts = append(parts, fmt.Sprintf("%d cancelled or skipped", other))
 	}
-	row.Title = cmp.Or(r.repo, "GitHub") + ": " + strings.Join(parts, "; ")
+	row.Title = strings.Join(parts, "; ")
+	if r.repo != "" {
+		row.Title = r.repo + ": " + row.Title
+	}
 }
 
 func (b *storyBuilder) finishChat(row *StoryRow, r *storyRow, members []*Event) {
 	head := r.core[0]
 	ch := storyDetail(head.Details, DetailChannel)
 	row.Channel = b.dir.channel(ch)
-	row.Source = SourceSlack
+	row.Source = head.Source
 	people := map[string]bool{}
 	for _, e := range members {
 		if p := b.dir.personKey(e); p != "" {
@@ -1281,7 +1292,7 @@ func (b *storyBuilder) finishChat(row *StoryRow, r *storyRow, members []*Event) 
 	var lines []string
 	for _, e := range r.core {
 		if r.shown[e.ID] {
-			lines = append(lines, b.chatTitle(e, b.dir.slackText(e.Text)))
+			lines = append(lines, b.chatTitle(e, b.dir.text(e)))
 		}
 	}
 	row.Text = strings.Join(lines, "\n")
@@ -1315,17 +1326,10 @@ func storyFirstLine(s string) string {
 	return s
 }
 
-// storyRepo is a GitHub event's "owner/name": its repo detail, else the
-// part of its id after the type.
+// storyRepo is a change's or a deployment's "owner/name": its repo detail,
+// else the owner/name part of its id, as the summary reads it.
 func storyRepo(e *Event) string {
-	if r := storyDetail(e.Details, DetailRepo); r != "" {
-		return r
-	}
-	parts := strings.Split(e.ID, ":")
-	if len(parts) >= 4 && parts[0] == SourceGitHub {
-		return parts[2]
-	}
-	return ""
+	return cmp.Or(storyDetail(e.Details, DetailRepo), repoFromID(e.ID))
 }
 
 // storyDetail returns details[key] as a string; numbers are written without

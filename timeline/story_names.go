@@ -2,42 +2,51 @@ package timeline
 
 import (
 	"cmp"
-	"regexp"
 	"slices"
 	"strings"
 )
 
 // storyDirectory knows what the story view shows instead of ids: one name
-// per person, the names of Slack channels, and chat text with Slack's
-// markup rendered.
+// per person, the names of channels, and chat text with people's mentions
+// under their one name.
 type storyDirectory struct {
 	parent map[string]string
 	// names holds every name seen per identity key, for the choice of one.
 	names    []storyNameSeen
 	best     map[string]string // union-find root → the person's name
-	channels map[string]string // Slack channel id → name
-	// renames maps a Slack display name to the person's one name where
-	// they differ, for mentions the collector has already rendered.
+	channels map[string]string // channel id → name
+	// renames maps a name a person chats under to the person's one name
+	// where they differ, for the mentions in chat text (@alice).
 	renames []storyRename
-	text    map[string]string
+	shown   map[string]string // a text → the text the story shows
 }
 
 type storyNameSeen struct {
 	key, name string
 	rank      int
+	// chat is set for the name of a chat message's author.
+	chat bool
 }
 
 type storyRename struct{ from, to string }
 
-// storyNameRank orders sources by how readable their names are: PagerDuty
-// and Slack carry people's names, GitHub mostly logins.
-var storyNameRank = map[string]int{SourcePagerDuty: 0, SourceSlack: 1, SourceGeneric: 2, SourceGitHub: 3}
-
-// storySlackChannelRef finds <#C…|name> channel references in raw Slack text.
-var storySlackChannelRef = regexp.MustCompile(`<#([A-Z0-9]+)\|([^>|]+)>`)
+// storyNameRank ranks a name of identity id by how readable it is, lowest
+// best: a name of two words or more ("Alice Smith"), then a one-word handle
+// ("alice"), then a name that is only the id (a login, or an id no name was
+// found for).
+func storyNameRank(id, name string) int {
+	name = strings.TrimSpace(name)
+	switch {
+	case name == strings.TrimSpace(id):
+		return 2
+	case !strings.ContainsAny(name, " \t"):
+		return 1
+	}
+	return 0
+}
 
 func newStoryDirectory(events []Event) *storyDirectory {
-	d := &storyDirectory{parent: map[string]string{}, best: map[string]string{}, channels: map[string]string{}, text: map[string]string{}}
+	d := &storyDirectory{parent: map[string]string{}, best: map[string]string{}, channels: map[string]string{}, shown: map[string]string{}}
 	for i := range events {
 		e := &events[i]
 		if storyIsChat(e.Kind) {
@@ -49,20 +58,10 @@ func newStoryDirectory(events []Event) *storyDirectory {
 		}
 		if e.Kind == KindPageNotified {
 			u := storyDetailMap(e.Details, DetailNotifiedPerson)
-			d.identity(e.Source, u["id"], u["name"], u["email"])
+			d.identity(e.Source, u["id"], u["name"], u["email"], false)
 		}
 		if e.Actor != nil && !isStoryBot(e) {
-			d.identity(e.Source, e.Actor.ID, e.Actor.Name, e.Actor.Email)
-		}
-	}
-	// Channel names referenced in text, for channels no event named.
-	for i := range events {
-		if e := &events[i]; storyIsChat(e.Kind) && strings.Contains(e.Text, "<#") {
-			for _, m := range storySlackChannelRef.FindAllStringSubmatch(e.Text, -1) {
-				if _, ok := d.channels[m[1]]; !ok {
-					d.channels[m[1]] = m[2]
-				}
-			}
+			d.identity(e.Source, e.Actor.ID, e.Actor.Name, e.Actor.Email, storyIsChat(e.Kind))
 		}
 	}
 	rank := map[string]int{}
@@ -74,7 +73,7 @@ func newStoryDirectory(events []Event) *storyDirectory {
 	}
 	seen := map[string]bool{}
 	for _, n := range d.names {
-		if strings.HasPrefix(n.key, "i\x00"+SourceSlack+"\x00") && !seen[n.name] {
+		if n.chat && !seen[n.name] {
 			seen[n.name] = true
 			if to := d.best[d.find(n.key)]; to != n.name {
 				d.renames = append(d.renames, storyRename{from: n.name, to: to})
@@ -122,7 +121,9 @@ func storyIdentityKey(source, id, email string) string {
 	return ""
 }
 
-func (d *storyDirectory) identity(source, id, name, email string) {
+// identity records an identity and the name it goes by; chat marks the
+// name a person chats under, whose mentions get the person's one name.
+func (d *storyDirectory) identity(source, id, name, email string, chat bool) {
 	k := storyIdentityKey(source, id, email)
 	if k == "" {
 		return
@@ -132,16 +133,7 @@ func (d *storyDirectory) identity(source, id, name, email string) {
 		d.union(k, "e\x00"+strings.ToLower(email))
 	}
 	if name != "" {
-		rank, ok := storyNameRank[source]
-		if !ok {
-			rank = len(storyNameRank)
-		}
-		if !strings.ContainsAny(strings.TrimSpace(name), " \t") {
-			// A one-word name ("alice", a login) gives way to a full
-			// name from any source.
-			rank += 10
-		}
-		d.names = append(d.names, storyNameSeen{key: k, name: name, rank: rank})
+		d.names = append(d.names, storyNameSeen{key: k, name: name, rank: storyNameRank(id, name), chat: chat})
 	}
 }
 
@@ -205,7 +197,7 @@ func (d *storyDirectory) notifiedName(e *Event) string {
 	return name
 }
 
-// channel is how a row names a Slack channel: #name, else its id.
+// channel is how a row names a channel: #name, else its id.
 func (d *storyDirectory) channel(id string) string {
 	if n := d.channels[id]; n != "" {
 		return "#" + n
@@ -213,75 +205,22 @@ func (d *storyDirectory) channel(id string) string {
 	return id
 }
 
-// slackText renders Slack markup as text: <@U…> becomes @name (the
-// person's one name), <#C…|name> #name, <https://x|label> the label and
-// <https://x> the URL, <!here> @here; &amp; &lt; &gt; are unescaped and
-// *bold*, _italic_ and ~strike~ markers dropped. Mentions the collector
-// already rendered under a Slack display name get the person's one name.
-func (d *storyDirectory) slackText(s string) string {
-	if out, ok := d.text[s]; ok {
+// text is chat event e's text as the story shows it: as its reader sees it
+// (DetailPlainText, else Text), with mentions under a name the person
+// chats by (@alice) given the person's one name (@Alice Smith).
+func (d *storyDirectory) text(e *Event) string {
+	s := cmp.Or(storyDetail(e.Details, DetailPlainText), e.Text)
+	if out, ok := d.shown[s]; ok {
 		return out
 	}
 	out := s
-	// Mentions already rendered first, so that the names the tokens
-	// give are not renamed again.
 	if strings.Contains(out, "@") {
 		for _, r := range d.renames {
 			out = storyReplaceMention(out, r.from, r.to)
 		}
 	}
-	if strings.Contains(out, "<") {
-		out = d.slackTokens(out)
-	}
-	out = storyUnescaper.Replace(out)
-	out = storyStripFormatting(out)
-	d.text[s] = out
+	d.shown[s] = out
 	return out
-}
-
-var storyUnescaper = strings.NewReplacer("&lt;", "<", "&gt;", ">", "&amp;", "&")
-
-func (d *storyDirectory) slackTokens(s string) string {
-	var b strings.Builder
-	for {
-		i := strings.IndexByte(s, '<')
-		if i < 0 {
-			b.WriteString(s)
-			break
-		}
-		j := strings.IndexByte(s[i:], '>')
-		if j < 0 {
-			b.WriteString(s)
-			break
-		}
-		b.WriteString(s[:i])
-		tok := s[i+1 : i+j]
-		s = s[i+j+1:]
-		ref, label, hasLabel := strings.Cut(tok, "|")
-		switch {
-		case strings.HasPrefix(ref, "@"):
-			id := ref[1:]
-			_, name := d.person(SourceSlack, id, "", cmp.Or(strings.TrimPrefix(label, "@"), id))
-			b.WriteString("@" + name)
-		case strings.HasPrefix(ref, "#"):
-			b.WriteString("#" + cmp.Or(label, d.channels[ref[1:]], ref[1:]))
-		case strings.HasPrefix(ref, "!"):
-			cmd := ref[1:]
-			switch {
-			case hasLabel && label != "":
-				b.WriteString(label)
-			case strings.HasPrefix(cmd, "subteam^"):
-				b.WriteString("@" + strings.TrimPrefix(cmd, "subteam^"))
-			default:
-				b.WriteString("@" + cmd)
-			}
-		case hasLabel && label != "":
-			b.WriteString(label)
-		default:
-			b.WriteString(strings.TrimPrefix(ref, "mailto:"))
-		}
-	}
-	return b.String()
 }
 
 // storyReplaceMention replaces @from by @to where from is not the start of a
@@ -305,55 +244,6 @@ func storyReplaceMention(s, from, to string) string {
 		b.WriteString(s[:i] + "@" + to)
 		s = s[j:]
 	}
-}
-
-var storyURL = regexp.MustCompile(`https?://\S+`)
-
-// storyStripFormatting drops Slack's *bold*, _italic_ and ~strike~ markers
-// around words, leaving URLs and snake_case alone.
-func storyStripFormatting(s string) string {
-	if !strings.ContainsAny(s, "*_~") {
-		return s
-	}
-	var b strings.Builder
-	last := 0
-	for _, loc := range storyURL.FindAllStringIndex(s, -1) {
-		b.WriteString(storyStripMarkers(s[last:loc[0]]))
-		b.WriteString(s[loc[0]:loc[1]])
-		last = loc[1]
-	}
-	b.WriteString(storyStripMarkers(s[last:]))
-	return b.String()
-}
-
-func storyStripMarkers(s string) string {
-	for _, m := range []byte{'*', '_', '~'} {
-		s = storyStripMarker(s, m)
-	}
-	return s
-}
-
-func storyStripMarker(s string, m byte) string {
-	if strings.IndexByte(s, m) < 0 {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); {
-		if s[i] == m && (i == 0 || !storyWordByte(s[i-1])) && i+1 < len(s) && s[i+1] != ' ' && s[i+1] != m {
-			j := i + 2
-			for j < len(s) && s[j] != '\n' && !(s[j] == m && s[j-1] != ' ' && (j+1 == len(s) || !storyWordByte(s[j+1]))) {
-				j++
-			}
-			if j < len(s) && s[j] == m {
-				b.WriteString(s[i+1 : j])
-				i = j + 1
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-		i++
-	}
-	return b.String()
 }
 
 // storyWordByte reports whether c is part of a word: an ASCII letter or digit,

@@ -126,7 +126,7 @@ func realisticInput() SummaryInput {
 	carolGH := by("carol-n", "carol-n", "carol@acme.io")
 	const repo = "acme/checkout-api"
 	dep := func(n int) string { return fmt.Sprintf("github:deployment_status:%s:%d", repo, n) }
-	inc := incident("Q1CHECKOUT", "Checkout API 5xx", SourcePagerDuty, "2025-11-20T02:58:10Z", "2025-11-20T04:40:00Z")
+	inc := incident("Q1CHECKOUT", "Checkout API 5xx", "pagerduty", "2025-11-20T02:58:10Z", "2025-11-20T04:40:00Z")
 	events := withIncident(inc.ID,
 		// The previous release, then the change that caused the incident.
 		ev(dep(100), KindDeployStarted, "2025-11-20T00:59:00Z", ghBot, deploy(repo, int64(9000), "production", shaOld), titled("Deploying 1111111 to production")),
@@ -167,9 +167,9 @@ func realisticInput() SummaryInput {
 		Incident: inc,
 		Events:   events,
 		Overlapping: []Incident{
-			incident("Q0PAYMENTS", "Payments API latency", SourcePagerDuty, "2025-11-20T02:30:00Z", "2025-11-20T03:30:00Z"),
+			incident("Q0PAYMENTS", "Payments API latency", "pagerduty", "2025-11-20T02:30:00Z", "2025-11-20T03:30:00Z"),
 			inc, // the store may hand the incident itself back: it is left out
-			incident("Q0EARLIER", "Disk full on build runner", SourcePagerDuty, "2025-11-19T20:00:00Z", "2025-11-19T21:00:00Z"),
+			incident("Q0EARLIER", "Disk full on build runner", "pagerduty", "2025-11-19T20:00:00Z", "2025-11-19T21:00:00Z"),
 		},
 		PriorPages: map[string]int{"PALICE1": 3},
 		Config:     ReviewConfig{Location: zone("Europe/London"), BusinessStart: 9 * 60, BusinessEnd: 18 * 60, QuietGap: 15 * time.Minute},
@@ -188,7 +188,7 @@ func multiDayInput() SummaryInput {
 	sam := pdUser("PSAM001", "Sam Okafor", "sam@acme.io")
 	priyaPD := pdUser("PPRIYA1", "Priya Shah", "priya@acme.io")
 	priyaSlack := by("U0PRIYA", "Priya Shah", "priya@acme.io")
-	inc := incident("Q2SEARCH", "Search indexing backlog", SourcePagerDuty, "2025-06-13T16:10:00Z", "2025-06-16T09:30:00Z")
+	inc := incident("Q2SEARCH", "Search indexing backlog", "pagerduty", "2025-06-13T16:10:00Z", "2025-06-16T09:30:00Z")
 	events := withIncident(inc.ID,
 		ev(dep(repo, 7001), KindDeployStarted, "2025-06-13T15:20:00Z", mlee, deploy(repo, "700", "production", "5151515"), titled("Deploying 5151515 to production")),
 		ev(dep(repo, 7002), KindDeployFailed, "2025-06-13T15:26:00Z", mlee, deploy(repo, "700", "production", "5151515"), titled("Deploy of 5151515 to production failed")),
@@ -236,7 +236,7 @@ func noAckInput() SummaryInput {
 	const repo = "acme/billing"
 	dep := func(n int) string { return fmt.Sprintf("github:deployment_status:%s:%d", repo, n) }
 	eve := by("U0EVE", "Eve Adams", "eve@acme.io")
-	inc := incident("GEN-42", "Nightly billing export failed", SourceGeneric, "2025-09-02T23:05:00Z", "2025-09-03T01:15:00Z")
+	inc := incident("GEN-42", "Nightly billing export failed", "generic", "2025-09-02T23:05:00Z", "2025-09-03T01:15:00Z")
 	events := withIncident(inc.ID,
 		ev(dep(31), KindDeployStarted, "2025-09-02T22:40:00Z", by("ops", "Ops deployer", "ops@acme.io"), deploy(repo, 3, "production", "b2b2b2b"), titled("Deploying b2b2b2b")),
 		ev(dep(32), KindDeploySucceeded, "2025-09-02T22:44:00Z", by("ops", "Ops deployer", "ops@acme.io"), deploy(repo, 3, "production", "b2b2b2b"), titled("Deployed b2b2b2b")),
@@ -254,7 +254,7 @@ func noAckInput() SummaryInput {
 		Incident: inc,
 		Events:   events,
 		Overlapping: []Incident{
-			incident("GEN-41", "Reporting DB replica lag", SourceGeneric, "2025-09-02T20:00:00Z", ""),
+			incident("GEN-41", "Reporting DB replica lag", "generic", "2025-09-02T20:00:00Z", ""),
 		},
 		PriorPages: map[string]int{}, // known, but nobody here has a PagerDuty identity
 		Now:        at("2025-09-03T02:00:00Z"),
@@ -265,7 +265,7 @@ func noAckInput() SummaryInput {
 func noDeploysInput() SummaryInput {
 	const ch = "C0EDGE"
 	frankPD := pdUser("PFRANK1", "Frank Ortiz", "frank@acme.io")
-	inc := incident("Q3EDGE", "Edge cache hit ratio dropped", SourcePagerDuty, "2025-07-09T14:00:00Z", "")
+	inc := incident("Q3EDGE", "Edge cache hit ratio dropped", "pagerduty", "2025-07-09T14:00:00Z", "")
 	events := withIncident(inc.ID,
 		ev("pagerduty:alert:PALRT30", KindAlertTriggered, "2025-07-09T13:58:00Z", titled("Cache hit ratio below 80%")),
 		ev("pagerduty:log_entry:R3TRIG", KindPageTriggered, "2025-07-09T14:00:00Z", pdSystem("PSVC030", "Edge", "service_reference"), titled("Triggered through the API")),
@@ -288,7 +288,7 @@ func noDeploysInput() SummaryInput {
 // 01:00 GMT becomes 02:00 BST). Business hours 09:00-17:30 local.
 func dstLondonInput() SummaryInput {
 	const ch = "C0QUEUE"
-	inc := incident("Q4QUEUE", "Queue consumer lag", SourcePagerDuty, "2025-03-28T08:46:00Z", "2025-03-31T16:45:00Z")
+	inc := incident("Q4QUEUE", "Queue consumer lag", "pagerduty", "2025-03-28T08:46:00Z", "2025-03-31T16:45:00Z")
 	events := withIncident(inc.ID,
 		ev("pagerduty:alert:PALRT40", KindAlertTriggered, "2025-03-28T08:45:00Z", titled("Consumer lag above 10 minutes")), // 08:45 GMT: outside
 		ev("pagerduty:log_entry:R4TRIG", KindPageTriggered, "2025-03-28T08:46:00Z", titled("Triggered through the API")),   // outside
@@ -317,7 +317,7 @@ func dstLondonInput() SummaryInput {
 func dstNewYorkInput() SummaryInput {
 	const ch = "C0ORDERS"
 	ivan := pdUser("PIVAN01", "Ivan Petrov", "ivan@acme.io")
-	inc := incident("Q5ORDERS", "Order webhooks delayed", SourcePagerDuty, "2025-10-31T12:45:00Z", "2025-11-03T23:15:00Z")
+	inc := incident("Q5ORDERS", "Order webhooks delayed", "pagerduty", "2025-10-31T12:45:00Z", "2025-11-03T23:15:00Z")
 	events := withIncident(inc.ID,
 		ev("pagerduty:alert:PALRT50", KindAlertTriggered, "2025-10-31T12:40:00Z", titled("Webhook queue age above 5 minutes")), // 08:40 EDT: outside
 		ev("pagerduty:log_entry:R5TRIG", KindPageTriggered, "2025-10-31T12:45:00Z", titled("Triggered through the API")),

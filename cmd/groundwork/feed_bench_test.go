@@ -137,7 +137,7 @@ func (bw *benchWriter) run(b *testing.B, schema *pgtest.Schema, inc string, peri
 			}
 			ts := fmt.Sprintf("%d.%06d", time.Now().Unix(), i)
 			e := timeline.Event{ID: timeline.EventID("slack", "message", "C0BENCH", ts), IncidentID: inc,
-				Source: timeline.SourceSlack, Kind: timeline.KindChatMessage, OccurredAt: time.Now().UTC(),
+				Source: "slack", Kind: timeline.KindChatMessage, OccurredAt: time.Now().UTC(),
 				Actor: &timeline.Actor{ID: "U0BENCH", Name: "Bench"}, Title: "fan-out " + ts,
 				Text: strings.Repeat("a message every reader of the feed receives. ", 10)}
 			if _, err := st.UpsertEvents(context.Background(), []timeline.Event{e}); err != nil {
@@ -428,7 +428,7 @@ func benchStalled(b *testing.B, bin string, w *fakeworld.World, readers int) {
 		for j := i; j < i+500; j++ {
 			ts := fmt.Sprintf("%d.%06d", at.Unix()+int64(j), j)
 			batch = append(batch, timeline.Event{ID: timeline.EventID("slack", "message", "C0STALL", ts), IncidentID: "PSTALL",
-				Source: timeline.SourceSlack, Kind: timeline.KindChatMessage, OccurredAt: at.Add(time.Duration(j) * time.Second),
+				Source: "slack", Kind: timeline.KindChatMessage, OccurredAt: at.Add(time.Duration(j) * time.Second),
 				Actor: &timeline.Actor{ID: "U0STALL", Name: "Stall"}, Title: "message " + ts, Text: text,
 				Details: map[string]any{"channel": "C0STALL", "ts": ts}})
 		}

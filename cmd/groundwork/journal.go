@@ -17,6 +17,7 @@ const heartbeatEvery = 30 * time.Second
 // liveSource is a receiver whose capture the heartbeat vouches for.
 type liveSource struct {
 	source    string
+	kind      timeline.ScopeKind
 	scopes    []string
 	tolerance time.Duration
 }
@@ -37,7 +38,7 @@ func (a *app) liveSources() []liveSource {
 			continue
 		}
 		if scopes := placesOf(src.Live.Place, repos, channels); len(scopes) > 0 {
-			out = append(out, liveSource{src.Name, scopes, max(src.Live.Tolerance, 2*heartbeatEvery)})
+			out = append(out, liveSource{src.Name, src.Live.Place, scopes, max(src.Live.Tolerance, 2*heartbeatEvery)})
 		}
 	}
 	return out
@@ -54,33 +55,37 @@ func placesOf(p collectors.Place, repos, channels []string) []string {
 	return nil
 }
 
-// journalScopeFunc reports whether live events of source in scope are
-// journaled: those of every place named in services or default (a
-// repository in any case) of the kind the source captures live. It is nil
-// when the journal is off.
-func (a *app) journalScopeFunc() func(source, scope string) bool {
+// journalScopeFunc reports whether live events of source in scope, a place
+// of kind, are journaled: those of every place named in services or default
+// (a repository in any case) of the kind the source captures live, and no
+// other kind. It is nil when the journal is off.
+func (a *app) journalScopeFunc() func(source string, kind timeline.ScopeKind, scope string) bool {
 	if !a.cfg.Journal.Enabled() {
 		return nil
 	}
 	repos, channels := a.cfg.JournalScopes()
+	kinds := map[string]timeline.ScopeKind{}
 	keys := map[string]map[string]bool{}
 	for _, src := range sourceList {
 		if src.Live == nil {
 			continue
 		}
+		kinds[src.Name] = src.Live.Place
 		keys[src.Name] = map[string]bool{}
 		for _, p := range placesOf(src.Live.Place, repos, channels) {
-			keys[src.Name][timeline.JournalScope(src.Name, p)] = true
+			keys[src.Name][src.Live.Place.Key(p)] = true
 		}
 	}
-	return func(source, scope string) bool { return keys[source][timeline.JournalScope(source, scope)] }
+	return func(source string, kind timeline.ScopeKind, scope string) bool {
+		return kinds[source] == kind && keys[source][kind.Key(scope)]
+	}
 }
 
 // heartbeat records, for every journaled receiver, that capture was running
 // at now.
 func (a *app) heartbeat(ctx context.Context, now time.Time) error {
 	for _, ls := range a.liveSources() {
-		if err := a.store.Heartbeat(ctx, ls.source, ls.scopes, now, ls.tolerance); err != nil {
+		if err := a.store.Heartbeat(ctx, ls.source, ls.kind, ls.scopes, now, ls.tolerance); err != nil {
 			return err
 		}
 	}

@@ -74,9 +74,10 @@ func TestHeartbeatCoversConfiguredScopes(t *testing.T) {
 		}
 	}
 	t2 := t1.Add(2 * heartbeatEvery)
+	kindOf := map[string]timeline.ScopeKind{"slack": timeline.ScopeChannel, "github": timeline.ScopeRepo}
 	covered := func(source, scope string, now time.Time) []timeline.Span {
 		t.Helper()
-		sp, err := a.store.Covered(ctx, source, scope, t1.Add(-time.Hour), t1.Add(time.Hour), now)
+		sp, err := a.store.Covered(ctx, source, kindOf[source], scope, t1.Add(-time.Hour), t1.Add(time.Hour), now)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -100,15 +101,22 @@ func TestHeartbeatCoversConfiguredScopes(t *testing.T) {
 	}
 	journaled := a.journalScopeFunc()
 	for _, tc := range []struct {
-		source, scope string
-		want          bool
+		source string
+		kind   timeline.ScopeKind
+		scope  string
+		want   bool
 	}{
-		{"slack", "C0CHECKOUT", true}, {"slack", "C0OPS", true}, {"slack", "C0RANDOM", false},
-		{"github", "acme/checkout-api", true}, {"github", "ACME/checkout-api", true}, {"github", "acme/infra", false},
-		{"slack", "acme/checkout-api", false},
+		{"slack", timeline.ScopeChannel, "C0CHECKOUT", true}, {"slack", timeline.ScopeChannel, "C0OPS", true},
+		{"slack", timeline.ScopeChannel, "C0RANDOM", false},
+		{"github", timeline.ScopeRepo, "acme/checkout-api", true}, {"github", timeline.ScopeRepo, "ACME/checkout-api", true},
+		{"github", timeline.ScopeRepo, "acme/infra", false},
+		{"slack", timeline.ScopeChannel, "acme/checkout-api", false},
+		// A source's places are of the kind it declares (LiveCapture.Place)
+		// and no other, whatever a delivery names.
+		{"slack", timeline.ScopeRepo, "acme/checkout-api", false}, {"github", timeline.ScopeChannel, "C0CHECKOUT", false},
 	} {
-		if got := journaled(tc.source, tc.scope); got != tc.want {
-			t.Errorf("journaled(%s, %s) = %v, want %v", tc.source, tc.scope, got, tc.want)
+		if got := journaled(tc.source, tc.kind, tc.scope); got != tc.want {
+			t.Errorf("journaled(%s, %s, %s) = %v, want %v", tc.source, tc.kind, tc.scope, got, tc.want)
 		}
 	}
 	if wc := a.webhookConfig(); wc.JournalScopeFunc == nil || wc.BreakCoverageFunc == nil {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -80,7 +81,7 @@ func checkPeople(people []PersonConfig, ignore []string) error {
 				}
 				ids++
 			default:
-				errs = append(errs, fmt.Errorf("%s.%s: unknown key (name, email or a source: %s)", key, k, strings.Join(timeline.Sources, ", ")))
+				errs = append(errs, fmt.Errorf("%s.%s: unknown key (name, email or a source: %s)", key, k, strings.Join(pluginNames(), ", ")))
 			}
 		}
 		if p["email"] != "" && !strings.Contains(p["email"], "@") {
@@ -105,14 +106,8 @@ func btoi(b bool) int {
 	return 0
 }
 
-func validSourceName(s string) bool {
-	for _, v := range timeline.Sources {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
+// validSourceName reports whether s names a listed source (sourceList).
+func validSourceName(s string) bool { return slices.Contains(pluginNames(), s) }
 
 // aliases turns people into the review's aliases.
 func aliases(people []PersonConfig) []timeline.PersonAlias {

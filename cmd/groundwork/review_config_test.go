@@ -80,7 +80,7 @@ ignore_actors: [qa-bot@acme.example, PTEST01]
 
 func TestReviewSettingsErrorsNameTheKey(t *testing.T) {
 	for raw, want := range map[string]string{
-		"people:\n  - {name: X, gitlab: x, email: x@acme.example}\n": "people[0].gitlab: unknown key",
+		"people:\n  - {name: X, gitlab: x, email: x@acme.example}\n": "people[0].gitlab: unknown key (name, email or a source: pagerduty, github, slack, generic, prometheus)",
 		"people:\n  - {name: X, github: x}\n":                        "people[0]: names fewer than two identities",
 		"people:\n  - {email: nope, github: x}\n":                    "people[0].email",
 		"ignore_actors: ['']\n":                                      "ignore_actors[0]: is empty",

@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/groundwork-dev/groundwork/collectors/github"
 	"github.com/groundwork-dev/groundwork/collectors/github/githubfake"
 	"github.com/groundwork-dev/groundwork/collectors/pagerduty/pagerdutyfake"
+	"github.com/groundwork-dev/groundwork/collectors/slack"
 	"github.com/groundwork-dev/groundwork/collectors/slack/slackfake"
 	"github.com/groundwork-dev/groundwork/timeline"
 )
@@ -41,7 +43,7 @@ func RealisticReview() timeline.ReviewConfig {
 	}
 	rc.Location = loc
 	rc.People = []timeline.PersonAlias{{Name: "Tomás Ortega", Identities: []timeline.Identity{
-		{Source: timeline.SourceGitHub, ID: "tortega"}, {Source: timeline.SourceSlack, ID: "U0TOMAS"}}}}
+		{Source: github.Name, ID: "tortega"}, {Source: slack.Name, ID: "U0TOMAS"}}}}
 	rc.IgnoreActors = []string{RealisticTestUserEmail}
 	rc.Calendar = []timeline.CalendarEntry{
 		{Title: "Payments offsite", Kind: "offsite", Start: at18("00:00:00"), End: at18("23:59:59")},

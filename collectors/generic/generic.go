@@ -6,12 +6,12 @@ package generic
 
 import (
 	"github.com/groundwork-dev/groundwork/collectors"
-	"github.com/groundwork-dev/groundwork/timeline"
 )
 
 // Name is the source's name: its config key and the Source of its incidents
-// and events.
-const Name = timeline.SourceGeneric
+// and events. It is the planner's DeclaredSource: an incident the hook
+// declared is one that no other source describes.
+const Name = collectors.DeclaredSource
 
 // Source is the generic incident hook, for cmd's list.
 var Source = collectors.Source{

@@ -27,7 +27,7 @@ import (
 )
 
 // Name is the source name, the config key and Event.Source.
-const Name = timeline.SourceGitHub
+const Name = "github"
 
 // DefaultAPIURL is the base URL of GitHub's REST API.
 const DefaultAPIURL = "https://api.github.com/"

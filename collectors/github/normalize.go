@@ -31,27 +31,27 @@ const (
 // CommitID, PullID, DeploymentStatusID, ReleaseID and WorkflowRunID build the
 // event ids of PRODUCT.md §3; repo is "owner/name".
 func CommitID(repo, sha string) string {
-	return timeline.EventID(timeline.SourceGitHub, typeCommit, repo, sha)
+	return timeline.EventID(Name, typeCommit, repo, sha)
 }
 
 // PullID is the id of a merged pull request's event.
 func PullID(repo string, number int) string {
-	return timeline.EventID(timeline.SourceGitHub, typePull, repo, fmt.Sprint(number))
+	return timeline.EventID(Name, typePull, repo, fmt.Sprint(number))
 }
 
 // DeploymentStatusID is the id of a deployment status's event.
 func DeploymentStatusID(repo string, statusID int64) string {
-	return timeline.EventID(timeline.SourceGitHub, typeDeploymentStatus, repo, fmt.Sprint(statusID))
+	return timeline.EventID(Name, typeDeploymentStatus, repo, fmt.Sprint(statusID))
 }
 
 // ReleaseID is the id of a release's event.
 func ReleaseID(repo string, releaseID int64) string {
-	return timeline.EventID(timeline.SourceGitHub, typeRelease, repo, fmt.Sprint(releaseID))
+	return timeline.EventID(Name, typeRelease, repo, fmt.Sprint(releaseID))
 }
 
 // WorkflowRunID is the id of a completed workflow run's event.
 func WorkflowRunID(repo string, runID int64) string {
-	return timeline.EventID(timeline.SourceGitHub, typeWorkflowRun, repo, fmt.Sprint(runID))
+	return timeline.EventID(Name, typeWorkflowRun, repo, fmt.Sprint(runID))
 }
 
 // NormalizeCommit turns a commit of the list-commits API into a
@@ -129,7 +129,7 @@ func commitEvent(repo string, f commitFacts) timeline.Event {
 	putString(details, "committer_name", f.committerName)
 	return timeline.MakeStorable(timeline.Event{
 		ID:         CommitID(repo, f.sha),
-		Source:     timeline.SourceGitHub,
+		Source:     Name,
 		Kind:       timeline.KindChangeCommit,
 		OccurredAt: f.at.UTC(),
 		Actor:      actor,
@@ -159,7 +159,7 @@ func NormalizePull(repo string, p *gh.PullRequest) timeline.Event {
 	putString(details, "author", p.GetUser().GetLogin())
 	return timeline.MakeStorable(timeline.Event{
 		ID:         PullID(repo, p.GetNumber()),
-		Source:     timeline.SourceGitHub,
+		Source:     Name,
 		Kind:       timeline.KindChangeMerged,
 		OccurredAt: p.GetMergedAt().Time.UTC(),
 		Actor:      loginActor(login),
@@ -260,7 +260,7 @@ func NormalizeDeploymentStatus(repo string, d *gh.Deployment, s *gh.DeploymentSt
 	title := fmt.Sprintf("%s %s to %s: %s", verb, what, firstNonEmpty(env, "unknown environment"), s.GetState())
 	return timeline.MakeStorable(timeline.Event{
 		ID:         DeploymentStatusID(repo, s.GetID()),
-		Source:     timeline.SourceGitHub,
+		Source:     Name,
 		Kind:       kind,
 		OccurredAt: s.GetCreatedAt().Time.UTC(),
 		Actor:      loginActor(s.GetCreator().GetLogin()),
@@ -283,7 +283,7 @@ func NormalizeRelease(repo string, r *gh.RepositoryRelease) timeline.Event {
 	}
 	return timeline.MakeStorable(timeline.Event{
 		ID:         ReleaseID(repo, r.GetID()),
-		Source:     timeline.SourceGitHub,
+		Source:     Name,
 		Kind:       timeline.KindChangeRelease,
 		OccurredAt: r.GetPublishedAt().Time.UTC(),
 		Actor:      loginActor(r.GetAuthor().GetLogin()),
@@ -321,7 +321,7 @@ func NormalizeWorkflowRun(repo string, r *gh.WorkflowRun) timeline.Event {
 	}
 	return timeline.MakeStorable(timeline.Event{
 		ID:         WorkflowRunID(repo, r.GetID()),
-		Source:     timeline.SourceGitHub,
+		Source:     Name,
 		Kind:       timeline.KindCICompleted,
 		OccurredAt: r.GetUpdatedAt().Time.UTC(),
 		Actor:      loginActor(login),

@@ -62,7 +62,7 @@ func TestGenericIncidentIsCollectedOnceWithoutPagerDuty(t *testing.T) {
 	world := startWorld(t)
 	b := setup(t, 3, worldCollectors(t, world)...)
 	started, resolved := time.Date(2025, 11, 20, 9, 55, 0, 0, time.UTC), time.Date(2025, 11, 20, 11, 0, 0, 0, time.UTC)
-	inc := timeline.Incident{ID: "INC-GENERIC-7", Title: "Checkout errors", Source: timeline.SourceGeneric,
+	inc := timeline.Incident{ID: "INC-GENERIC-7", Title: "Checkout errors", Source: "generic",
 		StartedAt: started, ResolvedAt: &resolved, StatusAt: resolved, WindowStart: started.Add(-time.Hour), WindowEnd: resolved.Add(time.Hour),
 		Repos: []string{fakeworld.Repo}, Channels: []string{fakeworld.Channel}}
 	// What the generic hook records: the incident and its collection.

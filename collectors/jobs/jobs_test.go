@@ -51,7 +51,7 @@ func (f *fakeSource) Collect(ctx context.Context, w timeline.Window, emit func(t
 func chatEvent(n int) timeline.Event {
 	at := t0.Add(time.Duration(n) * time.Second)
 	ts := fmt.Sprintf("%d.%06d", at.Unix(), n)
-	return timeline.Event{ID: "slack:message:C1:" + ts, Source: timeline.SourceSlack,
+	return timeline.Event{ID: "slack:message:C1:" + ts, Source: "slack",
 		Kind: timeline.KindChatMessage, OccurredAt: at, Title: "message"}
 }
 
@@ -174,7 +174,7 @@ func (b *bundle) declare(t *testing.T, id string) {
 	t.Helper()
 	resolved := t0.Add(time.Hour)
 	_, err := b.deliveries.RecordDelivery(context.Background(), timeline.Delivery{Receiver: "test", Incidents: []timeline.Incident{{
-		ID: id, Title: "incident " + id, Source: timeline.SourceGeneric, StartedAt: t0, ResolvedAt: &resolved,
+		ID: id, Title: "incident " + id, Source: "generic", StartedAt: t0, ResolvedAt: &resolved,
 		WindowStart: t0.Add(-time.Hour), WindowEnd: t0.Add(2 * time.Hour), Channels: []string{"C1"},
 	}}})
 	if err != nil {

@@ -23,8 +23,8 @@ func TestPeriodicPruneForgetsOldJournal(t *testing.T) {
 	b := setup(t, 1)
 	now := t0.Add(20 * 24 * time.Hour)
 	chat := func(at time.Time) timeline.JournalEntry {
-		return timeline.JournalEntry{Source: timeline.SourceSlack, Scope: "C1", Event: timeline.Event{
-			ID: "slack:message:C1:" + at.Format("150405.000000") + at.Format("20060102"), Source: timeline.SourceSlack,
+		return timeline.JournalEntry{Source: "slack", ScopeKind: timeline.ScopeChannel, Scope: "C1", Event: timeline.Event{
+			ID: "slack:message:C1:" + at.Format("150405.000000") + at.Format("20060102"), Source: "slack",
 			Kind: timeline.KindChatMessage, OccurredAt: at, Title: "m"}}
 	}
 	old, fresh := chat(now.Add(-15*24*time.Hour)), chat(now.Add(-13*24*time.Hour))
@@ -71,7 +71,7 @@ func TestPeriodicPruneForgetsOldJournal(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	left, err := b.store.JournalEvents(ctx, timeline.SourceSlack, "C1", now.Add(-30*24*time.Hour), now)
+	left, err := b.store.JournalEvents(ctx, "slack", timeline.ScopeChannel, "C1", now.Add(-30*24*time.Hour), now)
 	if err != nil {
 		t.Fatal(err)
 	}

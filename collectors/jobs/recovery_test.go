@@ -478,7 +478,7 @@ func TestPlanningFailureShowsOnTheIncident(t *testing.T) {
 		t.Errorf("statuses after the retry = %+v, want plan and pagerduty succeeded", sts)
 	}
 	inc, err := b.store.Incident(ctx, pagerdutyfake.CheckoutIncidentID)
-	if err != nil || inc.Source != timeline.SourcePagerDuty || inc.Title == "" {
+	if err != nil || inc.Source != "pagerduty" || inc.Title == "" {
 		t.Errorf("incident after the retry = %+v, %v; want PagerDuty's", inc, err)
 	}
 }

@@ -159,9 +159,9 @@ func NormalizeLogEntry(incidentID string, le pd.LogEntry, users UserResolver) (t
 		title = strings.ReplaceAll(strings.TrimSuffix(le.Type, "_log_entry"), "_", " ")
 	}
 	return timeline.MakeStorable(timeline.Event{
-		ID:         timeline.EventID(timeline.SourcePagerDuty, "log_entry", le.ID),
+		ID:         timeline.EventID(Name, "log_entry", le.ID),
 		IncidentID: incidentID,
-		Source:     timeline.SourcePagerDuty,
+		Source:     Name,
 		Kind:       kind,
 		OccurredAt: at,
 		Actor:      actorFor(pd.APIObject(le.Agent), users),
@@ -186,9 +186,9 @@ func NormalizeNote(incidentID string, n pd.IncidentNote, users UserResolver) (ti
 		details = map[string]any{"agent_type": n.User.Type}
 	}
 	return timeline.MakeStorable(timeline.Event{
-		ID:         timeline.EventID(timeline.SourcePagerDuty, "note", n.ID),
+		ID:         timeline.EventID(Name, "note", n.ID),
 		IncidentID: incidentID,
-		Source:     timeline.SourcePagerDuty,
+		Source:     Name,
 		Kind:       timeline.KindPageAnnotated,
 		OccurredAt: at,
 		Actor:      actorFor(n.User, users),
@@ -224,9 +224,9 @@ func NormalizeAlert(incidentID string, a pd.IncidentAlert) (timeline.Event, erro
 		actor = actorFor(a.Service, nil)
 	}
 	return timeline.MakeStorable(timeline.Event{
-		ID:         timeline.EventID(timeline.SourcePagerDuty, "alert", a.ID),
+		ID:         timeline.EventID(Name, "alert", a.ID),
 		IncidentID: incidentID,
-		Source:     timeline.SourcePagerDuty,
+		Source:     Name,
 		Kind:       timeline.KindAlertTriggered,
 		OccurredAt: at,
 		Actor:      actor,
@@ -253,7 +253,7 @@ func NormalizeIncident(inc pd.Incident) (timeline.Incident, error) {
 		Title:     timeline.StorableString(inc.Title),
 		ServiceID: timeline.StorableString(inc.Service.ID),
 		Urgency:   timeline.StorableString(inc.Urgency),
-		Source:    timeline.SourcePagerDuty,
+		Source:    Name,
 		StartedAt: started,
 		URL:       timeline.StorableString(inc.HTMLURL),
 	}

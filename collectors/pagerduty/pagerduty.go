@@ -22,7 +22,7 @@ import (
 )
 
 // Name is the source name, its config key and the Source of its events.
-const Name = timeline.SourcePagerDuty
+const Name = "pagerduty"
 
 // DefaultAPIURL is PagerDuty's REST API (the EU service is
 // https://api.eu.pagerduty.com).

@@ -66,7 +66,7 @@ func setupE2E(t *testing.T, mut ...func(*prometheus.Config)) *e2e {
 	t.Cleanup(b.srv.Close)
 	for id, svc := range map[string]string{"PCHECKOUT": "PSVC001", "PSEARCH": "PSVC002"} {
 		resolved := time.Date(2026, 11, 20, 11, 0, 0, 0, time.UTC)
-		if err := b.store.UpsertIncident(ctx, timeline.Incident{ID: id, ServiceID: svc, Source: timeline.SourcePagerDuty,
+		if err := b.store.UpsertIncident(ctx, timeline.Incident{ID: id, ServiceID: svc, Source: "pagerduty",
 			StartedAt: time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC), ResolvedAt: &resolved,
 			WindowStart: winStart, WindowEnd: winEnd}); err != nil {
 			t.Fatal(err)

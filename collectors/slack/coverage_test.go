@@ -20,8 +20,8 @@ type fixedCoverage struct {
 	asked []string
 }
 
-func (f *fixedCoverage) Covered(_ context.Context, source, scope string, from, to, now time.Time) ([]timeline.Span, error) {
-	f.asked = append(f.asked, source+" "+scope)
+func (f *fixedCoverage) Covered(_ context.Context, source string, kind timeline.ScopeKind, scope string, from, to, now time.Time) ([]timeline.Span, error) {
+	f.asked = append(f.asked, source+" "+string(kind)+" "+scope)
 	if f.err != nil {
 		return nil, f.err
 	}
@@ -68,7 +68,7 @@ func TestCoveredWindowIsNotRead(t *testing.T) {
 		if n := b.fake.Requests(); n != 0 || len(events) != 0 {
 			t.Errorf("%s: %d requests, %d events; want none: live capture has them", tc.name, n, len(events))
 		}
-		if diff := cmp.Diff([]string{"slack C1"}, cov.asked); diff != "" {
+		if diff := cmp.Diff([]string{"slack channel C1"}, cov.asked); diff != "" {
 			t.Errorf("%s: coverage asked (-want +got):\n%s", tc.name, diff)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -41,7 +42,7 @@ var ErrUnknown = errors.New("slack: user or bot not resolvable")
 
 // MessageID is the event id of a message: slack:message:{channel}:{ts}.
 func MessageID(channel, ts string) string {
-	return timeline.EventID(timeline.SourceSlack, "message", channel, ts)
+	return timeline.EventID(Name, "message", channel, ts)
 }
 
 // ParseTS turns a Slack timestamp ("1512085950.000216") into a UTC time,
@@ -135,11 +136,15 @@ func Storable(m slackapi.Msg) bool {
 //   - version (Event.Version): the edit's ts, else ts, so that an older
 //     version never replaces a newer one, whichever arrives last;
 //   - text with <@U…> mentions, <#C…|name> channels, <!here> and links made
-//     readable; url a permalink under workspaceURL;
+//     readable (PlainText); url a permalink under workspaceURL;
 //   - details: channel, thread_ts (replies and parents), reply_count,
 //     subtype, edited_ts, bot_id, bot_name, files (count), reactions
 //     (name → count), and channel_name when users is also a
-//     ChannelResolver that knows it.
+//     ChannelResolver that knows it; for a reply, thread_parent_id
+//     (timeline.DetailThreadParentID), the event id of its thread's
+//     parent; and plain_text (timeline.DetailPlainText), the text as a
+//     reader of the message sees it (ReadingText), when that is not the
+//     text.
 //
 // An edited message keeps its id and carries its current text and edited_ts,
 // so storing it again updates the event in place. Names Slack will not give
@@ -159,6 +164,10 @@ func NormalizeMessage(ctx context.Context, channel, workspaceURL string, m slack
 	if err != nil {
 		return timeline.Event{}, err
 	}
+	reading, err := ReadingText(ctx, m.Text, users)
+	if err != nil {
+		return timeline.Event{}, err
+	}
 
 	kind := timeline.KindChatMessage
 	switch {
@@ -172,8 +181,14 @@ func NormalizeMessage(ctx context.Context, channel, workspaceURL string, m slack
 	if m.ThreadTimestamp != "" && (IsReply(m) || m.ReplyCount > 0) {
 		details["thread_ts"] = m.ThreadTimestamp
 	}
+	if IsReply(m) {
+		details[timeline.DetailThreadParentID] = MessageID(channel, m.ThreadTimestamp)
+	}
 	if m.ReplyCount > 0 {
 		details["reply_count"] = m.ReplyCount
+	}
+	if reading != text {
+		details[timeline.DetailPlainText] = reading
 	}
 	if m.SubType != "" {
 		details["subtype"] = m.SubType
@@ -212,7 +227,7 @@ func NormalizeMessage(ctx context.Context, channel, workspaceURL string, m slack
 
 	return timeline.MakeStorable(timeline.Event{
 		ID:         MessageID(channel, m.Timestamp),
-		Source:     timeline.SourceSlack,
+		Source:     Name,
 		Kind:       kind,
 		OccurredAt: at,
 		Actor:      actor,
@@ -242,7 +257,7 @@ func Deletion(channel, ts, threadTS string, deletedAt time.Time) (timeline.Event
 		deletedAt = at
 	}
 	return timeline.Event{
-		ID: MessageID(channel, ts), Source: timeline.SourceSlack, Kind: kind, OccurredAt: at,
+		ID: MessageID(channel, ts), Source: Name, Kind: kind, OccurredAt: at,
 		Details: map[string]any{"channel": channel}, Version: deletedAt.UTC(), Deleted: true,
 	}, nil
 }
@@ -423,6 +438,28 @@ func title(kind string, actor *timeline.Actor, text string, files int) string {
 // "label (url)" and <url> the url, and &lt; &gt; &amp; are unescaped. Its
 // error is that of the resolver, for anything but ErrUnknown.
 func PlainText(ctx context.Context, text string, users UserResolver) (string, error) {
+	return render(ctx, text, users, false)
+}
+
+// ReadingText renders text as a reader of the message sees it in Slack, for
+// timeline.DetailPlainText: as PlainText does, except that a link shows its
+// label alone (<url|label> is "label"; <url> the url, an address without
+// mailto:), a channel reference without a name gets the channel's name
+// when users is also a ChannelResolver that knows it, and the *bold*,
+// _italic_ and ~strike~ markers around words are dropped (URLs and
+// snake_case are left alone). Its errors are PlainText's, and the
+// ChannelResolver's for anything but ErrUnknown.
+func ReadingText(ctx context.Context, text string, users UserResolver) (string, error) {
+	out, err := render(ctx, text, users, true)
+	if err != nil {
+		return "", err
+	}
+	return stripFormatting(out), nil
+}
+
+// render is PlainText, or with reading set ReadingText without its
+// formatting markers dropped.
+func render(ctx context.Context, text string, users UserResolver, reading bool) (string, error) {
 	if !strings.ContainsAny(text, "<&") {
 		return text, nil
 	}
@@ -463,6 +500,13 @@ func PlainText(ctx context.Context, text string, users UserResolver) (string, er
 			b.WriteString("@" + strings.TrimPrefix(name, "@"))
 		case strings.HasPrefix(ref, "#"):
 			name := label
+			if name == "" && reading {
+				n, err := channelName(ctx, ref[1:], users)
+				if err != nil {
+					return "", err
+				}
+				name = n
+			}
 			if name == "" {
 				name = ref[1:]
 			}
@@ -479,14 +523,74 @@ func PlainText(ctx context.Context, text string, users UserResolver) (string, er
 			}
 		default:
 			u := unescape(ref)
-			if hasLabel && label != "" && unescape(label) != u {
+			switch {
+			case reading && hasLabel && label != "":
+				b.WriteString(unescape(label))
+			case reading:
+				b.WriteString(strings.TrimPrefix(u, "mailto:"))
+			case hasLabel && label != "" && unescape(label) != u:
 				b.WriteString(unescape(label) + " (" + u + ")")
-			} else {
+			default:
 				b.WriteString(u)
 			}
 		}
 	}
 	return b.String(), nil
+}
+
+var formattedURL = regexp.MustCompile(`https?://\S+`)
+
+// stripFormatting drops the *bold*, _italic_ and ~strike~ markers around
+// words, leaving URLs and snake_case alone.
+func stripFormatting(s string) string {
+	if !strings.ContainsAny(s, "*_~") {
+		return s
+	}
+	var b strings.Builder
+	last := 0
+	for _, loc := range formattedURL.FindAllStringIndex(s, -1) {
+		b.WriteString(stripMarkers(s[last:loc[0]]))
+		b.WriteString(s[loc[0]:loc[1]])
+		last = loc[1]
+	}
+	b.WriteString(stripMarkers(s[last:]))
+	return b.String()
+}
+
+func stripMarkers(s string) string {
+	for _, m := range []byte{'*', '_', '~'} {
+		s = stripMarker(s, m)
+	}
+	return s
+}
+
+func stripMarker(s string, m byte) string {
+	if strings.IndexByte(s, m) < 0 {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		if s[i] == m && (i == 0 || !wordByte(s[i-1])) && i+1 < len(s) && s[i+1] != ' ' && s[i+1] != m {
+			j := i + 2
+			for j < len(s) && s[j] != '\n' && !(s[j] == m && s[j-1] != ' ' && (j+1 == len(s) || !wordByte(s[j+1]))) {
+				j++
+			}
+			if j < len(s) && s[j] == m {
+				b.WriteString(s[i+1 : j])
+				i = j + 1
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+		i++
+	}
+	return b.String()
+}
+
+// wordByte reports whether c is part of a word: an ASCII letter or digit, or
+// a byte of a multi-byte rune.
+func wordByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c >= 0x80
 }
 
 var unescaper = strings.NewReplacer("&lt;", "<", "&gt;", ">", "&amp;", "&")

@@ -117,6 +117,56 @@ func TestPlainText(t *testing.T) {
 	}
 }
 
+// TestReadingText: the text as a reader sees it in Slack, which the story
+// view shows (timeline.DetailPlainText): links are their labels, channel
+// references their names, and formatting markers are dropped where they
+// mark words. The realistic story fixture (timeline/story_fixture_test.go,
+// fxRender) stores its messages by the same rules as the last cases.
+func TestReadingText(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct{ in, want string }{
+		{"plain", "plain"},
+		{"<@U1> and <@U2|bobby>, <@U9|ghost> <@U8>", "@Alice Ng and @Bob, @ghost @U8"},
+		{"in <#C0CHECKOUT|checkout> and <#C0OPS>", "in #checkout and #ops"},
+		{"<#C0GONE>", "#C0GONE"},
+		{"<https://grafana.acme.test/d/x|the dashboard> or <https://x.test/a_b_c>", "the dashboard or https://x.test/a_b_c"},
+		{"<mailto:a@b.test|a@b.test> <mailto:c@d.test> <!here> <!subteam^S1|@oncall> <!channel>", "a@b.test c@d.test @here @oncall @channel"},
+		{"*rolling back* _now_ ~never~ &amp; 5 &lt; 6 &gt; 4", "rolling back now never & 5 < 6 > 4"},
+		{"snake_case_name and 2*3*4 and a * b", "snake_case_name and 2*3*4 and a * b"},
+		{"*bold in https://x.test/_next_/page*", "*bold in https://x.test/_next_/page*"},
+		{"Deployment of *v5.3.0* to *production* started for <https://github.com/acme/pay|acme/pay>",
+			"Deployment of v5.3.0 to production started for acme/pay"},
+		{"🧵 *Investigation*: what changed?", "🧵 Investigation: what changed?"},
+		{"unclosed <@U1", "unclosed <@U1"},
+	} {
+		got, err := ReadingText(ctx, tc.in, withChannels{staticUsers: people, channels: map[string]string{"C0OPS": "ops"}})
+		if err != nil || got != tc.want {
+			t.Errorf("ReadingText(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
+		}
+	}
+	boom := errors.New("connection reset")
+	if _, err := ReadingText(ctx, "<#C0OPS>", withChannels{staticUsers: people, err: boom}); !errors.Is(err, boom) {
+		t.Errorf("failing channel lookup: %v", err)
+	}
+}
+
+// withChannels is a UserResolver that names channels too.
+type withChannels struct {
+	staticUsers
+	channels map[string]string
+	err      error
+}
+
+func (w withChannels) ChannelName(_ context.Context, id string) (string, error) {
+	if w.err != nil {
+		return "", w.err
+	}
+	if n, ok := w.channels[id]; ok {
+		return n, nil
+	}
+	return "", ErrUnknown
+}
+
 func TestNormalizeMessage(t *testing.T) {
 	ctx := context.Background()
 	const ws = "https://acme.slack.com/"
@@ -148,10 +198,27 @@ func TestNormalizeMessage(t *testing.T) {
 			Actor:      &timeline.Actor{ID: "U2", Name: "Bob"},
 			Title:      "Bob (in thread): see graph", Text: "see graph",
 			URL: "https://acme.slack.com/archives/C1/p1763632990000100?thread_ts=1763632923.000200&cid=C1",
+			// A reply names its thread's parent by event id, for the
+			// story view.
 			Details: map[string]any{"channel": "C1", "thread_ts": "1763632923.000200", "edited_ts": "1763633000.000000",
-				"files": 2, "reactions": map[string]any{"+1": 3}},
+				"files": 2, "reactions": map[string]any{"+1": 3}, timeline.DetailThreadParentID: "slack:message:C1:1763632923.000200"},
 			// The edit's time is the version.
 			Version: time.Date(2025, 11, 20, 10, 3, 20, 0, time.UTC),
+		},
+	}, {
+		// Text keeps a link's URL and the formatting; the reading text
+		// (the story view's) is the message as Slack shows it.
+		name: "formatting and links",
+		msg:  slackapi.Msg{User: "U1", Text: "*rolling back* <@U2>, see <https://x.test/r|the runbook>", Timestamp: "1763632923.000200"},
+		want: timeline.Event{
+			ID: "slack:message:C1:1763632923.000200", Source: "slack", Kind: timeline.KindChatMessage,
+			OccurredAt: time.Date(2025, 11, 20, 10, 2, 3, 200000, time.UTC),
+			Actor:      &timeline.Actor{ID: "U1", Name: "Alice Ng", Email: "alice@acme.test"},
+			Title:      "Alice Ng: *rolling back* @Bob, see the runbook (https://x.test/r)",
+			Text:       "*rolling back* @Bob, see the runbook (https://x.test/r)",
+			URL:        "https://acme.slack.com/archives/C1/p1763632923000200",
+			Details:    map[string]any{"channel": "C1", timeline.DetailPlainText: "rolling back @Bob, see the runbook"},
+			Version:    time.Date(2025, 11, 20, 10, 2, 3, 200000, time.UTC),
 		},
 	}, {
 		name: "unknown user, no text",

@@ -63,7 +63,7 @@ import (
 )
 
 // Name is the source's name: its config key and Event.Source.
-const Name = timeline.SourceSlack
+const Name = "slack"
 
 // Defaults of Config and Options.
 const (
@@ -233,7 +233,7 @@ func New(cfg Config, opts Options) (*Collector, error) {
 		t.ResponseHeaderTimeout = 60 * time.Second
 		opts.Base = t
 	}
-	tr := opts.Transport(timeline.SourceSlack, RetryAfter, lim)
+	tr := opts.Transport(Name, RetryAfter, lim)
 	conc := opts.Concurrency
 	if conc <= 0 {
 		conc = DefaultConcurrency
@@ -254,7 +254,7 @@ func New(cfg Config, opts Options) (*Collector, error) {
 }
 
 // Name implements collectors.Collector.
-func (c *Collector) Name() string { return timeline.SourceSlack }
+func (c *Collector) Name() string { return Name }
 
 // Client returns the Slack client, paced and retried by the collector's
 // transport, for a webhook receiver that needs to look things up.
@@ -308,7 +308,7 @@ func RetryAfter(resp *http.Response, _ time.Time) (time.Duration, bool) {
 func apiError(err error) error {
 	var rl *slackapi.RateLimitedError
 	if errors.As(err, &rl) {
-		return &collectors.RateLimitError{Source: timeline.SourceSlack, RetryAfter: rl.RetryAfter}
+		return &collectors.RateLimitError{Source: Name, RetryAfter: rl.RetryAfter}
 	}
 	return err
 }
@@ -493,7 +493,7 @@ func (c *Collector) readUntil(ctx context.Context, w timeline.Window, ch string)
 	if end.Before(w.Start) {
 		return w.End, true
 	}
-	spans, err := c.coverage.Covered(ctx, timeline.SourceSlack, ch, w.Start, end, now)
+	spans, err := c.coverage.Covered(ctx, Name, collectors.PlaceChannel, ch, w.Start, end, now)
 	if err != nil {
 		c.log.Warn("live coverage unknown; reading the whole window", zap.String("channel", ch), zap.Error(err))
 		return w.End, true

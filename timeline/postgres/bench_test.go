@@ -33,7 +33,7 @@ func benchEvents(n int) []timeline.Event {
 		ts := fmt.Sprintf("%d.%06d", at.Unix(), i%1000000)
 		out[i] = timeline.Event{
 			ID: timeline.EventID("slack", "message", "C0CHECKOUT", ts), IncidentID: "PBENCH",
-			Source: timeline.SourceSlack, Kind: timeline.KindChatMessage, OccurredAt: at,
+			Source: "slack", Kind: timeline.KindChatMessage, OccurredAt: at,
 			Actor: &timeline.Actor{ID: "U0761F5NSP5", Name: "Ana Lima", Email: "ana@acme.test"},
 			Title: timeline.Truncate(sb.String(), 80), Text: sb.String(),
 			URL:     "https://acme.slack.com/archives/C0CHECKOUT/p" + strings.ReplaceAll(ts, ".", ""),

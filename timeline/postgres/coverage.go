@@ -26,12 +26,12 @@ ON CONFLICT (source, scope) WHERE open DO UPDATE SET
     covered_to = GREATEST(live_coverage.covered_to, excluded.covered_to), tolerance = excluded.tolerance`
 
 // Heartbeat records that live capture of source was running at at for every
-// scope: each scope's open span is extended to at, unless it was last
+// scope, a place of kind: each scope's open span is extended to at, unless it was last
 // extended more than tolerance before at (the vendor's retry window: a
 // longer silence may have lost deliveries for good), in which case it is
 // closed and a new span opens at at. Several processes may heartbeat at once.
-func (s *Store) Heartbeat(ctx context.Context, source string, scopes []string, at time.Time, tolerance time.Duration) error {
-	keys := journalScopes(source, scopes)
+func (s *Store) Heartbeat(ctx context.Context, source string, kind timeline.ScopeKind, scopes []string, at time.Time, tolerance time.Duration) error {
+	keys := journalScopes(kind, scopes)
 	if len(keys) == 0 {
 		return nil
 	}
@@ -49,11 +49,11 @@ func (s *Store) Heartbeat(ctx context.Context, source string, scopes []string, a
 	return nil
 }
 
-func journalScopes(source string, scopes []string) []string {
+func journalScopes(kind timeline.ScopeKind, scopes []string) []string {
 	seen := map[string]bool{}
 	var out []string
 	for _, sc := range scopes {
-		k := timeline.JournalScope(source, sc)
+		k := kind.Key(sc)
 		if k != "" && !seen[k] {
 			seen[k] = true
 			out = append(out, k)
@@ -62,12 +62,12 @@ func journalScopes(source string, scopes []string) []string {
 	return out
 }
 
-// BreakCoverage records that live capture of source in scope cannot vouch
-// for [from, to] (a delivery about that stretch was refused): the open span
+// BreakCoverage records that live capture of source in scope, a place of
+// kind, cannot vouch for [from, to] (a delivery about that stretch was refused): the open span
 // is closed, so the next heartbeat starts a new one, and the stretch is cut
 // out of every span.
-func (s *Store) BreakCoverage(ctx context.Context, source, scope string, from, to time.Time) error {
-	key := timeline.JournalScope(source, scope)
+func (s *Store) BreakCoverage(ctx context.Context, source string, kind timeline.ScopeKind, scope string, from, to time.Time) error {
+	key := kind.Key(scope)
 	from, to = from.UTC(), to.UTC()
 	if to.Before(from) {
 		from, to = to, from
@@ -102,16 +102,16 @@ func (s *Store) BreakCoverage(ctx context.Context, source, scope string, from, t
 	return nil
 }
 
-// Covered returns the coverage spans of source in scope that overlap [from,
-// to], in time order, as of now: an open span whose last heartbeat is within
+// Covered returns the coverage spans of source in scope, a place of kind,
+// that overlap [from, to], in time order, as of now: an open span whose last heartbeat is within
 // its tolerance reaches up to now, since any delivery lost since then is
 // still being retried by the vendor.
-func (s *Store) Covered(ctx context.Context, source, scope string, from, to, now time.Time) ([]timeline.Span, error) {
+func (s *Store) Covered(ctx context.Context, source string, kind timeline.ScopeKind, scope string, from, to, now time.Time) ([]timeline.Span, error) {
 	rows, err := s.pool.Query(ctx, `SELECT covered_from,
 			CASE WHEN open AND covered_to >= $5::timestamptz - tolerance THEN GREATEST(covered_to, $5) ELSE covered_to END
 		FROM live_coverage
 		WHERE source = $1 AND scope = $2 AND covered_from <= $4 AND (covered_to >= $3 OR open)
-		ORDER BY covered_from`, source, timeline.JournalScope(source, scope), from.UTC(), to.UTC(), now.UTC())
+		ORDER BY covered_from`, source, kind.Key(scope), from.UTC(), to.UTC(), now.UTC())
 	if err != nil {
 		return nil, fmt.Errorf("live coverage of %s %s: %w", source, scope, classify(err))
 	}

@@ -251,8 +251,8 @@ WHERE EXISTS (SELECT 1 FROM incidents WHERE id = $1)
 ON CONFLICT (incident_id, source) DO NOTHING`
 
 // placeholderSQL records an incident that a collection was queued for
-// before anything about it is known (a collect request for a PagerDuty
-// incident not seen yet), so that GET /v1/incidents/{id} shows its queued
+// before anything about it is known (a collect request for an
+// incident no source has reported yet), so that GET /v1/incidents/{id} shows its queued
 // collection, and a failure to plan it, instead of 404. Its empty source
 // marks it as a placeholder: the planner replaces it, live capture never
 // joins it (it has no repositories or channels), and it overlaps nothing.
@@ -645,8 +645,8 @@ func (d *Deliveries) LiveIncidents(ctx context.Context, q timeline.LiveScope) ([
 	}
 	var b queryBuilder
 	if q.Repo != "" {
-		// GitHub names are case-insensitive: match them so, through the
-		// incidents_repos_lower index.
+		// Repository names are case-insensitive (timeline.ScopeRepo):
+		// match them so, through the incidents_repos_lower index.
 		b.where("groundwork_lower_all(repos) @> ARRAY[lower(%s::text)]", q.Repo)
 	}
 	if q.Channel != "" {

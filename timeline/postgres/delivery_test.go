@@ -57,7 +57,7 @@ func newDeliveries(t *testing.T) (*postgres.Deliveries, *pgtest.Schema) {
 }
 
 func genericIncident(id string, resolved bool) timeline.Incident {
-	inc := timeline.Incident{ID: id, Title: "checkout down", Source: timeline.SourceGeneric, StartedAt: t0,
+	inc := timeline.Incident{ID: id, Title: "checkout down", Source: "generic", StartedAt: t0,
 		WindowStart: t0.Add(-2 * time.Hour), WindowEnd: t0.Add(time.Hour),
 		Repos: []string{"acme/api"}, Channels: []string{"C0CHECKOUT"}}
 	if resolved {
@@ -91,7 +91,7 @@ func TestDeliveryRecordsEverythingOnceAndRepeatsChangeNothing(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	d, s := newDeliveries(t)
-	opened := timeline.Event{ID: "generic:incident:INC1:opened", IncidentID: "INC1", Source: timeline.SourceGeneric,
+	opened := timeline.Event{ID: "generic:incident:INC1:opened", IncidentID: "INC1", Source: "generic",
 		Kind: timeline.KindIncidentOpened, OccurredAt: t0, Title: "Incident opened: checkout down"}
 	dl := timeline.Delivery{Receiver: "incident", ID: "delivery-1",
 		Incidents: []timeline.Incident{genericIncident("INC1", true)},
@@ -269,7 +269,7 @@ func TestFailedDeliveryWritesNothing(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	d, s := newDeliveries(t)
-	bad := timeline.Event{ID: "generic:incident:INC1:opened", IncidentID: "INC1", Source: timeline.SourceGeneric,
+	bad := timeline.Event{ID: "generic:incident:INC1:opened", IncidentID: "INC1", Source: "generic",
 		Kind: "incident.exploded", OccurredAt: t0}
 	dl := timeline.Delivery{Receiver: "incident", ID: "x", Incidents: []timeline.Incident{genericIncident("INC1", false)},
 		Events: []timeline.Event{bad}, Collect: []timeline.CollectRequest{{IncidentID: "INC1"}}}
@@ -486,7 +486,7 @@ func TestCollectingAnUnknownIncidentShowsIt(t *testing.T) {
 	if err := d.Store.UpsertIncident(ctx, real); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := d.Store.Incident(ctx, "PNEW"); err != nil || got.Source != timeline.SourceGeneric || !got.StartedAt.Equal(real.StartedAt) {
+	if got, err := d.Store.Incident(ctx, "PNEW"); err != nil || got.Source != "generic" || !got.StartedAt.Equal(real.StartedAt) {
 		t.Errorf("after planning = %+v, %v; want the real incident", got, err)
 	}
 }

@@ -12,23 +12,19 @@ import (
 	"github.com/groundwork-dev/groundwork/timeline"
 )
 
-// The live journal (see timeline.JournalEntry and migration 00084).
-
-// journalScopeColumn is the incidents column whose entries a journaled
-// source's scopes are matched against; sources not named here are not
-// journaled.
-var journalScopeColumn = map[string]string{
-	timeline.SourceSlack:  "channels",
-	timeline.SourceGitHub: "repos",
-}
+// The live journal (see timeline.JournalEntry and migrations 00084 and
+// 00376). An entry's scope_kind says which column of incidents its scope is
+// matched against: timeline.ScopeChannel entries the channels,
+// timeline.ScopeRepo entries the repos, in lower case (coveringSQL and
+// joinJournalSQL).
 
 // writeJournalSQL keeps the newest version of each entry by the same rule as
 // the events' upsert (see upsertChangedSQL): an older edit delivered late
 // never replaces a newer one, and a deletion (a tombstone, kept so that a
 // late retry of the original cannot bring it back) is replaced only by a
 // newer version.
-const writeJournalSQL = `INSERT INTO live_journal (source, scope, id, kind, occurred_at, occurred_ns, actor, title, text, url, details, content_hash, version, deleted)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+const writeJournalSQL = `INSERT INTO live_journal (source, scope, id, kind, occurred_at, occurred_ns, actor, title, text, url, details, content_hash, version, deleted, scope_kind)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
 ON CONFLICT (source, scope, id) DO UPDATE SET
     kind = excluded.kind, occurred_at = excluded.occurred_at, occurred_ns = excluded.occurred_ns,
     actor = excluded.actor, title = excluded.title, text = excluded.text, url = excluded.url,
@@ -45,11 +41,11 @@ const forgetJournalSQL = `UPDATE live_journal SET deleted = true, actor = NULL, 
 WHERE source = $1 AND scope = $2 AND id = $3
 RETURNING kind, occurred_at, occurred_ns`
 
-// coveringSQL finds the incidents whose scope holds a journal scope and
-// whose window may hold [$3, $4] (windowMeetsSQL); the caller checks each
-// event with Incident.Covers. Repositories compare in lower case.
+// coveringSQL finds the incidents whose scope holds a journal scope $2 of
+// kind $1 and whose window may hold [$3, $4] (windowMeetsSQL); the caller
+// checks each event with Incident.Covers. Repositories compare in lower case.
 var coveringSQL = `SELECT ` + incidentColumns + ` FROM incidents
-WHERE CASE WHEN $1 = 'github' THEN EXISTS (SELECT 1 FROM unnest(repos) r WHERE lower(r) = $2)
+WHERE CASE WHEN $1 = 'repo' THEN EXISTS (SELECT 1 FROM unnest(repos) r WHERE lower(r) = $2)
            ELSE channels @> ARRAY[$2::text] END
   AND ` + windowMeetsSQL("", "$3", "$4") + `
 ORDER BY started_at, id`
@@ -69,26 +65,28 @@ func writeJournalTx(ctx context.Context, tx pgx.Tx, entries []timeline.JournalEn
 		return nil, err
 	}
 	type group struct {
+		kind          timeline.ScopeKind
 		source, scope string
 		events        []timeline.Event
 	}
 	var groups []*group
-	byKey := map[[2]string]*group{}
-	addToGroup := func(source, scope string, e timeline.Event) {
-		k := [2]string{source, scope}
+	byKey := map[[3]string]*group{}
+	addToGroup := func(kind timeline.ScopeKind, source, scope string, e timeline.Event) {
+		k := [3]string{string(kind), source, scope}
 		g := byKey[k]
 		if g == nil {
-			g = &group{source: source, scope: scope}
+			g = &group{kind: kind, source: source, scope: scope}
 			byKey[k] = g
 			groups = append(groups, g)
 		}
 		g.events = append(g.events, e)
 	}
 	for _, en := range entries {
-		if _, ok := journalScopeColumn[en.Source]; !ok {
-			return nil, fmt.Errorf("%w: journal entry %s: source %q is not journaled", timeline.ErrInvalid, en.Event.ID, en.Source)
+		if !en.ScopeKind.Valid() {
+			return nil, fmt.Errorf("%w: journal entry %s: scope kind %q is neither %q nor %q", timeline.ErrInvalid, en.Event.ID,
+				en.ScopeKind, timeline.ScopeChannel, timeline.ScopeRepo)
 		}
-		scope := timeline.JournalScope(en.Source, en.Scope)
+		scope := en.ScopeKind.Key(en.Scope)
 		if scope == "" {
 			return nil, fmt.Errorf("%w: journal entry %s: scope is empty", timeline.ErrInvalid, en.Event.ID)
 		}
@@ -114,7 +112,7 @@ func writeJournalTx(ctx context.Context, tx pgx.Tx, entries []timeline.JournalEn
 				return nil, err
 			}
 			e.OccurredAt = us.UTC().Add(time.Duration(ns))
-			addToGroup(en.Source, scope, e)
+			addToGroup(en.ScopeKind, en.Source, scope, e)
 			continue
 		}
 		check := e
@@ -128,10 +126,10 @@ func writeJournalTx(ctx context.Context, tx pgx.Tx, entries []timeline.JournalEn
 		}
 		v := r.values() // a tombstone's content is empty
 		if _, err := tx.Exec(ctx, writeJournalSQL, en.Source, scope, e.ID, e.Kind, r.us, r.ns, v[6],
-			v[7], v[8], v[9], r.details, r.hash, r.version, e.Deleted); err != nil {
+			v[7], v[8], v[9], r.details, r.hash, r.version, e.Deleted, string(en.ScopeKind)); err != nil {
 			return nil, err
 		}
-		addToGroup(en.Source, scope, e)
+		addToGroup(en.ScopeKind, en.Source, scope, e)
 	}
 	var out []timeline.Event
 	for _, g := range groups {
@@ -139,7 +137,7 @@ func writeJournalTx(ctx context.Context, tx pgx.Tx, entries []timeline.JournalEn
 		for _, e := range g.events {
 			from, to = minTime(from, e.OccurredAt), maxTime(to, e.OccurredAt)
 		}
-		rows, err := tx.Query(ctx, coveringSQL, g.source, g.scope, from.Truncate(time.Microsecond), to.Add(time.Microsecond))
+		rows, err := tx.Query(ctx, coveringSQL, string(g.kind), g.scope, from.Truncate(time.Microsecond), to.Add(time.Microsecond))
 		if err != nil {
 			return nil, err
 		}
@@ -187,10 +185,10 @@ var joinJournalSQL = `WITH inc AS (
            ARRAY(SELECT lower(r) FROM unnest(repos) r) AS repos
     FROM incidents WHERE id = $1
 ), cand AS (
-    SELECT j.* FROM inc JOIN live_journal j ON j.source = 'slack' AND j.scope = ANY(inc.channels)
+    SELECT j.* FROM inc JOIN live_journal j ON j.scope_kind = 'channel' AND j.scope = ANY(inc.channels)
     WHERE NOT j.deleted AND ` + windowCoversSQL("inc.", "j.occurred_at", "j.occurred_ns") + `
     UNION ALL
-    SELECT j.* FROM inc JOIN live_journal j ON j.source = 'github' AND j.scope = ANY(inc.repos)
+    SELECT j.* FROM inc JOIN live_journal j ON j.scope_kind = 'repo' AND j.scope = ANY(inc.repos)
     WHERE NOT j.deleted AND ` + windowCoversSQL("inc.", "j.occurred_at", "j.occurred_ns") + `
 ), ins AS (
     INSERT INTO events (incident_id, id, source, kind, occurred_at, occurred_ns, actor, title, text, url, details, content_hash, version)
@@ -275,13 +273,13 @@ func (s *Store) JoinJournalTx(ctx context.Context, tx pgx.Tx, incidentID string)
 	return n, nil
 }
 
-// JournalEvents returns the journal's events of source and scope with
-// occurred_at in [from, to], in timeline order, for inspection and tests.
-// Their IncidentID is empty.
-func (s *Store) JournalEvents(ctx context.Context, source, scope string, from, to time.Time) ([]timeline.Event, error) {
+// JournalEvents returns the journal's events of source in scope, a place of
+// kind, with occurred_at in [from, to], in timeline order, for inspection
+// and tests. Their IncidentID is empty.
+func (s *Store) JournalEvents(ctx context.Context, source string, kind timeline.ScopeKind, scope string, from, to time.Time) ([]timeline.Event, error) {
 	rows, err := s.pool.Query(ctx, `SELECT '', id, source, kind, occurred_at, occurred_ns, actor, title, text, url, details, 0::bigint, version, deleted
 		FROM live_journal WHERE source = $1 AND scope = $2 AND occurred_at >= $3 AND occurred_at <= $4 AND NOT deleted
-		ORDER BY occurred_at, occurred_ns, id`, source, timeline.JournalScope(source, scope), from.UTC(), to.UTC())
+		ORDER BY occurred_at, occurred_ns, id`, source, kind.Key(scope), from.UTC(), to.UTC())
 	if err != nil {
 		return nil, fmt.Errorf("journal of %s %s: %w", source, scope, classify(err))
 	}

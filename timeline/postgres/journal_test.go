@@ -12,12 +12,13 @@ import (
 
 	"github.com/groundwork-dev/groundwork/timeline"
 	"github.com/groundwork-dev/groundwork/timeline/postgres"
+	"github.com/groundwork-dev/groundwork/timeline/postgres/pgtest"
 )
 
 func chatEvent(channel string, at time.Time, text string) timeline.Event {
 	ts := fmt.Sprintf("%d.%06d", at.Unix(), at.Nanosecond()/1000)
 	return timeline.Event{
-		ID: "slack:message:" + channel + ":" + ts, Source: timeline.SourceSlack, Kind: timeline.KindChatMessage,
+		ID: "slack:message:" + channel + ":" + ts, Source: "slack", Kind: timeline.KindChatMessage,
 		OccurredAt: at, Actor: &timeline.Actor{ID: "U0ANA", Name: "Ana"}, Title: "Ana: " + text, Text: text,
 		URL: "https://acme.slack.com/archives/" + channel + "/p" + ts, Details: map[string]any{"channel": channel, "ts": ts},
 	}
@@ -25,14 +26,14 @@ func chatEvent(channel string, at time.Time, text string) timeline.Event {
 
 func commitEvent(repo string, at time.Time, sha string) timeline.Event {
 	return timeline.Event{
-		ID: "github:commit:" + repo + ":" + sha, Source: timeline.SourceGitHub, Kind: timeline.KindChangeCommit,
+		ID: "github:commit:" + repo + ":" + sha, Source: "github", Kind: timeline.KindChangeCommit,
 		OccurredAt: at, Title: "commit " + sha, Details: map[string]any{"repo": repo, "sha": sha},
 	}
 }
 
 func slackEntry(e timeline.Event) timeline.JournalEntry {
 	ch, _ := e.Details["channel"].(string)
-	return timeline.JournalEntry{Source: timeline.SourceSlack, Scope: ch, Event: e}
+	return timeline.JournalEntry{Source: "slack", ScopeKind: timeline.ScopeChannel, Scope: ch, Event: e}
 }
 
 func record(t *testing.T, d *postgres.Deliveries, dl timeline.Delivery) timeline.DeliveryResult {
@@ -78,7 +79,7 @@ func TestJournalJoinsIncidentWhenItAppears(t *testing.T) {
 	other := chatEvent("C0OTHER", t0.Add(6*time.Minute), "another channel")
 	push := commitEvent("Acme/API", t0.Add(-time.Hour), "abc123") // the repo's case differs from the incident's scope
 	for i, en := range []timeline.JournalEntry{slackEntry(early), slackEntry(in1), slackEntry(in2), slackEntry(other),
-		{Source: timeline.SourceGitHub, Scope: "Acme/API", Event: push}} {
+		{Source: "github", ScopeKind: timeline.ScopeRepo, Scope: "Acme/API", Event: push}} {
 		res := record(t, d, timeline.Delivery{Receiver: en.Source, ID: fmt.Sprint("live-", i), Journal: []timeline.JournalEntry{en}})
 		if res.Events.Changed() != 0 {
 			t.Fatalf("delivery %d changed %d events with no incident to hold it", i, res.Events.Changed())
@@ -175,7 +176,7 @@ func TestJournalFansOutAndKeepsCollectedEvents(t *testing.T) {
 	if res.Events.Updated != 1 {
 		t.Fatalf("live edit: %+v, want one updated", res.Events)
 	}
-	j, err := st.JournalEvents(ctx, timeline.SourceSlack, "C0CHECKOUT", t0, t0.Add(time.Hour))
+	j, err := st.JournalEvents(ctx, "slack", timeline.ScopeChannel, "C0CHECKOUT", t0, t0.Add(time.Hour))
 	if err != nil || len(j) != 1 || j[0].Text != "first (edited)" {
 		t.Fatalf("journal after the edit: %+v (%v)", j, err)
 	}
@@ -203,17 +204,18 @@ func TestJournalFansOutAndKeepsCollectedEvents(t *testing.T) {
 		}
 	}
 
-	gone := timeline.JournalEntry{Source: timeline.SourceSlack, Scope: "C0CHECKOUT", Event: timeline.Event{ID: msg.ID}, Deleted: true}
+	gone := timeline.JournalEntry{Source: "slack", ScopeKind: timeline.ScopeChannel, Scope: "C0CHECKOUT", Event: timeline.Event{ID: msg.ID}, Deleted: true}
 	record(t, d, timeline.Delivery{Receiver: "slack", ID: "ev4", Journal: []timeline.JournalEntry{gone}})
-	if j, err := st.JournalEvents(ctx, timeline.SourceSlack, "C0CHECKOUT", t0, t0.Add(time.Hour)); err != nil || len(j) != 1 || j[0].ID != later.ID {
+	if j, err := st.JournalEvents(ctx, "slack", timeline.ScopeChannel, "C0CHECKOUT", t0, t0.Add(time.Hour)); err != nil || len(j) != 1 || j[0].ID != later.ID {
 		t.Errorf("journal after the deletion: %v (%v), want only %s", eventIDs(j), err, later.ID)
 	}
 
 	// Bad entries are refused whole.
 	for _, bad := range []timeline.JournalEntry{
-		{Source: "pagerduty", Scope: "X", Event: msg},
-		{Source: timeline.SourceSlack, Scope: "", Event: msg},
-		{Source: timeline.SourceSlack, Scope: "C0CHECKOUT", Event: timeline.Event{ID: "slack:message:C0CHECKOUT:1", Kind: "chat.bogus", OccurredAt: t0}},
+		{Source: "slack", Scope: "C0CHECKOUT", Event: msg}, // no kind of place
+		{Source: "slack", ScopeKind: "room", Scope: "C0CHECKOUT", Event: msg},
+		{Source: "slack", ScopeKind: timeline.ScopeChannel, Scope: "", Event: msg},
+		{Source: "slack", ScopeKind: timeline.ScopeChannel, Scope: "C0CHECKOUT", Event: timeline.Event{ID: "slack:message:C0CHECKOUT:1", Kind: "chat.bogus", OccurredAt: t0}},
 	} {
 		if _, err := d.RecordDelivery(ctx, timeline.Delivery{Receiver: "slack", ID: "bad", Journal: []timeline.JournalEntry{bad}}); err == nil {
 			t.Errorf("entry %+v accepted", bad)
@@ -265,7 +267,7 @@ func TestJournalRaceWithIncidentCreation(t *testing.T) {
 
 func spans(t *testing.T, st *postgres.Store, source, scope string, from, to, now time.Time) []timeline.Span {
 	t.Helper()
-	sp, err := st.Covered(context.Background(), source, scope, from, to, now)
+	sp, err := st.Covered(context.Background(), source, timeline.ScopeChannel, scope, from, to, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,7 +287,7 @@ func TestCoverageSpans(t *testing.T) {
 	const tol = 4 * time.Minute
 	beat := func(at time.Time, scopes ...string) {
 		t.Helper()
-		if err := st.Heartbeat(ctx, timeline.SourceSlack, scopes, at, tol); err != nil {
+		if err := st.Heartbeat(ctx, "slack", timeline.ScopeChannel, scopes, at, tol); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -300,40 +302,40 @@ func TestCoverageSpans(t *testing.T) {
 	day := []time.Time{t0.Add(-time.Hour), t0.Add(time.Hour)}
 	at := func(m time.Duration) time.Time { return t0.Add(m * time.Minute) }
 	if diff := cmp.Diff([]timeline.Span{{From: at(0), To: at(13)}, {From: at(23), To: at(24)}},
-		spans(t, st, timeline.SourceSlack, "C1", day[0], day[1], at(60))); diff != "" {
+		spans(t, st, "slack", "C1", day[0], day[1], at(60))); diff != "" {
 		t.Errorf("C1 spans, now long after the last heartbeat (-want +got):\n%s", diff)
 	}
 	// Two minutes after its last heartbeat the open span reaches now.
 	if diff := cmp.Diff([]timeline.Span{{From: at(0), To: at(13)}, {From: at(23), To: at(26)}},
-		spans(t, st, timeline.SourceSlack, "C1", day[0], day[1], at(26))); diff != "" {
+		spans(t, st, "slack", "C1", day[0], day[1], at(26))); diff != "" {
 		t.Errorf("C1 spans while alive (-want +got):\n%s", diff)
 	}
 	if diff := cmp.Diff([]timeline.Span{{From: at(0), To: at(13)}},
-		spans(t, st, timeline.SourceSlack, "C2", day[0], day[1], at(26))); diff != "" {
+		spans(t, st, "slack", "C2", day[0], day[1], at(26))); diff != "" {
 		t.Errorf("C2 spans (-want +got):\n%s", diff)
 	}
-	if sp := spans(t, st, timeline.SourceSlack, "C3", day[0], day[1], at(26)); len(sp) != 0 {
+	if sp := spans(t, st, "slack", "C3", day[0], day[1], at(26)); len(sp) != 0 {
 		t.Errorf("an unconfigured channel has coverage %v", sp)
 	}
-	if sp := spans(t, st, timeline.SourceGitHub, "C1", day[0], day[1], at(26)); len(sp) != 0 {
+	if sp := spans(t, st, "github", "C1", day[0], day[1], at(26)); len(sp) != 0 {
 		t.Errorf("another source's scope has coverage %v", sp)
 	}
 
 	// A refused delivery about 5m..6m cuts C2's span in two.
-	if err := st.BreakCoverage(ctx, timeline.SourceSlack, "C2", at(5), at(6)); err != nil {
+	if err := st.BreakCoverage(ctx, "slack", timeline.ScopeChannel, "C2", at(5), at(6)); err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff([]timeline.Span{{From: at(0), To: at(5)}, {From: at(6), To: at(13)}},
-		spans(t, st, timeline.SourceSlack, "C2", day[0], day[1], at(26))); diff != "" {
+		spans(t, st, "slack", "C2", day[0], day[1], at(26))); diff != "" {
 		t.Errorf("C2 after the break (-want +got):\n%s", diff)
 	}
 	// A refusal closes the open span: the next heartbeat starts afresh,
 	// however soon it comes.
-	if err := st.BreakCoverage(ctx, timeline.SourceSlack, "C1", at(24), at(24)); err != nil {
+	if err := st.BreakCoverage(ctx, "slack", timeline.ScopeChannel, "C1", at(24), at(24)); err != nil {
 		t.Fatal(err)
 	}
 	beat(at(24).Add(30*time.Second), "C1")
-	got := spans(t, st, timeline.SourceSlack, "C1", day[0], day[1], at(60))
+	got := spans(t, st, "slack", "C1", day[0], day[1], at(60))
 	if diff := cmp.Diff([]timeline.Span{{From: at(0), To: at(13)}, {From: at(23), To: at(24)}, {From: at(24).Add(30 * time.Second), To: at(24).Add(30 * time.Second)}}, got); diff != "" {
 		t.Errorf("C1 after a refusal and a heartbeat (-want +got):\n%s", diff)
 	}
@@ -351,10 +353,10 @@ func TestCoverageSpans(t *testing.T) {
 		t.Fatalf("pruned %d (%v), want 1", n, err)
 	}
 	if diff := cmp.Diff([]timeline.Span{{From: at(8), To: at(13)}},
-		spans(t, st, timeline.SourceSlack, "C2", day[0], day[1], at(26))); diff != "" {
+		spans(t, st, "slack", "C2", day[0], day[1], at(26))); diff != "" {
 		t.Errorf("C2 after pruning (-want +got):\n%s", diff)
 	}
-	if j, _ := st.JournalEvents(ctx, timeline.SourceSlack, "C2", day[0], day[1]); len(j) != 1 || j[0].Text != "kept" {
+	if j, _ := st.JournalEvents(ctx, "slack", timeline.ScopeChannel, "C2", day[0], day[1]); len(j) != 1 || j[0].Text != "kept" {
 		t.Errorf("journal after pruning: %+v", j)
 	}
 }
@@ -372,7 +374,7 @@ func TestHeartbeatsFromSeveralProcesses(t *testing.T) {
 			defer wg.Done()
 			for i := range 10 {
 				at := t0.Add(time.Duration(i)*30*time.Second + time.Duration(p)*time.Millisecond)
-				if err := d.Store.Heartbeat(ctx, timeline.SourceSlack, []string{"C1", "C2"}, at, 4*time.Minute); err != nil {
+				if err := d.Store.Heartbeat(ctx, "slack", timeline.ScopeChannel, []string{"C1", "C2"}, at, 4*time.Minute); err != nil {
 					t.Error(err)
 				}
 			}
@@ -382,5 +384,134 @@ func TestHeartbeatsFromSeveralProcesses(t *testing.T) {
 	var rows int
 	if err := s.Pool.QueryRow(ctx, `SELECT count(*) FROM live_coverage`).Scan(&rows); err != nil || rows != 2 {
 		t.Errorf("%d coverage rows (%v), want one per scope", rows, err)
+	}
+}
+
+// TestJournalMatchesByKindOfPlace: the kind of place an entry declares, not
+// its source, says which part of an incident's scope it joins through and
+// how its scope compares: any source's channel entries join the incidents
+// that hold the channel, its repository entries those that hold the
+// repository in any case, and a place of one kind never matches a place of
+// the other.
+func TestJournalMatchesByKindOfPlace(t *testing.T) {
+	t.Parallel()
+	d, _ := newDeliveries(t)
+	chat := chatEvent("C0CHECKOUT", t0.Add(time.Minute), "from another chat tool")
+	chat.ID, chat.Source = "chatops:message:C0CHECKOUT:1", "chatops"
+	push := commitEvent("acme/api", t0.Add(2*time.Minute), "def456")
+	push.ID, push.Source = "forge:commit:ACME/Api:def456", "forge"
+	stray := chatEvent("acme/api", t0.Add(3*time.Minute), "a channel named like the repository")
+	stray.ID, stray.Source = "chatops:message:acme/api:2", "chatops"
+	record(t, d, timeline.Delivery{Receiver: "live", ID: "before", Journal: []timeline.JournalEntry{
+		{Source: "chatops", ScopeKind: timeline.ScopeChannel, Scope: "C0CHECKOUT", Event: chat},
+		{Source: "forge", ScopeKind: timeline.ScopeRepo, Scope: "ACME/Api", Event: push},
+		{Source: "chatops", ScopeKind: timeline.ScopeChannel, Scope: "acme/api", Event: stray},
+	}})
+	record(t, d, timeline.Delivery{Receiver: "incident", ID: "declare", Incidents: []timeline.Incident{genericIncident("INC1", true)}})
+	if diff := cmp.Diff([]string{chat.ID, push.ID}, eventIDs(storedTimeline(t, d.Store, "INC1"))); diff != "" {
+		t.Errorf("joined when the incident was declared (-want +got):\n%s", diff)
+	}
+	// Once the incident exists, an entry joins it as it is written.
+	later := commitEvent("acme/api", t0.Add(4*time.Minute), "abc789")
+	later.ID, later.Source = "forge:commit:acme/api:abc789", "forge"
+	res := record(t, d, timeline.Delivery{Receiver: "live", ID: "after", Journal: []timeline.JournalEntry{
+		{Source: "forge", ScopeKind: timeline.ScopeRepo, Scope: "Acme/API", Event: later}}})
+	if res.Events.Changed() != 1 {
+		t.Errorf("a repository entry written after the incident changed %d events, want 1", res.Events.Changed())
+	}
+	if j, err := d.Store.JournalEvents(context.Background(), "forge", timeline.ScopeRepo, "ACME/API", t0, t0.Add(time.Hour)); err != nil || len(j) != 2 {
+		t.Errorf("forge's journal of acme/api in another case: %v (%v), want 2 events", eventIDs(j), err)
+	}
+}
+
+// TestCoverageKeysByKindOfPlace: heartbeats, refusals and lookups of a
+// repository compare its name in any case, those of a channel exactly,
+// whatever the source.
+func TestCoverageKeysByKindOfPlace(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	d, _ := newDeliveries(t)
+	st := d.Store
+	if err := st.Heartbeat(ctx, "forge", timeline.ScopeRepo, []string{"Acme/API"}, t0, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Heartbeat(ctx, "chatops", timeline.ScopeChannel, []string{"C0ab"}, t0, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	covered := func(source string, kind timeline.ScopeKind, scope string) int {
+		t.Helper()
+		sp, err := st.Covered(ctx, source, kind, scope, t0.Add(-time.Hour), t0.Add(time.Hour), t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(sp)
+	}
+	for _, c := range []struct {
+		source string
+		kind   timeline.ScopeKind
+		scope  string
+		want   int
+	}{
+		{"forge", timeline.ScopeRepo, "acme/api", 1}, {"forge", timeline.ScopeRepo, "ACME/api", 1},
+		{"chatops", timeline.ScopeChannel, "C0ab", 1}, {"chatops", timeline.ScopeChannel, "C0AB", 0},
+	} {
+		if got := covered(c.source, c.kind, c.scope); got != c.want {
+			t.Errorf("%s %s %q: %d spans, want %d", c.source, c.kind, c.scope, got, c.want)
+		}
+	}
+	if err := st.BreakCoverage(ctx, "forge", timeline.ScopeRepo, "ACME/API", t0.Add(-time.Second), t0.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if got := covered("forge", timeline.ScopeRepo, "acme/api"); got != 0 {
+		t.Errorf("after a refusal named in another case: %d spans, want 0", got)
+	}
+}
+
+// TestJournalScopeKindMigration: entries journaled before the journal kept
+// kinds of place get theirs from their scope (a repository's owner/name
+// has a '/', a channel id none) and join incidents as they did.
+func TestJournalScopeKindMigration(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := pgtest.NewEmpty(t)
+	const beforeScopeKind = 375 // the migration is 00376
+	if err := postgres.MigrateUpTo(ctx, s.Pool, beforeScopeKind); err != nil {
+		t.Fatal(err)
+	}
+	old := []timeline.Event{commitEvent("acme/api", t0, "abc123"), chatEvent("C0CHECKOUT", t0.Add(time.Minute), "hello")}
+	for i, e := range old {
+		scope := []string{"acme/api", "C0CHECKOUT"}[i]
+		if _, err := s.Pool.Exec(ctx, `INSERT INTO live_journal (source, scope, id, kind, occurred_at, title, content_hash)
+			VALUES ($1, $2, $3, $4, $5, $6, '\x00')`, e.Source, scope, e.ID, e.Kind, e.OccurredAt, e.Title); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := postgres.Migrate(ctx, s.Pool); err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]string{}
+	rows, err := s.Pool.Query(ctx, `SELECT scope, scope_kind FROM live_journal`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var scope, kind string
+		if err := rows.Scan(&scope, &kind); err != nil {
+			t.Fatal(err)
+		}
+		kinds[scope] = kind
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(map[string]string{"acme/api": "repo", "C0CHECKOUT": "channel"}, kinds); diff != "" {
+		t.Errorf("kinds of the entries written before (-want +got):\n%s", diff)
+	}
+	st := postgres.New(s.Pool)
+	if err := st.UpsertIncident(ctx, genericIncident("INC1", true)); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{old[0].ID, old[1].ID}, eventIDs(storedTimeline(t, st, "INC1"))); diff != "" {
+		t.Errorf("old entries joined (-want +got):\n%s", diff)
 	}
 }

@@ -27,7 +27,7 @@ func newStore(t *testing.T) (*postgres.Store, *pgtest.Schema) {
 func mustIncident(t *testing.T, st timeline.Store, id string) {
 	t.Helper()
 	err := st.UpsertIncident(context.Background(), timeline.Incident{
-		ID: id, Title: "checkout errors", Source: timeline.SourcePagerDuty,
+		ID: id, Title: "checkout errors", Source: "pagerduty",
 		StartedAt: t0, WindowStart: t0.Add(-2 * time.Hour), WindowEnd: t0.Add(3 * time.Hour),
 	})
 	if err != nil {
@@ -39,7 +39,7 @@ func chat(inc string, i int, at time.Time) timeline.Event {
 	ts := fmt.Sprintf("%d.%06d", at.Unix(), i)
 	return timeline.Event{
 		ID: timeline.EventID("slack", "message", "C0CHECKOUT", ts), IncidentID: inc,
-		Source: timeline.SourceSlack, Kind: timeline.KindChatMessage, OccurredAt: at,
+		Source: "slack", Kind: timeline.KindChatMessage, OccurredAt: at,
 		Actor: &timeline.Actor{ID: "U0761F5NSP5", Name: "Ana"}, Title: "message " + ts,
 		Text: "checkout p99 is climbing", URL: "https://acme.slack.com/archives/C0CHECKOUT/p1",
 		Details: map[string]any{"channel": "C0CHECKOUT", "ts": ts},
@@ -257,9 +257,9 @@ func TestTimelineFilters(t *testing.T) {
 	st, _ := newStore(t)
 	ctx := context.Background()
 	mustIncident(t, st, "PINC1")
-	page := timeline.Event{ID: "pagerduty:log_entry:R1", IncidentID: "PINC1", Source: timeline.SourcePagerDuty,
+	page := timeline.Event{ID: "pagerduty:log_entry:R1", IncidentID: "PINC1", Source: "pagerduty",
 		Kind: timeline.KindPageAcknowledged, OccurredAt: t0.Add(time.Minute), Title: "Acknowledged"}
-	alert := timeline.Event{ID: "pagerduty:alert:A1", IncidentID: "PINC1", Source: timeline.SourcePagerDuty,
+	alert := timeline.Event{ID: "pagerduty:alert:A1", IncidentID: "PINC1", Source: "pagerduty",
 		Kind: timeline.KindAlertTriggered, OccurredAt: t0, Title: "CPU"}
 	if _, err := st.UpsertEvents(ctx, []timeline.Event{page, alert, chat("PINC1", 1, t0.Add(2*time.Minute))}); err != nil {
 		t.Fatal(err)

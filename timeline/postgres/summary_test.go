@@ -18,7 +18,7 @@ import (
 // d is 0), with the default two-hour window around it.
 func incidentAt(t *testing.T, st *postgres.Store, id string, start time.Time, d time.Duration) timeline.Incident {
 	t.Helper()
-	inc := timeline.Incident{ID: id, Title: "incident " + id, Source: timeline.SourcePagerDuty, StartedAt: start,
+	inc := timeline.Incident{ID: id, Title: "incident " + id, Source: "pagerduty", StartedAt: start,
 		WindowStart: start.Add(-2 * time.Hour), WindowEnd: start.Add(d + 30*time.Minute)}
 	if d > 0 {
 		r := start.Add(d)
@@ -43,7 +43,7 @@ func notified(inc, user string, at time.Time) timeline.Event {
 	if user != "" {
 		details["user"] = map[string]any{"id": user, "name": "User " + user, "email": user + "@acme.test"}
 	}
-	return timeline.Event{ID: timeline.EventID("pagerduty", "log_entry", id), IncidentID: inc, Source: timeline.SourcePagerDuty,
+	return timeline.Event{ID: timeline.EventID("pagerduty", "log_entry", id), IncidentID: inc, Source: "pagerduty",
 		Kind: timeline.KindPageNotified, OccurredAt: at, Title: "Notified", Details: details}
 }
 
@@ -107,7 +107,7 @@ func TestPrepareSummaryReadsTheStore(t *testing.T) {
 	upsert(t, st,
 		notified("PBEFORE", "PALICE", t0.Add(-2*24*time.Hour)),
 		notified("PTHIS", "PALICE", t0.Add(time.Minute)),
-		timeline.Event{ID: "pagerduty:log_entry:RTRIG", IncidentID: "PTHIS", Source: timeline.SourcePagerDuty,
+		timeline.Event{ID: "pagerduty:log_entry:RTRIG", IncidentID: "PTHIS", Source: "pagerduty",
 			Kind: timeline.KindPageTriggered, OccurredAt: t0, Title: "Triggered"},
 	)
 	sum, err := timeline.PrepareSummary(ctx, st, this, timeline.DefaultReviewConfig(), t0.Add(3*time.Hour))
@@ -140,7 +140,7 @@ func TestIncidentVersionChangesExactlyWithItsContent(t *testing.T) {
 		return v
 	}
 	ev := chat("PTHIS", 1, t0.Add(time.Minute))
-	running := timeline.SourceStatus{IncidentID: "PTHIS", Source: timeline.SourceSlack, State: timeline.StateRunning}
+	running := timeline.SourceStatus{IncidentID: "PTHIS", Source: "slack", State: timeline.StateRunning}
 	done := t0.Add(2 * time.Hour)
 	succeeded := running
 	succeeded.State, succeeded.EventCount, succeeded.FinishedAt = timeline.StateSucceeded, 1, &done

@@ -34,7 +34,7 @@ func TestWindowRuleAgrees(t *testing.T) {
 		start, end time.Time
 	}
 	view := func(id string, channels []string, ws, we time.Time, res *time.Time, statusAt time.Time) timeline.Incident {
-		return timeline.Incident{ID: id, Title: "window rule", Source: timeline.SourceGeneric, StartedAt: t0,
+		return timeline.Incident{ID: id, Title: "window rule", Source: "generic", StartedAt: t0,
 			WindowStart: ws, WindowEnd: we, ResolvedAt: res, StatusAt: statusAt, Channels: channels}
 	}
 	cases := []incidentCase{
