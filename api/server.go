@@ -88,6 +88,20 @@ type Server struct {
 	// which timeline rows and the feed carry; without it those endpoints
 	// answer 503 and timelines carry none.
 	Annotations timeline.AnnotationStore
+	// Shares stores the share links of /v1/incidents/{id}/share, which
+	// ShareCodec signs; the meeting pages (/incidents/{id}) accept them.
+	// Without both, those endpoints answer 503 and the pages accept API
+	// tokens only.
+	Shares     timeline.ShareStore
+	ShareCodec timeline.ShareCodec
+	// PublicURL is the service's address as its users reach it
+	// (https://groundwork.example.com), which share links are built on;
+	// when empty, the request's scheme and Host.
+	PublicURL string
+	// StoryFunc, when set, folds an incident's timeline into the rows of
+	// its meeting page; without it the page folds runs of notifications,
+	// channel joins, commits and CI runs itself (see PageRow).
+	StoryFunc func(ctx context.Context, in PageStoryInput) ([]PageRow, error)
 
 	tokens []tokenEntry
 	// streams counts the event streams being served, perToken by token
@@ -151,6 +165,8 @@ func (s *Server) Handler() http.Handler {
 	route("GET /v1/feed", ScopeRead, s.getFeed)
 	route("POST /v1/incidents/{id}/collect", ScopeWrite, s.collect)
 	s.routeAnnotations(route)
+	s.routeShares(route)
+	s.routePages(handle)
 	s.routeWebhooks(handle)
 	s.routeReceivers(handle)
 	route("GET /openapi.json", "", s.getOpenAPI)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+	"net/url"
 	"os"
 	"reflect"
 	"regexp"
@@ -94,6 +95,10 @@ type APIConfig struct {
 	// request gets 503 instead of hanging on a database that does not
 	// answer.
 	ReadTimeout Duration `yaml:"read_timeout"`
+	// PublicURL is the service's address as its users reach it, which
+	// share links of the meeting pages are built on; empty means the
+	// request's own scheme and host.
+	PublicURL string `yaml:"public_url"`
 }
 
 // FeedConfig bounds the event streams of GET /v1/feed (api.StreamLimits).
@@ -112,6 +117,12 @@ func (a APIConfig) validate() error {
 	}
 	if a.ReadTimeout.Duration <= 0 {
 		return errors.New("api.read_timeout: must be more than 0")
+	}
+	if a.PublicURL != "" {
+		u, err := url.Parse(a.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+			return fmt.Errorf("api.public_url: want an http or https URL such as https://groundwork.example.com, without query or credentials, got %q", a.PublicURL)
+		}
 	}
 	return nil
 }

@@ -69,6 +69,11 @@ func newApp(ctx context.Context, cfg Config, log *zap.Logger, obs collectors.Obs
 		pool.Close()
 		return nil, err
 	}
+	shareKey, err := a.store.ShareKey(ctx)
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
 	progress := &collectors.Progress{}
 	var coverage collectors.Coverage
 	if cfg.Journal.Enabled() {
@@ -107,6 +112,8 @@ func newApp(ctx context.Context, cfg Config, log *zap.Logger, obs collectors.Obs
 			History: cfg.Feed.History.N, CatchUpConcurrency: cfg.Feed.CatchUpConnections,
 		},
 		Annotations: a.store,
+		Shares:      a.store, ShareCodec: timeline.ShareCodec{Key: shareKey},
+		PublicURL: cfg.API.PublicURL,
 	}
 	if err := a.wireJobs(); err != nil {
 		pool.Close()

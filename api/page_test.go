@@ -1,0 +1,457 @@
+package api_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/groundwork-dev/groundwork/api"
+	"github.com/groundwork-dev/groundwork/timeline"
+	"github.com/groundwork-dev/groundwork/timeline/postgres"
+)
+
+// withShares wires the share links of the server's store.
+func withShares(t testing.TB) func(*api.Server) {
+	return func(s *api.Server) {
+		st := s.Store.(*postgres.Store)
+		key, err := st.ShareKey(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Shares, s.ShareCodec = st, timeline.ShareCodec{Key: key}
+	}
+}
+
+// share creates a share link of incident id with body (JSON, or "").
+func share(t *testing.T, b *reviewBundle, id, body string) api.ShareLinkJSON {
+	t.Helper()
+	var r io.Reader
+	if body != "" {
+		r = strings.NewReader(body)
+	}
+	resp := b.do(t, http.MethodPost, "/v1/incidents/"+id+"/share", r, "Authorization", "Bearer "+writeToken)
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("POST share: %d %s", resp.StatusCode, raw)
+	}
+	return decode[api.ShareLinkJSON](t, raw)
+}
+
+// get sends a GET with the given headers (pairs) and no token.
+func get(t *testing.T, b *reviewBundle, path string, headers ...string) (int, http.Header, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, b.srv.URL+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := b.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, string(raw)
+}
+
+func TestIncidentPageThroughAShareLink(t *testing.T) {
+	t.Parallel()
+	b := setupReview(t, withShares(t))
+	checkoutIncident(t, b)
+	link := share(t, b, "PCHECKOUT", `{"expires_in": "2h"}`)
+	if link.Token == "" || link.Status != timeline.ShareActive || link.CreatedBy != "writer" ||
+		!strings.HasPrefix(link.URL, b.srv.URL+"/incidents/PCHECKOUT?s=") || link.Path != strings.TrimPrefix(link.URL, b.srv.URL) {
+		t.Fatalf("share link = %+v", link)
+	}
+	if want := b.now.Add(2 * time.Hour).Format(time.RFC3339); link.ExpiresAt != want {
+		t.Errorf("expires_at = %s, want %s", link.ExpiresAt, want)
+	}
+	status, h, body := get(t, b, link.Path)
+	if status != http.StatusOK {
+		t.Fatalf("GET %s: %d %s", link.Path, status, body)
+	}
+	csp := h.Get("Content-Security-Policy")
+	for _, want := range []string{"default-src 'none'", "script-src 'self'", "style-src 'self'", "connect-src 'self'", "frame-ancestors 'none'"} {
+		if !strings.Contains(csp, want) {
+			t.Errorf("Content-Security-Policy %q lacks %q", csp, want)
+		}
+	}
+	if h.Get("Referrer-Policy") != "no-referrer" || h.Get("Cache-Control") != "no-store" {
+		t.Errorf("headers: Referrer-Policy %q, Cache-Control %q", h.Get("Referrer-Policy"), h.Get("Cache-Control"))
+	}
+	for _, want := range []string{`data-lane="pager"`, `data-lane="alerts"`, `data-lane="changes"`, `data-lane="chat:C0CHECKOUT"`,
+		`data-lane="person:`, "Checkout 5xx | payments", "looking, rolling back", "First acknowledgement"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the page lacks %q", want)
+		}
+	}
+	// Nothing inline: no script or style element with content, no style
+	// or event handler attribute.
+	for _, re := range []string{`<script>`, `<script [^>]*>[^<]`, `<style`, `\sstyle=`, `\son[a-z]+=`} {
+		if m := regexp.MustCompile(re).FindString(body); m != "" {
+			t.Errorf("the page has inline code or style the policy would block: %q", m)
+		}
+	}
+	// The page's own links keep the share token.
+	if !strings.Contains(body, "s="+url.QueryEscape(link.Token)+"&amp;zoom=window") {
+		t.Errorf("the zoom link does not carry the share token")
+	}
+	// The assets it names are served, cached for good.
+	for _, m := range regexp.MustCompile(`(?:href|src)="(/static/[^"]+)"`).FindAllStringSubmatch(body, -1) {
+		st, ah, _ := get(t, b, m[1])
+		if st != http.StatusOK || !strings.Contains(ah.Get("Cache-Control"), "immutable") {
+			t.Errorf("GET %s: %d, Cache-Control %q", m[1], st, ah.Get("Cache-Control"))
+		}
+	}
+	if st, _, _ := get(t, b, "/static/page.css"); st != http.StatusNotFound {
+		t.Errorf("an asset under its unhashed name: %d, want 404", st)
+	}
+}
+
+func TestShareLinksAreRefusedWhenAlteredExpiredRevokedOrElsewhere(t *testing.T) {
+	t.Parallel()
+	b := setupReview(t, withShares(t))
+	checkoutIncident(t, b) // also PSEARCH
+	link := share(t, b, "PCHECKOUT", `{"expires_in": "1h"}`)
+	other := share(t, b, "PSEARCH", "")
+	if st, _, body := get(t, b, other.Path); st != http.StatusOK {
+		t.Fatalf("the other incident's link: %d %s", st, body)
+	}
+	// One character of the token changed, at the start, the middle and
+	// the end (the signature).
+	for _, i := range []int{0, len(link.Token) / 2, len(link.Token) - 1} {
+		tok := []byte(link.Token)
+		if tok[i] == 'A' {
+			tok[i] = 'B'
+		} else {
+			tok[i] = 'A'
+		}
+		st, h, body := get(t, b, "/incidents/PCHECKOUT?s="+url.QueryEscape(string(tok)))
+		if st != http.StatusForbidden || !strings.Contains(body, "not valid") || h.Get("WWW-Authenticate") != "" {
+			t.Errorf("token altered at %d: %d %q, want 403 without a login prompt", i, st, body)
+		}
+		if h.Get("Content-Security-Policy") == "" || !strings.HasPrefix(h.Get("Content-Type"), "text/html") {
+			t.Errorf("the refusal is not a page under the policy: %v", h)
+		}
+	}
+	// A link of one incident opens no other.
+	if st, _, body := get(t, b, "/incidents/PSEARCH?s="+url.QueryEscape(link.Token)); st != http.StatusForbidden || !strings.Contains(body, "another incident") {
+		t.Errorf("PCHECKOUT's link on PSEARCH: %d %s", st, body)
+	}
+	// A share token opens nothing of the API, as a bearer token or in the
+	// query.
+	for _, req := range []struct{ path, auth string }{
+		{"/v1/incidents/PCHECKOUT", "Bearer " + link.Token},
+		{"/v1/incidents/PCHECKOUT?s=" + url.QueryEscape(link.Token), ""},
+		{"/v1/incidents/PCHECKOUT/timeline?s=" + url.QueryEscape(link.Token), ""},
+		{"/v1/feed?s=" + url.QueryEscape(link.Token), ""},
+		{"/incidents?s=" + url.QueryEscape(link.Token), ""},
+	} {
+		if st, _, body := get(t, b, req.path, "Authorization", req.auth); st != http.StatusUnauthorized {
+			t.Errorf("GET %s with the share token: %d %s, want 401", req.path, st, body)
+		}
+	}
+	// Expired: the clock passes its expiry.
+	b.now = b.now.Add(61 * time.Minute)
+	if st, _, body := get(t, b, link.Path); st != http.StatusForbidden || !strings.Contains(body, "expired") {
+		t.Errorf("expired link: %d %s", st, body)
+	}
+	// Revoked.
+	resp := b.do(t, http.MethodDelete, "/v1/incidents/PSEARCH/share/"+other.ID, nil, "Authorization", "Bearer "+writeToken)
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if revoked := decode[api.ShareLinkJSON](t, raw); resp.StatusCode != http.StatusOK || revoked.Status != timeline.ShareRevoked || revoked.RevokedAt == nil {
+		t.Fatalf("DELETE share: %d %s", resp.StatusCode, raw)
+	}
+	if st, _, body := get(t, b, other.Path); st != http.StatusForbidden || !strings.Contains(body, "revoked") {
+		t.Errorf("revoked link: %d %s", st, body)
+	}
+	// The list says which is which, and shows no token.
+	st, _, body := b.fetch(t, "/v1/incidents/PCHECKOUT/share")
+	list := decode[api.ShareLinkListJSON](t, body)
+	if st != http.StatusOK || len(list.Links) != 1 || list.Links[0].Status != timeline.ShareExpired || list.Links[0].Token != "" || list.Links[0].URL != "" {
+		t.Errorf("GET share: %d %s", st, body)
+	}
+	if strings.Contains(string(body), link.Token) {
+		t.Error("the list shows the token")
+	}
+}
+
+func TestShareLinkRequests(t *testing.T) {
+	t.Parallel()
+	b := setupReview(t, withShares(t))
+	checkoutIncident(t, b)
+	for name, tc := range map[string]struct {
+		method, path, token, body string
+		status                    int
+		code                      string
+	}{
+		"read token":        {"POST", "/v1/incidents/PCHECKOUT/share", readToken, "", 403, "forbidden"},
+		"no token":          {"POST", "/v1/incidents/PCHECKOUT/share", "", "", 401, "unauthorized"},
+		"unknown incident":  {"POST", "/v1/incidents/PNOPE/share", writeToken, "", 404, "not_found"},
+		"too long":          {"POST", "/v1/incidents/PCHECKOUT/share", writeToken, `{"expires_in": "2000h"}`, 400, "invalid_expiry"},
+		"in the past":       {"POST", "/v1/incidents/PCHECKOUT/share", writeToken, `{"expires_at": "2020-01-01T00:00:00Z"}`, 400, "invalid_expiry"},
+		"not a duration":    {"POST", "/v1/incidents/PCHECKOUT/share", writeToken, `{"expires_in": "soon"}`, 400, "malformed_body"},
+		"both":              {"POST", "/v1/incidents/PCHECKOUT/share", writeToken, `{"expires_in": "1h", "expires_at": "2030-01-01T00:00:00Z"}`, 400, "malformed_body"},
+		"unknown field":     {"POST", "/v1/incidents/PCHECKOUT/share", writeToken, `{"expires": "1h"}`, 400, "malformed_body"},
+		"revoke unknown":    {"DELETE", "/v1/incidents/PCHECKOUT/share/0b7e3e2a-5f0c-4d7e-9a43-3c1f6c0de9a1", writeToken, "", 404, "not_found"},
+		"revoke not a uuid": {"DELETE", "/v1/incidents/PCHECKOUT/share/nope", writeToken, "", 400, "invalid_link_id"},
+		"revoke read token": {"DELETE", "/v1/incidents/PCHECKOUT/share/0b7e3e2a-5f0c-4d7e-9a43-3c1f6c0de9a1", readToken, "", 403, "forbidden"},
+		"list unknown":      {"GET", "/v1/incidents/PNOPE/share", readToken, "", 404, "not_found"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var body io.Reader
+			if tc.body != "" {
+				body = strings.NewReader(tc.body)
+			}
+			resp := b.do(t, tc.method, tc.path, body, "Authorization", "Bearer "+tc.token)
+			raw, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			var e struct {
+				Error struct{ Code, Message string }
+			}
+			_ = json.Unmarshal(raw, &e)
+			if resp.StatusCode != tc.status || e.Error.Code != tc.code {
+				t.Errorf("%s %s: %d %s, want %d %s", tc.method, tc.path, resp.StatusCode, raw, tc.status, tc.code)
+			}
+		})
+	}
+	// Nothing was stored by the refusals.
+	_, _, body := b.fetch(t, "/v1/incidents/PCHECKOUT/share")
+	if list := decode[api.ShareLinkListJSON](t, body); len(list.Links) != 0 {
+		t.Errorf("refused requests stored links: %s", body)
+	}
+	// Revoking twice keeps the first revocation.
+	l := share(t, b, "PCHECKOUT", "")
+	var first string
+	for i := 0; i < 2; i++ {
+		resp := b.do(t, http.MethodDelete, "/v1/incidents/PCHECKOUT/share/"+l.ID, nil, "Authorization", "Bearer "+writeToken)
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		got := decode[api.ShareLinkJSON](t, raw)
+		if i == 0 {
+			first = *got.RevokedAt
+			b.now = b.now.Add(time.Minute)
+		} else if *got.RevokedAt != first {
+			t.Errorf("revoked again: revoked_at %s, want %s", *got.RevokedAt, first)
+		}
+	}
+	// The default lifetime is a day.
+	if want := b.now.Add(timeline.DefaultShareLifetime).Format(time.RFC3339); l.ExpiresAt != b.now.Add(-time.Minute).Add(timeline.DefaultShareLifetime).Format(time.RFC3339) {
+		t.Errorf("default expiry %s, want a day after %s (%s)", l.ExpiresAt, b.now.Add(-time.Minute), want)
+	}
+}
+
+func TestPagesWithAnAPIToken(t *testing.T) {
+	t.Parallel()
+	b := setupReview(t, withShares(t))
+	checkoutIncident(t, b)
+	// Without credentials: a login prompt, for an API token as the
+	// password.
+	st, h, body := get(t, b, "/incidents")
+	if st != http.StatusUnauthorized || !strings.HasPrefix(h.Get("WWW-Authenticate"), "Basic ") || !strings.Contains(body, "share link") {
+		t.Errorf("index without credentials: %d %q %s", st, h.Get("WWW-Authenticate"), body)
+	}
+	basic := func(token string) string {
+		req, _ := http.NewRequest("GET", "/", nil)
+		req.SetBasicAuth("facilitator", token)
+		return req.Header.Get("Authorization")
+	}
+	st, _, body = get(t, b, "/incidents", "Authorization", basic(readToken))
+	if st != http.StatusOK || !strings.Contains(body, `href="/incidents/PCHECKOUT"`) || !strings.Contains(body, "PSEARCH") {
+		t.Errorf("index with the read token: %d %s", st, body)
+	}
+	if st, _, _ = get(t, b, "/incidents", "Authorization", basic(writeToken)); st != http.StatusForbidden {
+		t.Errorf("index with a token without the read scope: %d, want 403", st)
+	}
+	if st, _, _ = get(t, b, "/incidents", "Authorization", basic("nope")); st != http.StatusUnauthorized {
+		t.Errorf("index with a wrong token: %d, want 401", st)
+	}
+	if st, _, body = get(t, b, "/incidents/PCHECKOUT", "Authorization", basic(readToken)); st != http.StatusOK || !strings.Contains(body, `data-lane="pager"`) {
+		t.Errorf("page with the read token: %d", st)
+	}
+	if st, _, body = get(t, b, "/incidents/PCHECKOUT", "Authorization", "Bearer "+readToken); st != http.StatusOK {
+		t.Errorf("page with a bearer read token: %d %s", st, body)
+	}
+	for _, q := range []string{"zoom=far", "step=0", "present=1&step=x", "colour=red"} {
+		if st, _, body = get(t, b, "/incidents/PCHECKOUT?"+q, "Authorization", basic(readToken)); st != http.StatusBadRequest {
+			t.Errorf("page?%s: %d %s, want 400", q, st, body)
+		}
+	}
+	if st, _, _ = get(t, b, "/incidents/PNOPE", "Authorization", basic(readToken)); st != http.StatusNotFound {
+		t.Errorf("page of an unknown incident: %d, want 404", st)
+	}
+}
+
+// sseEvents reads n events of a stream, returning their ids and data.
+func sseEvents(t *testing.T, r *bufio.Reader, n int) (ids []string, data []string) {
+	t.Helper()
+	id := ""
+	for len(ids) < n {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatalf("reading the stream after %d events: %v", len(ids), err)
+		}
+		line = strings.TrimRight(line, "\n")
+		switch {
+		case strings.HasPrefix(line, "id: "):
+			id = strings.TrimPrefix(line, "id: ")
+		case strings.HasPrefix(line, "data: "):
+			ids, data = append(ids, id), append(data, strings.TrimPrefix(line, "data: "))
+		}
+	}
+	return ids, data
+}
+
+func openIncident(t *testing.T, b *reviewBundle, id string) {
+	t.Helper()
+	b.incident(t, timeline.Incident{ID: id, Title: "Payments latency", Source: timeline.SourcePagerDuty, StartedAt: b.now.Add(-20 * time.Minute),
+		Channels: []string{"C0PAY"}})
+}
+
+func chat(id, incident string, at time.Time, text string) timeline.Event {
+	return timeline.Event{ID: "slack:message:C0PAY:" + id, IncidentID: incident, Source: timeline.SourceSlack, Kind: timeline.KindChatMessage,
+		OccurredAt: at, Title: text, Text: text, Actor: &timeline.Actor{ID: "U1", Name: "Sam"}, Details: map[string]any{"channel": "C0PAY"}}
+}
+
+func TestPageFeedKeepsItsIncidentAndEndsWithItsLink(t *testing.T) {
+	t.Parallel()
+	b := setupReview(t, withShares(t))
+	openIncident(t, b, "PPAY")
+	openIncident(t, b, "POTHER")
+	link := share(t, b, "PPAY", `{"expires_in": "1h"}`)
+	_, _, page := get(t, b, link.Path)
+	m := regexp.MustCompile(`data-feed="([^"]+)"`).FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("the open incident's page names no feed")
+	}
+	feed := strings.ReplaceAll(m[1], "&amp;", "&")
+	if !strings.Contains(feed, "s="+url.QueryEscape(link.Token)) || !strings.Contains(feed, "after=") {
+		t.Fatalf("feed URL %q", feed)
+	}
+	if st, _, body := get(t, b, feed); st != http.StatusNotAcceptable {
+		t.Errorf("the feed without Accept: text/event-stream: %d %s", st, body)
+	}
+	open := func(lastID string) (*http.Response, *bufio.Reader) {
+		req, _ := http.NewRequest(http.MethodGet, b.srv.URL+feed, nil)
+		req.Header.Set("Accept", "text/event-stream")
+		if lastID != "" {
+			req.Header.Set("Last-Event-ID", lastID)
+		}
+		resp, err := b.srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != http.StatusOK {
+			raw, _ := io.ReadAll(resp.Body)
+			t.Fatalf("GET feed: %d %s", resp.StatusCode, raw)
+		}
+		return resp, bufio.NewReader(resp.Body)
+	}
+	resp, r := open("")
+	at := b.now.Add(-10 * time.Minute)
+	b.events(t, chat("1.1", "POTHER", at, "other incident"), chat("1.2", "PPAY", at, "first"))
+	b.events(t, chat("1.3", "POTHER", at, "other again"), chat("1.4", "PPAY", at, "second"))
+	ids, data := sseEvents(t, r, 2)
+	resp.Body.Close()
+	if !strings.Contains(data[0], `"title":"first"`) || !strings.Contains(data[1], `"title":"second"`) {
+		t.Fatalf("the stream sent %v, want PPAY's two events only", data)
+	}
+	// Resumed after the first: the second again, then what came since,
+	// and still nothing of the other incident.
+	b.events(t, chat("1.5", "POTHER", at, "other third"), chat("1.6", "PPAY", at, "third"))
+	resp, r = open(ids[0])
+	_, data = sseEvents(t, r, 2)
+	if !strings.Contains(data[0], `"title":"second"`) || !strings.Contains(data[1], `"title":"third"`) {
+		t.Fatalf("resumed stream sent %v", data)
+	}
+	// Revoked: the open stream ends, and a reconnection is refused.
+	done := make(chan error, 1)
+	go func() { _, err := io.Copy(io.Discard, r); done <- err }()
+	del := b.do(t, http.MethodDelete, "/v1/incidents/PPAY/share/"+link.ID, nil, "Authorization", "Bearer "+writeToken)
+	del.Body.Close()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the stream of a revoked link did not end")
+	}
+	resp.Body.Close()
+	req, _ := http.NewRequest(http.MethodGet, b.srv.URL+feed, nil)
+	req.Header.Set("Accept", "text/event-stream")
+	again, err := b.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(again.Body)
+	again.Body.Close()
+	if again.StatusCode != http.StatusForbidden || !bytes.Contains(raw, []byte("share_link_revoked")) {
+		t.Errorf("reconnecting with a revoked link: %d %s", again.StatusCode, raw)
+	}
+}
+
+// The page's own fold, without the story view: runs of notifications,
+// joins, commits and CI runs in a lane become one row; key moments stay
+// rows of their own; every event is in exactly one row.
+func TestPageFoldsRunsIntoRows(t *testing.T) {
+	t.Parallel()
+	b := setupReview(t, withShares(t))
+	checkoutIncident(t, b)
+	var evs []timeline.Event
+	for i := 0; i < 4; i++ {
+		evs = append(evs, timeline.Event{ID: fmt.Sprintf("github:commit:acme/checkout-api:%040d", i), IncidentID: "PCHECKOUT",
+			Source: timeline.SourceGitHub, Kind: timeline.KindChangeCommit, OccurredAt: t0.Add(-50*time.Minute + time.Duration(i)*time.Minute),
+			Title: fmt.Sprintf("commit %d", i), Details: map[string]any{"repo": "acme/checkout-api"}})
+	}
+	for i := 0; i < 3; i++ {
+		user := map[string]any{"id": "PBOB", "name": "Bob", "email": "bob@acme.test"}
+		evs = append(evs, timeline.Event{ID: fmt.Sprintf("pagerduty:log_entry:RN%d", i), IncidentID: "PCHECKOUT", Source: timeline.SourcePagerDuty,
+			Kind: timeline.KindPageNotified, OccurredAt: t0.Add(30*time.Second + time.Duration(i)*time.Second), Title: "Notified Bob",
+			Details: map[string]any{"user": user, "notification_type": []string{"push", "sms", "phone"}[i]}})
+	}
+	b.events(t, evs...)
+	st, _, page := get(t, b, "/incidents/PCHECKOUT", "Authorization", "Bearer "+readToken)
+	if st != http.StatusOK {
+		t.Fatalf("page: %d %s", st, page)
+	}
+	rows := regexp.MustCompile(`(?s)<tr id="(r-[0-9a-f]+)"[^>]*data-event-ids="([^"]*)"[^>]*>(.*?)</tr>`).FindAllStringSubmatch(page, -1)
+	seen := map[string]int{}
+	var folded []string
+	for _, r := range rows {
+		for _, id := range strings.Fields(r[2]) {
+			seen[id]++
+		}
+		if strings.Contains(r[3], "<details") {
+			folded = append(folded, r[3])
+		}
+	}
+	all, _ := b.store.Timeline(context.Background(), timeline.TimelineQuery{IncidentID: "PCHECKOUT"})
+	for _, e := range all {
+		if seen[e.ID] != 1 {
+			t.Errorf("event %s is in %d rows, want 1", e.ID, seen[e.ID])
+		}
+	}
+	if len(seen) != len(all) {
+		t.Errorf("rows hold %d events, the timeline %d", len(seen), len(all))
+	}
+	var commits, notes bool
+	for _, f := range folded {
+		commits = commits || strings.Contains(f, "4 commits to acme/checkout-api")
+		// R2 (Alice) is the first of the run, then Bob's three.
+		notes = notes || strings.Contains(f, "4 notifications: Alice Okafor; Bob (push, sms, phone)")
+	}
+	if !commits || !notes {
+		t.Errorf("folded rows %q, want the commits and the notifications folded", folded)
+	}
+}
