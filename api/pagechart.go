@@ -166,7 +166,13 @@ type pageFlag struct {
 	EventIDs []string
 	// InView says the flag lies on the axis.
 	InView bool
+	// MarkerX is where its numbered marker is drawn: X, or to the right
+	// of the marker before it.
+	MarkerX float64
 }
+
+// flagMarkerGap is the least distance between two flag markers.
+const flagMarkerGap = 20.0
 
 // axis maps instants to x.
 type axis struct {
@@ -389,7 +395,7 @@ func buildChart(in chartInput) chartView {
 			}
 			x := a.x(it.At)
 			title := fmt.Sprintf("Interrupted at %s by %s: %s local (%s), %s", it.At.In(loc).Format("15:04"),
-				cmpOr(strings.Join(it.Channels, ", "), "a page"), cmpOr(it.LocalTime, it.At.In(ploc).Format("15:04")),
+				cmpOr(strings.Join(it.Channels, ", "), "a page"), localClock(it, ploc),
 				cmpOr(it.Zone, ploc.String()), it.LocalClass)
 			if it.Weekend {
 				title += ", weekend"
@@ -530,11 +536,19 @@ func pageFlags(in chartInput, a axis, byID map[string]*timeline.Event) []pageFla
 		flags = append(flags, pageFlag{At: *at, Kind: "annotation", Class: "flag annotation", Label: label, Title: title, EventIDs: an.EventIDs})
 	}
 	slices.SortStableFunc(flags, func(x, y pageFlag) int { return x.At.Compare(y.At) })
+	prev := -1e9
 	for i := range flags {
 		f := &flags[i]
 		f.N = i + 1
 		f.X = a.clampX(f.At)
 		f.InView = a.contains(f.At)
+		// Markers of flags close together move right, so that each
+		// number stays readable; the line stays at the flag's time.
+		f.MarkerX = f.X
+		if f.InView {
+			f.MarkerX = max(f.X, prev+flagMarkerGap)
+			prev = f.MarkerX
+		}
 		f.Local = f.At.In(in.Loc).Format("15:04:05")
 		for _, id := range f.EventIDs {
 			if r := in.RowOf[id]; r != "" {
@@ -567,6 +581,15 @@ func firstTime(ts ...*time.Time) *time.Time {
 		}
 	}
 	return nil
+}
+
+// localClock is an interruption's local time of day: its LocalTime (RFC
+// 3339, in the person's zone), else At in loc.
+func localClock(it timeline.Interruption, loc *time.Location) string {
+	if t, err := time.Parse(time.RFC3339, it.LocalTime); err == nil {
+		return t.Format("15:04")
+	}
+	return it.At.In(loc).Format("15:04")
 }
 
 // loadZone is the named zone, else def.

@@ -229,9 +229,7 @@ func buildPageView(in pageInput) pageView {
 		if !r.End.IsZero() {
 			rv.When += "–" + r.End.In(loc).Format("15:04:05")
 		}
-		if r.Text != "" && r.Text != r.Title {
-			rv.Text = cut(r.Text, 600)
-		}
+		rv.Text = cut(extraText(r.Title, r.Text), 600)
 		if r.Actor != nil {
 			rv.Who = r.Actor.Name
 		}
@@ -316,7 +314,7 @@ func buildPageView(in pageInput) pageView {
 			}
 			var parts []string
 			for _, it := range p.Interruptions {
-				parts = append(parts, fmt.Sprintf("%s local, %s", cmpOr(it.LocalTime, it.At.In(ploc).Format("15:04")), it.LocalClass))
+				parts = append(parts, fmt.Sprintf("%s (%s local, %s)", it.At.In(loc).Format("15:04"), localClock(it, ploc), it.LocalClass))
 			}
 			pp.Interruptions = strings.Join(parts, "; ")
 			v.People = append(v.People, pp)
@@ -393,6 +391,29 @@ func laneName(key, channel string) string {
 		return "#" + strings.TrimPrefix(key, laneChat)
 	}
 	return "Other"
+}
+
+// extraText is what of an event's text its title does not already say:
+// nothing when the title holds the text's first line (or the title's own
+// words start it, untruncated), the lines after it then; the whole text
+// when the title was cut short.
+func extraText(title, text string) string {
+	text = strings.TrimSpace(text)
+	if text == "" {
+		return ""
+	}
+	first, rest, _ := strings.Cut(text, "\n")
+	first = strings.TrimSpace(first)
+	t := strings.TrimSpace(title)
+	truncated := strings.HasSuffix(t, "…") || strings.HasSuffix(t, "...")
+	tail := strings.TrimRight(t, "…. ")
+	if i := strings.Index(tail, ": "); i >= 0 && i < 60 {
+		tail = tail[i+2:]
+	}
+	if strings.Contains(t, first) || (!truncated && tail != "" && strings.HasPrefix(first, tail)) {
+		return strings.TrimSpace(rest)
+	}
+	return text
 }
 
 // cut shortens s to n characters, marking the cut.
