@@ -357,6 +357,16 @@ func (s *Server) getPageFeed(w http.ResponseWriter, r *http.Request) error {
 	if !wantsEventStream(r) {
 		return &Error{Status: http.StatusNotAcceptable, Code: "not_acceptable", Message: "this is an event stream: send Accept: text/event-stream"}
 	}
+	// A token opens any incident's stream: the incident must exist (a
+	// share link's does, or the link would not hold).
+	if acc.link == nil {
+		rctx, cancel := context.WithTimeout(r.Context(), s.readTimeout())
+		_, err := s.Store.Incident(rctx, id)
+		cancel()
+		if err != nil {
+			return incidentErr(id, err)
+		}
+	}
 	if v := r.Header.Get("Last-Event-ID"); v != "" {
 		if p.After, err = parseSeq("Last-Event-ID", v); err != nil {
 			return err

@@ -56,7 +56,7 @@ func chromium(t *testing.T) string {
 	t.Helper()
 	if p := os.Getenv("GROUNDWORK_CHROMIUM"); p != "" {
 		if _, err := os.Stat(p); err != nil {
-			t.Fatalf("GROUNDWORK_CHROMIUM=%s: %v", p, err)
+			t.Fatalf("GROUNDWORK_CHROMIUM=%s: %v; unset it to use Debian's chromium package (apt-get install -y chromium)", p, err)
 		}
 		return p
 	}
