@@ -134,7 +134,7 @@ func (c ShareCodec) Decode(token string) (ShareClaims, error) {
 	if len(c.Key) == 0 || len(token) > 1024 {
 		return ShareClaims{}, bad
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(token)
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(token)
 	if err != nil || len(raw) <= 1+16+8+shareMACSize || raw[0] != shareTokenVersion {
 		return ShareClaims{}, bad
 	}
