@@ -504,6 +504,11 @@ func TestMeetingPage(t *testing.T) {
 		if u := eval[string](t, b, `location.search`); !strings.Contains(u, "s=") {
 			t.Errorf("present mode lost the share token: %s", u)
 		}
+		shot, err := chromedp.Run(b.ctx, chromedp.CaptureScreenshot())
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeArtifact(t, "incident-present.png", shot)
 		b.do(t, chromedp.KeyEvent(kb.Escape))
 		waitFor(t, b, "leaving present mode", `!document.body.classList.contains("present") && document.readyState === "complete"`)
 		if errs := b.takeErrors(); len(errs) > 0 {
