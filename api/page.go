@@ -48,7 +48,7 @@ type staticAsset struct {
 var (
 	pageTemplates *template.Template
 	// assets maps a served name (page.1a2b3c4d.css) to its file;
-	// assetNames maps the file's own name (page.css) to its served path.
+	// assetPaths maps the file's own name (page.css) to its served path.
 	assets     = map[string]staticAsset{}
 	assetPaths = map[string]string{}
 )

@@ -70,6 +70,19 @@ func TestIncidentPageThroughAShareLink(t *testing.T) {
 	t.Parallel()
 	b := setupReview(t, withShares(t))
 	checkoutIncident(t, b)
+	// Annotations are flags: one on events, one on a moment; a hide
+	// marker is none.
+	for _, body := range []string{
+		`{"event_ids":["` + slackID + `"],"marker":"diagnosis","title":"Rollback decided in chat"}`,
+		`{"marker":"blind_spot","title":"Nobody watched the pool","at":"2026-11-20T09:30:00Z"}`,
+		`{"event_ids":["` + ackID + `"],"marker":"hide","title":"Hidden flag"}`,
+	} {
+		resp := b.do(t, http.MethodPost, "/v1/incidents/PCHECKOUT/annotations", strings.NewReader(body), "Authorization", "Bearer "+writeToken)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusCreated {
+			t.Fatalf("POST annotation: %d", resp.StatusCode)
+		}
+	}
 	link := share(t, b, "PCHECKOUT", `{"expires_in": "2h"}`)
 	if link.Token == "" || link.Status != timeline.ShareActive || link.CreatedBy != "writer" ||
 		!strings.HasPrefix(link.URL, b.srv.URL+"/incidents/PCHECKOUT?s=") || link.Path != strings.TrimPrefix(link.URL, b.srv.URL) {
@@ -92,10 +105,17 @@ func TestIncidentPageThroughAShareLink(t *testing.T) {
 		t.Errorf("headers: Referrer-Policy %q, Cache-Control %q", h.Get("Referrer-Policy"), h.Get("Cache-Control"))
 	}
 	for _, want := range []string{`data-lane="pager"`, `data-lane="alerts"`, `data-lane="changes"`, `data-lane="chat:C0CHECKOUT"`,
-		`data-lane="person:`, "Checkout 5xx | payments", "looking, rolling back", "First acknowledgement"} {
+		`data-lane="person:`, "Checkout 5xx | payments", "looking, rolling back", "First acknowledgement",
+		"<strong>Diagnosis</strong> Rollback decided in chat (writer)", "<strong>Blind spot</strong> Nobody watched the pool"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("the page lacks %q", want)
 		}
+	}
+	if strings.Contains(body, "Hidden flag") {
+		t.Error("a hide marker is shown as a flag")
+	}
+	if n := strings.Count(body, `class="flag annotation"`); n != 2*2 {
+		t.Errorf("%d annotation flags (on the axis and in the list), want 2 each", n)
 	}
 	// Nothing inline: no script or style element with content, no style
 	// or event handler attribute.
@@ -506,5 +526,28 @@ func TestPageZoom(t *testing.T) {
 	}
 	if !strings.Contains(body, "Zoom to the incident") {
 		t.Error("no link back to the incident's span")
+	}
+}
+
+// What upstreams wrote is text on the page: markup is escaped, a
+// javascript: link is not a link.
+func TestPageEscapesWhatUpstreamsWrote(t *testing.T) {
+	t.Parallel()
+	b := setupReview(t, withShares(t))
+	checkoutIncident(t, b)
+	evs := trickyEvents("PCHECKOUT")
+	evs[0].Title = `<script>alert(1)</script><img src=x onerror=alert(2)>`
+	b.events(t, evs...)
+	st, _, body := get(t, b, "/incidents/PCHECKOUT", "Authorization", "Bearer "+readToken)
+	if st != http.StatusOK {
+		t.Fatalf("page: %d %s", st, body)
+	}
+	for _, bad := range []string{"<script>alert", "<img src=x", `href="javascript:`, "<b>bold</b>"} {
+		if strings.Contains(body, bad) {
+			t.Errorf("the page holds %q unescaped", bad)
+		}
+	}
+	if !strings.Contains(body, "&lt;script&gt;alert(1)&lt;/script&gt;") || !strings.Contains(body, "&lt;b&gt;bold&lt;/b&gt;") {
+		t.Error("the markup is not shown as text")
 	}
 }
