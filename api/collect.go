@@ -12,11 +12,13 @@ import (
 
 // collectBody is the optional body of POST /v1/incidents/{id}/collect.
 type collectBody struct {
-	Title         string   `json:"title"`
-	StartedAt     string   `json:"started_at"`
-	ResolvedAt    string   `json:"resolved_at"`
-	GitHubRepos   []string `json:"github_repos"`
-	SlackChannels []string `json:"slack_channels"`
+	Title      string `json:"title"`
+	StartedAt  string `json:"started_at"`
+	ResolvedAt string `json:"resolved_at"`
+	// Repos and Channels add to the incident's scope: repositories
+	// (owner/name) and channel ids, under the product's key names.
+	Repos    []string `json:"github_repos"`
+	Channels []string `json:"slack_channels"`
 }
 
 // CollectAcceptedJSON answers POST /v1/incidents/{id}/collect.
@@ -58,7 +60,7 @@ func (s *Server) collect(w http.ResponseWriter, r *http.Request) error {
 		if req.ResolvedAt, err = parseBodyTime("resolved_at", b.ResolvedAt, false); err != nil {
 			return err
 		}
-		req.Title, req.Repos, req.Channels = b.Title, b.GitHubRepos, b.SlackChannels
+		req.Title, req.Repos, req.Channels = b.Title, b.Repos, b.Channels
 	}
 	if err := req.Validate(); err != nil {
 		return badRequest("invalid_body", invalidDetail(err))

@@ -1,17 +1,12 @@
 package api
 
 import (
-	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"net/http"
-	"reflect"
-	"strings"
-	"unicode/utf8"
 
 	"go.uber.org/zap"
 
+	"github.com/groundwork-dev/groundwork/collectors"
 	"github.com/groundwork-dev/groundwork/timeline"
 )
 
@@ -57,93 +52,21 @@ func incidentErr(id string, err error) error {
 
 // invalidDetail is the detail of a timeline.ErrInvalid, without its prefix.
 // The domain writes those details for the caller (they name the field).
-func invalidDetail(err error) string {
-	return strings.TrimPrefix(err.Error(), timeline.ErrInvalid.Error()+": ")
-}
+func invalidDetail(err error) string { return collectors.InvalidDetail(err) }
 
-// maxEcho is how much of a caller's value an error message repeats.
-const maxEcho = 64
-
-// quoted quotes a value of the request for an error message, cut to
-// maxEcho bytes (on a rune boundary) so that a 10,000-character parameter
-// is not sent back whole.
-func quoted(s string) string {
-	if len(s) <= maxEcho {
-		return fmt.Sprintf("%q", s)
-	}
-	cut := maxEcho
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return fmt.Sprintf("%q… (%d bytes)", s[:cut], len(s))
-}
+// quoted quotes a value of the request for an error message, cut to 64
+// bytes (on a rune boundary) so that a 10,000-character parameter is not
+// sent back whole.
+func quoted(s string) string { return collectors.Quote(s) }
 
 // jsonProblem describes what is wrong with a JSON body in the caller's terms:
 // JSON types and field paths, never Go's type names.
-func jsonProblem(err error) string {
-	var syntax *json.SyntaxError
-	var typeErr *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &syntax):
-		return fmt.Sprintf("the body is not valid JSON: %s (at byte %d)", syntax.Error(), syntax.Offset)
-	case errors.As(err, &typeErr):
-		field := typeErr.Field
-		if field == "" {
-			field = "the value"
-		}
-		want := jsonKind(typeErr.Type)
-		got, literal, _ := strings.Cut(typeErr.Value, " ")
-		if got == "bool" {
-			got = "boolean"
-		}
-		if got == want {
-			return fmt.Sprintf("%s: %s is out of range or not a whole number", field, quoted(literal))
-		}
-		return fmt.Sprintf("%s: must be a JSON %s, not a %s", field, want, got)
-	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
-		return "the body is not valid JSON: it ends too early"
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return "unknown field " + quoted(strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`))
-	}
-	return "the body is not valid JSON"
-}
-
-// jsonKind names the JSON type that decodes into t.
-func jsonKind(t reflect.Type) string {
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	switch t.Kind() {
-	case reflect.String:
-		return "string"
-	case reflect.Bool:
-		return "boolean"
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
-		reflect.Float32, reflect.Float64:
-		return "number"
-	case reflect.Slice, reflect.Array:
-		return "array"
-	case reflect.Map, reflect.Struct:
-		return "object"
-	}
-	return "value"
-}
+func jsonProblem(err error) string { return collectors.JSONProblem(err) }
 
 // clientText is what a caller may read of err, an error about its input:
 // a JSON decoding error described in JSON terms, the detail of a
 // timeline.ErrInvalid, and of any other error nothing but a generic phrase.
-func clientText(err error) string {
-	var syntax *json.SyntaxError
-	var typeErr *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &syntax), errors.As(err, &typeErr), errors.Is(err, io.ErrUnexpectedEOF):
-		return jsonProblem(err)
-	case errors.Is(err, timeline.ErrInvalid):
-		return invalidDetail(err)
-	}
-	return "it cannot be read"
-}
+func clientText(err error) string { return collectors.ClientText(err) }
 
 // errorBody is the JSON shape of every error response.
 type errorBody struct {

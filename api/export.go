@@ -73,6 +73,20 @@ func (s *Server) exportTimeline(w http.ResponseWriter, r *http.Request, inc time
 	if err != nil {
 		return err
 	}
+	var header []string
+	var names map[string]string
+	if p.Format == formatMarkdown && s.Summaries != nil {
+		// The table opens with the summary, and names each person once.
+		rp, err := s.gatherReview(r, inc.ID)
+		if err != nil {
+			return err
+		}
+		if err := s.derive(r, rp); err != nil {
+			return err
+		}
+		header = timeline.BuildPacket(rp.incident, *rp.review, nil, nil, timeline.PacketLinks{}).SummaryMarkdown()
+		names = timeline.PersonNames(*rp.review)
+	}
 	var anns map[string][]AnnotationJSON
 	if p.Format == formatJSONL {
 		// Lines carry their annotations, as rows of format=json do.
@@ -91,8 +105,11 @@ func (s *Server) exportTimeline(w http.ResponseWriter, r *http.Request, inc time
 	rc := http.NewResponseController(w)
 	bw := bufio.NewWriterSize(w, 32<<10)
 	ew := newExportWriter(p.Format, bw, inc, s.Review.Location)
-	if x, ok := ew.(*jsonlExport); ok {
+	switch x := ew.(type) {
+	case *jsonlExport:
 		x.annotations = anns
+	case *markdownExport:
+		x.header, x.names = header, names
 	}
 	if err := ew.begin(); err != nil {
 		return s.streamFailed(r, err)
@@ -221,6 +238,11 @@ type markdownExport struct {
 	w   io.Writer
 	inc timeline.Incident
 	loc *time.Location
+	// header are the summary's lines, written before the table; names
+	// maps "source\x00id" (lower-cased) of each person's identities to
+	// their one name (timeline.PersonNames).
+	header []string
+	names  map[string]string
 }
 
 func (x *markdownExport) begin() error {
@@ -232,15 +254,26 @@ func (x *markdownExport) begin() error {
 	if u := mdURL(x.inc.URL); u != "" {
 		heading = "[" + heading + "](" + u + ")"
 	}
-	_, err := fmt.Fprintf(x.w, "## Timeline: %s\n\nTimes are in %s.\n\n| Time (%s) | Source | Kind | Who | What |\n|---|---|---|---|---|\n",
-		heading, mdInline(x.loc.String()), mdInline(x.loc.String()))
+	if _, err := fmt.Fprintf(x.w, "## Timeline: %s\n\nTimes are in %s.\n\n", heading, mdInline(x.loc.String())); err != nil {
+		return err
+	}
+	if len(x.header) > 0 {
+		if _, err := io.WriteString(x.w, strings.Join(x.header, "\n")+"\n\n"); err != nil {
+			return err
+		}
+	}
+	_, err := fmt.Fprintf(x.w, "| Time (%s) | Source | Kind | Who | What |\n|---|---|---|---|---|\n", mdInline(x.loc.String()))
 	return err
 }
 
 func (x *markdownExport) event(e timeline.Event) error {
 	who := ""
 	if e.Actor != nil {
-		who = mdCell(cmpOr(e.Actor.Name, e.Actor.ID))
+		name := cmpOr(e.Actor.Name, e.Actor.ID)
+		if n, ok := x.names[e.Source+"\x00"+strings.ToLower(e.Actor.ID)]; ok && e.Actor.ID != "" && !e.Actor.Bot {
+			name = n
+		}
+		who = mdCell(name)
 	}
 	what := mdCell(cmpOr(e.Title, e.Kind))
 	if u := mdURL(e.URL); u != "" {

@@ -143,6 +143,13 @@ func (s *Server) getTimeline(w http.ResponseWriter, r *http.Request) (err error)
 	}
 	// Any lookup below may find the incident gone.
 	defer func() { err = incidentErr(id, err) }()
+	switch v := r.URL.Query().Get("view"); v {
+	case "", viewRaw:
+	case viewStory:
+		return s.getStory(w, r, id)
+	default:
+		return badRequest("invalid_view", fmt.Sprintf("view must be raw or story, got %s", quoted(v)))
+	}
 	p, err := parseTimelineParams(r.URL.Query(), s.sourceNames())
 	if err != nil {
 		return err
@@ -165,6 +172,11 @@ func (s *Server) getTimeline(w http.ResponseWriter, r *http.Request) (err error)
 	etag := ""
 	if version != "" {
 		etag = etagOf(version, "timeline", p.Format, r.URL.Query().Encode(), s.Review.Location)
+	}
+	if etag != "" && p.Format == formatMarkdown {
+		// The Markdown export opens with the review: its settings are part
+		// of the representation.
+		etag = etagOf(etag, reviewSettings(s.Review))
 	}
 	if etag != "" && notModified(w, r, etag) {
 		return nil
@@ -194,6 +206,7 @@ func (s *Server) getTimeline(w http.ResponseWriter, r *http.Request) (err error)
 		out.NextCursor = &c
 		events = events[:p.Limit]
 	}
+	out.Partial = out.NextCursor != nil || p.Cursor != ""
 	ids := make([]string, len(events))
 	for i, e := range events {
 		ids[i] = e.ID
@@ -341,6 +354,8 @@ func (s *Server) writeEncodedTimeline(w http.ResponseWriter, r *http.Request, en
 	buf.WriteString(`],"next_cursor":`)
 	tail, _ := json.Marshal(next)
 	buf.Write(tail)
+	buf.WriteString(`,"partial":`)
+	buf.WriteString(strconv.FormatBool(next != nil || p.Cursor != ""))
 	buf.WriteString("}\n")
 	h := w.Header()
 	h.Set("Content-Type", "application/json; charset=utf-8")

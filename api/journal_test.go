@@ -160,7 +160,7 @@ func (sc journalScenario) run(t testing.TB, live bool) journalRun {
 	t.Cleanup(fakeSrv.Close)
 	sc.seed(t, fake)
 	wire := wireMessages(t, fakeSrv.URL)
-	fake.SetNowFunc(clock.Now)
+	fake.SetNow(clock.Now)
 	fake.NonMarketplace()
 
 	b := setupWebhooks(t, func(s *api.Server) { s.NowFunc = clock.Now })
@@ -173,8 +173,8 @@ func (sc journalScenario) run(t testing.TB, live bool) journalRun {
 			Limiter: rate.NewLimiter(rate.Inf, 1),
 		})
 	mustDo(t, err)
-	b.server.Webhooks.SlackUsers = col.NewUserResolver()
-	b.server.Webhooks.SlackWorkspaceFunc = col.WorkspaceURL
+	slackReceiver(b.server).Users = col.NewUserResolver()
+	slackReceiver(b.server).WorkspaceFunc = col.WorkspaceURL
 	if live {
 		b.server.Webhooks.JournalScopeFunc = func(source, scope string) bool { return source == "slack" && scope == jChannel }
 		b.server.Webhooks.BreakCoverageFunc = b.store.BreakCoverage

@@ -79,10 +79,9 @@ func setupBattery(t *testing.T) *batteryBundle {
 			{Name: "facilitators", Token: readToken, Scopes: []string{"read"}},
 			{Name: "automation-writer", Token: writeToken, Scopes: []string{"write"}},
 		},
-		NowFunc: func() time.Time { return b.now },
+		NowFunc:   func() time.Time { return b.now },
+		Receivers: testReceivers(),
 		Webhooks: api.WebhookConfig{
-			PagerDutySecret: whPagerDutySecret, GitHubSecret: whGitHubSecret,
-			SlackSigningSecret: whSlackSecret, GenericSecret: whGenericSecret,
 			MaxBody: batteryMaxBody, Before: 2 * time.Hour, After: 30 * time.Minute,
 		},
 	}

@@ -31,7 +31,7 @@ import (
 // structure (an Event per JSONL line or SSE data) is checked against the
 // Event schema separately.
 func init() {
-	for _, ct := range []string{"application/x-ndjson", "text/markdown", "text/event-stream"} {
+	for _, ct := range []string{"application/x-ndjson", "text/markdown", "text/event-stream", "text/html"} {
 		openapi3filter.RegisterBodyDecoder(ct, openapi3filter.PlainBodyDecoder)
 	}
 }
@@ -230,6 +230,8 @@ func TestResponsesMatchTheOpenAPIDocument(t *testing.T) {
 		c.call(t, u, "GET", "/v1/incidents/PCHECKOUT/"+part, writeToken, nil)
 	}
 
+	questionsAndPacketContract(t, c, b)
+
 	_, raw = c.call(t, u, "GET", "/v1/incidents/PCHECKOUT/timeline?limit=2", readToken, nil)
 	var page api.TimelineJSON
 	_ = json.Unmarshal(raw, &page)
@@ -291,7 +293,8 @@ func TestResponsesMatchTheOpenAPIDocument(t *testing.T) {
 	broken := brokenServer(t, b)
 	c.call(t, broken.URL, "GET", "/readyz", "", nil)
 	for _, p := range []string{"/v1/incidents", "/v1/incidents/PCHECKOUT", "/v1/incidents/PCHECKOUT/timeline", "/v1/feed",
-		"/v1/incidents/PCHECKOUT/people", "/v1/incidents/PCHECKOUT/changes"} {
+		"/v1/incidents/PCHECKOUT/people", "/v1/incidents/PCHECKOUT/changes", "/v1/incidents/PCHECKOUT/questions",
+		"/v1/incidents/PCHECKOUT/review"} {
 		if status, raw := c.call(t, broken.URL, "GET", p, readToken, nil); status < 500 {
 			t.Errorf("GET %s without a database: %d %s, want a 5xx", p, status, raw)
 		}
@@ -367,6 +370,8 @@ var servedOperations = []string{
 	"GET /v1/incidents/{id}/annotations/{aid}",
 	"GET /v1/incidents/{id}/changes",
 	"GET /v1/incidents/{id}/people",
+	"GET /v1/incidents/{id}/questions",
+	"GET /v1/incidents/{id}/review",
 	"GET /v1/incidents/{id}/share",
 	"GET /v1/incidents/{id}/timeline",
 	"PATCH /v1/incidents/{id}/annotations/{aid}",

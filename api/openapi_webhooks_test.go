@@ -2,12 +2,16 @@ package api_test
 
 import (
 	"bytes"
+	"context"
+	"encoding/json"
 	"net/url"
 	"strconv"
 	"testing"
 
 	"github.com/groundwork-dev/groundwork/api"
 	"github.com/groundwork-dev/groundwork/collectors"
+	"github.com/groundwork-dev/groundwork/collectors/jobs"
+	"github.com/groundwork-dev/groundwork/timeline"
 )
 
 // webhookAndCollectContract exercises the webhook receivers and the collect
@@ -102,6 +106,26 @@ func webhookAndCollectContract(t *testing.T, c *contract) {
 		c.call(t, srv, "POST", "/v1/incidents/bad'id/collect", writeToken, nil)
 		c.call(t, srv, "POST", "/v1/incidents/PCHECKOUT/collect", readToken, nil)
 		c.call(t, srv, "POST", "/v1/incidents/PCHECKOUT/collect", "", nil)
+		// The incident of a queued collection is shown before it is
+		// planned, and so is a failure to plan it.
+		if status, raw := c.call(t, srv, "GET", "/v1/incidents/PCHECKOUT", readToken, nil); status != 200 {
+			t.Errorf("GET a queued incident: %d %s, want 200", status, raw)
+		}
+		now := wb.now
+		if err := wb.store.SetSourceStatus(context.Background(), timeline.SourceStatus{IncidentID: "PCHECKOUT", Source: jobs.PlanSource,
+			State: timeline.StateFailed, Error: "reading incident PCHECKOUT from pagerduty: 500", FinishedAt: &now}); err != nil {
+			t.Fatal(err)
+		}
+		status, raw := c.call(t, srv, "GET", "/v1/incidents/PCHECKOUT", readToken, nil)
+		var detail api.IncidentDetailJSON
+		_ = json.Unmarshal(raw, &detail)
+		planned := false
+		for _, st := range detail.Collection {
+			planned = planned || st.Source == jobs.PlanSource && st.State == timeline.StateFailed && st.Error != nil
+		}
+		if status != 200 || !planned {
+			t.Errorf("GET an incident that failed to plan: %d %s, want 200 with the plan failure", status, raw)
+		}
 	}
 
 	// Without a job queue, deliveries cannot be recorded: 503.

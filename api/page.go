@@ -319,16 +319,16 @@ func (s *Server) getIncidentPage(w http.ResponseWriter, r *http.Request) (err er
 	if loc == nil {
 		loc = time.UTC
 	}
-	in := PageStoryInput{Incident: p.incident, Events: events, Location: loc}
+	var moments []timeline.KeyMoment
 	if review != nil {
-		in.KeyMoments = review.Summary.KeyMoments
+		moments = review.Summary.KeyMoments
 	}
-	rows, err := s.pageRows(ctx, in)
+	story, err := s.pageStory(ctx, id, events, moments, loc)
 	if err != nil {
 		return err
 	}
 	v := buildPageView(pageInput{Incident: p.incident, Events: events, Review: review, Annotations: anns, Statuses: sts,
-		Rows: rows, Loc: loc, Now: s.now(), Params: params, Token: acc.token, FeedHead: head, Shared: acc.link != nil})
+		Story: story, Loc: loc, Now: s.now(), Params: params, Token: acc.token, FeedHead: head, Shared: acc.link != nil})
 	return s.renderPage(w, http.StatusOK, "page.html", v)
 }
 

@@ -435,10 +435,11 @@ func TestPageFeedKeepsItsIncidentAndEndsWithItsLink(t *testing.T) {
 	}
 }
 
-// The page's own fold, without the story view: runs of notifications,
-// joins, commits and CI runs in a lane become one row; key moments stay
-// rows of their own; every event is in exactly one row.
-func TestPageFoldsRunsIntoRows(t *testing.T) {
+// The page's table is the story view: runs of notifications and of
+// commits no deployment shipped fold into one row each, key moments stay
+// rows of their own, every event is in exactly one row, and an event a
+// hide annotation hid is on neither the table nor the lanes.
+func TestPageTellsTheStory(t *testing.T) {
 	t.Parallel()
 	b := setupReview(t, withShares(t))
 	checkoutIncident(t, b)
@@ -446,7 +447,7 @@ func TestPageFoldsRunsIntoRows(t *testing.T) {
 	for i := 0; i < 4; i++ {
 		evs = append(evs, timeline.Event{ID: fmt.Sprintf("github:commit:acme/checkout-api:%040d", i), IncidentID: "PCHECKOUT",
 			Source: timeline.SourceGitHub, Kind: timeline.KindChangeCommit, OccurredAt: t0.Add(-50*time.Minute + time.Duration(i)*time.Minute),
-			Title: fmt.Sprintf("commit %d", i), Details: map[string]any{"repo": "acme/checkout-api"}})
+			Title: fmt.Sprintf("commit %d", i), Details: map[string]any{"repo": "acme/checkout-api", "sha": fmt.Sprintf("%040d", i)}})
 	}
 	for i := 0; i < 3; i++ {
 		user := map[string]any{"id": "PBOB", "name": "Bob", "email": "bob@acme.test"}
@@ -455,6 +456,12 @@ func TestPageFoldsRunsIntoRows(t *testing.T) {
 			Details: map[string]any{"user": user, "notification_type": []string{"push", "sms", "phone"}[i]}})
 	}
 	b.events(t, evs...)
+	hide := b.do(t, http.MethodPost, "/v1/incidents/PCHECKOUT/annotations", strings.NewReader(`{"event_ids":["`+slackID+`"],"marker":"hide"}`),
+		"Authorization", "Bearer "+writeToken)
+	hide.Body.Close()
+	if hide.StatusCode != http.StatusCreated {
+		t.Fatalf("POST hide: %d", hide.StatusCode)
+	}
 	st, _, page := get(t, b, "/incidents/PCHECKOUT", "Authorization", "Bearer "+readToken)
 	if st != http.StatusOK {
 		t.Fatalf("page: %d %s", st, page)
@@ -472,21 +479,31 @@ func TestPageFoldsRunsIntoRows(t *testing.T) {
 	}
 	all, _ := b.store.Timeline(context.Background(), timeline.TimelineQuery{IncidentID: "PCHECKOUT"})
 	for _, e := range all {
-		if seen[e.ID] != 1 {
-			t.Errorf("event %s is in %d rows, want 1", e.ID, seen[e.ID])
+		want := 1
+		if e.ID == slackID {
+			want = 0
+		}
+		if seen[e.ID] != want {
+			t.Errorf("event %s is in %d rows, want %d", e.ID, seen[e.ID], want)
 		}
 	}
-	if len(seen) != len(all) {
-		t.Errorf("rows hold %d events, the timeline %d", len(seen), len(all))
+	if len(seen) != len(all)-1 {
+		t.Errorf("rows hold %d events, the timeline %d of which one is hidden", len(seen), len(all))
+	}
+	if strings.Contains(page, `data-event-id="`+slackID+`"`) || !strings.Contains(page, "1 hidden by annotations") {
+		t.Error("the hidden message is drawn in the lanes, or the table does not say one is hidden")
 	}
 	var commits, notes bool
 	for _, f := range folded {
-		commits = commits || strings.Contains(f, "4 commits to acme/checkout-api")
-		// R2 (Alice) is the first of the run, then Bob's three.
-		notes = notes || strings.Contains(f, "4 notifications: Alice Okafor; Bob (push, sms, phone)")
+		commits = commits || strings.Contains(f, "commit 0") && strings.Contains(f, "commit 3")
+		notes = notes || strings.Count(f, "Notified Bob") == 3
 	}
 	if !commits || !notes {
 		t.Errorf("folded rows %q, want the commits and the notifications folded", folded)
+	}
+	// The story's key moments stay rows of their own.
+	if !strings.Contains(page, `<strong class="moment-label">First acknowledgement:</strong>`) {
+		t.Error("the first acknowledgement is not a row of its own")
 	}
 }
 
@@ -536,7 +553,9 @@ func TestPageEscapesWhatUpstreamsWrote(t *testing.T) {
 	b := setupReview(t, withShares(t))
 	checkoutIncident(t, b)
 	evs := trickyEvents("PCHECKOUT")
-	evs[0].Title = `<script>alert(1)</script><img src=x onerror=alert(2)>`
+	evs = append(evs, timeline.Event{ID: "pagerduty:alert:AXSS", IncidentID: "PCHECKOUT", Source: timeline.SourcePagerDuty,
+		Kind: timeline.KindAlertTriggered, OccurredAt: t0.Add(time.Minute), Title: `<script>alert(1)</script><img src=x onerror=alert(2)>`,
+		Text: "<b>bold</b> & more", URL: "javascript:alert(3)"})
 	b.events(t, evs...)
 	st, _, body := get(t, b, "/incidents/PCHECKOUT", "Authorization", "Bearer "+readToken)
 	if st != http.StatusOK {
@@ -548,6 +567,7 @@ func TestPageEscapesWhatUpstreamsWrote(t *testing.T) {
 		}
 	}
 	if !strings.Contains(body, "&lt;script&gt;alert(1)&lt;/script&gt;") || !strings.Contains(body, "&lt;b&gt;bold&lt;/b&gt;") {
-		t.Error("the markup is not shown as text")
+		i := strings.Index(body, "alert(1)")
+		t.Errorf("the markup is not shown as text: %s", body[max(0, i-300):min(len(body), i+600)])
 	}
 }

@@ -3,6 +3,7 @@ package api
 import (
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -17,10 +18,12 @@ type pageInput struct {
 	Review      *timeline.Review
 	Annotations []timeline.Annotation
 	Statuses    []timeline.SourceStatus
-	Rows        []PageRow
-	Loc         *time.Location
-	Now         time.Time
-	Params      pageParams
+	// Story is the story view of Events; the events it hides are left
+	// out of the lanes too.
+	Story  timeline.Story
+	Loc    *time.Location
+	Now    time.Time
+	Params pageParams
 	// Token is the share token the page's links carry ("" for a token).
 	Token string
 	// FeedHead is where the live stream starts.
@@ -45,8 +48,10 @@ type pageView struct {
 	Before, After int
 	Events        int
 	Folded        int
-	Zoom          string
-	Links         pageLinks
+	// Hidden counts the events hide annotations left out.
+	Hidden int
+	Zoom   string
+	Links  pageLinks
 	// Live is set while the incident is open.
 	Live    *pageLive
 	Present *presentView
@@ -68,22 +73,29 @@ type pageLive struct {
 
 // pageRowView is one row of the table.
 type pageRowView struct {
-	Anchor   string
-	AtMS     int64
-	When     string
-	WhenISO  string
-	Lane     string
-	LaneKey  string
-	Kind     string
-	Title    string
-	Text     string
-	URL      string
-	Who      string
-	Moment   string
+	Anchor  string
+	AtMS    int64
+	When    string
+	WhenISO string
+	Lane    string
+	LaneKey string
+	Kind    string
+	Title   string
+	Text    string
+	URL     string
+	Who     string
+	Moment  string
+	Starred bool
+	// Thread is the title of a reply's thread parent; Presence the people
+	// whose check-ins the row folds.
+	Thread   string
+	Presence string
 	EventIDs string
-	// Folded are the events the row folds, listed when it is expanded.
-	Folded []pageFolded
-	Count  int
+	// Folded, for a row that folds events, are all the events it tells,
+	// listed when it is expanded; FoldedCount is how many it folds.
+	Folded      []pageFolded
+	FoldedCount int
+	Count       int
 }
 
 type pageFolded struct {
@@ -210,13 +222,29 @@ func buildPageView(in pageInput) pageView {
 		v.Live = &pageLive{FeedURL: pageURL(inc.ID, in.Token, "/feed", "after", strconv.FormatInt(in.FeedHead, 10))}
 	}
 
+	// The events a hide annotation hid are on neither the table nor the
+	// lanes.
+	if len(in.Story.Hidden) > 0 {
+		hidden := make(map[string]bool, len(in.Story.Hidden))
+		for _, id := range in.Story.Hidden {
+			hidden[id] = true
+		}
+		kept := make([]timeline.Event, 0, len(in.Events))
+		for _, e := range in.Events {
+			if !hidden[e.ID] {
+				kept = append(kept, e)
+			}
+		}
+		in.Events = kept
+		v.Hidden = len(in.Story.Hidden)
+	}
 	// Rows, and which row holds each event.
 	byID := make(map[string]*timeline.Event, len(in.Events))
 	for i := range in.Events {
 		byID[in.Events[i].ID] = &in.Events[i]
 	}
 	rowOf := make(map[string]string, len(in.Events))
-	for _, r := range in.Rows {
+	for _, r := range in.Story.Rows {
 		anchor := rowAnchor(r.ID)
 		for _, id := range r.EventIDs {
 			rowOf[id] = anchor
@@ -236,6 +264,11 @@ func buildPageView(in pageInput) pageView {
 		if r.KeyMoment != "" {
 			rv.Moment = momentLabel(r.KeyMoment)
 		}
+		rv.Starred = r.Starred
+		if r.ThreadParent != nil {
+			rv.Thread = r.ThreadParent.Title
+		}
+		rv.Presence = strings.Join(r.Presence, ", ")
 		rv.EventIDs = strings.Join(append(append([]string{}, r.EventIDs...), r.Collapsed...), " ")
 		for _, id := range append(append([]string{}, r.EventIDs...), r.Collapsed...) {
 			if e := byID[id]; e != nil {
@@ -244,17 +277,25 @@ func buildPageView(in pageInput) pageView {
 			}
 		}
 		rv.Lane = laneName(rv.LaneKey, r.Channel)
-		for _, id := range r.Collapsed {
-			e := byID[id]
-			if e == nil {
-				continue
+		// A row that folds events lists every event it tells when it
+		// is expanded: those it shows and those it folds, in time order.
+		if len(r.Collapsed) > 0 {
+			v.Folded += len(r.Collapsed)
+			rv.FoldedCount = len(r.Collapsed)
+			var told []*timeline.Event
+			for _, id := range append(append([]string{}, r.EventIDs...), r.Collapsed...) {
+				if e := byID[id]; e != nil {
+					told = append(told, e)
+				}
 			}
-			f := pageFolded{When: e.OccurredAt.In(loc).Format("15:04:05"), Title: e.Title, URL: e.URL, ID: e.ID}
-			if e.Actor != nil {
-				f.Who = e.Actor.Name
+			slices.SortStableFunc(told, func(x, y *timeline.Event) int { return timeline.Compare(*x, *y) })
+			for _, e := range told {
+				f := pageFolded{When: e.OccurredAt.In(loc).Format("15:04:05"), Title: e.Title, URL: e.URL, ID: e.ID}
+				if e.Actor != nil {
+					f.Who = e.Actor.Name
+				}
+				rv.Folded = append(rv.Folded, f)
 			}
-			v.Folded++
-			rv.Folded = append(rv.Folded, f)
 		}
 		v.Rows = append(v.Rows, rv)
 	}

@@ -69,7 +69,7 @@ func realistic(t *testing.T) (*reviewBundle, *fakeworld.World) {
 	t.Cleanup(w.Close)
 	b := setupReview(t, func(s *api.Server) { s.Review = fakeworld.RealisticReview() })
 	b.now = time.Date(2025, 11, 19, 9, 0, 0, 0, time.UTC)
-	collectWorld(t, b, w, fakeworld.RealisticIncidentID, []string{fakeworld.RealisticRepo}, []string{fakeworld.RealisticChannel})
+	collectWorld(t, b, w, fakeworld.RealisticIncidentID, []string{fakeworld.RealisticRepo}, fakeworld.RealisticChannels)
 	return b, w
 }
 
@@ -201,7 +201,7 @@ func TestRealisticIncidentReview(t *testing.T) {
 			}
 		}
 		slices.Sort(names)
-		if want := []string{"Ana", "Lena (Support)", "Marco Rossi", "Priya Natarajan", "Sam", "Tomás Ortega"}; !slices.Equal(want, names) {
+		if want := []string{"Ana", "Lena (Support)", "Marco Rossi", "Priya Natarajan", "Sam", "Tomás Ortega", "Wei Chen"}; !slices.Equal(want, names) {
 			t.Errorf("responders %v, want %v", names, want)
 		}
 		tomas := person("Tomás Ortega")

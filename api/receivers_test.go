@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -210,7 +211,7 @@ func TestPluginReceiverNamesAreChecked(t *testing.T) {
 					t.Errorf("receivers %v: no panic", rs)
 				}
 			}()
-			(&api.Server{Receivers: rs}).Handler()
+			(&api.Server{Receivers: append(testReceivers(), rs...)}).Handler()
 		}()
 	}
 }
@@ -221,4 +222,22 @@ func (n named) Name() string { return string(n) }
 
 func (n named) Receive(context.Context, *http.Request, []byte) (collectors.Delivery, error) {
 	return collectors.Delivery{}, nil
+}
+
+// TestNoReceiverIsBuiltIn: the server mounts the receivers it is given and
+// none of its own.
+func TestNoReceiverIsBuiltIn(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer((&api.Server{}).Handler())
+	t.Cleanup(srv.Close)
+	for _, name := range []string{"pagerduty", "github", "slack", "incident", "alertmanager"} {
+		resp, err := http.Post(srv.URL+"/webhooks/"+name, "application/json", strings.NewReader(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			t.Errorf("POST /webhooks/%s with no receivers: %d, want 404", name, resp.StatusCode)
+		}
+	}
 }

@@ -1,11 +1,13 @@
 package api
 
 import (
-	"mime"
 	"net/http"
 	"net/url"
 	"path"
 	"strings"
+	"time"
+
+	"github.com/groundwork-dev/groundwork/collectors"
 )
 
 // checkPath answers, before routing, what the mux would answer without the
@@ -80,17 +82,21 @@ func checkQuery(raw string) error {
 // requireJSON refuses with 415 a body declared as anything but JSON in
 // UTF-8. A request without Content-Type is read as JSON (some senders omit
 // it); its body must still parse.
-func requireJSON(r *http.Request) error {
-	ct := r.Header.Get("Content-Type")
-	if ct == "" {
-		return nil
-	}
-	mt, params, err := mime.ParseMediaType(ct)
-	if err == nil && (mt == "application/json" || strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json")) {
-		if cs, ok := params["charset"]; !ok || strings.EqualFold(cs, "utf-8") {
-			return nil
-		}
-	}
-	return &Error{Status: http.StatusUnsupportedMediaType, Code: "unsupported_media_type",
-		Message: "the body must be JSON: send Content-Type: application/json (UTF-8), not " + quoted(ct)}
+func requireJSON(r *http.Request) error { return refusal(collectors.RequireJSON(r)) }
+
+// decodeStrict decodes one JSON object of a request body, refusing unknown
+// fields and naming the field that is wrong (400 malformed_body).
+func decodeStrict(body []byte, v any) error { return refusal(collectors.DecodeStrict(body, v)) }
+
+// parseBodyTime parses an RFC 3339 time field of a request body (400
+// malformed_body).
+func parseBodyTime(field, v string, required bool) (*time.Time, error) {
+	t, err := collectors.ParseBodyTime(field, v, required)
+	return t, refusal(err)
+}
+
+// malformed is the 400 malformed_body refusal of a request body, its text
+// made safe for the caller (collectors.Malformed).
+func malformed(format string, args ...any) error {
+	return refusal(collectors.Malformed(format, args...))
 }

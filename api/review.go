@@ -29,6 +29,9 @@ type reviewCache struct {
 type reviewEntry struct {
 	key    string
 	review timeline.Review
+	// recorded says the review's questions were offered to the annotation
+	// store as suggestions.
+	recorded bool
 }
 
 func newReviewCache(max int) *reviewCache {
@@ -59,6 +62,25 @@ func (c *reviewCache) put(key string, r timeline.Review) {
 		last := c.order.Back()
 		c.order.Remove(last)
 		delete(c.byKey, last.Value.(*reviewEntry).key)
+	}
+}
+
+// recorded reports whether the questions of the review under key were
+// recorded as suggested annotations.
+func (c *reviewCache) recorded(key string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	el, ok := c.byKey[key]
+	return ok && el.Value.(*reviewEntry).recorded
+}
+
+// markRecorded notes that the questions of the review under key were
+// recorded; a review no longer cached is left alone.
+func (c *reviewCache) markRecorded(key string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if el, ok := c.byKey[key]; ok {
+		el.Value.(*reviewEntry).recorded = true
 	}
 }
 

@@ -293,6 +293,7 @@ func TestExportFormats(t *testing.T) {
 		}
 		want := "## Timeline: [Checkout \\| payments (PEXPORT)](https://acme.pagerduty.com/incidents/PEXPORT)\n\n" +
 			"Times are in Europe/London.\n\n" +
+			"- **People:** José Müller, joined on their own, 00:59 · =HYPERLINK(\"http://evil\"), joined on their own, 02:00\n\n" +
 			"| Time (Europe/London) | Source | Kind | Who | What |\n" +
 			"|---|---|---|---|---|\n" +
 			"| 2026-03-29 00:59:59 GMT | slack | chat.message | José Müller | [p99 \"climbing\", see \\| graph](https://acme.slack.com/archives/C0CHECKOUT/p1774745999000100)" +

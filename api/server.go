@@ -49,6 +49,9 @@ type Server struct {
 	// Review is the review: section (time zone, business hours, quiet
 	// gap) the summary and the Markdown export use.
 	Review timeline.ReviewConfig
+	// Story is the review.story: section, the rules of the timeline's
+	// story view; zero fields are the defaults (timeline.StoryConfig).
+	Story timeline.StoryConfig
 	// Feed wakes the feed hub, and through it the event streams of
 	// /v1/feed, when events were stored; without it the hub looks every
 	// HeartbeatInterval (it also does with it, in case a wake-up was lost).
@@ -78,11 +81,13 @@ type Server struct {
 	Deliveries timeline.DeliveryStore
 	// Webhooks configures the webhook receivers.
 	Webhooks WebhookConfig
-	// Receivers are the plug-in sources' webhook receivers, each mounted
-	// at POST /webhooks/{name} (see collectors.WebhookReceiver).
+	// Receivers are the sources' webhook receivers, each mounted at POST
+	// /webhooks/{name} (see collectors.WebhookReceiver). They are not
+	// bearer-authenticated: each verifies its sender before it parses
+	// anything.
 	Receivers []collectors.WebhookReceiver
-	// Sources names the plug-in sources, whose events the timeline's
-	// source filter accepts beside timeline.Sources.
+	// Sources names the sources whose events the timeline's source filter
+	// accepts beside timeline.Sources.
 	Sources []string
 	// Annotations stores the markers and notes of /v1/incidents/{id}/annotations,
 	// which timeline rows and the feed carry; without it those endpoints
@@ -94,14 +99,10 @@ type Server struct {
 	// tokens only.
 	Shares     timeline.ShareStore
 	ShareCodec timeline.ShareCodec
-	// PublicURL is the service's address as its users reach it
-	// (https://groundwork.example.com), which share links are built on;
-	// when empty, the request's scheme and Host.
+	// PublicURL is the address clients reach the server at (scheme, host,
+	// optional path prefix), which the review packet's links and share
+	// links start with; empty means the scheme and host of each request.
 	PublicURL string
-	// StoryFunc, when set, folds an incident's timeline into the rows of
-	// its meeting page; without it the page folds runs of notifications,
-	// channel joins, commits and CI runs itself (see PageRow).
-	StoryFunc func(ctx context.Context, in PageStoryInput) ([]PageRow, error)
 
 	tokens []tokenEntry
 	// streams counts the event streams being served, perToken by token
@@ -167,7 +168,7 @@ func (s *Server) Handler() http.Handler {
 	s.routeAnnotations(route)
 	s.routeShares(route)
 	s.routePages(handle)
-	s.routeWebhooks(handle)
+	s.routePacket(route)
 	s.routeReceivers(handle)
 	route("GET /openapi.json", "", s.getOpenAPI)
 	if s.Metrics != nil {

@@ -131,7 +131,7 @@ func (s *Server) createShare(w http.ResponseWriter, r *http.Request) (err error)
 	out := shareLinkJSON(l, now)
 	out.Token = token
 	out.Path = pagePath(id) + "?s=" + url.QueryEscape(token)
-	out.URL = s.baseURL(r) + out.Path
+	out.URL = s.publicBase(r) + out.Path
 	s.logger().Info("share link created", zap.String("incident", id), zap.String("link", l.ID),
 		zap.String("by", l.CreatedBy), zap.Time("expires_at", l.ExpiresAt))
 	w.Header().Set("Location", "/v1/incidents/"+url.PathEscape(id)+"/share/"+l.ID)
@@ -182,19 +182,6 @@ func (s *Server) revokeShare(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.logger().Info("share link revoked", zap.String("incident", id), zap.String("link", l.ID), zap.String("by", tokenName(r)))
 	return writeJSON(w, http.StatusOK, shareLinkJSON(l, s.now()))
-}
-
-// baseURL is the service's address as its users reach it: PublicURL, else
-// the request's own scheme and host.
-func (s *Server) baseURL(r *http.Request) string {
-	if s.PublicURL != "" {
-		return strings.TrimRight(s.PublicURL, "/")
-	}
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	return scheme + "://" + r.Host
 }
 
 func pagePath(id string) string { return "/incidents/" + url.PathEscape(id) }

@@ -163,6 +163,9 @@ type TimelineJSON struct {
 	IncidentID string      `json:"incident_id"`
 	Events     []EventJSON `json:"events"`
 	NextCursor *string     `json:"next_cursor"`
+	// Partial is true when the page is not the whole (filtered) timeline:
+	// a next page exists, or the page was asked for with a cursor.
+	Partial bool `json:"partial"`
 }
 
 // FeedJSON is GET /v1/feed without Accept: text/event-stream. The feed
@@ -186,4 +189,57 @@ func (f FeedJSON) wire() any {
 		Events    []any `json:"events"`
 		NextAfter int64 `json:"next_after"`
 	}{events, f.NextAfter}
+}
+
+// StoryJSON is GET /v1/incidents/{id}/timeline?view=story: the timeline
+// with its noise collapsed. Every event of the timeline is in exactly one
+// row (shown in event_ids or folded in collapsed), except the ones hide
+// annotations left out, which are listed in hidden.
+type StoryJSON struct {
+	IncidentID string `json:"incident_id"`
+	View       string `json:"view"`
+	// Timezone is the zone of the clock times in titles (review.timezone).
+	Timezone string `json:"timezone"`
+	// Events is the number of events the rows account for.
+	Events int                `json:"events"`
+	Hidden StoryCollapsedJSON `json:"hidden"`
+	Rows   []StoryRowJSON     `json:"rows"`
+}
+
+// StoryRowJSON is one row of the story view.
+type StoryRowJSON struct {
+	ID           string              `json:"id"`
+	At           string              `json:"at"`
+	End          *string             `json:"end,omitempty"`
+	Kind         string              `json:"kind"`
+	Source       string              `json:"source,omitempty"`
+	Title        string              `json:"title"`
+	Text         string              `json:"text,omitempty"`
+	URL          string              `json:"url,omitempty"`
+	Actor        *StoryActorJSON     `json:"actor,omitempty"`
+	Channel      string              `json:"channel,omitempty"`
+	ThreadParent *StoryRefJSON       `json:"thread_parent,omitempty"`
+	EventIDs     []string            `json:"event_ids"`
+	Collapsed    *StoryCollapsedJSON `json:"collapsed,omitempty"`
+	KeyMoment    string              `json:"key_moment,omitempty"`
+	Starred      bool                `json:"starred,omitempty"`
+	Presence     []string            `json:"presence,omitempty"`
+}
+
+// StoryActorJSON is a row's actor under the person's one name.
+type StoryActorJSON struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// StoryRefJSON names another event (a reply's thread parent).
+type StoryRefJSON struct {
+	ID    string `json:"id"`
+	Title string `json:"title,omitempty"`
+}
+
+// StoryCollapsedJSON counts and lists the events a row folds.
+type StoryCollapsedJSON struct {
+	Count    int      `json:"count"`
+	EventIDs []string `json:"event_ids"`
 }

@@ -1,70 +1,42 @@
 package api
 
 import (
-	"bytes"
 	"context"
-	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"net/http"
-	"net/url"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
-	gh "github.com/google/go-github/v66/github"
-	"github.com/slack-go/slack/slackevents"
-	"go.uber.org/zap"
-
-	"github.com/groundwork-dev/groundwork/collectors/github"
-	"github.com/groundwork-dev/groundwork/collectors/slack"
 	"github.com/groundwork-dev/groundwork/timeline"
 )
 
-// WebhookConfig configures the webhook receivers. A receiver whose secret is
-// empty is not configured and refuses every delivery with 401.
+// WebhookConfig configures what the api does with the receivers'
+// deliveries (see Server.Receivers).
 type WebhookConfig struct {
-	// PagerDutySecret verifies X-PagerDuty-Signature (sources.pagerduty.webhook_secret).
-	PagerDutySecret string
-	// GitHubSecret verifies X-Hub-Signature-256 (sources.github.webhook_secret).
-	GitHubSecret string
-	// SlackSigningSecret verifies X-Slack-Signature (sources.slack.signing_secret).
-	SlackSigningSecret string
-	// GenericSecret verifies X-Groundwork-Signature (sources.generic.webhook_secret).
-	GenericSecret string
 	// MaxBody caps a delivery's body (webhooks.max_body; default 1 MiB).
 	MaxBody int64
 	// Before and After widen an incident's span into its window
 	// (window.before, window.after).
 	Before, After time.Duration
-	// ScopeFunc returns the repositories and channels of a PagerDuty service
-	// (services.<id>, else default); the generic hook's incidents get the
-	// default scope ("").
+	// ScopeFunc returns the repositories and channels of a service
+	// (services.<id>, else default); an incident without a service gets
+	// the default scope ("").
 	ScopeFunc func(serviceID string) (repos, channels []string)
-	// SlackUsers resolves Slack names for live capture, as the collector
-	// does; nil keeps user ids as names. Lookups get SlackLookupBudget in
-	// all, then fall back to the ids (a later collection fills names in).
-	SlackUsers slack.UserResolver
-	// SlackWorkspaceFunc returns the workspace URL for permalinks; nil
-	// leaves live events without one until they are collected.
-	SlackWorkspaceFunc func(ctx context.Context) (string, error)
-	// SlackLookupBudget bounds Slack lookups per delivery (default 300ms).
-	SlackLookupBudget time.Duration
 	// Timeout bounds a delivery's database work (default 1s); a delivery
 	// that cannot be recorded in time is answered 503, so it is retried.
 	Timeout time.Duration
-	// JournalScopeFunc reports whether live events of source (github,
-	// slack) in scope (a repository or a channel id) are kept in the live
-	// journal: cmd keeps those of every scope named in services or default.
-	// They are kept whether or not an incident covers them yet, and join
-	// every incident covering them in the same transaction. nil keeps no
-	// journal: live events are stored only for the incidents covering them.
+	// JournalScopeFunc reports whether live events of source (their
+	// Event.Source) in scope (a repository or a channel id) are kept in
+	// the live journal: cmd keeps those of every scope named in services
+	// or default, of the sources that capture live. They are kept whether
+	// or not an incident covers them yet, and join every incident covering
+	// them in the same transaction. nil keeps no journal: live events are
+	// stored only for the incidents covering them.
 	JournalScopeFunc func(source, scope string) bool
 	// BreakCoverageFunc records that a live delivery of a journaled scope
 	// about [from, to] was refused, so that live coverage no longer vouches
@@ -72,9 +44,6 @@ type WebhookConfig struct {
 	// nothing. A failure to record is logged.
 	BreakCoverageFunc func(ctx context.Context, source, scope string, from, to time.Time) error
 }
-
-// slackMaxSkew is how far a Slack request timestamp may be from now.
-const slackMaxSkew = 5 * time.Minute
 
 // liveClockSkew is how far past our now a live event's upstream time may be
 // and still join an open incident, whose window runs up to now.
@@ -103,36 +72,15 @@ type WebhookAckJSON struct {
 	JobIDs []int64 `json:"job_ids,omitempty"`
 	// Events counts the events a delivery inserted or changed.
 	Events int `json:"events,omitempty"`
-	// Challenge, when set, is Slack's url_verification challenge, which is
-	// answered alone: {"challenge": ...}.
+	// Challenge, when set, is a sender's handshake (a receiver's
+	// collectors.Delivery.Challenge), which is answered alone:
+	// {"challenge": ...}.
 	Challenge string `json:"challenge,omitempty"`
 }
 
 // webhookFunc handles a delivery whose body has been read (not yet
 // verified) and returns the acknowledgement.
 type webhookFunc func(ctx context.Context, r *http.Request, body []byte) (WebhookAckJSON, error)
-
-// routeWebhooks registers the receivers. They are not bearer-authenticated:
-// each verifies its sender's signature over the raw body before it parses
-// anything.
-func (s *Server) routeWebhooks(mux handleFunc) {
-	for _, wh := range []struct {
-		receiver string
-		h        webhookFunc
-	}{
-		{"pagerduty", s.pagerDutyWebhook},
-		{"github", s.gitHubWebhook},
-		{"slack", s.slackWebhook},
-		{"incident", s.incidentWebhook},
-	} {
-		pattern := "POST /webhooks/" + wh.receiver
-		var h http.Handler = s.webhook(wh.receiver, wh.h)
-		if s.Metrics != nil {
-			h = s.Metrics.instrument(pattern, h)
-		}
-		mux(pattern, h)
-	}
-}
 
 // webhook reads the capped body, runs h, maps its outcome to a status and
 // counts it.
@@ -166,7 +114,7 @@ func (s *Server) webhook(receiver string, h webhookFunc) http.Handler {
 		}
 		s.countDelivery(receiver, ack.Status)
 		if ack.Challenge != "" {
-			// Slack's url_verification wants its challenge back, alone.
+			// A handshake wants its challenge back, alone.
 			_ = writeJSON(w, http.StatusOK, map[string]string{"challenge": ack.Challenge})
 			return
 		}
@@ -205,43 +153,6 @@ func (s *Server) countDelivery(receiver, outcome string) {
 
 func unauthorized(msg string) *Error {
 	return &Error{Status: http.StatusUnauthorized, Code: "bad_signature", Message: msg}
-}
-
-func notConfigured(receiver, key string) *Error {
-	return &Error{Status: http.StatusUnauthorized, Code: "webhook_not_configured",
-		Message: fmt.Sprintf("the %s webhook is not configured: set %s", receiver, key)}
-}
-
-// malformed is 400 malformed_body. An error among args is replaced by
-// clientText, so that no Go type name or error chain reaches the sender.
-func malformed(format string, args ...any) *Error {
-	for i, a := range args {
-		if err, ok := a.(error); ok {
-			args[i] = clientText(err)
-		}
-	}
-	return badRequest("malformed_body", fmt.Sprintf(format, args...))
-}
-
-// hmacSHA256 returns the HMAC-SHA256 under secret of the parts of msg,
-// concatenated.
-func hmacSHA256(secret string, msg ...[]byte) []byte {
-	m := hmac.New(sha256.New, []byte(secret))
-	for _, b := range msg {
-		m.Write(b)
-	}
-	return m.Sum(nil)
-}
-
-// verifyHex reports whether sig (prefix + hex) is the MAC want, in constant
-// time.
-func verifyHex(sig, prefix string, want []byte) bool {
-	hexSig, ok := strings.CutPrefix(strings.TrimSpace(sig), prefix)
-	if !ok {
-		return false
-	}
-	got, err := hex.DecodeString(hexSig)
-	return err == nil && hmac.Equal(got, want)
 }
 
 // record writes a delivery within the configured budget.
@@ -296,593 +207,9 @@ func deliveryID(header string, body []byte) string {
 	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
-// incidentFor builds an incident with its window and scope.
-func (s *Server) incidentFor(inc timeline.Incident, serviceID string, repos, channels []string) timeline.Incident {
-	inc.WindowStart, inc.WindowEnd = timeline.WindowFor(inc.StartedAt, inc.ResolvedAt, s.Webhooks.Before, s.Webhooks.After, s.now())
-	var scopeRepos, scopeChannels []string
-	if s.Webhooks.ScopeFunc != nil {
-		scopeRepos, scopeChannels = s.Webhooks.ScopeFunc(serviceID)
-	}
-	inc.Repos = timeline.Union(scopeRepos, repos)
-	inc.Channels = timeline.Union(scopeChannels, channels)
-	return inc
-}
-
-// pagerDutyWebhook receives PagerDuty V3 webhooks: incident.triggered,
-// incident.acknowledged and incident.reopened open (or reopen) the incident,
-// so that live events join it while it lasts; incident.resolved closes it
-// and queues its collection. The incident follows the newest event by its
-// occurred_at (timeline.Incident.Merge), so a late delivery cannot undo a
-// newer one. Every other event is acknowledged and ignored.
-func (s *Server) pagerDutyWebhook(ctx context.Context, r *http.Request, body []byte) (WebhookAckJSON, error) {
-	secret := s.Webhooks.PagerDutySecret
-	if secret == "" {
-		return WebhookAckJSON{}, notConfigured("pagerduty", "sources.pagerduty.webhook_secret")
-	}
-	if err := requireJSON(r); err != nil {
-		return WebhookAckJSON{}, err
-	}
-	header := r.Header.Get("X-PagerDuty-Signature")
-	if header == "" {
-		return WebhookAckJSON{}, unauthorized("missing X-PagerDuty-Signature")
-	}
-	want := hmacSHA256(secret, body)
-	ok := false
-	// Several signatures while a secret rotates: any one may match.
-	for _, sig := range strings.Split(header, ",") {
-		if verifyHex(sig, "v1=", want) {
-			ok = true
-		}
-	}
-	if !ok {
-		return WebhookAckJSON{}, unauthorized("no X-PagerDuty-Signature matches the body")
-	}
-	var msg struct {
-		Event *struct {
-			ID         string `json:"id"`
-			EventType  string `json:"event_type"`
-			OccurredAt string `json:"occurred_at"`
-			Data       struct {
-				ID        string `json:"id"`
-				Title     string `json:"title"`
-				HTMLURL   string `json:"html_url"`
-				CreatedAt string `json:"created_at"`
-				Urgency   string `json:"urgency"`
-				Service   *struct {
-					ID string `json:"id"`
-				} `json:"service"`
-			} `json:"data"`
-		} `json:"event"`
-	}
-	if err := json.Unmarshal(body, &msg); err != nil {
-		return WebhookAckJSON{}, malformed("the body is not a PagerDuty V3 webhook: %v", err)
-	}
-	if msg.Event == nil || msg.Event.EventType == "" {
-		return WebhookAckJSON{}, malformed("event.event_type is missing")
-	}
-	ev := msg.Event
-	opens := pagerDutyOpens[ev.EventType]
-	if !opens && ev.EventType != "incident.resolved" {
-		return WebhookAckJSON{Status: outcomeIgnored, Reason: ev.EventType + " neither opens, reopens nor resolves an incident"}, nil
-	}
-	if ev.Data.ID == "" {
-		return WebhookAckJSON{}, malformed("event.data.id (the incident id) is missing")
-	}
-	if err := timeline.ValidateIncidentID(ev.Data.ID); err != nil {
-		return WebhookAckJSON{}, malformed("event.data.id: %s", invalidDetail(err))
-	}
-	if strings.ContainsRune(ev.Data.Title, 0) {
-		return WebhookAckJSON{}, malformed("event.data.title holds a NUL character")
-	}
-	id := deliveryID(firstNonEmpty(r.Header.Get("X-Webhook-Id"), ev.ID), body)
-	serviceID := ""
-	if ev.Data.Service != nil {
-		serviceID = ev.Data.Service.ID
-	}
-	created, cerr := time.Parse(time.RFC3339Nano, ev.Data.CreatedAt)
-	occurred, oerr := time.Parse(time.RFC3339Nano, ev.OccurredAt)
-	inc := timeline.Incident{ID: ev.Data.ID, Title: ev.Data.Title, ServiceID: serviceID, Urgency: ev.Data.Urgency,
-		Source: timeline.SourcePagerDuty, URL: ev.Data.HTMLURL, StartedAt: created.UTC()}
-	if oerr == nil {
-		inc.StatusAt = occurred.UTC()
-	}
-	if opens {
-		// The incident exists from its first sign and stays open, its
-		// window running up to now, until it resolves; nothing is
-		// collected yet. Live events join it meanwhile.
-		if cerr != nil {
-			return WebhookAckJSON{}, malformed("event.data.created_at: must be an RFC 3339 time such as 2026-11-20T09:00:00Z, got %q", ev.Data.CreatedAt)
-		}
-		return s.record(ctx, timeline.Delivery{Receiver: "pagerduty", ID: id,
-			Incidents: []timeline.Incident{s.incidentFor(inc, serviceID, nil, nil)}})
-	}
-	// incident.resolved: close the incident at once (it shows as pending
-	// until collected) and queue its final collection, which reads it again
-	// from PagerDuty's API.
-	d := timeline.Delivery{Receiver: "pagerduty", ID: id, Collect: []timeline.CollectRequest{{IncidentID: ev.Data.ID}}}
-	if cerr == nil && oerr == nil && !occurred.Before(created) {
-		resolved := occurred.UTC()
-		inc.ResolvedAt = &resolved
-		d.Incidents = []timeline.Incident{s.incidentFor(inc, serviceID, nil, nil)}
-	}
-	return s.record(ctx, d)
-}
-
-// pagerDutyOpens are the PagerDuty V3 event types that open an incident, or
-// reopen a resolved one (PRODUCT.md §4: an incident exists from its first
-// sign).
-var pagerDutyOpens = map[string]bool{
-	"incident.triggered":    true,
-	"incident.acknowledged": true,
-	"incident.reopened":     true,
-}
-
-// genericHook is the body of /webhooks/incident.
-type genericHook struct {
-	ID            string   `json:"id"`
-	Title         string   `json:"title"`
-	StartedAt     string   `json:"started_at"`
-	ResolvedAt    string   `json:"resolved_at"`
-	GitHubRepos   []string `json:"github_repos"`
-	SlackChannels []string `json:"slack_channels"`
-}
-
-// incidentWebhook receives the generic incident hook: it stores the
-// incident with its incident.opened event. Without resolved_at the incident
-// is open (or reopened), its window running up to now, and live events join
-// it; with resolved_at it is closed, gets its incident.closed event and its
-// collection is queued.
-func (s *Server) incidentWebhook(ctx context.Context, r *http.Request, body []byte) (WebhookAckJSON, error) {
-	secret := s.Webhooks.GenericSecret
-	if secret == "" {
-		return WebhookAckJSON{}, notConfigured("incident", "sources.generic.webhook_secret")
-	}
-	if err := requireJSON(r); err != nil {
-		return WebhookAckJSON{}, err
-	}
-	sig := r.Header.Get("X-Groundwork-Signature")
-	if sig == "" {
-		return WebhookAckJSON{}, unauthorized("missing X-Groundwork-Signature")
-	}
-	if !verifyHex(sig, "sha256=", hmacSHA256(secret, body)) {
-		return WebhookAckJSON{}, unauthorized("X-Groundwork-Signature does not match the body")
-	}
-	var hook genericHook
-	if err := decodeStrict(body, &hook); err != nil {
-		return WebhookAckJSON{}, err
-	}
-	if hook.ID == "" {
-		return WebhookAckJSON{}, malformed("id: required")
-	}
-	if err := timeline.ValidateIncidentID(hook.ID); err != nil {
-		return WebhookAckJSON{}, malformed("id: %s", invalidDetail(err))
-	}
-	if strings.ContainsRune(hook.Title, 0) {
-		return WebhookAckJSON{}, malformed("title holds a NUL character")
-	}
-	started, err := parseBodyTime("started_at", hook.StartedAt, true)
-	if err != nil {
-		return WebhookAckJSON{}, err
-	}
-	resolved, err := parseBodyTime("resolved_at", hook.ResolvedAt, false)
-	if err != nil {
-		return WebhookAckJSON{}, err
-	}
-	req := timeline.CollectRequest{IncidentID: hook.ID, Repos: hook.GitHubRepos, Channels: hook.SlackChannels}
-	if resolved != nil && resolved.Before(*started) {
-		return WebhookAckJSON{}, malformed("resolved_at: is before started_at")
-	}
-	if err := req.Validate(); err != nil {
-		return WebhookAckJSON{}, malformed("%s", invalidDetail(err))
-	}
-	// The hook carries no time of its own: deliveries are applied in the
-	// order they arrive.
-	inc := s.incidentFor(timeline.Incident{ID: hook.ID, Title: hook.Title, Source: timeline.SourceGeneric,
-		StartedAt: *started, ResolvedAt: resolved, StatusAt: s.now().UTC()}, "", hook.GitHubRepos, hook.SlackChannels)
-	d := timeline.Delivery{Receiver: "incident", ID: deliveryID(r.Header.Get("X-Webhook-Id"), body),
-		Incidents: []timeline.Incident{inc},
-		Events:    []timeline.Event{genericEvent(hook, "opened", timeline.KindIncidentOpened, *started)}}
-	if resolved != nil {
-		d.Events = append(d.Events, genericEvent(hook, "closed", timeline.KindIncidentClosed, *resolved))
-		d.Collect = []timeline.CollectRequest{{IncidentID: hook.ID}}
-	}
-	return s.record(ctx, d)
-}
-
-func genericEvent(h genericHook, what, kind string, at time.Time) timeline.Event {
-	title := "Incident " + what
-	if h.Title != "" {
-		title += ": " + h.Title
-	}
-	return timeline.Event{
-		ID: timeline.EventID(timeline.SourceGeneric, "incident", h.ID, what), IncidentID: h.ID,
-		Source: timeline.SourceGeneric, Kind: kind, OccurredAt: at, Title: timeline.Truncate(title, 120),
-		Details: map[string]any{"incident_title": h.Title},
-	}
-}
-
-// gitHubWebhook receives GitHub deliveries, JSON or form-encoded:
-// deployment statuses, completed workflow runs, pushed commits, merged pull
-// requests and published releases are stored live, under the ids the
-// collector gives them (built from GitHub's repository.full_name), for every
-// incident whose repositories (in any case) and window they fall in. Other
-// events are acknowledged and ignored.
-func (s *Server) gitHubWebhook(ctx context.Context, r *http.Request, body []byte) (WebhookAckJSON, error) {
-	secret := s.Webhooks.GitHubSecret
-	if secret == "" {
-		return WebhookAckJSON{}, notConfigured("github", "sources.github.webhook_secret")
-	}
-	// Only the SHA-256 signature: never the SHA-1 one, never unsigned.
-	sig := r.Header.Get("X-Hub-Signature-256")
-	if sig == "" {
-		return WebhookAckJSON{}, unauthorized("missing X-Hub-Signature-256")
-	}
-	if !verifyHex(sig, "sha256=", hmacSHA256(secret, body)) {
-		return WebhookAckJSON{}, unauthorized("X-Hub-Signature-256 does not match the body")
-	}
-	kind := r.Header.Get("X-GitHub-Event")
-	if kind == "" {
-		return WebhookAckJSON{}, malformed("the X-GitHub-Event header is missing")
-	}
-	body, err := gitHubPayload(r.Header.Get("Content-Type"), body)
-	if err != nil {
-		return WebhookAckJSON{}, err
-	}
-	var repo string
-	var events []timeline.Event
-	switch kind {
-	case "deployment_status":
-		var ev gh.DeploymentStatusEvent
-		if err := json.Unmarshal(body, &ev); err != nil {
-			return WebhookAckJSON{}, malformed("the body is not a deployment_status event: %v", err)
-		}
-		if ev.Deployment == nil || ev.DeploymentStatus == nil {
-			return WebhookAckJSON{}, malformed("deployment and deployment_status are required")
-		}
-		repo = ev.GetRepo().GetFullName()
-		if e := github.NormalizeDeploymentStatus(repo, ev.Deployment, ev.DeploymentStatus); e.Kind != "" {
-			events = append(events, e)
-		}
-	case "workflow_run":
-		var ev gh.WorkflowRunEvent
-		if err := json.Unmarshal(body, &ev); err != nil {
-			return WebhookAckJSON{}, malformed("the body is not a workflow_run event: %v", err)
-		}
-		if ev.WorkflowRun == nil {
-			return WebhookAckJSON{}, malformed("workflow_run is required")
-		}
-		// By the run's status, as the collector lists runs: a run that
-		// needs approval is completed (action_required) when requested.
-		if st := ev.WorkflowRun.GetStatus(); st != "completed" {
-			return WebhookAckJSON{Status: outcomeIgnored, Reason: "workflow_run " + ev.GetAction() + ": the run is " + st + ", not completed"}, nil
-		}
-		repo = ev.GetRepo().GetFullName()
-		events = append(events, github.NormalizeWorkflowRun(repo, ev.WorkflowRun))
-	case "push":
-		var ev gh.PushEvent
-		if err := json.Unmarshal(body, &ev); err != nil {
-			return WebhookAckJSON{}, malformed("the body is not a push event: %v", err)
-		}
-		repo = ev.GetRepo().GetFullName()
-		for _, c := range ev.Commits {
-			if c != nil {
-				events = append(events, github.NormalizePushCommit(repo, c))
-			}
-		}
-	case "pull_request":
-		var ev gh.PullRequestEvent
-		if err := json.Unmarshal(body, &ev); err != nil {
-			return WebhookAckJSON{}, malformed("the body is not a pull_request event: %v", err)
-		}
-		if ev.GetAction() != "closed" || ev.PullRequest == nil || ev.PullRequest.MergedAt == nil {
-			return WebhookAckJSON{Status: outcomeIgnored, Reason: "pull_request " + ev.GetAction() + " is not a merge"}, nil
-		}
-		repo = ev.GetRepo().GetFullName()
-		events = append(events, github.NormalizePull(repo, ev.PullRequest))
-	case "release":
-		var ev gh.ReleaseEvent
-		if err := json.Unmarshal(body, &ev); err != nil {
-			return WebhookAckJSON{}, malformed("the body is not a release event: %v", err)
-		}
-		switch ev.GetAction() {
-		case "published", "released", "edited":
-		default:
-			return WebhookAckJSON{Status: outcomeIgnored, Reason: "release " + ev.GetAction() + " is not captured"}, nil
-		}
-		if ev.Release == nil || ev.Release.PublishedAt == nil {
-			return WebhookAckJSON{Status: outcomeIgnored, Reason: "the release is not published"}, nil
-		}
-		repo = ev.GetRepo().GetFullName()
-		events = append(events, github.NormalizeRelease(repo, ev.Release))
-	default:
-		return WebhookAckJSON{Status: outcomeIgnored, Reason: kind + " events are not captured"}, nil
-	}
-	if repo == "" {
-		return WebhookAckJSON{}, malformed("repository.full_name is missing")
-	}
-	return s.captureLive(ctx, "github", deliveryID(r.Header.Get("X-GitHub-Delivery"), body),
-		timeline.LiveScope{Repo: repo}, events)
-}
-
-// gitHubPayload returns the JSON of a GitHub delivery, whichever of the two
-// content types the webhook's settings chose: application/json is the body
-// itself; application/x-www-form-urlencoded carries it in the payload field.
-// Anything else is refused with 415, saying what to choose.
-func gitHubPayload(contentType string, body []byte) ([]byte, error) {
-	if contentType == "" {
-		return body, nil
-	}
-	mt, _, err := mime.ParseMediaType(contentType)
-	switch {
-	case err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json")):
-		return body, nil
-	case err == nil && mt == "application/x-www-form-urlencoded":
-		form, err := url.ParseQuery(string(body))
-		if err != nil {
-			return nil, malformed("the form-encoded body cannot be decoded: %v", err)
-		}
-		payload := form.Get("payload")
-		if payload == "" {
-			return nil, malformed("the form-encoded body has no payload field")
-		}
-		return []byte(payload), nil
-	}
-	return nil, &Error{Status: http.StatusUnsupportedMediaType, Code: "unsupported_media_type",
-		Message: fmt.Sprintf("Content-Type %q is not a GitHub webhook format: in the webhook's settings on GitHub, choose Content type application/json", contentType)}
-}
-
-// captureLive stores events for every incident of scope whose window covers
-// them: a resolved incident's window, or an open one's up to now (with
-// liveClockSkew to spare), and keeps them in the live journal when the scope
-// is journaled (see WebhookConfig.JournalScopeFunc). Events without a time
-// are dropped.
-func (s *Server) captureLive(ctx context.Context, receiver, id string, scope timeline.LiveScope, events []timeline.Event) (WebhookAckJSON, error) {
-	var kept []timeline.Event
-	for _, e := range events {
-		if e.OccurredAt.IsZero() {
-			continue
-		}
-		if len(kept) == 0 || e.OccurredAt.Before(scope.From) {
-			scope.From = e.OccurredAt
-		}
-		if len(kept) == 0 || e.OccurredAt.After(scope.To) {
-			scope.To = e.OccurredAt
-		}
-		kept = append(kept, e)
-	}
-	if len(kept) == 0 {
-		return WebhookAckJSON{Status: outcomeIgnored, Reason: "nothing to capture"}, nil
-	}
-	if name := firstNonEmpty(scope.Repo, scope.Channel); s.Webhooks.JournalScopeFunc != nil && s.Webhooks.JournalScopeFunc(receiver, name) {
-		return s.journalLive(ctx, receiver, id, name, scope.From, kept)
-	}
-	if s.Deliveries == nil {
-		return WebhookAckJSON{}, errNoQueue
-	}
-	lctx, cancel := context.WithTimeout(ctx, s.webhookTimeout())
-	incs, err := s.Deliveries.LiveIncidents(lctx, scope)
-	cancel()
-	if err != nil {
-		return WebhookAckJSON{}, err
-	}
-	// An open incident's window runs up to now; allow for the sender's
-	// clock being a little ahead of ours.
-	now := s.now().Add(liveClockSkew)
-	var out []timeline.Event
-	for _, inc := range incs {
-		for _, e := range kept {
-			if inc.Covers(e.OccurredAt, now) {
-				e.IncidentID = inc.ID
-				out = append(out, e)
-			}
-		}
-	}
-	if len(out) == 0 {
-		return WebhookAckJSON{Status: outcomeIgnored, Reason: "no incident's scope and window hold it"}, nil
-	}
-	return s.record(ctx, timeline.Delivery{Receiver: receiver, ID: id, Events: out})
-}
-
-// journalLive keeps events of a journaled scope in the live journal; the
-// store joins them to every incident covering them in the same transaction.
-// A delivery that cannot be recorded is refused (the sender retries) and
-// breaks live coverage of the scope from its first event to now: the
-// collections of incidents there read that stretch upstream, in case the
-// retries never get through.
-func (s *Server) journalLive(ctx context.Context, receiver, id, scope string, from time.Time, events []timeline.Event) (WebhookAckJSON, error) {
-	entries := make([]timeline.JournalEntry, len(events))
-	for i, e := range events {
-		entries[i] = timeline.JournalEntry{Source: receiver, Scope: scope, Event: e, Deleted: e.Deleted}
-	}
-	ack, err := s.record(ctx, timeline.Delivery{Receiver: receiver, ID: id, Journal: entries})
-	if err != nil && s.Webhooks.BreakCoverageFunc != nil {
-		now := s.now()
-		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.webhookTimeout())
-		defer cancel()
-		// A second before the first event, so that the stretch is never
-		// empty.
-		if berr := s.Webhooks.BreakCoverageFunc(bctx, receiver, scope, minTime(from, now).Add(-time.Second), now); berr != nil {
-			s.logger().Warn("recording a refused live delivery in the coverage", zap.String("receiver", receiver),
-				zap.String("scope", scope), zap.Error(berr))
-		}
-	}
-	return ack, err
-}
-
 func minTime(a, b time.Time) time.Time {
 	if b.Before(a) {
 		return b
 	}
 	return a
-}
-
-// slackEnvelope is the outer shape of an Events API request.
-type slackEnvelope struct {
-	Type      string          `json:"type"`
-	Challenge string          `json:"challenge"`
-	EventID   string          `json:"event_id"`
-	Event     json.RawMessage `json:"event"`
-}
-
-// slackWebhook receives the Slack Events API: it answers url_verification
-// and stores message events (new, edited, thread replies) of the incidents'
-// channels live, as slack:message:{channel}:{ts}. An edit older than the
-// stored version (a retry arriving late) changes nothing; a deletion
-// (message_deleted, or message_changed to a tombstone) removes the message
-// from the timelines whose window holds it, and is kept even when the
-// message itself never arrived, so that a late copy cannot bring it back.
-func (s *Server) slackWebhook(ctx context.Context, r *http.Request, body []byte) (WebhookAckJSON, error) {
-	secret := s.Webhooks.SlackSigningSecret
-	if secret == "" {
-		return WebhookAckJSON{}, notConfigured("slack", "sources.slack.signing_secret")
-	}
-	// The Events API posts JSON (slash commands and interactivity, which
-	// post forms, are not received here).
-	if err := requireJSON(r); err != nil {
-		return WebhookAckJSON{}, err
-	}
-	tsHeader := r.Header.Get("X-Slack-Request-Timestamp")
-	sig := r.Header.Get("X-Slack-Signature")
-	if tsHeader == "" || sig == "" {
-		return WebhookAckJSON{}, unauthorized("missing X-Slack-Request-Timestamp or X-Slack-Signature")
-	}
-	ts, err := strconv.ParseInt(tsHeader, 10, 64)
-	if err != nil {
-		return WebhookAckJSON{}, unauthorized("X-Slack-Request-Timestamp is not a Unix time")
-	}
-	if skew := s.now().Sub(time.Unix(ts, 0)); skew > slackMaxSkew || skew < -slackMaxSkew {
-		return WebhookAckJSON{}, unauthorized("X-Slack-Request-Timestamp is more than 5 minutes from now (replayed or a wrong clock)")
-	}
-	if !verifyHex(sig, "v0=", hmacSHA256(secret, []byte("v0:"+tsHeader+":"), body)) {
-		return WebhookAckJSON{}, unauthorized("X-Slack-Signature does not match the body")
-	}
-	var env slackEnvelope
-	if err := json.Unmarshal(body, &env); err != nil {
-		return WebhookAckJSON{}, malformed("the body is not an Events API request: %v", err)
-	}
-	switch env.Type {
-	case "url_verification":
-		if env.Challenge == "" {
-			return WebhookAckJSON{}, malformed("challenge: required for url_verification")
-		}
-		return WebhookAckJSON{Status: outcomeIgnored, Challenge: env.Challenge}, nil
-	case "event_callback":
-	default:
-		return WebhookAckJSON{Status: outcomeIgnored, Reason: env.Type + " requests are not captured"}, nil
-	}
-	var inner struct {
-		Type string `json:"type"`
-	}
-	if err := json.Unmarshal(env.Event, &inner); err != nil {
-		return WebhookAckJSON{}, malformed("event: %v", err)
-	}
-	if inner.Type != "message" {
-		return WebhookAckJSON{Status: outcomeIgnored, Reason: inner.Type + " events are not captured"}, nil
-	}
-	var ev slackevents.MessageEvent
-	if err := json.Unmarshal(env.Event, &ev); err != nil {
-		return WebhookAckJSON{}, malformed("event: not a message event: %v", err)
-	}
-	if env.EventID == "" {
-		return WebhookAckJSON{}, malformed("event_id: required")
-	}
-	e, ok, err := s.normalizeSlack(ctx, &ev)
-	if err != nil {
-		return WebhookAckJSON{}, malformed("event: %v", err)
-	}
-	if !ok {
-		return WebhookAckJSON{Status: outcomeIgnored, Reason: "message " + ev.SubType + " is not kept on timelines"}, nil
-	}
-	channel, _ := e.Details["channel"].(string)
-	if channel == "" {
-		return WebhookAckJSON{}, malformed("event.channel is missing")
-	}
-	return s.captureLive(ctx, "slack", env.EventID, timeline.LiveScope{Channel: channel}, []timeline.Event{e})
-}
-
-// normalizeSlack normalises a message as the collector would, with name
-// lookups bounded so that the receiver answers in time.
-func (s *Server) normalizeSlack(ctx context.Context, ev *slackevents.MessageEvent) (timeline.Event, bool, error) {
-	budget := s.Webhooks.SlackLookupBudget
-	if budget <= 0 {
-		budget = 300 * time.Millisecond
-	}
-	lctx, cancel := context.WithTimeout(ctx, budget)
-	defer cancel()
-	var ws string
-	if s.Webhooks.SlackWorkspaceFunc != nil {
-		if u, err := s.Webhooks.SlackWorkspaceFunc(lctx); err == nil {
-			ws = u
-		} else {
-			s.logger().Debug("slack workspace url unknown for live capture", zap.Error(err))
-		}
-	}
-	var users slack.UserResolver
-	if s.Webhooks.SlackUsers != nil {
-		users = boundedUsers{s.Webhooks.SlackUsers}
-	}
-	return slack.NormalizeMessageEvent(lctx, ws, ev, users)
-}
-
-// boundedUsers turns every failed lookup (the budget ran out, Slack is rate
-// limiting) into slack.ErrUnknown, so the live event keeps the id as name
-// and the receiver answers in time.
-type boundedUsers struct{ slack.UserResolver }
-
-func (b boundedUsers) User(ctx context.Context, id string) (timeline.Actor, error) {
-	a, err := b.UserResolver.User(ctx, id)
-	if err != nil && !errors.Is(err, slack.ErrUnknown) {
-		return a, fmt.Errorf("%w: %v", slack.ErrUnknown, err)
-	}
-	return a, err
-}
-
-func (b boundedUsers) Bot(ctx context.Context, id string) (string, error) {
-	n, err := b.UserResolver.Bot(ctx, id)
-	if err != nil && !errors.Is(err, slack.ErrUnknown) {
-		return n, fmt.Errorf("%w: %v", slack.ErrUnknown, err)
-	}
-	return n, err
-}
-
-// decodeStrict decodes one JSON object, refusing unknown fields and naming
-// the field that is wrong.
-func decodeStrict(body []byte, v any) error {
-	if t := bytes.TrimLeft(body, " \t\r\n"); len(t) > 0 && t[0] != '{' {
-		return malformed("the body must be a JSON object")
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return malformed("%s", jsonProblem(err))
-	}
-	if dec.More() {
-		return malformed("the body holds more than one JSON value")
-	}
-	return nil
-}
-
-// parseBodyTime parses an RFC 3339 time field of a request body.
-func parseBodyTime(field, v string, required bool) (*time.Time, error) {
-	if v == "" {
-		if required {
-			return nil, malformed("%s: required", field)
-		}
-		return nil, nil
-	}
-	t, err := time.Parse(time.RFC3339Nano, v)
-	if err != nil {
-		return nil, malformed("%s: must be an RFC 3339 time such as 2026-11-20T09:00:00Z, got %s", field, quoted(v))
-	}
-	t = t.UTC()
-	return &t, nil
-}
-
-func firstNonEmpty(ss ...string) string {
-	for _, s := range ss {
-		if s != "" {
-			return s
-		}
-	}
-	return ""
 }

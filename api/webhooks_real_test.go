@@ -23,6 +23,7 @@ import (
 	"github.com/groundwork-dev/groundwork/api"
 	"github.com/groundwork-dev/groundwork/collectors"
 	"github.com/groundwork-dev/groundwork/collectors/jobs"
+	"github.com/groundwork-dev/groundwork/collectors/pagerduty"
 	"github.com/groundwork-dev/groundwork/timeline"
 )
 
@@ -334,7 +335,7 @@ func TestRealPagerDutyDeliveries(t *testing.T) {
 		t.Run(tc.file+" "+tc.sig, func(t *testing.T) {
 			t.Parallel()
 			b := setupReal(t, &testClock{t: now}, func(s *api.Server) {
-				s.Webhooks.PagerDutySecret = tc.secret
+				withReceiver(s, pagerduty.NewReceiver(&pagerduty.Config{WebhookSecret: collectors.Secret(tc.secret)}))
 				s.Versions = s.Store.(api.VersionStore)
 			})
 			body := realFile(t, "pagerduty/"+tc.file)

@@ -16,6 +16,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/groundwork-dev/groundwork/api"
+	"github.com/groundwork-dev/groundwork/collectors"
+	"github.com/groundwork-dev/groundwork/collectors/slack"
 	"github.com/groundwork-dev/groundwork/timeline"
 )
 
@@ -387,7 +389,7 @@ func TestSlackRealPayloads(t *testing.T) {
 	// slack-go's example, with the secret, timestamp and signature it was
 	// captured with: verified, then ignored (app_mention is not captured).
 	signed := setupWebhooks(t, func(s *api.Server) {
-		s.Webhooks.SlackSigningSecret = "e6b19c573432dcc6b075501d51b51bb8"
+		withReceiver(s, slack.NewReceiver(&slack.Config{SigningSecret: "e6b19c573432dcc6b075501d51b51bb8"}, nil, collectors.ClientOptions{}))
 		s.NowFunc = func() time.Time { return time.Unix(1531431954, 0) }
 	})
 	body, err := os.ReadFile(filepath.Join(realSlackDir, signedFile))

@@ -31,9 +31,11 @@ import (
 
 	"github.com/groundwork-dev/groundwork/api"
 	"github.com/groundwork-dev/groundwork/collectors"
+	"github.com/groundwork-dev/groundwork/collectors/generic"
 	"github.com/groundwork-dev/groundwork/collectors/github"
 	"github.com/groundwork-dev/groundwork/collectors/github/githubfake"
 	"github.com/groundwork-dev/groundwork/collectors/jobs"
+	"github.com/groundwork-dev/groundwork/collectors/pagerduty"
 	"github.com/groundwork-dev/groundwork/collectors/slack"
 	"github.com/groundwork-dev/groundwork/collectors/slack/slackfake"
 	"github.com/groundwork-dev/groundwork/timeline"
@@ -99,11 +101,14 @@ func setupWebhooks(t testing.TB, configure ...func(*api.Server)) *whBundle {
 			{Name: "facilitators", Token: readToken, Scopes: []string{"read"}},
 			{Name: "automation", Token: writeToken, Scopes: []string{"read", "write"}},
 		},
-		NowFunc: func() time.Time { return b.now },
+		NowFunc:   func() time.Time { return b.now },
+		Receivers: testReceivers(),
 		Webhooks: api.WebhookConfig{
-			PagerDutySecret: whPagerDutySecret, GitHubSecret: whGitHubSecret,
-			SlackSigningSecret: whSlackSecret, GenericSecret: whGenericSecret,
 			Before: 2 * time.Hour, After: 30 * time.Minute,
+			// The receivers' one-second budget is a wall-clock promise to
+			// the senders; on a machine whose cores are busy a test must
+			// not depend on meeting it (no test here measures it).
+			Timeout: 30 * time.Second,
 			ScopeFunc: func(service string) ([]string, []string) {
 				if service == "PNE3JZM" {
 					return []string{"acme/checkout-api"}, []string{"C0CHECKOUT"}
@@ -118,6 +123,39 @@ func setupWebhooks(t testing.TB, configure ...func(*api.Server)) *whBundle {
 	b.srv = httptest.NewServer(b.server.Handler())
 	t.Cleanup(b.srv.Close)
 	return b
+}
+
+// testReceivers are the sources' receivers, as cmd mounts them, with the
+// tests' secrets.
+func testReceivers() []collectors.WebhookReceiver {
+	return []collectors.WebhookReceiver{
+		pagerduty.NewReceiver(&pagerduty.Config{WebhookSecret: whPagerDutySecret}),
+		github.NewReceiver(&github.Config{WebhookSecret: whGitHubSecret}),
+		slack.NewReceiver(&slack.Config{SigningSecret: whSlackSecret}, nil, collectors.ClientOptions{}),
+		generic.NewReceiver(&generic.Config{WebhookSecret: whGenericSecret}),
+	}
+}
+
+// slackReceiver is s's Slack receiver, whose lookups a test may set before
+// it receives anything.
+func slackReceiver(s *api.Server) *slack.Receiver {
+	for _, r := range s.Receivers {
+		if sr, ok := r.(*slack.Receiver); ok {
+			return sr
+		}
+	}
+	panic("no slack receiver")
+}
+
+// withReceiver replaces s's receiver of rcv's name by rcv.
+func withReceiver(s *api.Server, rcv collectors.WebhookReceiver) {
+	for i, have := range s.Receivers {
+		if have.Name() == rcv.Name() {
+			s.Receivers[i] = rcv
+			return
+		}
+	}
+	s.Receivers = append(s.Receivers, rcv)
 }
 
 func testdata(t testing.TB, name string) []byte {
@@ -303,7 +341,7 @@ func TestSlackSignaturesAndTimestamps(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := setupWebhooks(t, func(s *api.Server) {
-				s.Webhooks.SlackSigningSecret = tc.secret
+				withReceiver(s, slack.NewReceiver(&slack.Config{SigningSecret: collectors.Secret(tc.secret)}, nil, collectors.ClientOptions{}))
 				s.NowFunc = func() time.Time { return tc.now }
 			})
 			if code, body := b.post(t, "/webhooks/slack", tc.body, tc.headers...); code != tc.want {
@@ -680,7 +718,7 @@ func setupWebhooksOn(t *testing.T, b *whBundle, d *postgres.Deliveries) *whBundl
 	t.Helper()
 	c := *b
 	c.server = &api.Server{Store: b.server.Store, Tokens: b.server.Tokens, NowFunc: b.server.NowFunc,
-		Webhooks: b.server.Webhooks, Deliveries: d, Metrics: api.NewMetrics()}
+		Webhooks: b.server.Webhooks, Receivers: b.server.Receivers, Deliveries: d, Metrics: api.NewMetrics()}
 	c.deliveries = d
 	c.srv = httptest.NewServer(c.server.Handler())
 	t.Cleanup(c.srv.Close)
@@ -730,8 +768,7 @@ func TestLiveCaptureThenCollectionGivesNoDuplicates(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := setupWebhooks(t, func(s *api.Server) {
-		s.Webhooks.SlackUsers = slCol.NewUserResolver()
-		s.Webhooks.SlackWorkspaceFunc = slCol.WorkspaceURL
+		withReceiver(s, slack.NewReceiver(&slack.Config{SigningSecret: whSlackSecret}, slCol, collectors.ClientOptions{}))
 	})
 	declare := func(id, repo, channel string, start time.Time) {
 		t.Helper()
@@ -1033,9 +1070,10 @@ func (stuckSlack) Bot(ctx context.Context, id string) (string, error) {
 func TestSlackReceiverDoesNotWaitForSlack(t *testing.T) {
 	t.Parallel()
 	b := setupWebhooks(t, func(s *api.Server) {
-		s.Webhooks.SlackUsers = stuckSlack{}
-		s.Webhooks.SlackWorkspaceFunc = func(ctx context.Context) (string, error) { <-ctx.Done(); return "", ctx.Err() }
-		s.Webhooks.SlackLookupBudget = 50 * time.Millisecond
+		r := slackReceiver(s)
+		r.Users = stuckSlack{}
+		r.WorkspaceFunc = func(ctx context.Context) (string, error) { <-ctx.Done(); return "", ctx.Err() }
+		r.LookupBudget = 50 * time.Millisecond
 	})
 	end := time.Unix(1355517523, 0).Add(time.Hour)
 	if _, err := b.deliveries.RecordDelivery(context.Background(), timeline.Delivery{Receiver: "test", Incidents: []timeline.Incident{{

@@ -109,5 +109,9 @@ type RateLimitError struct {
 }
 
 func (e *RateLimitError) Error() string {
-	return e.Source + ": rate limited upstream; retry after " + e.RetryAfter.Round(time.Second).String()
+	msg := "rate limited upstream; retry after " + e.RetryAfter.Round(time.Second).String()
+	if e.Source == "" {
+		return msg
+	}
+	return e.Source + ": " + msg
 }

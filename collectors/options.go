@@ -68,12 +68,40 @@ func (o ClientOptions) Now() time.Time {
 }
 
 // Sleep waits for d or until ctx ends through o.SleepFunc, or through the
-// package's Sleep when it is nil.
+// package's Sleep when it is nil. Under a context of WithWaitDeadline, a
+// wait that would end after the deadline is not started: Sleep returns a
+// *RateLimitError asking to come back after d.
 func (o ClientOptions) Sleep(ctx context.Context, d time.Duration) error {
+	return o.sleep("", ctx, d)
+}
+
+func (o ClientOptions) sleep(source string, ctx context.Context, d time.Duration) error {
+	if deadline, ok := WaitDeadline(ctx); ok && time.Until(deadline) < d {
+		return &RateLimitError{Source: source, RetryAfter: d}
+	}
 	if o.SleepFunc == nil {
 		return Sleep(ctx, d)
 	}
 	return o.SleepFunc(ctx, d)
+}
+
+type waitDeadlineKey struct{}
+
+// WithWaitDeadline returns ctx marked with the instant by which the work
+// under it must end (a job's timeout). A rate-limit wait or retry backoff
+// that would end after it is not sat out: the sleep returns a
+// *RateLimitError at once, so that a job can snooze and come back after the
+// wait instead of being cut off in the middle of it, which would count as a
+// failed attempt. Either way the request could not have been answered
+// before the deadline.
+func WithWaitDeadline(ctx context.Context, deadline time.Time) context.Context {
+	return context.WithValue(ctx, waitDeadlineKey{}, deadline)
+}
+
+// WaitDeadline returns the deadline set by WithWaitDeadline, if any.
+func WaitDeadline(ctx context.Context) (time.Time, bool) {
+	d, ok := ctx.Value(waitDeadlineKey{}).(time.Time)
+	return d, ok
 }
 
 // RateLimitWait returns o.MaxRateLimitWait, or DefaultMaxRateLimitWait when
@@ -98,10 +126,12 @@ func (o ClientOptions) Transport(source string, retry RetryAfterFunc, limiter *r
 		RetryAfter:       retry,
 		MaxRateLimitWait: o.MaxRateLimitWait,
 		Observer:         o.Observer,
-		SleepFunc:        o.SleepFunc,
-		NowFunc:          o.NowFunc,
-		IdleTimeout:      o.IdleTimeout,
-		IdleTimeoutFunc:  o.IdleTimeoutFunc,
-		BodyTimeout:      o.BodyTimeout,
+		SleepFunc: func(ctx context.Context, d time.Duration) error {
+			return o.sleep(source, ctx, d)
+		},
+		NowFunc:         o.NowFunc,
+		IdleTimeout:     o.IdleTimeout,
+		IdleTimeoutFunc: o.IdleTimeoutFunc,
+		BodyTimeout:     o.BodyTimeout,
 	}
 }

@@ -82,6 +82,12 @@ func (p *Planner) find(ctx context.Context, req timeline.CollectRequest) (timeli
 	if serr != nil && !errors.Is(serr, timeline.ErrNotFound) {
 		return stored, serr
 	}
+	if serr == nil && stored.Source == "" {
+		// A placeholder recorded when the collection was queued, so that
+		// the incident and its collection status can be shown before it
+		// is planned: it says nothing about the incident.
+		stored, serr = timeline.Incident{}, timeline.ErrNotFound
+	}
 	if serr == nil && stored.Source == timeline.SourceGeneric {
 		// Declared by the generic hook: no source knows more about it.
 		return stored, nil

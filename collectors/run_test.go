@@ -2,6 +2,7 @@ package collectors_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -329,5 +330,122 @@ func TestSourcesWithNothingInScopeAreSkipped(t *testing.T) {
 	}
 	if n := b.world.GH.Requests() + b.world.Slack.Requests(); n != 0 {
 		t.Errorf("skipped sources were asked %d times", n)
+	}
+}
+
+// cutShort is a collector that emits n events and then waits on a slow
+// upstream until its context ends.
+type cutShort struct {
+	n       int
+	emitted chan struct{}
+}
+
+func (c *cutShort) Name() string { return timeline.SourceSlack }
+
+func (c *cutShort) Collect(ctx context.Context, w timeline.Window, emit func(timeline.Event) error) error {
+	for i := range c.n {
+		at := w.Start.Add(time.Duration(i) * time.Minute)
+		if err := emit(timeline.Event{ID: fmt.Sprintf("slack:message:C1:%d.000001", at.Unix()), Kind: timeline.KindChatMessage,
+			OccurredAt: at, Title: "message"}); err != nil {
+			return err
+		}
+	}
+	close(c.emitted)
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// TestCutShortRunStoresWhatItFetched: a run stopped by its timeout or a
+// shutdown still stores the events it fetched (the last batch gets a
+// context of its own), and the status counts exactly what was stored.
+func TestCutShortRunStoresWhatItFetched(t *testing.T) {
+	t.Parallel()
+	st := postgres.New(pgtest.New(t).Pool)
+	start := time.Date(2025, 11, 20, 9, 0, 0, 0, time.UTC)
+	win := timeline.Window{IncidentID: "PCUT", Start: start, End: start.Add(time.Hour)}
+	if err := st.UpsertIncident(context.Background(), timeline.Incident{ID: "PCUT", Source: timeline.SourceGeneric,
+		StartedAt: start, WindowStart: win.Start, WindowEnd: win.End}); err != nil {
+		t.Fatal(err)
+	}
+	src := &cutShort{n: 7, emitted: make(chan struct{})}
+	reg := &collectors.Registry{}
+	reg.Register(src)
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { <-src.emitted; cancel() }()
+	res := (&collectors.Runner{Registry: reg, Store: st}).Run(ctx, win)
+	if res.Err() == nil || res.Sources[0].Events != 7 {
+		t.Fatalf("result = %+v, want a cancelled run counting its 7 events", res.Sources)
+	}
+	events, err := st.Timeline(context.Background(), timeline.TimelineQuery{IncidentID: "PCUT"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sts, err := st.SourceStatuses(context.Background(), "PCUT")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != 7 || len(sts) != 1 || sts[0].State != timeline.StateFailed || sts[0].EventCount != 7 {
+		t.Errorf("%d events stored, status %+v; want the 7 fetched stored, and counted, in a failed status", len(events), sts)
+	}
+}
+
+// countingSource emits one event per call, or fails while fail is set.
+type countingSource struct {
+	name  string
+	calls int
+	fail  bool
+}
+
+func (c *countingSource) Name() string { return c.name }
+
+func (c *countingSource) Collect(ctx context.Context, w timeline.Window, emit func(timeline.Event) error) error {
+	c.calls++
+	if c.fail {
+		return errors.New("upstream is down")
+	}
+	return emit(timeline.Event{ID: c.name + ":thing:1", Source: c.name, Kind: timeline.KindChatMessage, OccurredAt: w.Start, Title: "thing"})
+}
+
+// TestRetryCollectsOnlyWhatIsLeft: with checkpoints, a retry of the same
+// window collects only the sources that had not finished; a collection of
+// another window, or after the collection ended, collects everything again.
+func TestRetryCollectsOnlyWhatIsLeft(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := postgres.New(pgtest.New(t).Pool)
+	start := time.Date(2025, 11, 20, 9, 0, 0, 0, time.UTC)
+	win := timeline.Window{IncidentID: "PRETRY", Start: start, End: start.Add(time.Hour)}
+	if err := st.UpsertIncident(ctx, timeline.Incident{ID: "PRETRY", Source: timeline.SourceGeneric,
+		StartedAt: start, WindowStart: win.Start, WindowEnd: win.End}); err != nil {
+		t.Fatal(err)
+	}
+	done, down := &countingSource{name: "github"}, &countingSource{name: "slack", fail: true}
+	reg := &collectors.Registry{}
+	reg.Register(done)
+	reg.Register(down)
+	r := &collectors.Runner{Registry: reg, Store: st, Checkpoints: st}
+	if err := r.Run(ctx, win).Err(); err == nil {
+		t.Fatal("the first run succeeded; want slack failing")
+	}
+	down.fail = false
+	res := r.Run(ctx, win)
+	if err := res.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if done.calls != 1 || down.calls != 2 || !res.Sources[0].AlreadyCollected || res.Sources[0].Events != 1 {
+		t.Errorf("calls github %d, slack %d, result %+v; want github collected once and skipped by the retry", done.calls, down.calls, res.Sources)
+	}
+	// The collection ended: a new one reads every source again.
+	if err := r.Run(ctx, win).Err(); err != nil || done.calls != 2 {
+		t.Errorf("a new collection: %v, github collected %d times; want 2", err, done.calls)
+	}
+	// Progress of another window does not count.
+	down.fail = true
+	_ = r.Run(ctx, win)
+	down.fail = false
+	wider := win
+	wider.End = win.End.Add(time.Hour)
+	if err := r.Run(ctx, wider).Err(); err != nil || done.calls != 4 {
+		t.Errorf("a wider window: %v, github collected %d times; want 4", err, done.calls)
 	}
 }

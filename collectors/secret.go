@@ -3,6 +3,7 @@ package collectors
 import (
 	"fmt"
 	"reflect"
+	"strings"
 )
 
 // Redacted is what a Secret prints as.
@@ -86,3 +87,26 @@ func SecretsOf(v any) []string {
 	walk(reflect.ValueOf(v))
 	return out
 }
+
+// HideSecret returns err with every occurrence of secret in its text
+// replaced by [REDACTED], keeping its chain for errors.Is and errors.As; err
+// itself when its text does not hold the secret (nil stays nil). A source
+// passes its client's errors through it with its token, in case a library
+// puts a credential in an error.
+func HideSecret(err error, secret Secret) error {
+	if err == nil || len(secret) < 4 || !strings.Contains(err.Error(), secret.Value()) {
+		return err
+	}
+	return &hiddenError{msg: RedactError(err, secret.Value()), err: err}
+}
+
+// hiddenError is an error whose text has a secret redacted.
+type hiddenError struct {
+	msg string
+	err error
+}
+
+func (e *hiddenError) Error() string { return e.msg }
+
+// Unwrap returns the error whose text is hidden.
+func (e *hiddenError) Unwrap() error { return e.err }

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	"net/url"
 	"strings"
+	"time"
 
 	"github.com/groundwork-dev/groundwork/timeline"
 )
@@ -24,11 +26,13 @@ type Source struct {
 	Name string
 	// NewConfig returns a pointer to the source's config struct with every
 	// default filled in. cmd decodes the YAML section over it, refusing
-	// unknown keys, then calls Validate.
+	// unknown keys and values their fields cannot hold, then calls
+	// Validate.
 	NewConfig func() Config
 	// New builds the collector from the config NewConfig returned, decoded
 	// and valid, when it is Enabled. opts carries the process's shared
-	// observer, logger and clock.
+	// observer, logger, clock and live coverage. nil for a source that only
+	// receives (the generic incident hook): it has no collector.
 	New func(cfg Config, opts ClientOptions) (Collector, error)
 	// Receivers, when set, returns the source's webhook receivers. c is the
 	// source's collector, or nil when the source is disabled (a receiver
@@ -36,18 +40,64 @@ type Source struct {
 	// not configured is returned all the same and refuses every delivery
 	// with ErrNotConfigured, so that a sender gets an answer that says why.
 	Receivers func(cfg Config, c Collector, opts ClientOptions) []WebhookReceiver
+	// Live, when set, says that the source's receivers deliver its events as
+	// they happen by place (a repository, a channel), for the live journal.
+	Live *LiveCapture
 }
+
+// LiveCapture describes a source whose receivers deliver its events live,
+// each delivery in one place (Delivery.Scope.Repo or .Channel). cmd keeps
+// the live events of every place of its kind named in services or default
+// in the live journal, whether or not an incident covers them yet, and
+// while the receiver is configured, heartbeats record that capture was
+// running (the coverage that lets a collection skip reading what live
+// capture vouches for, see Coverage).
+type LiveCapture struct {
+	// Place is the kind of place of the live events.
+	Place Place
+	// Tolerance is the longest silence a stretch of coverage survives: how
+	// long the sender goes on retrying a delivery that failed, less a
+	// margin. Zero for a sender that never retries; cmd then allows two
+	// heartbeats.
+	Tolerance time.Duration
+	// ConfiguredFunc reports whether the receiver of cfg is configured (its
+	// secret is set): only then do heartbeats vouch for its capture.
+	ConfiguredFunc func(cfg Config) bool
+}
+
+// Place is a kind of place that live events happen in.
+type Place int
+
+// The kinds of place, as the scope of an incident names them.
+const (
+	// PlaceRepo is a repository, owner/name (services.<id>.github_repos).
+	PlaceRepo Place = iota + 1
+	// PlaceChannel is a chat channel id (services.<id>.slack_channels).
+	PlaceChannel
+)
 
 // Config is a source's configuration: a pointer to a struct with yaml tags.
 // Secret fields have the type Secret, so that printing the configuration
 // redacts them without a list kept by hand.
 type Config interface {
 	// Validate reports every problem, each error naming its key relative
-	// to the source's section ("api_url: ..."); cmd adds "sources.<name>.".
+	// to the source's section ("api_url: ..."), to which cmd adds
+	// "sources.<name>.", or in full ("sources.<name>.api_url: ...").
 	Validate() error
 	// Enabled reports whether the collector should run: its required
 	// settings are present.
 	Enabled() bool
+}
+
+// ParseHTTPURL parses a configured URL, refusing one that is not an
+// absolute http or https URL with a host; the error quotes raw, for the
+// source to prefix with its key.
+func ParseHTTPURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("%q is not an absolute http(s) URL", raw)
+	}
+	return u, nil
 }
 
 // WebhookReceiver receives one kind of delivery from a source. The api does
@@ -61,7 +111,8 @@ type WebhookReceiver interface {
 	// letters, digits, '_' and '-'.
 	Name() string
 	// Receive verifies the sender before it parses anything, then parses
-	// and normalises the body. Its errors are refusals made with Refuse
+	// and normalises the body. ReceivedAt(ctx) is the time of the delivery
+	// by the server's clock. Its errors are refusals made with Refuse
 	// (wrapping ErrNotConfigured, ErrUnauthenticated, ErrMalformed or
 	// ErrUnsupportedMediaType), whose messages the sender reads; any other
 	// error is a fault of the service (500, cause hidden).
@@ -81,16 +132,27 @@ type Delivery struct {
 	Incidents []timeline.Incident
 	// Collect queues a collection per request.
 	Collect []timeline.CollectRequest
+	// Events are stored as they are, with the IncidentID the receiver gave
+	// them, which is one of Incidents: the incident's own events, such as
+	// the generic hook's incident.opened.
+	Events []timeline.Event
 	// Live are events as they happen, stored for every incident whose
 	// scope and window hold them; IncidentID is filled in by the api.
 	// Events without a time are dropped.
 	Live []timeline.Event
 	// Scope selects the incidents of Live by place: a repository, a
-	// channel, or AnyPlace. Its From and To are filled in by the api.
+	// channel, or AnyPlace. Its From and To are filled in by the api. The
+	// live events of a repository or a channel that the live journal keeps
+	// (see LiveCapture) go to the journal, which joins them to every
+	// incident covering them, now or when it is declared.
 	Scope timeline.LiveScope
 	// AcceptFunc, when set, reports whether incident inc takes live event
 	// e, beyond its window (a service's label matcher); nil takes all.
 	AcceptFunc func(inc timeline.Incident, e timeline.Event) bool
+	// Challenge, when set, is a handshake the sender wants echoed (Slack's
+	// url_verification): the api answers {"challenge": Challenge} alone and
+	// records nothing.
+	Challenge string
 }
 
 // Refusals a receiver returns, through Refuse; the api answers each with
@@ -140,7 +202,7 @@ func RequireJSON(r *http.Request) error {
 			return nil
 		}
 	}
-	return Refuse(ErrUnsupportedMediaType, "the body must be JSON: send Content-Type: application/json (UTF-8), not %q", ct)
+	return Refuse(ErrUnsupportedMediaType, "the body must be JSON: send Content-Type: application/json (UTF-8), not %s", Quote(ct))
 }
 
 // Person is a person as a source knows them, for joining one responder's

@@ -186,7 +186,11 @@ func (w Window) Contains(t time.Time) bool {
 }
 
 // WindowFor computes an incident's window: from before ahead of its start to
-// after past its resolution, or up to now while it is still open.
+// after past its resolution, or up to now while it is still open; both ends
+// are included. It is the one window rule: the planner, the webhooks and
+// the store compute windows with it, and apply them with Incident.Covers
+// (its SQL form, with the same edge cases checked against it, is in
+// timeline/postgres/window.go).
 func WindowFor(started time.Time, resolved *time.Time, before, after time.Duration, now time.Time) (start, end time.Time) {
 	start = started.Add(-before).UTC()
 	if resolved != nil {

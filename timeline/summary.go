@@ -62,11 +62,16 @@ type Summary struct {
 }
 
 // Review is everything prepared for one incident: the summary served with
-// the incident, the people and the changes in flight.
+// the incident, the people, the changes in flight and the questions.
 type Review struct {
 	Summary Summary
 	People  People
 	Changes Changes
+	// Questions are the review meeting's questions (see Questions).
+	Questions []Question
+	// URLs maps the events the summary's key moments and phases and the
+	// questions cite to their upstream URLs, where they have one.
+	URLs map[string]string
 }
 
 // KeyMoment is one turning point of the incident and the events it rests on.
@@ -194,8 +199,8 @@ type LocalTime struct {
 func Summarize(in SummaryInput) Summary { return Prepare(in).Summary }
 
 // Prepare derives the review of in.Incident from its timeline: summary,
-// people and changes. It does no I/O and its output depends only on in:
-// every list is sorted.
+// people, changes and questions. It does no I/O and its output depends
+// only on in: every list is sorted.
 func Prepare(in SummaryInput) Review {
 	a := analyze(in)
 	people := a.people()
@@ -211,7 +216,10 @@ func Prepare(in SummaryInput) Review {
 		Gaps:            a.gaps(),
 		Context:         a.context(people, changes),
 	}
-	return Review{Summary: s, People: people, Changes: changes}
+	rv := Review{Summary: s, People: people, Changes: changes}
+	rv.Questions = Questions(rv, a.events)
+	rv.URLs = citedURLs(rv, a.events)
+	return rv
 }
 
 // deployment is one deployment seen through its statuses.

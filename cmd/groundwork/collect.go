@@ -94,7 +94,7 @@ func (e *env) collectCmd(ctx context.Context, args []string) error {
 	}
 	defer a.close()
 	if len(a.registry.All()) == 0 {
-		return errors.New("no source is enabled: set a token under sources.pagerduty, sources.github or sources.slack")
+		return errors.New("no source is enabled: configure one of " + strings.Join(collectorSections(), ", "))
 	}
 	req := timeline.CollectRequest{IncidentID: positional[0], Since: since.t, Until: until.t, Repos: repos, Channels: channels}
 	inc, w, err := a.planner.Plan(ctx, req)

@@ -18,9 +18,6 @@ import (
 
 	"github.com/groundwork-dev/groundwork/api"
 	"github.com/groundwork-dev/groundwork/collectors"
-	"github.com/groundwork-dev/groundwork/collectors/github"
-	"github.com/groundwork-dev/groundwork/collectors/pagerduty"
-	"github.com/groundwork-dev/groundwork/collectors/slack"
 	"github.com/groundwork-dev/groundwork/timeline"
 )
 
@@ -63,6 +60,77 @@ type ReviewConfig struct {
 	LocalHours LocalHoursConfig `yaml:"local_hours"`
 	// Calendar lists offsites, freezes, launches and holidays.
 	Calendar []CalendarItem `yaml:"calendar"`
+	// Story holds the rules of the timeline's story view.
+	Story StoryConfig `yaml:"story"`
+}
+
+// StoryConfig is review.story: the rules by which the story view
+// (GET /v1/incidents/{id}/timeline?view=story) collapses noise; see
+// timeline.StoryConfig for what each one does.
+type StoryConfig struct {
+	BurstWindow      Duration `yaml:"burst_window"`
+	BurstMinMessages int      `yaml:"burst_min_messages"`
+	BurstMinPeople   int      `yaml:"burst_min_people"`
+	BurstMaxSpan     Duration `yaml:"burst_max_span"`
+	BurstLines       int      `yaml:"burst_lines"`
+	PresenceWindow   Duration `yaml:"presence_window"`
+	InterruptionGap  Duration `yaml:"interruption_gap"`
+	EchoWindow       Duration `yaml:"echo_window"`
+	// LowContent are the phrases a low-content message consists of; an
+	// empty list leaves only emoji and joins as low-content.
+	LowContent       []string `yaml:"low_content"`
+	HideSuccessfulCI bool     `yaml:"hide_successful_ci"`
+}
+
+// defaultStoryConfig is review.story with timeline's defaults.
+func defaultStoryConfig() StoryConfig {
+	d := timeline.DefaultStoryConfig()
+	return StoryConfig{
+		BurstWindow: Duration{Duration: d.BurstWindow}, BurstMinMessages: d.BurstMinMessages, BurstMinPeople: d.BurstMinPeople,
+		BurstMaxSpan: Duration{Duration: d.BurstMaxSpan}, BurstLines: d.BurstLines,
+		PresenceWindow: Duration{Duration: d.PresenceWindow}, InterruptionGap: Duration{Duration: d.InterruptionGap},
+		EchoWindow: Duration{Duration: d.EchoWindow}, LowContent: d.LowContent, HideSuccessfulCI: !d.KeepSuccessfulCI,
+	}
+}
+
+// validate reports what is wrong with review.story, naming the keys.
+func (c StoryConfig) validate() []error {
+	var errs []error
+	add := func(err error) {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, d := range []struct {
+		key string
+		v   Duration
+	}{
+		{"burst_window", c.BurstWindow}, {"burst_max_span", c.BurstMaxSpan}, {"presence_window", c.PresenceWindow},
+		{"interruption_gap", c.InterruptionGap}, {"echo_window", c.EchoWindow},
+	} {
+		add(d.v.checkRange("review.story."+d.key, time.Nanosecond, maxStorySpan))
+	}
+	add(checkInt("review.story.burst_min_messages", c.BurstMinMessages, 2, maxStoryCount))
+	add(checkInt("review.story.burst_min_people", c.BurstMinPeople, 1, maxStoryCount))
+	add(checkInt("review.story.burst_lines", c.BurstLines, 1, 100))
+	if len(errs) == 0 {
+		add(c.timeline().Validate())
+	}
+	return errs
+}
+
+// timeline is review.story as the story view takes it.
+func (c StoryConfig) timeline() timeline.StoryConfig {
+	low := c.LowContent
+	if low == nil {
+		low = []string{} // an empty list in the file: none
+	}
+	return timeline.StoryConfig{
+		BurstWindow: c.BurstWindow.Duration, BurstMinMessages: c.BurstMinMessages, BurstMinPeople: c.BurstMinPeople,
+		BurstMaxSpan: c.BurstMaxSpan.Duration, BurstLines: c.BurstLines, PresenceWindow: c.PresenceWindow.Duration,
+		InterruptionGap: c.InterruptionGap.Duration, EchoWindow: c.EchoWindow.Duration, LowContent: low,
+		KeepSuccessfulCI: !c.HideSuccessfulCI,
+	}
 }
 
 // JobsConfig tunes the durable collection queue.
@@ -95,9 +163,9 @@ type APIConfig struct {
 	// request gets 503 instead of hanging on a database that does not
 	// answer.
 	ReadTimeout Duration `yaml:"read_timeout"`
-	// PublicURL is the service's address as its users reach it, which
-	// share links of the meeting pages are built on; empty means the
-	// request's own scheme and host.
+	// PublicURL is the address clients reach the API at (behind a proxy,
+	// say), which the review packet's links and the meeting pages' share
+	// links start with; empty means each request's scheme and host.
 	PublicURL string `yaml:"public_url"`
 }
 
@@ -121,7 +189,12 @@ func (a APIConfig) validate() error {
 	if a.PublicURL != "" {
 		u, err := url.Parse(a.PublicURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-			return fmt.Errorf("api.public_url: want an http or https URL such as https://groundwork.example.com, without query or credentials, got %q", a.PublicURL)
+			// What is echoed never carries a password.
+			shown := "a value that does not parse"
+			if err == nil {
+				shown = fmt.Sprintf("%q", u.Redacted())
+			}
+			return fmt.Errorf("api.public_url: want an http(s) address such as https://groundwork.example.com, without query, fragment or credentials, got %s", shown)
 		}
 	}
 	return nil
@@ -156,18 +229,9 @@ func (f FeedConfig) validate() error {
 
 // SourcesConfig holds each source's settings, keyed like the collectors.
 type SourcesConfig struct {
-	PagerDuty pagerduty.Config `yaml:"pagerduty"`
-	GitHub    github.Config    `yaml:"github"`
-	Slack     slack.Config     `yaml:"slack"`
-	Generic   GenericConfig    `yaml:"generic"`
 	// Plugins holds the config of every source of sourceList, by name,
-	// decoded by the source's own type (sources.go).
+	// decoded by the source's own type (sources.go): sources.<name>.
 	Plugins map[string]collectors.Config `yaml:"-"`
-}
-
-// GenericConfig is the generic signed incident hook.
-type GenericConfig struct {
-	WebhookSecret string `yaml:"webhook_secret"`
 }
 
 // Scope is what belongs to an incident: its repositories and channels.
@@ -315,7 +379,8 @@ func DefaultConfig() Config {
 		Listen: ":8080",
 		Window: WindowConfig{Before: Duration{Duration: 2 * time.Hour}, After: Duration{Duration: 30 * time.Minute}},
 		Review: ReviewConfig{Timezone: "UTC", BusinessHours: "09:00-18:00", QuietGap: Duration{Duration: 15 * time.Minute},
-			ProductionEnvironments: []string{"production", "prod"}, LocalHours: defaultLocalHours()},
+			ProductionEnvironments: []string{"production", "prod"}, LocalHours: defaultLocalHours(),
+			Story: defaultStoryConfig()},
 		Jobs: JobsConfig{Workers: 4, Timeout: Duration{Duration: 10 * time.Minute},
 			RescueAfter: Duration{Duration: 15 * time.Minute}, MaxAttempts: 10},
 		Webhooks: WebhooksConfig{MaxBody: ByteSize{N: 1 << 20}},
@@ -324,10 +389,7 @@ func DefaultConfig() Config {
 		Feed: FeedConfig{MaxStreams: 5000, MaxStreamsPerToken: 1000, WriteTimeout: Duration{Duration: 30 * time.Second},
 			StreamBuffer: ByteSize{N: 64 << 10}, History: ByteSize{N: 32 << 20}, CatchUpConnections: 4},
 		Sources: SourcesConfig{
-			PagerDuty: pagerduty.DefaultConfig(),
-			GitHub:    github.Config{APIURL: github.DefaultAPIURL},
-			Slack:     slack.Config{}.WithDefaults(),
-			Plugins:   defaultPlugins(),
+			Plugins: defaultPlugins(),
 		},
 	}
 }
@@ -358,6 +420,9 @@ func ParseConfig(raw []byte, getenv func(string) string) (Config, error) {
 		}
 		raw := map[*yaml.Node]string{}
 		recordRaw(doc, raw)
+		for _, n := range plugins {
+			recordRaw(n, raw)
+		}
 		expandNode(doc, getenv)
 		if err := checkScalars(doc, reflect.TypeOf(cfg), "", raw); err != nil {
 			return cfg, fmt.Errorf("config: %w", err)
@@ -368,7 +433,7 @@ func ParseConfig(raw []byte, getenv func(string) string) (Config, error) {
 		for _, n := range plugins {
 			expandNode(n, getenv)
 		}
-		if err := decodePlugins(cfg.Sources.Plugins, plugins); err != nil {
+		if err := decodePlugins(cfg.Sources.Plugins, plugins, raw); err != nil {
 			return cfg, fmt.Errorf("config: %w", err)
 		}
 	}
@@ -477,7 +542,8 @@ func checkScalars(n *yaml.Node, t reflect.Type, path string, raw map[*yaml.Node]
 				return err
 			}
 		}
-	case n.Kind == yaml.ScalarNode && n.Tag != "!!null":
+	case n.Kind == yaml.ScalarNode && n.Tag != "!!null" && t != reflect.TypeOf(time.Duration(0)):
+		// A time.Duration is written like 15s; the decoder reads it.
 		shown, ok := raw[n]
 		if !ok {
 			shown = n.Value
@@ -573,11 +639,9 @@ func (c Config) Validate() error {
 		}
 	}
 	add(checkPeople(c.People, c.IgnoreActors))
+	errs = append(errs, c.Review.Story.validate()...)
 	add(checkInt("jobs.workers", c.Jobs.Workers, 1, maxWorkers))
 	add(checkInt("jobs.max_attempts", c.Jobs.MaxAttempts, 1, maxAttempts))
-	// Zero stands for the default here; slack.Config.Validate checks the
-	// lower bounds.
-	add(checkInt("sources.slack.requests_per_minute", c.Sources.Slack.RequestsPerMinute, math.MinInt, maxRequestsPerMinute))
 	names := map[string]bool{}
 	for i, t := range c.APITokens {
 		key := fmt.Sprintf("api_tokens[%d]", i)
@@ -601,9 +665,6 @@ func (c Config) Validate() error {
 	}
 	add(c.API.validate())
 	add(c.Feed.validate())
-	add(c.Sources.PagerDuty.Validate())
-	add(c.Sources.GitHub.Validate())
-	add(c.Sources.Slack.Validate())
 	add(validatePlugins(c.Sources.Plugins))
 	for id, s := range c.Services {
 		add(checkScope("services."+id, s))
@@ -617,12 +678,13 @@ func (c Config) Validate() error {
 // River keeps attempts in a smallint; the job queue waits 2*max(timeout,
 // rescue_after)) and is well past anything an operator would mean.
 const (
-	maxWindow            = 30 * 24 * time.Hour
-	maxJobTime           = 24 * time.Hour
-	maxBody              = 1 << 30
-	maxWorkers           = 1000
-	maxAttempts          = 1000
-	maxRequestsPerMinute = 60000
+	maxWindow     = 30 * 24 * time.Hour
+	maxJobTime    = 24 * time.Hour
+	maxBody       = 1 << 30
+	maxWorkers    = 1000
+	maxAttempts   = 1000
+	maxStorySpan  = 24 * time.Hour
+	maxStoryCount = 100000
 )
 
 func checkInt(key string, v, min, max int) error {
@@ -722,13 +784,6 @@ func (c Config) Redacted() Config {
 		r.APITokens[i] = t
 	}
 	r.DatabaseURL = redactDSN(c.DatabaseURL)
-	r.Sources.PagerDuty.Token = redact(c.Sources.PagerDuty.Token)
-	r.Sources.PagerDuty.WebhookSecret = redact(c.Sources.PagerDuty.WebhookSecret)
-	r.Sources.GitHub.Token = redact(c.Sources.GitHub.Token)
-	r.Sources.GitHub.WebhookSecret = redact(c.Sources.GitHub.WebhookSecret)
-	r.Sources.Slack.Token = redact(c.Sources.Slack.Token)
-	r.Sources.Slack.SigningSecret = redact(c.Sources.Slack.SigningSecret)
-	r.Sources.Generic.WebhookSecret = redact(c.Sources.Generic.WebhookSecret)
 	return r
 }
 

@@ -79,8 +79,8 @@ func TestParseConfigValid(t *testing.T) {
 	if cfg.Webhooks.MaxBody.N != 1<<20 {
 		t.Errorf("max_body = %d, want 1 MiB", cfg.Webhooks.MaxBody.N)
 	}
-	if cfg.Sources.Slack.Token != "xoxb-secret-slack" || cfg.APITokens[1].Token != "write-token-4d5e6f" {
-		t.Errorf("${VAR} not expanded: %+v", cfg.Sources.Slack)
+	if slackConfig(cfg).Token != "xoxb-secret-slack" || cfg.APITokens[1].Token != "write-token-4d5e6f" {
+		t.Errorf("${VAR} not expanded: %+v", slackConfig(cfg))
 	}
 	if s := cfg.ScopeFor("PSVC001"); len(s.GitHubRepos) != 2 || s.SlackChannels[0] != "C0CHECKOUT" {
 		t.Errorf("services scope = %+v", s)
@@ -99,10 +99,10 @@ func TestParseConfigDefaultsAndOverride(t *testing.T) {
 		t.Errorf("DATABASE_URL did not override: %q", cfg.DatabaseURL)
 	}
 	if cfg.Listen != ":8080" || cfg.Jobs.Workers != 4 || cfg.Jobs.MaxAttempts != 10 || cfg.Review.QuietGap.Duration != 15*time.Minute ||
-		cfg.Sources.GitHub.APIURL != "https://api.github.com/" || cfg.Sources.Slack.HistoryPageSize != 100 {
+		githubConfig(cfg).APIURL != "https://api.github.com/" || slackConfig(cfg).HistoryPageSize != 100 {
 		t.Errorf("defaults not applied: %+v", cfg)
 	}
-	if cfg.Sources.PagerDuty.Enabled() || cfg.Sources.GitHub.Enabled() || cfg.Sources.Slack.Enabled() {
+	if pagerdutyConfig(cfg).Enabled() || githubConfig(cfg).Enabled() || slackConfig(cfg).Enabled() {
 		t.Errorf("sources without tokens must be disabled")
 	}
 }
@@ -187,7 +187,7 @@ func TestDeployExampleConfigLoads(t *testing.T) {
 	if err != nil {
 		t.Fatalf("deploy/groundwork.example.yaml: %v", err)
 	}
-	if !cfg.Sources.PagerDuty.Enabled() || !cfg.Sources.GitHub.Enabled() || !cfg.Sources.Slack.Enabled() || len(cfg.APITokens) == 0 {
+	if !pagerdutyConfig(cfg).Enabled() || !githubConfig(cfg).Enabled() || !slackConfig(cfg).Enabled() || len(cfg.APITokens) == 0 {
 		t.Errorf("the example should enable every source and define tokens: %s", cfg)
 	}
 }

@@ -21,6 +21,10 @@ import (
 
 	"github.com/groundwork-dev/groundwork/api"
 	"github.com/groundwork-dev/groundwork/collectors/fakeworld"
+	"github.com/groundwork-dev/groundwork/collectors/generic"
+	"github.com/groundwork-dev/groundwork/collectors/github"
+	"github.com/groundwork-dev/groundwork/collectors/pagerduty"
+	"github.com/groundwork-dev/groundwork/collectors/slack"
 	"github.com/groundwork-dev/groundwork/timeline"
 )
 
@@ -46,12 +50,15 @@ func demoConfig(w *fakeworld.World, databaseURL, listen string) Config {
 	}
 	cfg.Review.Timezone = "Europe/London"
 	src := &cfg.Sources
-	src.PagerDuty.Token, src.PagerDuty.APIURL, src.PagerDuty.WebhookSecret = fakeworld.PagerDutyToken, w.PDURL, demoPagerDutyHook
-	src.GitHub.Token, src.GitHub.APIURL, src.GitHub.WebhookSecret = fakeworld.GitHubToken, w.GHURL, demoGitHubHook
-	src.Slack.Token, src.Slack.APIURL, src.Slack.SigningSecret = fakeworld.SlackToken, w.SlackURL, demoSlackSigning
+	pd := src.Plugins[pagerduty.Name].(*pagerduty.Config)
+	pd.Token, pd.APIURL, pd.WebhookSecret = fakeworld.PagerDutyToken, w.PDURL, demoPagerDutyHook
+	gh := src.Plugins[github.Name].(*github.Config)
+	gh.Token, gh.APIURL, gh.WebhookSecret = fakeworld.GitHubToken, w.GHURL, demoGitHubHook
+	sl := src.Plugins[slack.Name].(*slack.Config)
+	sl.Token, sl.APIURL, sl.SigningSecret = fakeworld.SlackToken, w.SlackURL, demoSlackSigning
 	// The fake answers at once; the default paces to Slack's tier 3.
-	src.Slack.RequestsPerMinute = 6000
-	src.Generic.WebhookSecret = demoGenericHook
+	sl.RequestsPerMinute = 6000
+	src.Plugins[generic.Name].(*generic.Config).WebhookSecret = demoGenericHook
 	cfg.Services = map[string]Scope{fakeworld.ServiceID: {GitHubRepos: []string{fakeworld.Repo}, SlackChannels: []string{fakeworld.Channel}}}
 	return cfg
 }

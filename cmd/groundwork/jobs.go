@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -14,12 +15,12 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivermigrate"
+	"github.com/riverqueue/river/rivertype"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
 	"github.com/groundwork-dev/groundwork/api"
 	"github.com/groundwork-dev/groundwork/collectors/jobs"
-	"github.com/groundwork-dev/groundwork/collectors/slack"
 	"github.com/groundwork-dev/groundwork/timeline"
 	"github.com/groundwork-dev/groundwork/timeline/postgres"
 )
@@ -88,22 +89,24 @@ func (a *app) wireJobs() error {
 	for _, c := range a.registry.All() {
 		a.deliveries.Sources = append(a.deliveries.Sources, c.Name())
 	}
-	// River's rescuer leaves a running job alone until its timeout has
-	// passed, and forever when it has none, so a job always gets one: a
-	// job whose process died is picked up again after the longer of
-	// jobs.rescue_after and jobs.timeout.
+	// A collection whose process died is handed over within seconds by
+	// the sweeper (startJobs), which sees that its run lock is free.
+	// River's own rescuer stays as the backstop: it leaves a running job
+	// alone until its timeout has passed, and forever when it has none, so
+	// a job always gets one, and it picks up what the sweeper missed after
+	// the longer of jobs.rescue_after and jobs.timeout.
 	timeout := cfg.Jobs.Timeout.Duration
 	if timeout <= 0 {
 		timeout = max(cfg.Jobs.RescueAfter.Duration, time.Minute)
 		a.log.Warn("jobs.timeout is zero: collections time out after jobs.rescue_after instead", zap.Duration("timeout", timeout))
 	}
-	if cfg.Jobs.RescueAfter.Duration < timeout {
-		a.log.Info("jobs.rescue_after is shorter than jobs.timeout: a collection whose process died is picked up again after jobs.timeout",
-			zap.Duration("rescue_after", cfg.Jobs.RescueAfter.Duration), zap.Duration("timeout", timeout))
-	}
+	// The worker's runs keep their progress, so that a retried or rescued
+	// collection resumes; they hold the run lock, which `collect` does not.
+	runner := *a.runner
+	runner.Checkpoints = a.store
 	workers := river.NewWorkers()
 	if err := river.AddWorkerSafely(workers, &jobs.Worker{
-		Planner: a.planner, Runner: a.runner,
+		Planner: a.planner, Runner: &runner,
 		StartRunFunc: a.deliveries.StartRun,
 		JobTimeout:   timeout,
 		Logger:       a.log.Named("jobs"),
@@ -138,6 +141,36 @@ func (a *app) wireJobs() error {
 		}
 		return res.Job.ID, nil
 	}
+	a.deliveries.CancelTxFunc = func(ctx context.Context, tx pgx.Tx, jobID int64) error {
+		_, err := client.JobCancelTx(ctx, tx, jobID)
+		return err
+	}
+	a.deliveries.RequeueTxFunc = func(ctx context.Context, tx pgx.Tx, req timeline.CollectRequest, maxAttempts int, rescuedFrom int64) (int64, error) {
+		meta, _ := json.Marshal(map[string]int64{"rescued_from": rescuedFrom})
+		res, err := client.InsertTx(ctx, tx, jobs.CollectArgs{CollectRequest: req}, &river.InsertOpts{MaxAttempts: maxAttempts, Metadata: meta})
+		if err != nil {
+			return 0, err
+		}
+		return res.Job.ID, nil
+	}
+	a.sweeper = &jobs.Sweeper{
+		RunningFunc: func(ctx context.Context) ([]*rivertype.JobRow, error) {
+			res, err := client.JobList(ctx, river.NewJobListParams().Kinds(jobs.Kind).States(rivertype.JobStateRunning).First(10000))
+			if err != nil {
+				return nil, err
+			}
+			return res.Jobs, nil
+		},
+		RescueFunc: func(ctx context.Context, incidentID string, jobID int64, staleAfter time.Duration) (bool, int64, error) {
+			r, err := a.deliveries.RescueAbandoned(ctx, incidentID, jobID, staleAfter)
+			if r.Exhausted {
+				a.log.Warn("a collection's process stopped during its last attempt: the collection failed",
+					zap.String("incident_id", incidentID), zap.Int64("job_id", jobID))
+			}
+			return r.Rescued, r.Next, err
+		},
+		Logger: a.log.Named("jobs"),
+	}
 	a.api.Deliveries = a.deliveries
 	a.api.Webhooks = a.webhookConfig()
 	a.api.Receivers = pluginReceivers(cfg, a.registry, a.log)
@@ -149,35 +182,27 @@ func (a *app) wireJobs() error {
 func (a *app) webhookConfig() api.WebhookConfig {
 	cfg := a.cfg
 	wc := api.WebhookConfig{
-		PagerDutySecret:    cfg.Sources.PagerDuty.WebhookSecret,
-		GitHubSecret:       cfg.Sources.GitHub.WebhookSecret,
-		SlackSigningSecret: cfg.Sources.Slack.SigningSecret,
-		GenericSecret:      cfg.Sources.Generic.WebhookSecret,
-		MaxBody:            cfg.Webhooks.MaxBody.N,
-		Before:             cfg.Window.Before.Duration,
-		After:              cfg.Window.After.Duration,
-		ScopeFunc:          a.planner.ScopeFunc,
-		JournalScopeFunc:   a.journalScopeFunc(),
+		MaxBody:          cfg.Webhooks.MaxBody.N,
+		Before:           cfg.Window.Before.Duration,
+		After:            cfg.Window.After.Duration,
+		ScopeFunc:        a.planner.ScopeFunc,
+		JournalScopeFunc: a.journalScopeFunc(),
 	}
 	if cfg.Journal.Enabled() {
 		wc.BreakCoverageFunc = a.store.BreakCoverage
 	}
-	if c, ok := a.registry.Get(timeline.SourceSlack); ok {
-		if sc, ok := c.(*slack.Collector); ok {
-			// Live messages get the names and permalinks the collector
-			// would give them.
-			wc.SlackUsers = sc.NewUserResolver()
-			wc.SlackWorkspaceFunc = sc.WorkspaceURL
-		}
-	}
 	return wc
 }
 
-// startJobs starts the workers.
+// startJobs starts the workers and the sweeper of abandoned collections.
 func (a *app) startJobs(ctx context.Context) error {
 	if err := a.river.Start(context.WithoutCancel(ctx)); err != nil {
 		return fmt.Errorf("starting the job workers: %w", err)
 	}
+	sctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() { defer close(done); a.sweeper.Run(sctx) }()
+	a.stopSweeper = func() { stop(); <-done }
 	a.log.Info("job workers started", zap.Int("workers", a.cfg.Jobs.Workers))
 	return nil
 }
@@ -186,6 +211,9 @@ func (a *app) startJobs(ctx context.Context) error {
 // them; River puts a cancelled job back in the queue without using up an
 // attempt, so another process (or this one, restarted) finishes it.
 func (a *app) stopJobs(grace time.Duration) {
+	if a.stopSweeper != nil {
+		a.stopSweeper()
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
 	if err := a.river.Stop(ctx); err == nil {

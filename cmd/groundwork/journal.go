@@ -6,25 +6,13 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/groundwork-dev/groundwork/collectors"
 	"github.com/groundwork-dev/groundwork/timeline"
 )
 
 // heartbeatEvery is how often a serve process records that its receivers
 // are up, extending the live coverage of every configured scope.
 const heartbeatEvery = 30 * time.Second
-
-// Tolerances: the longest silence a coverage span survives, by source.
-const (
-	// Slack retries a delivery that failed nearly at once, after a minute
-	// and after five minutes: every delivery refused during an outage
-	// shorter than five minutes is retried after it. Four minutes leaves a
-	// minute for Slack's own timing.
-	slackTolerance = 4 * time.Minute
-	// GitHub never retries a failed delivery by itself, so any silence
-	// beyond two heartbeats breaks the span. GitHub's spans are recorded
-	// but no collection relies on them (see the README).
-	githubTolerance = 2 * heartbeatEvery
-)
 
 // liveSource is a receiver whose capture the heartbeat vouches for.
 type liveSource struct {
@@ -33,37 +21,57 @@ type liveSource struct {
 	tolerance time.Duration
 }
 
-// liveSources are the journaled receivers of this configuration: those with
-// their secret set, each with the configured scopes of its source.
+// liveSources are the journaled receivers of this configuration: those of
+// the listed sources that capture live (collectors.Source.Live) with their
+// receiver configured, each with the configured places of its kind. A
+// source whose sender never retries gets two heartbeats of tolerance, so
+// that any longer silence breaks its span.
 func (a *app) liveSources() []liveSource {
 	if !a.cfg.Journal.Enabled() {
 		return nil
 	}
 	repos, channels := a.cfg.JournalScopes()
 	var out []liveSource
-	if a.cfg.Sources.Slack.SigningSecret != "" && len(channels) > 0 {
-		out = append(out, liveSource{timeline.SourceSlack, channels, slackTolerance})
-	}
-	if a.cfg.Sources.GitHub.WebhookSecret != "" && len(repos) > 0 {
-		out = append(out, liveSource{timeline.SourceGitHub, repos, githubTolerance})
+	for _, src := range sourceList {
+		if src.Live == nil || !src.Live.ConfiguredFunc(a.cfg.Sources.Plugins[src.Name]) {
+			continue
+		}
+		if scopes := placesOf(src.Live.Place, repos, channels); len(scopes) > 0 {
+			out = append(out, liveSource{src.Name, scopes, max(src.Live.Tolerance, 2*heartbeatEvery)})
+		}
 	}
 	return out
 }
 
+// placesOf picks the places of kind p.
+func placesOf(p collectors.Place, repos, channels []string) []string {
+	switch p {
+	case collectors.PlaceRepo:
+		return repos
+	case collectors.PlaceChannel:
+		return channels
+	}
+	return nil
+}
+
 // journalScopeFunc reports whether live events of source in scope are
-// journaled: those of every repository (case-insensitively) and channel
-// named in services or default. It is nil when the journal is off.
+// journaled: those of every place named in services or default (a
+// repository in any case) of the kind the source captures live. It is nil
+// when the journal is off.
 func (a *app) journalScopeFunc() func(source, scope string) bool {
 	if !a.cfg.Journal.Enabled() {
 		return nil
 	}
 	repos, channels := a.cfg.JournalScopes()
-	keys := map[string]map[string]bool{timeline.SourceGitHub: {}, timeline.SourceSlack: {}}
-	for _, r := range repos {
-		keys[timeline.SourceGitHub][timeline.JournalScope(timeline.SourceGitHub, r)] = true
-	}
-	for _, c := range channels {
-		keys[timeline.SourceSlack][timeline.JournalScope(timeline.SourceSlack, c)] = true
+	keys := map[string]map[string]bool{}
+	for _, src := range sourceList {
+		if src.Live == nil {
+			continue
+		}
+		keys[src.Name] = map[string]bool{}
+		for _, p := range placesOf(src.Live.Place, repos, channels) {
+			keys[src.Name][timeline.JournalScope(src.Name, p)] = true
+		}
 	}
 	return func(source, scope string) bool { return keys[source][timeline.JournalScope(source, scope)] }
 }

@@ -58,8 +58,8 @@ func TestHeartbeatCoversConfiguredScopes(t *testing.T) {
 	s := pgtest.NewEmpty(t)
 	cfg := DefaultConfig()
 	cfg.DatabaseURL = s.URL
-	cfg.Sources.Slack.SigningSecret = "slack-signing-secret"
-	cfg.Sources.GitHub.WebhookSecret = "gh-hook-secret"
+	slackConfig(cfg).SigningSecret = "slack-signing-secret"
+	githubConfig(cfg).WebhookSecret = "gh-hook-secret"
 	cfg.Services = map[string]Scope{"PSVC1": {GitHubRepos: []string{"Acme/Checkout-API"}, SlackChannels: []string{"C0CHECKOUT"}}}
 	cfg.Default = Scope{SlackChannels: []string{"C0OPS"}}
 	a, err := newApp(ctx, cfg, zap.NewNop(), nil)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/groundwork-dev/groundwork/api"
 	"github.com/groundwork-dev/groundwork/collectors"
+	"github.com/groundwork-dev/groundwork/collectors/jobs"
 	"github.com/groundwork-dev/groundwork/timeline"
 	"github.com/groundwork-dev/groundwork/timeline/postgres"
 )
@@ -36,6 +37,10 @@ type app struct {
 	// deliveries and queues through it.
 	river      *river.Client[pgx.Tx]
 	deliveries *postgres.Deliveries
+	// sweeper hands collections of dead processes over; stopSweeper ends
+	// it (set by startJobs).
+	sweeper     *jobs.Sweeper
+	stopSweeper func()
 	// feed wakes /v1/feed event streams when events are stored.
 	feed *postgres.FeedListener
 	// hubPool and catchUpPool are the event streams' own: the feed hub
@@ -106,14 +111,15 @@ func newApp(ctx context.Context, cfg Config, log *zap.Logger, obs collectors.Obs
 		Metrics:   a.metrics,
 		Summaries: a.store, Versions: a.store, Review: review,
 		ReadTimeout: cfg.API.ReadTimeout.Duration,
+		PublicURL:   cfg.API.PublicURL,
 		Streams: api.StreamLimits{
 			MaxStreams: cfg.Feed.MaxStreams, MaxPerToken: cfg.Feed.MaxStreamsPerToken,
 			WriteTimeout: cfg.Feed.WriteTimeout.Duration, Buffer: int(cfg.Feed.StreamBuffer.N),
 			History: cfg.Feed.History.N, CatchUpConcurrency: cfg.Feed.CatchUpConnections,
 		},
 		Annotations: a.store,
+		Story:       cfg.Review.Story.timeline(),
 		Shares:      a.store, ShareCodec: timeline.ShareCodec{Key: shareKey},
-		PublicURL: cfg.API.PublicURL,
 	}
 	if err := a.wireJobs(); err != nil {
 		pool.Close()

@@ -4,21 +4,32 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 
 	"go.uber.org/zap"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/groundwork-dev/groundwork/collectors"
+	"github.com/groundwork-dev/groundwork/collectors/generic"
+	"github.com/groundwork-dev/groundwork/collectors/github"
+	"github.com/groundwork-dev/groundwork/collectors/pagerduty"
 	"github.com/groundwork-dev/groundwork/collectors/prometheus"
+	"github.com/groundwork-dev/groundwork/collectors/slack"
 )
 
-// sourceList is the list of plug-in sources, in the order their collectors
-// are registered. A source is one folder, collectors/<name>, exporting one
-// collectors.Source; listing it here is all the wiring it needs: its
-// sources.<name> section is decoded, defaulted, validated and printed
-// (secrets redacted), its collector runs when it is enabled, and its
-// receivers are mounted at POST /webhooks/{receiver}.
+// sourceList is the list of sources, in the order their collectors are
+// registered and their sections printed. A source is one folder,
+// collectors/<name>, exporting one collectors.Source; listing it here is all
+// the wiring it needs: its sources.<name> section is decoded, defaulted,
+// validated and printed (secrets redacted), its collector runs when it is
+// enabled, its receivers are mounted at POST /webhooks/{receiver}, and its
+// live events are journaled, with heartbeats vouching for its capture
+// (journal.go).
 var sourceList = []collectors.Source{
+	pagerduty.Source,
+	github.Source,
+	slack.Source,
+	generic.Source,
 	prometheus.Source,
 }
 
@@ -62,8 +73,10 @@ func takePluginSections(doc *yaml.Node) map[string]*yaml.Node {
 }
 
 // decodePlugins decodes each taken section over its source's defaults,
-// refusing unknown keys by their full path.
-func decodePlugins(into map[string]collectors.Config, sections map[string]*yaml.Node) error {
+// refusing unknown keys and values their fields cannot hold by their full
+// path; raw holds the values that referred to the environment, as written
+// (see recordRaw).
+func decodePlugins(into map[string]collectors.Config, sections map[string]*yaml.Node, raw map[*yaml.Node]string) error {
 	for _, src := range sourceList {
 		n, ok := sections[src.Name]
 		if !ok || n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
@@ -75,6 +88,9 @@ func decodePlugins(into map[string]collectors.Config, sections map[string]*yaml.
 		}
 		cfg := into[src.Name]
 		if err := checkKeys(n, reflect.TypeOf(cfg), key); err != nil {
+			return err
+		}
+		if err := checkScalars(n, reflect.TypeOf(cfg), key, raw); err != nil {
 			return err
 		}
 		if err := n.Decode(cfg); err != nil {
@@ -104,20 +120,20 @@ func validatePlugins(cfgs map[string]collectors.Config) error {
 			list = []error{err}
 		}
 		for _, e := range list {
+			if strings.HasPrefix(e.Error(), "sources."+src.Name+".") {
+				errs = append(errs, e)
+				continue
+			}
 			errs = append(errs, fmt.Errorf("sources.%s.%w", src.Name, e))
 		}
 	}
 	return errors.Join(errs...)
 }
 
-// MarshalYAML prints the typed sections, then each listed source's, whose
-// Secret fields print as [REDACTED].
+// MarshalYAML prints each listed source's section, in the list's order,
+// whose Secret fields print as [REDACTED].
 func (s SourcesConfig) MarshalYAML() (any, error) {
-	type plain SourcesConfig
-	var n yaml.Node
-	if err := n.Encode(plain(s)); err != nil {
-		return nil, err
-	}
+	n := yaml.Node{Kind: yaml.MappingNode}
 	for _, src := range sourceList {
 		cfg, ok := s.Plugins[src.Name]
 		if !ok {
@@ -132,23 +148,6 @@ func (s SourcesConfig) MarshalYAML() (any, error) {
 	return &n, nil
 }
 
-// registerPlugins builds the collector of every enabled listed source.
-func registerPlugins(reg *collectors.Registry, cfg Config, obs collectors.Observer, log *zap.Logger, coverage collectors.Coverage) error {
-	for _, src := range sourceList {
-		sc := cfg.Sources.Plugins[src.Name]
-		if sc == nil || !sc.Enabled() {
-			log.Info("source disabled: sources."+src.Name+" is not configured", zap.String("source", src.Name))
-			continue
-		}
-		c, err := src.New(sc, collectors.ClientOptions{Observer: obs, Logger: log.Named(src.Name), Coverage: coverage})
-		if err != nil {
-			return fmt.Errorf("sources.%s: %w", src.Name, err)
-		}
-		reg.Register(c)
-	}
-	return nil
-}
-
 // pluginReceivers returns the webhook receivers of every listed source,
 // enabled or not (an unconfigured receiver says so to its sender).
 func pluginReceivers(cfg Config, reg *collectors.Registry, log *zap.Logger) []collectors.WebhookReceiver {
@@ -159,6 +158,18 @@ func pluginReceivers(cfg Config, reg *collectors.Registry, log *zap.Logger) []co
 		}
 		c, _ := reg.Get(src.Name)
 		out = append(out, src.Receivers(cfg.Sources.Plugins[src.Name], c, collectors.ClientOptions{Logger: log.Named(src.Name)})...)
+	}
+	return out
+}
+
+// collectorSections names the sections of the listed sources that have a
+// collector.
+func collectorSections() []string {
+	var out []string
+	for _, src := range sourceList {
+		if src.New != nil {
+			out = append(out, "sources."+src.Name)
+		}
 	}
 	return out
 }

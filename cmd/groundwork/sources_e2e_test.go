@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/groundwork-dev/groundwork/api"
+	"github.com/groundwork-dev/groundwork/collectors/generic"
 	"github.com/groundwork-dev/groundwork/collectors/prometheus"
 	"github.com/groundwork-dev/groundwork/collectors/prometheus/promfake"
 	"github.com/groundwork-dev/groundwork/timeline"
@@ -49,7 +50,7 @@ func TestServeWiresAListedSource(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.DatabaseURL = s.URL
 	cfg.APITokens = []api.Token{{Name: "reader", Token: readTok, Scopes: []string{api.ScopeRead}}}
-	cfg.Sources.Generic.WebhookSecret = hookSecret
+	cfg.Sources.Plugins[generic.Name].(*generic.Config).WebhookSecret = hookSecret
 	pc := cfg.Sources.Plugins[prometheus.Name].(*prometheus.Config)
 	pc.APIURL, pc.Webhook.BearerToken = prom.URL, amToken
 	if err := cfg.Validate(); err != nil {

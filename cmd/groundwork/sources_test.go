@@ -1,14 +1,20 @@
 package main
 
 import (
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"go.uber.org/zap"
+	"go.yaml.in/yaml/v3"
 
+	"github.com/groundwork-dev/groundwork/collectors"
+	"github.com/groundwork-dev/groundwork/collectors/github"
+	"github.com/groundwork-dev/groundwork/collectors/pagerduty"
 	"github.com/groundwork-dev/groundwork/collectors/prometheus"
+	"github.com/groundwork-dev/groundwork/collectors/slack"
 )
 
 const promSection = `
@@ -80,7 +86,7 @@ func TestListedSourceConfigured(t *testing.T) {
 	if _, ok := reg.Get(prometheus.Name); !ok {
 		t.Error("api_url is set, but the prometheus collector is not registered")
 	}
-	rcv := pluginReceivers(cfg, reg, zap.NewNop())
+	rcv := receiversOf(prometheus.Source, pluginReceivers(cfg, reg, zap.NewNop()))
 	if len(rcv) != 1 || rcv[0].Name() != "alertmanager" {
 		t.Errorf("receivers %v, want alertmanager", rcv)
 	}
@@ -96,7 +102,7 @@ func TestListedSourceConfigured(t *testing.T) {
 	if _, ok := reg.Get(prometheus.Name); ok {
 		t.Error("without sources.prometheus the collector is registered")
 	}
-	if rcv := pluginReceivers(off, reg, zap.NewNop()); len(rcv) != 1 {
+	if rcv := receiversOf(prometheus.Source, pluginReceivers(off, reg, zap.NewNop())); len(rcv) != 1 {
 		t.Error("the receiver is mounted even when unconfigured, to say so to its sender")
 	}
 }
@@ -133,5 +139,111 @@ func TestListedSourceErrorsNameTheKey(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// receiversOf picks src's receivers out of all the listed sources'.
+func receiversOf(src collectors.Source, all []collectors.WebhookReceiver) []collectors.WebhookReceiver {
+	own := map[string]bool{}
+	for _, r := range src.Receivers(src.NewConfig(), nil, collectors.ClientOptions{}) {
+		own[r.Name()] = true
+	}
+	var out []collectors.WebhookReceiver
+	for _, r := range all {
+		if own[r.Name()] {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// pagerdutyConfig is c's sources.pagerduty.
+func pagerdutyConfig(c Config) *pagerduty.Config {
+	return c.Sources.Plugins[pagerduty.Name].(*pagerduty.Config)
+}
+
+// operatorYAML is cfg as the file an operator writes: with its secrets,
+// which printing the configuration redacts.
+func operatorYAML(cfg Config) ([]byte, error) {
+	var doc yaml.Node
+	if err := doc.Encode(cfg); err != nil {
+		return nil, err
+	}
+	sources := mappingValue(&doc, "sources")
+	for name, pc := range cfg.Sources.Plugins {
+		if n := mappingValue(sources, name); n != nil {
+			r, err := revealed(reflect.ValueOf(pc))
+			if err != nil {
+				return nil, err
+			}
+			*n = *r
+		}
+	}
+	return yaml.Marshal(&doc)
+}
+
+func mappingValue(m *yaml.Node, key string) *yaml.Node {
+	if m == nil {
+		return nil
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i+1]
+		}
+	}
+	return nil
+}
+
+// revealed encodes v as YAML with every collectors.Secret as it is.
+func revealed(v reflect.Value) (*yaml.Node, error) {
+	for v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface {
+		v = v.Elem()
+	}
+	switch {
+	case v.Type() == reflect.TypeOf(collectors.Secret("")):
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: v.String()}, nil
+	case v.Kind() == reflect.Struct:
+		m := &yaml.Node{Kind: yaml.MappingNode}
+		for i := 0; i < v.NumField(); i++ {
+			f := v.Type().Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+			if name == "-" || name == "" || !f.IsExported() {
+				continue
+			}
+			val, err := revealed(v.Field(i))
+			if err != nil {
+				return nil, err
+			}
+			m.Content = append(m.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: name}, val)
+		}
+		return m, nil
+	}
+	var n yaml.Node
+	err := n.Encode(v.Interface())
+	return &n, err
+}
+
+// githubConfig is c's sources.github.
+func githubConfig(c Config) *github.Config {
+	return c.Sources.Plugins[github.Name].(*github.Config)
+}
+
+// slackConfig is c's sources.slack.
+func slackConfig(c Config) *slack.Config {
+	return c.Sources.Plugins[slack.Name].(*slack.Config)
+}
+
+// TestListedSourceErrorsNameTheKeyOnce: an error a source names in full is
+// reported as it is, one naming its key within the section gets the
+// section's path, and neither twice.
+func TestListedSourceErrorsNameTheKeyOnce(t *testing.T) {
+	raw := strings.Replace(validConfig, `webhook_secret: "${PAGERDUTY_WEBHOOK_SECRET}"`, `webhook_secret: ""`, 1)
+	_, err := ParseConfig([]byte(raw), getenv(testEnv))
+	if want := "config: sources.pagerduty.webhook_secret: required when sources.pagerduty.token is set"; err == nil || err.Error() != want {
+		t.Errorf("err = %v, want %q", err, want)
+	}
+	_, err = ParseConfig(withProm(strings.Replace(promSection, "http://prometheus.monitoring:9090", "prometheus:9090", 1)), envWithProm())
+	if err == nil || !strings.HasPrefix(err.Error(), "config: sources.prometheus.api_url: ") || strings.Count(err.Error(), "sources.") != 1 {
+		t.Errorf("err = %v, want it to start with sources.prometheus.api_url, once", err)
 	}
 }

@@ -7,60 +7,39 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/groundwork-dev/groundwork/collectors"
-	"github.com/groundwork-dev/groundwork/collectors/github"
-	"github.com/groundwork-dev/groundwork/collectors/pagerduty"
-	"github.com/groundwork-dev/groundwork/collectors/slack"
 	"github.com/groundwork-dev/groundwork/timeline"
 	"github.com/groundwork-dev/groundwork/timeline/postgres"
 )
 
-// buildRegistry is the explicit list of collectors. A source without a token
-// is disabled, and says so once.
-// A non-nil coverage lets the sources whose vendors retry failed deliveries
-// (Slack) skip reading what live capture vouches for.
+// buildRegistry builds the collector of every enabled source of sourceList,
+// in its order. A disabled source says so once. A non-nil coverage lets the
+// sources whose vendors retry failed deliveries (Slack) skip reading what
+// live capture vouches for.
 func buildRegistry(cfg Config, obs collectors.Observer, log *zap.Logger, coverage collectors.Coverage) (*collectors.Registry, error) {
 	reg := &collectors.Registry{}
-	src := cfg.Sources
-	if src.PagerDuty.Enabled() {
-		c, err := pagerduty.New(src.PagerDuty, pagerduty.Options{ClientOptions: collectors.ClientOptions{Observer: obs, Logger: log.Named("pagerduty")},
-			RecentLoad: true})
+	for _, src := range sourceList {
+		if src.New == nil {
+			continue
+		}
+		sc := cfg.Sources.Plugins[src.Name]
+		if sc == nil || !sc.Enabled() {
+			log.Info("source disabled: sources."+src.Name+" is not configured", zap.String("source", src.Name))
+			continue
+		}
+		c, err := src.New(sc, collectors.ClientOptions{Observer: obs, Logger: log.Named(src.Name), Coverage: coverage})
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("sources.%s: %w", src.Name, err)
 		}
 		reg.Register(c)
-	} else {
-		log.Info("source disabled: sources.pagerduty.token is not set", zap.String("source", pagerduty.Name))
-	}
-	if src.GitHub.Enabled() {
-		c, err := github.New(src.GitHub, github.Options{ClientOptions: collectors.ClientOptions{Observer: obs, Logger: log.Named("github")}})
-		if err != nil {
-			return nil, err
-		}
-		reg.Register(c)
-	} else {
-		log.Info("source disabled: sources.github.token is not set", zap.String("source", github.Name))
-	}
-	if src.Slack.Enabled() {
-		c, err := slack.New(src.Slack, slack.Options{ClientOptions: collectors.ClientOptions{Observer: obs, Logger: log.Named("slack"),
-			Coverage: coverage}})
-		if err != nil {
-			return nil, err
-		}
-		reg.Register(c)
-	} else {
-		log.Info("source disabled: sources.slack.token is not set", zap.String("source", timeline.SourceSlack))
-	}
-	if err := registerPlugins(reg, cfg, obs, log, coverage); err != nil {
-		return nil, err
 	}
 	return reg, nil
 }
 
-// secrets lists every secret of cfg, for scrubbing error texts.
+// secrets lists every secret of cfg, for scrubbing error texts: the API
+// tokens, the database password and every collectors.Secret of the
+// sources.
 func (c Config) secrets() []string {
-	s := c.Sources
-	out := []string{s.PagerDuty.Token, s.PagerDuty.WebhookSecret, s.GitHub.Token, s.GitHub.WebhookSecret,
-		s.Slack.Token, s.Slack.SigningSecret, s.Generic.WebhookSecret}
+	var out []string
 	for _, t := range c.APITokens {
 		out = append(out, t.Token)
 	}

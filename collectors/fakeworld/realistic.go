@@ -19,7 +19,16 @@ const (
 	// RealisticTestUserEmail is the synthetic-check user ignore_actors
 	// names.
 	RealisticTestUserEmail = "qa-synthetic@acme.example"
+	// RealisticSupportChannel is the support team's channel, where the
+	// incident channel's question is asked too.
+	RealisticSupportChannel = "C0SUPPORT"
+	// RealisticOverlappingID is an incident of another service that is
+	// open during the realistic one, in the same channel.
+	RealisticOverlappingID = "Q3CARTLAT7"
 )
+
+// RealisticChannels are the channels of the realistic incident's scope.
+var RealisticChannels = []string{RealisticChannel, RealisticSupportChannel}
 
 // RealisticReview is the review configuration of the realistic incident:
 // London, Tomás's GitHub account (whose commits carry a noreply address)
@@ -61,7 +70,11 @@ func at18(hms string) time.Time {
 // (05:08 his time), who is paged by push, SMS, phone and email. A hotfix
 // fails; a rollback is live at 10:36:00; the error alert fires again 17 s
 // later; the incident is resolved at 11:12. Jonas only commits and merges;
-// a synthetic-check user posts; Ana joins and listens.
+// a synthetic-check user posts; Ana joins and listens. Marco, Tomás and Wei
+// join within four minutes; Sam says the responders are on a call; Lena
+// asks in the support channel what Sam asks in the incident channel; a
+// cart-api latency incident (RealisticOverlappingID) is open from 10:20 to
+// 10:45 and shares the incident channel.
 func SeedRealistic(w *World) error {
 	at := at18
 	id := RealisticIncidentID
@@ -213,6 +226,7 @@ func SeedRealistic(w *World) error {
 		{ID: "U0JONAS", Name: "jonas", RealName: "Jonas Berg", DisplayName: "Jonas", Email: "jonas@acme.example", TZ: "Europe/London"},
 		{ID: "U0ANA", Name: "ana", RealName: "Ana Lima", DisplayName: "Ana", Email: "ana@acme.example", TZ: "Europe/Lisbon"},
 		{ID: "U0QATEST", Name: "qa-synthetic", RealName: "QA Synthetic", DisplayName: "QA Synthetic", Email: RealisticTestUserEmail, TZ: "Europe/London"},
+		{ID: "U0WEI", Name: "wei", RealName: "Wei Chen", DisplayName: "Wei Chen", Email: "wei@acme.example", TZ: "Asia/Singapore"},
 	} {
 		sl.AddUserProfile(u)
 	}
@@ -235,10 +249,28 @@ func SeedRealistic(w *World) error {
 		{TS: ts("10:36:30"), User: "U0TOMAS", Text: "rollback is live"},
 		{TS: ts("10:38:00"), User: "U0LENA", Text: "customers confirm checkout works again"},
 		{TS: ts("11:10:00"), User: "U0SAM", Text: "stable for 30 minutes, resolving"},
+		// Later additions: the same question as in the support channel, a
+		// third join within four minutes.
+		{TS: ts("10:04:00"), User: "U0SAM", Text: "is checkout-db at max connections?"},
+		{TS: ts("10:09:20"), User: "U0WEI", Subtype: "channel_join", Text: "<@U0WEI> has joined the channel"},
 	} {
 		if err := sl.AddMessage(RealisticChannel, m); err != nil {
 			return fmt.Errorf("seeding the realistic world: %w", err)
 		}
 	}
+	sl.AddChannel(RealisticSupportChannel)
+	for _, m := range []slackfake.Message{
+		{TS: ts("10:02:00"), User: "U0LENA", Text: "does anyone know if checkout-db is at max connections right now?"},
+	} {
+		if err := sl.AddMessage(RealisticSupportChannel, m); err != nil {
+			return fmt.Errorf("seeding the realistic world: %w", err)
+		}
+	}
+
+	// Another service's incident, open meanwhile in the same channel.
+	cart := pagerdutyfake.ServiceRef("PSVC002", "cart-api")
+	cartResolved := at("10:45:00")
+	pd.AddIncident(pagerdutyfake.Incident{ID: RealisticOverlappingID, Number: 5121, Title: "[Datadog] cart-api p99 latency above 2s",
+		Urgency: "high", CreatedAt: at("10:20:00"), ResolvedAt: &cartResolved, Service: cart})
 	return nil
 }

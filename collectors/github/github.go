@@ -53,15 +53,33 @@ const DefaultWorkflowRunLookback = 24 * time.Hour
 // repository before asking again (a repository may be renamed).
 const repoNameTTL = time.Hour
 
+// Source is the GitHub source, for cmd's list: the collector, and the
+// webhook receiver that captures the same events live, by repository.
+var Source = collectors.Source{
+	Name:      Name,
+	NewConfig: func() collectors.Config { return &Config{APIURL: DefaultAPIURL} },
+	New: func(cfg collectors.Config, opts collectors.ClientOptions) (collectors.Collector, error) {
+		return New(*cfg.(*Config), Options{ClientOptions: opts})
+	},
+	Receivers: func(cfg collectors.Config, _ collectors.Collector, _ collectors.ClientOptions) []collectors.WebhookReceiver {
+		return []collectors.WebhookReceiver{NewReceiver(cfg.(*Config))}
+	},
+	// GitHub never retries a failed delivery by itself: its coverage is
+	// recorded, but no collection relies on it.
+	Live: &collectors.LiveCapture{Place: collectors.PlaceRepo, ConfiguredFunc: func(cfg collectors.Config) bool {
+		return cfg.(*Config).WebhookSecret != ""
+	}},
+}
+
 // Config is the sources.github section of the configuration.
 type Config struct {
 	// Token is a personal access, app installation or fine-grained token.
-	Token string `yaml:"token"`
+	Token collectors.Secret `yaml:"token"`
 	// APIURL is the base URL of the REST API (GitHub Enterprise:
 	// https://HOST/api/v3/). Empty means DefaultAPIURL.
 	APIURL string `yaml:"api_url"`
 	// WebhookSecret verifies X-Hub-Signature-256 on webhook deliveries.
-	WebhookSecret string `yaml:"webhook_secret"`
+	WebhookSecret collectors.Secret `yaml:"webhook_secret"`
 	// WorkflowRunLookback is a duration such as "24h": how long before the
 	// window a workflow run may have been created and still be collected
 	// when it completes inside the window. Empty means
@@ -111,12 +129,9 @@ func (c Config) BaseURL() (*url.URL, error) {
 	if raw == "" {
 		raw = DefaultAPIURL
 	}
-	u, err := url.Parse(raw)
+	u, err := collectors.ParseHTTPURL(raw)
 	if err != nil {
 		return nil, fmt.Errorf("sources.github.api_url: %w", err)
-	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("sources.github.api_url: %q is not an absolute http(s) URL", raw)
 	}
 	if !strings.HasSuffix(u.Path, "/") {
 		u.Path += "/"
@@ -126,15 +141,8 @@ func (c Config) BaseURL() (*url.URL, error) {
 
 // String prints the configuration with its secrets redacted.
 func (c Config) String() string {
-	return fmt.Sprintf("{token:%s api_url:%s webhook_secret:%s workflow_run_lookback:%s}", redacted(c.Token), c.APIURL,
-		redacted(c.WebhookSecret), c.WorkflowRunLookback)
-}
-
-func redacted(s string) string {
-	if s == "" {
-		return `""`
-	}
-	return "[REDACTED]"
+	return fmt.Sprintf("{token:%q api_url:%s webhook_secret:%q workflow_run_lookback:%s}", c.Token, c.APIURL,
+		c.WebhookSecret, c.WorkflowRunLookback)
 }
 
 // Options are the collector's wiring, set by cmd and by tests.
@@ -152,7 +160,7 @@ type Options struct {
 // Collector collects GitHub events. It is safe for concurrent use.
 type Collector struct {
 	client   *gh.Client
-	token    string
+	token    collectors.Secret
 	log      *zap.Logger
 	conc     int
 	lookback time.Duration
@@ -200,7 +208,7 @@ func New(cfg Config, opts Options) (*Collector, error) {
 		next: tr, source: Name, observer: opts.Observer,
 		sleep: opts.Sleep, now: opts.Now, maxWait: opts.RateLimitWait(),
 	}
-	client := gh.NewClient(hc).WithAuthToken(cfg.Token)
+	client := gh.NewClient(hc).WithAuthToken(cfg.Token.Value())
 	client.BaseURL = base
 	client.UserAgent = "groundwork"
 	conc := opts.Concurrency
@@ -391,22 +399,7 @@ func (c *Collector) canonical(ctx context.Context, r repoRef) (repoRef, error) {
 
 // redact makes sure that err's text does not contain the token. go-github
 // never puts the Authorization header in an error, so this is a guard.
-func (c *Collector) redact(err error) error {
-	if len(c.token) < 4 || !strings.Contains(err.Error(), c.token) {
-		return err
-	}
-	return &redactedError{msg: collectors.RedactError(err, c.token), err: err}
-}
-
-// redactedError keeps the chain (for errors.As on *RateLimitError) but not
-// the text of the error it hides.
-type redactedError struct {
-	msg string
-	err error
-}
-
-func (e *redactedError) Error() string { return e.msg }
-func (e *redactedError) Unwrap() error { return e.err }
+func (c *Collector) redact(err error) error { return collectors.HideSecret(err, c.token) }
 
 // commits lists commits with since/until (which GitHub applies to the
 // committer date), page by page.

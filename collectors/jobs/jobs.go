@@ -43,26 +43,38 @@ func (CollectArgs) Kind() string { return Kind }
 // collected by another worker.
 const DefaultBusySnooze = 5 * time.Second
 
+// PlanSource is the pseudo-source under which the incident's collection
+// status shows a failure to plan the collection (to read the incident from
+// PagerDuty, say): state failed with the error while the job retries, and
+// succeeded once a later attempt planned it.
+const PlanSource = "plan"
+
 // Worker collects one incident per job: it plans the incident's window, then
 // runs every source.
 //
 // A run where every failing source failed on an upstream rate limit snoozes
 // for the longest wait they asked for; a snooze does not use up an attempt.
-// Any other failure is returned, so River retries with backoff until
-// jobs.max_attempts; the per-source status (recorded by the Runner) shows the
-// error of the last attempt. A request that can never succeed (an incident
+// So does a run whose rate-limit wait would outlast the job's timeout (the
+// wait is not started: see collectors.WithWaitDeadline), and a run that
+// timed out while a resumable source was still saving progress (the next
+// run continues from it). Any other failure is returned, so River retries
+// with backoff until jobs.max_attempts; the per-source status (recorded by
+// the Runner) shows the error of the last attempt, and a failure to plan
+// shows under PlanSource. A request that can never succeed (an incident
 // nobody knows, an impossible window) is cancelled at once.
 type Worker struct {
 	river.WorkerDefaults[CollectArgs]
 
 	Planner *collectors.Planner
 	Runner  *collectors.Runner
-	// StartRunFunc begins job jobID's run of incidentID: ok is false when
-	// another run of the incident holds it. finish ends the run and returns
-	// the follow-up job that takes the incident over, if one was queued
+	// StartRunFunc begins job jobID's run (its attempt attempt) of
+	// incidentID: ok is false when another run of the incident holds it.
+	// The run works under runCtx, which is cancelled should the run lose
+	// its hold on the incident. finish ends the run and returns the
+	// follow-up job that takes the incident over, if one was queued
 	// meanwhile; willRetry says whether this job will run again otherwise.
 	// Required; timeline/postgres.Deliveries.StartRun implements it.
-	StartRunFunc func(ctx context.Context, incidentID string, jobID int64) (finish func(ctx context.Context, willRetry bool) (followUp int64, err error), ok bool, err error)
+	StartRunFunc func(ctx context.Context, incidentID string, jobID int64, attempt int) (runCtx context.Context, finish func(ctx context.Context, willRetry bool) (followUp int64, err error), ok bool, err error)
 	// JobTimeout cancels a run that takes longer (jobs.timeout); it is then
 	// retried. Zero leaves River's client default; negative means none.
 	JobTimeout time.Duration
@@ -83,7 +95,7 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[CollectArgs]) error {
 	if w.StartRunFunc == nil {
 		return errors.New("jobs: Worker.StartRunFunc is not set")
 	}
-	finish, ok, err := w.StartRunFunc(ctx, req.IncidentID, job.ID)
+	runCtx, finish, ok, err := w.StartRunFunc(ctx, req.IncidentID, job.ID, job.Attempt)
 	if err != nil {
 		return err
 	}
@@ -95,7 +107,17 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[CollectArgs]) error {
 		log.Debug("incident is being collected by another run; snoozing", zap.Duration("snooze", d))
 		return river.JobSnooze(d)
 	}
-	err = w.collect(ctx, log, req)
+	if deadline, ok := ctx.Deadline(); ok {
+		runCtx = collectors.WithWaitDeadline(runCtx, deadline)
+	}
+	err = w.collect(runCtx, log, req)
+	if err != nil && ctx.Err() == nil && runCtx.Err() != nil {
+		// The run lost its hold on the incident (its lock's connection
+		// failed): it stopped so that no other run overlaps it. Not a
+		// failure of the collection.
+		log.Warn("the run lost its lock; it will run again", zap.Error(context.Cause(runCtx)))
+		err = river.JobSnooze(time.Second)
+	}
 	var snoozeErr *river.JobSnoozeError
 	var cancelErr *rivertype.JobCancelError
 	willRetry := err != nil && !errors.As(err, &cancelErr) &&
@@ -110,6 +132,12 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[CollectArgs]) error {
 		}
 		return nil
 	}
+	if err != nil && !willRetry && w.Runner != nil {
+		// The collection is over for good: a later one starts afresh.
+		if ferr := w.Runner.ForgetProgress(ctx, req.IncidentID); ferr != nil {
+			log.Warn("clearing the collection's progress", zap.Error(ferr))
+		}
+	}
 	return err
 }
 
@@ -118,10 +146,12 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[CollectArgs]) error {
 func (w *Worker) collect(ctx context.Context, log *zap.Logger, req timeline.CollectRequest) error {
 	_, win, err := w.Planner.Plan(ctx, req)
 	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		w.planDone(ctx, log, req.IncidentID, err)
 		var rl *collectors.RateLimitError
 		switch {
-		case ctx.Err() != nil:
-			return ctx.Err()
 		case errors.As(err, &rl):
 			log.Info("rate limited while planning; snoozing", zap.Duration("snooze", snooze(rl.RetryAfter)))
 			return river.JobSnooze(snooze(rl.RetryAfter))
@@ -131,10 +161,15 @@ func (w *Worker) collect(ctx context.Context, log *zap.Logger, req timeline.Coll
 		}
 		return fmt.Errorf("planning: %w", w.scrub(err))
 	}
+	w.planDone(ctx, log, req.IncidentID, nil)
 	log.Info("collecting", zap.Time("window_start", win.Start), zap.Time("window_end", win.End))
 	res := w.Runner.Run(ctx, win)
 	if err := res.Err(); err != nil {
 		if ctx.Err() != nil {
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) && resuming(res) {
+				log.Info("timed out while saving progress; resuming at once")
+				return river.JobSnooze(time.Second)
+			}
 			// Stopping or timed out: River tells the two apart by the
 			// context's cause.
 			return ctx.Err()
@@ -147,6 +182,47 @@ func (w *Worker) collect(ctx context.Context, log *zap.Logger, req timeline.Coll
 	}
 	log.Info("collected")
 	return nil
+}
+
+// planDone records the outcome of planning under PlanSource: a failure
+// always, a success only over an earlier failure (an incident that never
+// failed to plan shows no PlanSource status).
+func (w *Worker) planDone(ctx context.Context, log *zap.Logger, incidentID string, planErr error) {
+	store := w.Planner.Store
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	now := time.Now().UTC()
+	st := timeline.SourceStatus{IncidentID: incidentID, Source: PlanSource, State: timeline.StateSucceeded, FinishedAt: &now}
+	if planErr != nil {
+		st.State, st.Error = timeline.StateFailed, w.scrub(planErr).Error()
+	} else {
+		sts, err := store.SourceStatuses(sctx, incidentID)
+		if err != nil {
+			log.Warn("reading the collection status", zap.Error(err))
+			return
+		}
+		failed := false
+		for _, s := range sts {
+			failed = failed || s.Source == PlanSource && s.State != timeline.StateSucceeded
+		}
+		if !failed {
+			return
+		}
+	}
+	if err := store.SetSourceStatus(sctx, st); err != nil {
+		log.Warn("recording the planning outcome", zap.Error(err))
+	}
+}
+
+// resuming reports whether a source that did not finish saved progress in
+// this run, so that the next run goes further.
+func resuming(res collectors.Result) bool {
+	for _, s := range res.Sources {
+		if s.Err != nil && s.Saved > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // allRateLimited reports whether every failed source failed on a rate limit,

@@ -65,6 +65,10 @@ type bundle struct {
 	store      *postgres.Store
 	deliveries *postgres.Deliveries
 	registry   *collectors.Registry
+	// inserter is a River client that only inserts and cancels.
+	inserter *river.Client[pgx.Tx]
+	// retry is the clients' retry policy (fastRetry when nil).
+	retry river.ClientRetryPolicy
 }
 
 // setup gives a migrated schema and a queue whose jobs get maxAttempts
@@ -80,10 +84,23 @@ func setup(t *testing.T, maxAttempts int, sources ...collectors.Collector) *bund
 	if err != nil {
 		t.Fatal(err)
 	}
+	b.inserter = inserter
 	b.deliveries = &postgres.Deliveries{
-		Store: b.store, JobKind: jobs.Kind,
+		Store: b.store, JobKind: jobs.Kind, HeartbeatInterval: 50 * time.Millisecond,
 		EnqueueTxFunc: func(ctx context.Context, tx pgx.Tx, req timeline.CollectRequest, at time.Time) (int64, error) {
 			res, err := inserter.InsertTx(ctx, tx, jobs.CollectArgs{CollectRequest: req}, &river.InsertOpts{ScheduledAt: at})
+			if err != nil {
+				return 0, err
+			}
+			return res.Job.ID, nil
+		},
+		CancelTxFunc: func(ctx context.Context, tx pgx.Tx, jobID int64) error {
+			_, err := inserter.JobCancelTx(ctx, tx, jobID)
+			return err
+		},
+		RequeueTxFunc: func(ctx context.Context, tx pgx.Tx, req timeline.CollectRequest, maxAttempts int, rescuedFrom int64) (int64, error) {
+			res, err := inserter.InsertTx(ctx, tx, jobs.CollectArgs{CollectRequest: req}, &river.InsertOpts{MaxAttempts: maxAttempts,
+				Metadata: []byte(fmt.Sprintf(`{"rescued_from": %d}`, rescuedFrom))})
 			if err != nil {
 				return 0, err
 			}
@@ -93,21 +110,31 @@ func setup(t *testing.T, maxAttempts int, sources ...collectors.Collector) *bund
 	return b
 }
 
-// start runs a River client working collection jobs until the test ends.
-func (b *bundle) start(t *testing.T) *river.Client[pgx.Tx] {
+// start runs a River client working collection jobs until the test ends;
+// configure adjusts its worker.
+func (b *bundle) start(t *testing.T, configure ...func(*jobs.Worker)) *river.Client[pgx.Tx] {
 	t.Helper()
 	workers := river.NewWorkers()
-	river.AddWorker(workers, &jobs.Worker{
-		Planner:      &collectors.Planner{Registry: b.registry, Store: b.store, Before: time.Hour, After: time.Hour},
-		Runner:       &collectors.Runner{Registry: b.registry, Store: b.store, Secrets: []string{"s3cret-token"}},
+	w := &jobs.Worker{
+		Planner: &collectors.Planner{Registry: b.registry, Store: b.store, Before: time.Hour, After: time.Hour},
+		Runner: &collectors.Runner{Registry: b.registry, Store: b.store, Checkpoints: b.store,
+			Secrets: []string{"s3cret-token"}},
 		StartRunFunc: b.deliveries.StartRun,
 		JobTimeout:   time.Minute,
 		BusySnooze:   50 * time.Millisecond,
-	})
+	}
+	for _, c := range configure {
+		c(w)
+	}
+	river.AddWorker(workers, w)
+	var retry river.ClientRetryPolicy = fastRetry{}
+	if b.retry != nil {
+		retry = b.retry
+	}
 	client, err := river.NewClient(riverpgxv5.New(b.schema.Pool), &river.Config{
 		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 4}},
 		Workers:           workers,
-		RetryPolicy:       fastRetry{},
+		RetryPolicy:       retry,
 		FetchCooldown:     10 * time.Millisecond,
 		FetchPollInterval: 50 * time.Millisecond,
 		Logger:            slog.New(slog.NewTextHandler(io.Discard, nil)),
@@ -127,6 +154,19 @@ func (b *bundle) start(t *testing.T) *river.Client[pgx.Tx] {
 		}
 	})
 	return client
+}
+
+// laterRetry retries failed jobs in an hour: a test retries them itself.
+type laterRetry struct{}
+
+func (laterRetry) NextRetry(*rivertype.JobRow) time.Time { return time.Now().Add(time.Hour) }
+
+// startRetryingLater is start with failed jobs left waiting for their
+// retry, so that a test sees the state between attempts.
+func (b *bundle) startRetryingLater(t *testing.T) *river.Client[pgx.Tx] {
+	t.Helper()
+	b.retry = laterRetry{}
+	return b.start(t)
 }
 
 // declare stores a generic incident so the planner needs no source.

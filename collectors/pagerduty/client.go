@@ -94,22 +94,9 @@ func wrongShape(endpoint, what string) error {
 	return fmt.Errorf("%s: %w: %s", endpoint, collectors.ErrWrongShape, what)
 }
 
-// redactedError hides the token in an error's text while keeping the chain
-// for errors.Is and errors.As.
-type redactedError struct {
-	msg string
-	err error
-}
-
-func (e *redactedError) Error() string { return e.msg }
-func (e *redactedError) Unwrap() error { return e.err }
-
 // redact makes sure err's text does not contain the token.
 func (c *Collector) redact(err error) error {
-	if err == nil || len(c.cfg.Token) < 4 || !strings.Contains(err.Error(), c.cfg.Token) {
-		return err
-	}
-	return &redactedError{msg: collectors.RedactError(err, c.cfg.Token), err: err}
+	return collectors.HideSecret(err, c.cfg.Token)
 }
 
 // isNotFound reports whether err is the upstream's 404.

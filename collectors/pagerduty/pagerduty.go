@@ -38,11 +38,34 @@ const MaxOffset = 10000
 // maxOffset is MaxOffset; tests lower it to reach the fallbacks cheaply.
 var maxOffset = MaxOffset
 
+// Source is the PagerDuty source, for cmd's list: the collector, which
+// describes incidents, and the V3 webhook receiver, which opens, reopens
+// and resolves them.
+var Source = collectors.Source{
+	Name: Name,
+	NewConfig: func() collectors.Config {
+		c := DefaultConfig()
+		return &c
+	},
+	New: func(cfg collectors.Config, opts collectors.ClientOptions) (collectors.Collector, error) {
+		// The people of a review need each notified person's recent load.
+		return New(*cfg.(*Config), Options{ClientOptions: opts, RecentLoad: true})
+	},
+	Receivers: func(cfg collectors.Config, _ collectors.Collector, _ collectors.ClientOptions) []collectors.WebhookReceiver {
+		return []collectors.WebhookReceiver{NewReceiver(cfg.(*Config))}
+	},
+}
+
 // Config is the sources.pagerduty section of the configuration.
 type Config struct {
-	Token         string `yaml:"token"`
-	APIURL        string `yaml:"api_url"`
-	WebhookSecret string `yaml:"webhook_secret"`
+	// Token is a REST API key; without it the source is disabled.
+	Token collectors.Secret `yaml:"token"`
+	// APIURL is the REST API (DefaultAPIURL; the EU service's is
+	// https://api.eu.pagerduty.com).
+	APIURL string `yaml:"api_url"`
+	// WebhookSecret verifies X-PagerDuty-Signature on V3 webhook
+	// deliveries.
+	WebhookSecret collectors.Secret `yaml:"webhook_secret"`
 }
 
 // DefaultConfig is the configuration before the file is read: the public
@@ -65,9 +88,8 @@ func (c Config) WithDefaults() Config {
 // PagerDuty's incident.resolved webhook is what triggers collection.
 func (c Config) Validate() error {
 	if c.APIURL != "" {
-		u, err := url.Parse(c.APIURL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return errors.New("sources.pagerduty.api_url: must be an absolute http or https URL")
+		if _, err := collectors.ParseHTTPURL(c.APIURL); err != nil {
+			return fmt.Errorf("sources.pagerduty.api_url: %w", err)
 		}
 	}
 	if !c.Enabled() {
@@ -124,7 +146,7 @@ func New(cfg Config, opts Options) (*Collector, error) {
 		limiter = rate.NewLimiter(rate.Limit(960.0/60.0), 4)
 	}
 	t := opts.Transport(Name, RetryAfter, limiter)
-	client := pd.NewClient(cfg.Token, pd.WithAPIEndpoint(strings.TrimRight(cfg.APIURL, "/")))
+	client := pd.NewClient(cfg.Token.Value(), pd.WithAPIEndpoint(strings.TrimRight(cfg.APIURL, "/")))
 	client.HTTPClient = errDoer{c: collectors.NewHTTPClient(t, opts.Timeout)}
 	return &Collector{cfg: cfg, client: client, log: opts.Log().With(zap.String("source", Name)), now: opts.Now,
 		recentLoad: opts.RecentLoad}, nil

@@ -247,23 +247,12 @@ func seedMany(f *pagerdutyfake.Fake, id string, n int, start time.Time, step tim
 	}
 }
 
-type requestLog struct {
-	mu   sync.Mutex
-	urls []string
-}
-
-func (l *requestLog) record(r *http.Request) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.urls = append(l.urls, r.URL.Path+"?"+r.URL.RawQuery)
-}
-
-func (l *requestLog) matching(sub string) []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+// requestsMatching returns the path and query of every request the fake
+// received whose path and query contain sub, oldest first.
+func requestsMatching(f *pagerdutyfake.Fake, sub string) []string {
 	var out []string
-	for _, u := range l.urls {
-		if strings.Contains(u, sub) {
+	for _, r := range f.Log() {
+		if u := r.Path + "?" + r.Query.Encode(); strings.Contains(u, sub) {
 			out = append(out, u)
 		}
 	}
@@ -271,11 +260,7 @@ func (l *requestLog) matching(sub string) []string {
 }
 
 func TestLogEntriesOffsetPaging(t *testing.T) {
-	log := &requestLog{}
-	b := setup(t, func(f *pagerdutyfake.Fake) http.Handler {
-		f.OnRequestFunc = log.record
-		return f
-	})
+	b := setup(t, nil)
 	seedMany(b.fake, "PMANY", 250, time.Date(2025, 5, 1, 0, 0, 0, 0, time.UTC), time.Second)
 	events, err := b.collect(context.Background(), "PMANY")
 	if err != nil {
@@ -289,7 +274,7 @@ func TestLogEntriesOffsetPaging(t *testing.T) {
 			t.Fatalf("event %d is %s, want %s", i, e.ID, want)
 		}
 	}
-	pages := log.matching("/log_entries")
+	pages := requestsMatching(b.fake, "/log_entries")
 	var offsets []string
 	for _, p := range pages {
 		for _, kv := range strings.Split(strings.SplitN(p, "?", 2)[1], "&") {
@@ -308,11 +293,7 @@ func TestLogEntriesOffsetPaging(t *testing.T) {
 // offset+limit over 10,000 (the fake too), so the collector reads a bigger
 // incident in time ranges, each of at most 10,000 entries.
 func TestLogEntriesPastTenThousandSplitTheRange(t *testing.T) {
-	log := &requestLog{}
-	b := setup(t, func(f *pagerdutyfake.Fake) http.Handler {
-		f.OnRequestFunc = log.record
-		return f
-	})
+	b := setup(t, nil)
 	const n = 10250
 	seedMany(b.fake, "PHUGE", n, time.Date(2025, 5, 1, 0, 0, 0, 0, time.UTC), time.Second)
 	events, err := b.collect(context.Background(), "PHUGE")
@@ -330,7 +311,7 @@ func TestLogEntriesPastTenThousandSplitTheRange(t *testing.T) {
 		t.Fatalf("%d distinct log entries, want %d", len(seen), n)
 	}
 	// The fake answers 400 past the bound, so no error means none was asked.
-	if got := log.matching("since="); len(got) == 0 {
+	if got := requestsMatching(b.fake, "since="); len(got) == 0 {
 		t.Error("no request used since/until")
 	}
 }

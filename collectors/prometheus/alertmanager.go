@@ -4,9 +4,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"encoding/json"
-	"errors"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -73,7 +71,7 @@ func (r *Receiver) Receive(ctx context.Context, req *http.Request, body []byte) 
 	}
 	var n notification
 	if err := json.Unmarshal(body, &n); err != nil {
-		return collectors.Delivery{}, collectors.Refuse(collectors.ErrMalformed, "the body is not an Alertmanager webhook notification: %s", jsonProblem(err))
+		return collectors.Delivery{}, collectors.Malformed("the body is not an Alertmanager webhook notification: %s", collectors.JSONProblem(err))
 	}
 	if n.Version != "4" {
 		return collectors.Delivery{}, collectors.Refuse(collectors.ErrMalformed, "version: %q, want \"4\" (Alertmanager's webhook payload)", n.Version)
@@ -149,20 +147,4 @@ func (r *Receiver) authenticate(req *http.Request) error {
 		return collectors.Refuse(collectors.ErrUnauthenticated, "the basic credentials do not match sources.prometheus.webhook.username and password")
 	}
 	return nil
-}
-
-// jsonProblem says where a body's JSON is wrong, without Go type names.
-func jsonProblem(err error) string {
-	var syn *json.SyntaxError
-	var typ *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &syn):
-		return "invalid JSON at byte " + strconv.FormatInt(syn.Offset, 10)
-	case errors.As(err, &typ):
-		return typ.Field + ": has the wrong type"
-	}
-	if strings.Contains(err.Error(), "parsing time") {
-		return "a time is not RFC 3339"
-	}
-	return "it cannot be read"
 }

@@ -3,7 +3,6 @@ package prometheus
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"sort"
 	"time"
 
@@ -78,10 +77,10 @@ func (c *Config) Validate() error {
 	var errs []error
 	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	if c.APIURL != "" {
-		u, err := url.Parse(c.APIURL)
+		u, err := collectors.ParseHTTPURL(c.APIURL)
 		switch {
-		case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
-			add("api_url: %q is not an http(s) URL such as http://prometheus:9090", c.APIURL)
+		case err != nil:
+			add("api_url: %v, such as http://prometheus:9090", err)
 		case u.User != nil:
 			add("api_url: holds credentials; set bearer_token or basic_auth instead")
 		}

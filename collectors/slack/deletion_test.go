@@ -82,11 +82,11 @@ func TestCollectedMatchesLiveForBotsAndDeletions(t *testing.T) {
 	collected := byID(events)
 
 	app := collected["slack:message:C1:"+ts(time.Minute)]
-	if app.Actor == nil || *app.Actor != (timeline.Actor{ID: "U0GRAFANA", Name: "Grafana"}) ||
+	if app.Actor == nil || *app.Actor != (timeline.Actor{ID: "U0GRAFANA", Name: "Grafana", TimeZone: "Europe/London", Bot: true}) ||
 		app.Details["bot_id"] != "B0GRAFANA" || app.Details["bot_name"] != "Grafana Alerts" || app.Title != "Grafana: alert firing" {
 		t.Errorf("app message naming a user: actor %+v title %q details %v", app.Actor, app.Title, app.Details)
 	}
-	if hook := collected["slack:message:C1:"+ts(2*time.Minute)]; hook.Actor == nil || *hook.Actor != (timeline.Actor{ID: "B0HOOK", Name: "deploy-bot"}) {
+	if hook := collected["slack:message:C1:"+ts(2*time.Minute)]; hook.Actor == nil || *hook.Actor != (timeline.Actor{ID: "B0HOOK", Name: "deploy-bot", Bot: true}) {
 		t.Errorf("bot message without a user: actor %+v", hook.Actor)
 	}
 	want := timeline.Event{ID: "slack:message:C1:" + ts(3*time.Minute), Source: "slack", Kind: timeline.KindChatMessage,

@@ -182,6 +182,7 @@ func seedIncidentChannel(t *testing.T, b *bundle) {
 	f.AddUserProfile(slackfake.User{ID: "U0CAROL", Name: "carol", RealName: "Carol Smith", DisplayName: "carol.s", Email: "carol@acme.test"})
 	f.AddUserProfile(slackfake.User{ID: "U0DAVE", Name: "dave", Email: "dave@acme.test"})
 	f.AddBot("B0PAGERDUTY", "PagerDuty")
+	f.SetChannelName("C0CHECKOUT", "checkout")
 
 	const ch = "C0CHECKOUT"
 	h := time.Hour

@@ -138,7 +138,8 @@ func Storable(m slackapi.Msg) bool {
 //     readable; url a permalink under workspaceURL;
 //   - details: channel, thread_ts (replies and parents), reply_count,
 //     subtype, edited_ts, bot_id, bot_name, files (count), reactions
-//     (name → count).
+//     (name → count), and channel_name when users is also a
+//     ChannelResolver that knows it.
 //
 // An edited message keeps its id and carries its current text and edited_ts,
 // so storing it again updates the event in place. Names Slack will not give
@@ -195,6 +196,11 @@ func NormalizeMessage(ctx context.Context, channel, workspaceURL string, m slack
 			r[x.Name] = x.Count
 		}
 		details["reactions"] = r
+	}
+	if name, err := channelName(ctx, channel, users); err != nil {
+		return timeline.Event{}, err
+	} else if name != "" {
+		details[timeline.DetailChannelName] = name
 	}
 
 	version := at

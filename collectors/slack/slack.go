@@ -49,7 +49,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -63,12 +62,16 @@ import (
 	"github.com/groundwork-dev/groundwork/timeline"
 )
 
+// Name is the source's name: its config key and Event.Source.
+const Name = timeline.SourceSlack
+
 // Defaults of Config and Options.
 const (
 	DefaultAPIURL            = "https://slack.com/api/"
 	DefaultHistoryPageSize   = 100
 	MaxHistoryPageSize       = 999
 	DefaultRequestsPerMinute = 50
+	MaxRequestsPerMinute     = 60000
 	DefaultThreadLookback    = 7 * 24 * time.Hour
 	DefaultConcurrency       = 4
 )
@@ -79,20 +82,48 @@ const (
 // deleted.
 const sweepMargin = time.Minute
 
+// LiveTolerance is the longest silence a span of Slack's live coverage
+// survives. Slack retries a delivery that failed nearly at once, after a
+// minute and after five minutes: every delivery refused during an outage
+// shorter than five minutes is retried after it. Four minutes leaves a
+// minute for Slack's own timing.
+const LiveTolerance = 4 * time.Minute
+
+// Source is the Slack source, for cmd's list: the collector, and the Events
+// API receiver that captures the same messages live, by channel. Slack
+// retries the deliveries it could not make, so a collection skips reading
+// what live capture vouches for (collectors.Coverage).
+var Source = collectors.Source{
+	Name: Name,
+	NewConfig: func() collectors.Config {
+		c := Config{}.WithDefaults()
+		return &c
+	},
+	New: func(cfg collectors.Config, opts collectors.ClientOptions) (collectors.Collector, error) {
+		return New(*cfg.(*Config), Options{ClientOptions: opts})
+	},
+	Receivers: func(cfg collectors.Config, c collectors.Collector, opts collectors.ClientOptions) []collectors.WebhookReceiver {
+		col, _ := c.(*Collector)
+		return []collectors.WebhookReceiver{NewReceiver(cfg.(*Config), col, opts)}
+	},
+	Live: &collectors.LiveCapture{Place: collectors.PlaceChannel, Tolerance: LiveTolerance,
+		ConfiguredFunc: func(cfg collectors.Config) bool { return cfg.(*Config).SigningSecret != "" }},
+}
+
 // Config is the sources.slack section of the configuration.
 type Config struct {
 	// Token is the bot token (xoxb-…); without it the source is disabled.
-	Token string `yaml:"token"`
+	Token collectors.Secret `yaml:"token"`
 	// APIURL is the Web API base; DefaultAPIURL when empty.
 	APIURL string `yaml:"api_url"`
 	// SigningSecret verifies Events API deliveries; required when enabled.
-	SigningSecret string `yaml:"signing_secret"`
+	SigningSecret collectors.Secret `yaml:"signing_secret"`
 	// HistoryPageSize is the limit sent to conversations.history and
 	// conversations.replies: 1..999, default 100 (Slack recommends at most
 	// 200; 15 under the 2025 non-Marketplace limits).
 	HistoryPageSize int `yaml:"history_page_size"`
 	// RequestsPerMinute paces every call (burst 1): default 50 (Tier 3), 1
-	// under the 2025 non-Marketplace limits.
+	// under the 2025 non-Marketplace limits, at most 60000.
 	RequestsPerMinute int `yaml:"requests_per_minute"`
 }
 
@@ -120,9 +151,8 @@ func (c Config) WithDefaults() Config {
 // (sources.slack.…). Zero values stand for defaults.
 func (c Config) Validate() error {
 	if c.APIURL != "" {
-		u, err := url.Parse(c.APIURL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("sources.slack.api_url: %q is not an absolute http(s) URL", c.APIURL)
+		if _, err := collectors.ParseHTTPURL(c.APIURL); err != nil {
+			return fmt.Errorf("sources.slack.api_url: %w", err)
 		}
 	}
 	if c.HistoryPageSize < 0 || c.HistoryPageSize > MaxHistoryPageSize {
@@ -130,6 +160,9 @@ func (c Config) Validate() error {
 	}
 	if c.RequestsPerMinute < 0 {
 		return fmt.Errorf("sources.slack.requests_per_minute: %d must be at least 1", c.RequestsPerMinute)
+	}
+	if c.RequestsPerMinute > MaxRequestsPerMinute {
+		return fmt.Errorf("sources.slack.requests_per_minute: %d is more than %d", c.RequestsPerMinute, MaxRequestsPerMinute)
 	}
 	if c.Enabled() && c.SigningSecret == "" {
 		return errors.New("sources.slack.signing_secret: required when sources.slack.token is set")
@@ -173,6 +206,7 @@ var (
 	_ collectors.Collector = (*Collector)(nil)
 	_ collectors.Skipper   = (*Collector)(nil)
 	_ collectors.Sweeper   = (*Collector)(nil)
+	_ collectors.Resumer   = (*Collector)(nil)
 )
 
 // NewLimiter returns the pacing of requestsPerMinute: one request every
@@ -207,7 +241,7 @@ func New(cfg Config, opts Options) (*Collector, error) {
 	// Each attempt times out without headers after opts.Timeout (a minute
 	// by default); pacing and rate-limit waits are outside attempts, bounded
 	// by the caller's ctx.
-	api := slackapi.New(cfg.Token,
+	api := slackapi.New(cfg.Token.Value(),
 		slackapi.OptionAPIURL(cfg.APIURL),
 		slackapi.OptionHTTPClient(collectors.NewHTTPClient(tr, opts.Timeout)),
 	)
@@ -291,6 +325,8 @@ type run struct {
 	cancel  context.CancelFunc
 	// sweepFunc hears each channel read completely; nil for Collect.
 	sweepFunc func(timeline.Sweep)
+	// cp keeps each channel's progress; nil when not resuming.
+	cp collectors.Checkpoint
 }
 
 // sweep reports s, serialised with send.
@@ -347,6 +383,21 @@ func (c *Collector) Collect(ctx context.Context, w timeline.Window, emit func(ti
 // CollectSweeping implements collectors.Sweeper: Collect, and one sweep per
 // channel collected without error (see "Deleted messages" above).
 func (c *Collector) CollectSweeping(ctx context.Context, w timeline.Window, emit func(timeline.Event) error, sweep func(timeline.Sweep)) error {
+	return c.collect(ctx, w, nil, emit, sweep)
+}
+
+// CollectResume implements collectors.Resumer: CollectSweeping, saving each
+// channel's progress to cp after every history page (once the page's
+// messages and their thread replies are emitted), and continuing each
+// channel from its saved progress. A restarted collection so reads again
+// at most the page it was on; a channel that was done is not read again.
+// A nil cp saves nothing. A channel continued from saved progress reports
+// no sweep: this run did not see what the earlier one read.
+func (c *Collector) CollectResume(ctx context.Context, w timeline.Window, cp collectors.Checkpoint, emit func(timeline.Event) error, sweep func(timeline.Sweep)) error {
+	return c.collect(ctx, w, cp, emit, sweep)
+}
+
+func (c *Collector) collect(ctx context.Context, w timeline.Window, cp collectors.Checkpoint, emit func(timeline.Event) error, sweep func(timeline.Sweep)) error {
 	channels := dedupe(w.Channels)
 	if len(channels) == 0 {
 		return nil
@@ -373,7 +424,7 @@ func (c *Collector) CollectSweeping(ctx context.Context, w timeline.Window, emit
 	}
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	r := &run{w: w, ws: ws, users: NewUserResolver(c.api), emit: emit, cancel: cancel, sweepFunc: sweep}
+	r := &run{w: w, ws: ws, users: NewUserResolver(c.api), emit: emit, cancel: cancel, sweepFunc: sweep, cp: cp}
 
 	var (
 		mu   sync.Mutex
@@ -461,6 +512,41 @@ func (c *Collector) readUntil(ctx context.Context, w timeline.Window, ch string)
 type channelRead struct {
 	from, end time.Time
 	readAt    time.Time
+	// resumed: the read went on from progress an earlier run saved.
+	resumed bool
+}
+
+// Phases of a channel's collection, in order.
+const (
+	phaseWindow   = "window"   // the window's history
+	phaseLookback = "lookback" // thread parents before the window
+	phaseDone     = "done"
+)
+
+// channelProgress is how far a channel's collection got.
+type channelProgress struct {
+	// Oldest and Latest are the bounds of the window it was read for.
+	Oldest string `json:"oldest"`
+	Latest string `json:"latest"`
+	// Phase is what is being read (phaseWindow, phaseLookback, phaseDone).
+	Phase string `json:"phase"`
+	// Before is the ts of the oldest message of the phase handled so far,
+	// its thread replies included: the phase goes on below it. Empty
+	// before the phase's first page.
+	Before string `json:"before,omitempty"`
+}
+
+func progressKey(channel string) string { return "channel:" + channel }
+
+// below returns the latest bound that continues history paging under the
+// message ts (both bounds are inclusive): one microsecond, Slack's
+// resolution, before it.
+func below(ts string) string {
+	t, err := ParseTS(ts)
+	if err != nil {
+		return ts
+	}
+	return FormatTS(t.Add(-time.Microsecond))
 }
 
 // collectChannel emits the channel's messages in the window up to end and
@@ -470,6 +556,9 @@ func (c *Collector) collectChannel(ctx context.Context, r *run, ch string, end t
 	read := &channelRead{from: r.w.Start, end: end, readAt: c.clock.Now()}
 	if err := c.readChannel(ctx, r, ch, read); err != nil {
 		return err
+	}
+	if read.resumed {
+		return nil
 	}
 	if s, ok := read.sweep(r.w, ch); ok {
 		r.sweep(s)
@@ -506,28 +595,69 @@ func (read *channelRead) sweep(w timeline.Window, ch string) (timeline.Sweep, bo
 	return timeline.Sweep{IDPrefix: MessageID(ch, ""), Start: w.Start, End: end, KeepFunc: keep}, true
 }
 
+// readChannel reads the channel's history in the window up to read.end and
+// the replies of its threads, then the lookback for older parents. With
+// r.cp set, it continues from the channel's saved progress and saves it
+// after every page.
 func (c *Collector) readChannel(ctx context.Context, r *run, ch string, read *channelRead) error {
 	end := read.end
 	oldest, latest := ceilTS(r.w.Start), FormatTS(end)
-	err := c.pageHistory(ctx, ch, oldest, latest, func(msgs []slackapi.Message) error {
-		// History comes newest first; emit each page oldest first.
-		for i := len(msgs) - 1; i >= 0; i-- {
-			m := msgs[i].Msg
-			if err := c.emitMessage(ctx, r, ch, m); err != nil {
-				return err
-			}
+	p := channelProgress{Oldest: oldest, Latest: latest, Phase: phaseWindow}
+	if r.cp != nil {
+		var saved channelProgress
+		ok, err := r.cp.Load(progressKey(ch), &saved)
+		if err != nil {
+			return err
 		}
-		for i := len(msgs) - 1; i >= 0; i-- {
-			if m := msgs[i].Msg; IsThreadParent(m) {
-				if err := c.collectReplies(ctx, r, ch, m.Timestamp, end); err != nil {
+		if ok && saved.Oldest == oldest && saved.Latest == latest {
+			p, read.resumed = saved, true
+		}
+	}
+	save := func(phase, before string) error {
+		p.Phase, p.Before = phase, before
+		if r.cp == nil {
+			return nil
+		}
+		return r.cp.Save(ctx, progressKey(ch), p)
+	}
+	if p.Phase == phaseWindow {
+		top := latest
+		if p.Before != "" {
+			top = below(p.Before)
+		}
+		err := c.pageHistory(ctx, ch, oldest, top, func(msgs []slackapi.Message) error {
+			// History comes newest first; emit each page oldest first.
+			for i := len(msgs) - 1; i >= 0; i-- {
+				m := msgs[i].Msg
+				if err := c.emitMessage(ctx, r, ch, m); err != nil {
 					return err
 				}
 			}
+			for i := len(msgs) - 1; i >= 0; i-- {
+				if m := msgs[i].Msg; IsThreadParent(m) {
+					if err := c.collectReplies(ctx, r, ch, m.Timestamp, end); err != nil {
+						return err
+					}
+				}
+			}
+			if len(msgs) == 0 {
+				return nil
+			}
+			return save(phaseWindow, msgs[len(msgs)-1].Timestamp)
+		})
+		if err != nil {
+			return err
 		}
+		next := phaseLookback
+		if c.lookback < 0 {
+			next = phaseDone
+		}
+		if err := save(next, ""); err != nil {
+			return err
+		}
+	}
+	if p.Phase != phaseLookback {
 		return nil
-	})
-	if err != nil || c.lookback < 0 {
-		return err
 	}
 
 	// Parents before the window whose threads reach into it.
@@ -537,9 +667,13 @@ func (c *Collector) readChannel(ctx context.Context, r *run, ch string, read *ch
 		before = before.Add(-time.Microsecond)
 	}
 	if before.Before(start.Add(-c.lookback)) {
-		return nil
+		return save(phaseDone, "")
 	}
-	err = c.pageHistory(ctx, ch, ceilTS(start.Add(-c.lookback)), FormatTS(before), func(msgs []slackapi.Message) error {
+	top := FormatTS(before)
+	if p.Before != "" {
+		top = below(p.Before)
+	}
+	err := c.pageHistory(ctx, ch, ceilTS(start.Add(-c.lookback)), top, func(msgs []slackapi.Message) error {
 		for i := len(msgs) - 1; i >= 0; i-- {
 			m := msgs[i].Msg
 			if !IsThreadParent(m) {
@@ -554,12 +688,16 @@ func (c *Collector) readChannel(ctx context.Context, r *run, ch string, read *ch
 				return err
 			}
 		}
-		return nil
+		if len(msgs) == 0 {
+			return nil
+		}
+		return save(phaseLookback, msgs[len(msgs)-1].Timestamp)
 	})
-	if err == nil {
-		read.from = start.Add(-c.lookback)
+	if err != nil {
+		return err
 	}
-	return err
+	read.from = start.Add(-c.lookback)
+	return save(phaseDone, "")
 }
 
 // pageHistory pages conversations.history from latest down to oldest (both

@@ -406,7 +406,7 @@ func TestNonMarketplaceLimitsComplete(t *testing.T) {
 		}
 	})
 	b.fake.NonMarketplace()
-	b.fake.SetNowFunc(clock)
+	b.fake.SetNow(clock)
 	b.fake.AddUser("U1", "alice", "Alice", "")
 	for i := 0; i < 40; i++ {
 		b.add(t, "C1", slackfake.Message{TS: ts(time.Duration(i) * time.Minute), User: "U1", Text: "m"})

@@ -25,6 +25,8 @@ type UserCache struct {
 	api   *slackapi.Client
 	users memo[timeline.Actor]
 	bots  memo[string]
+	// channels are channel names (ChannelName, channels.go).
+	channels memo[string]
 }
 
 var _ UserResolver = (*UserCache)(nil)

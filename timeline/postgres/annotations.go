@@ -535,3 +535,27 @@ func fillMissing(ctx context.Context, tx pgx.Tx, anns []timeline.Annotation) err
 	}
 	return nil
 }
+
+var _ timeline.StoryMarkStore = (*Store)(nil)
+
+// StoryMarks implements timeline.StoryMarkStore: the events that the
+// incident's hide and star annotations cite (dismissed suggestions left
+// out), for the story view.
+func (s *Store) StoryMarks(ctx context.Context, incidentID string) (timeline.StoryMarks, error) {
+	list, err := s.Annotations(ctx, timeline.AnnotationQuery{IncidentID: incidentID,
+		Markers: []string{timeline.MarkerHide, timeline.MarkerStar}})
+	if err != nil {
+		return timeline.StoryMarks{}, err
+	}
+	marks := timeline.StoryMarks{Hidden: map[string]bool{}, Starred: map[string]bool{}}
+	for _, a := range list {
+		into := marks.Starred
+		if a.Marker == timeline.MarkerHide {
+			into = marks.Hidden
+		}
+		for _, id := range a.EventIDs {
+			into[id] = true
+		}
+	}
+	return marks, nil
+}

@@ -477,3 +477,28 @@ func TestAnnotationOrphanedByATombstone(t *testing.T) {
 		t.Errorf("after the deletion: %+v, want it orphaned and whole", back)
 	}
 }
+
+// The story view's marks are the events that hide and star annotations
+// cite; other markers and dismissed suggestions are not marks.
+func TestStoryMarksFromAnnotations(t *testing.T) {
+	t.Parallel()
+	st, _ := newStore(t)
+	ctx := context.Background()
+	mustIncident(t, st, "PM")
+	a, b, c := chat("PM", 1, t0), chat("PM", 2, t0.Add(time.Second)), chat("PM", 3, t0.Add(2*time.Second))
+	if _, err := st.UpsertEvents(ctx, []timeline.Event{a, b, c}); err != nil {
+		t.Fatal(err)
+	}
+	hide, star, other := note("PM", a.ID), note("PM", b.ID), note("PM", c.ID)
+	hide.Marker, star.Marker = timeline.MarkerHide, timeline.MarkerStar
+	mustCreate(t, st, hide)
+	mustCreate(t, st, star)
+	mustCreate(t, st, other)
+	marks, err := st.StoryMarks(ctx, "PM")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(marks.Hidden) != 1 || !marks.Hidden[a.ID] || len(marks.Starred) != 1 || !marks.Starred[b.ID] {
+		t.Errorf("marks = %+v, want %s hidden and %s starred", marks, a.ID, b.ID)
+	}
+}

@@ -49,7 +49,24 @@ type Deliveries struct {
 	// was discarded by River's rescuer after a crash on its last attempt).
 	// Set it above jobs.rescue_after + jobs.timeout.
 	ParkFor time.Duration
+	// HeartbeatInterval is how often a run touches its heartbeat over its
+	// lock's connection (DefaultHeartbeatInterval when zero). A run whose
+	// heartbeat fails has lost its lock and is cancelled.
+	HeartbeatInterval time.Duration
+	// CancelTxFunc cancels job jobID inside tx: River marks a running job
+	// for cancellation (its rescuer finalises it later) and cancels a
+	// waiting one at once. Required by RescueAbandoned; cmd sets it to the
+	// River client's JobCancelTx.
+	CancelTxFunc func(ctx context.Context, tx pgx.Tx, jobID int64) error
+	// RequeueTxFunc inserts, inside tx, a collection job for req due now,
+	// with maxAttempts attempts, taking over from the abandoned job
+	// rescuedFrom. Required by RescueAbandoned; cmd sets it to the River
+	// client's InsertTx.
+	RequeueTxFunc func(ctx context.Context, tx pgx.Tx, req timeline.CollectRequest, maxAttempts int, rescuedFrom int64) (jobID int64, err error)
 }
+
+// DefaultHeartbeatInterval is how often a run touches its heartbeat.
+const DefaultHeartbeatInterval = 2 * time.Second
 
 var _ timeline.DeliveryStore = (*Deliveries)(nil)
 
@@ -233,9 +250,22 @@ SELECT $1, s, 'pending' FROM unnest($2::text[]) AS s
 WHERE EXISTS (SELECT 1 FROM incidents WHERE id = $1)
 ON CONFLICT (incident_id, source) DO NOTHING`
 
+// placeholderSQL records an incident that a collection was queued for
+// before anything about it is known (a collect request for a PagerDuty
+// incident not seen yet), so that GET /v1/incidents/{id} shows its queued
+// collection, and a failure to plan it, instead of 404. Its empty source
+// marks it as a placeholder: the planner replaces it, live capture never
+// joins it (it has no repositories or channels), and it overlaps nothing.
+const placeholderSQL = `INSERT INTO incidents (id, title, started_at, window_start, window_end)
+VALUES ($1, $2, COALESCE($3::timestamptz, now()), COALESCE($3::timestamptz, now()), COALESCE($3::timestamptz, now()))
+ON CONFLICT (id) DO NOTHING`
+
 // enqueueTx queues req's collection by the rules of Deliveries.
 func (d *Deliveries) enqueueTx(ctx context.Context, tx pgx.Tx, req timeline.CollectRequest) (int64, error) {
 	if _, err := tx.Exec(ctx, collectLockSQL, req.IncidentID); err != nil {
+		return 0, err
+	}
+	if _, err := tx.Exec(ctx, placeholderSQL, req.IncidentID, req.Title, req.StartedAt); err != nil {
 		return 0, err
 	}
 	if len(d.Sources) > 0 {
@@ -293,90 +323,316 @@ func (d *Deliveries) join(ctx context.Context, tx pgx.Tx, id int64, raw []byte, 
 	return err
 }
 
-// StartRun is called by the worker of job jobID before it collects
-// incidentID. It takes the incident's run lock without waiting (ok is false
-// when another run holds it) and records the job as the incident's current
-// one. The lock lives on a connection of its own and dies with it, so a
-// crashed process never leaves it behind.
+// StartRun is called by the worker of job jobID, in its attempt attempt,
+// before it collects incidentID. It takes the incident's run lock without
+// waiting (ok is false when another run holds it), records the job as the
+// incident's current one and the run as started. The lock lives on a
+// connection of its own and dies with it, so a crashed process never leaves
+// it behind. Over that connection the run touches its heartbeat every
+// HeartbeatInterval; should the connection fail (the lock is then lost),
+// runCtx, which is derived from ctx, is cancelled, so that the run stops
+// before another takes the incident over.
 //
-// finish must be called when the run ends: it releases the lock and, when a
+// finish must be called once, when the run ends: it releases the lock and, when a
 // follow-up was queued meanwhile, makes it due now and returns its id (the
 // follow-up takes over: a failed run need not be retried). Otherwise the
-// incident is left to this job when willRetry is set, or to nobody.
-func (d *Deliveries) StartRun(ctx context.Context, incidentID string, jobID int64) (finish func(ctx context.Context, willRetry bool) (followUp int64, err error), ok bool, err error) {
+// incident is left to this job when willRetry is set, or to nobody. The
+// hand-over, the run's end and the unlock commit together, so
+// RescueAbandoned never mistakes a run that ended for one that died.
+func (d *Deliveries) StartRun(ctx context.Context, incidentID string, jobID int64, attempt int) (runCtx context.Context, finish func(ctx context.Context, willRetry bool) (followUp int64, err error), ok bool, err error) {
 	conn, err := d.Store.pool.Acquire(ctx)
 	if err != nil {
-		return nil, false, fmt.Errorf("run lock of %s: %w", incidentID, classify(err))
+		return nil, nil, false, fmt.Errorf("run lock of %s: %w", incidentID, classify(err))
+	}
+	// The server frees the lock when the connection dies; keepalives let
+	// it notice within seconds a host that vanished without closing it.
+	if _, err := conn.Exec(ctx, `SELECT set_config('tcp_keepalives_idle', '10', false),
+		set_config('tcp_keepalives_interval', '5', false), set_config('tcp_keepalives_count', '3', false)`); err != nil {
+		conn.Release()
+		return nil, nil, false, fmt.Errorf("run lock of %s: %w", incidentID, classify(err))
 	}
 	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock(`+runLockKey+`)`, incidentID).Scan(&ok); err != nil {
 		conn.Release()
-		return nil, false, fmt.Errorf("run lock of %s: %w", incidentID, classify(err))
+		return nil, nil, false, fmt.Errorf("run lock of %s: %w", incidentID, classify(err))
 	}
 	if !ok {
 		conn.Release()
-		return nil, false, nil
+		return nil, nil, false, nil
 	}
 	err = pgx.BeginFunc(ctx, d.Store.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, collectLockSQL, incidentID); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, setActiveSQL, incidentID, jobID)
+		if _, err := tx.Exec(ctx, setActiveSQL, incidentID, jobID); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, startRunSQL, incidentID, jobID, attempt)
 		return err
 	})
 	if err != nil {
 		releaseLock(conn, incidentID)
-		return nil, false, fmt.Errorf("starting the run of %s: %w", incidentID, classify(err))
+		return nil, nil, false, fmt.Errorf("starting the run of %s: %w", incidentID, classify(err))
 	}
+
+	runCtx, cancelRun := context.WithCancelCause(ctx)
+	stopBeat := make(chan struct{})
+	beatDone := make(chan struct{})
+	every := d.HeartbeatInterval
+	if every <= 0 {
+		every = DefaultHeartbeatInterval
+	}
+	lost := false // written by the heartbeat goroutine, read after beatDone
+	go func() {
+		defer close(beatDone)
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stopBeat:
+				return
+			case <-runCtx.Done():
+				return
+			case <-tick.C:
+			}
+			bctx, cancel := context.WithTimeout(context.Background(), every+5*time.Second)
+			_, err := conn.Exec(bctx, `UPDATE collection_runs SET heartbeat_at = now() WHERE incident_id = $1 AND job_id = $2`, incidentID, jobID)
+			cancel()
+			if err != nil {
+				lost = true
+				cancelRun(fmt.Errorf("%w: run lock of %s lost: %v", timeline.ErrUnavailable, incidentID, classify(err)))
+				return
+			}
+		}
+	}()
+
 	finish = func(ctx context.Context, willRetry bool) (int64, error) {
-		// Unlock first: the follow-up may start the moment it is due.
-		releaseLock(conn, incidentID)
+		close(stopBeat)
+		<-beatDone
+		defer cancelRun(context.Canceled)
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
-		followUp, err := d.handOver(ctx, incidentID, jobID, willRetry)
+		if !lost {
+			// Hand over, end the run and unlock in one transaction on the
+			// lock's connection: the lock is free only once the hand-over
+			// is visible.
+			var followUp int64
+			err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+				var err error
+				if followUp, err = d.handOverTx(ctx, tx, incidentID, jobID, willRetry); err != nil {
+					return err
+				}
+				_, err = tx.Exec(ctx, `SELECT pg_advisory_unlock(`+runLockKey+`)`, incidentID)
+				return err
+			})
+			if err == nil {
+				conn.Release()
+				return followUp, nil
+			}
+		}
+		// The lock's connection failed: closing it frees the lock; hand
+		// over on another connection.
+		_ = conn.Conn().Close(ctx)
+		conn.Release()
+		var followUp int64
+		err := pgx.BeginFunc(ctx, d.Store.pool, func(tx pgx.Tx) error {
+			var err error
+			followUp, err = d.handOverTx(ctx, tx, incidentID, jobID, willRetry)
+			return err
+		})
 		if err != nil {
 			return 0, fmt.Errorf("ending the run of %s: %w", incidentID, classify(err))
 		}
 		return followUp, nil
 	}
-	return finish, true, nil
+	return runCtx, finish, true, nil
 }
 
-// handOver passes the incident from jobID to its follow-up, if any.
-func (d *Deliveries) handOver(ctx context.Context, incidentID string, jobID int64, willRetry bool) (int64, error) {
+// startRunSQL records the run that holds the incident's lock.
+const startRunSQL = `INSERT INTO collection_runs (incident_id, job_id, attempt) VALUES ($1, $2, $3)
+ON CONFLICT (incident_id) DO UPDATE SET job_id = excluded.job_id, attempt = excluded.attempt,
+    started_at = now(), heartbeat_at = now(), finished_at = NULL`
+
+// handOverTx ends job jobID's run and passes the incident from it to its
+// follow-up, if any, inside tx.
+func (d *Deliveries) handOverTx(ctx context.Context, tx pgx.Tx, incidentID string, jobID int64, willRetry bool) (int64, error) {
+	if _, err := tx.Exec(ctx, collectLockSQL, incidentID); err != nil {
+		return 0, err
+	}
+	if _, err := tx.Exec(ctx, `UPDATE collection_runs SET finished_at = now() WHERE incident_id = $1 AND job_id = $2`,
+		incidentID, jobID); err != nil {
+		return 0, err
+	}
+	var current int64
+	err := tx.QueryRow(ctx, `SELECT job_id FROM collection_jobs WHERE incident_id = $1`, incidentID).Scan(&current)
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && current != jobID) {
+		return 0, nil // another job took the incident over
+	}
+	if err != nil {
+		return 0, err
+	}
+	followUp, err := d.promoteFollowUpTx(ctx, tx, incidentID, jobID)
+	if err != nil || followUp != 0 || willRetry {
+		return followUp, err
+	}
+	_, err = tx.Exec(ctx, `DELETE FROM collection_jobs WHERE incident_id = $1 AND job_id = $2`, incidentID, jobID)
+	return 0, err
+}
+
+// promoteFollowUpTx makes the incident's waiting follow-up (a job other than
+// jobID that has not started) due now and the incident's current job, and
+// returns its id; 0 when there is none.
+func (d *Deliveries) promoteFollowUpTx(ctx context.Context, tx pgx.Tx, incidentID string, jobID int64) (int64, error) {
 	var followUp int64
+	var raw []byte
+	var state string
+	err := tx.QueryRow(ctx, findQueuedSQL, d.JobKind, incidentID, jobID).Scan(&followUp, &raw, &state)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	if _, err := tx.Exec(ctx, `UPDATE river_job SET state = 'available', scheduled_at = LEAST(scheduled_at, now())
+		WHERE id = $1`, followUp); err != nil {
+		return 0, err
+	}
+	if _, err := tx.Exec(ctx, setActiveSQL, incidentID, followUp); err != nil {
+		return 0, err
+	}
+	return followUp, nil
+}
+
+// Rescue is what RescueAbandoned did with a job.
+type Rescue struct {
+	// Rescued is set when the job's run was abandoned and the job was
+	// cancelled.
+	Rescued bool
+	// Next is the job that takes the collection over: the incident's
+	// waiting follow-up, made due now, or a new job; 0 when none does.
+	Next int64
+	// Exhausted is set when the abandoned run was the job's last attempt:
+	// the collection has failed, as River's rescuer would have decided.
+	Exhausted bool
+}
+
+// rescueCheckSQL reads what decides whether a running job's run was
+// abandoned: the job's state, attempts and args; whether it is already being
+// cancelled; whether the incident's run lock is held by anyone (pg_locks
+// sees every session's locks); and the run it recorded, if this attempt got
+// that far. With FOR UPDATE OF j appended, River cannot finish the job while
+// the decision is taken.
+const rescueCheckSQL = `WITH k AS (SELECT ` + runLockKey + ` AS k)
+SELECT j.state::text, j.attempt, j.max_attempts, j.args, j.metadata ? 'cancel_attempted_at',
+       COALESCE(j.attempted_at < now() - $3::bigint * interval '1 microsecond', false),
+       EXISTS (SELECT 1 FROM pg_locks, k WHERE locktype = 'advisory' AND granted AND objsubid = 1
+               AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+               AND classid = ((k.k >> 32) & 4294967295)::oid AND objid = (k.k & 4294967295)::oid),
+       r.job_id IS NOT NULL AND r.job_id = j.id AND r.attempt = j.attempt,
+       COALESCE(COALESCE(r.finished_at, r.heartbeat_at) < now() - $3::bigint * interval '1 microsecond', false)
+FROM river_job j LEFT JOIN collection_runs r ON r.incident_id = $1
+WHERE j.id = $2`
+
+// RescueAbandoned hands the collection of incidentID over from job jobID,
+// which River reports as running, when the job's run was abandoned by a
+// process that died: the incident's run lock is free (its session ended
+// with the process) and the run's heartbeat (or its end, were River never
+// told of it) is older than staleAfter; or the job never took the lock and
+// was fetched longer than staleAfter ago. A live run is never rescued: it
+// holds the lock, and it stops by itself (StartRun's runCtx) if it loses
+// it, within a heartbeat, well before staleAfter.
+//
+// The job is cancelled through CancelTxFunc (River leaves a running job in
+// its state, marked so that its rescuer cancels it later); the collection
+// goes on in the incident's waiting follow-up, made due now, or in a new job
+// from RequeueTxFunc with the attempts the dead one had left. When it had
+// none left, the collection has failed: the sources still pending or
+// running say so.
+func (d *Deliveries) RescueAbandoned(ctx context.Context, incidentID string, jobID int64, staleAfter time.Duration) (Rescue, error) {
+	if d.CancelTxFunc == nil || d.RequeueTxFunc == nil {
+		return Rescue{}, errors.New("rescuing a collection: CancelTxFunc and RequeueTxFunc are required")
+	}
+	// abandoned reads the facts, without locks first (the sweeps of live
+	// runs stay cheap), then again under the incident's lock and the job's
+	// row lock, where the decision is taken.
+	var (
+		attempt, maxAttempts int
+		args                 []byte
+	)
+	abandoned := func(q interface {
+		QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	}, suffix string) (bool, error) {
+		var (
+			state                                string
+			cancelling, fetchedLongAgo, lockHeld bool
+			thisAttemptsRun, runStale            bool
+		)
+		err := q.QueryRow(ctx, rescueCheckSQL+suffix, incidentID, jobID, staleAfter.Microseconds()).Scan(&state, &attempt, &maxAttempts, &args,
+			&cancelling, &fetchedLongAgo, &lockHeld, &thisAttemptsRun, &runStale)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		if state != "running" || cancelling || lockHeld {
+			return false, nil
+		}
+		return thisAttemptsRun && runStale || !thisAttemptsRun && fetchedLongAgo, nil
+	}
+	if ok, err := abandoned(d.Store.pool, ""); err != nil || !ok {
+		if err != nil {
+			return Rescue{}, fmt.Errorf("rescuing the collection of %s from job %d: %w", incidentID, jobID, classify(err))
+		}
+		return Rescue{}, nil
+	}
+	var res Rescue
 	err := pgx.BeginFunc(ctx, d.Store.pool, func(tx pgx.Tx) error {
-		followUp = 0
+		res = Rescue{}
 		if _, err := tx.Exec(ctx, collectLockSQL, incidentID); err != nil {
 			return err
 		}
+		if ok, err := abandoned(tx, " FOR UPDATE OF j"); err != nil || !ok {
+			return err
+		}
+		if err := d.CancelTxFunc(ctx, tx, jobID); err != nil {
+			return fmt.Errorf("cancelling job %d: %w", jobID, err)
+		}
+		res.Rescued = true
 		var current int64
 		err := tx.QueryRow(ctx, `SELECT job_id FROM collection_jobs WHERE incident_id = $1`, incidentID).Scan(&current)
 		if errors.Is(err, pgx.ErrNoRows) || (err == nil && current != jobID) {
-			return nil // another job took the incident over
+			return nil // the incident had moved on from this job
 		}
 		if err != nil {
 			return err
 		}
-		var raw []byte
-		var state string
-		err = tx.QueryRow(ctx, findQueuedSQL, d.JobKind, incidentID, jobID).Scan(&followUp, &raw, &state)
-		switch {
-		case err == nil:
-			if _, err := tx.Exec(ctx, `UPDATE river_job SET state = 'available', scheduled_at = LEAST(scheduled_at, now())
-				WHERE id = $1`, followUp); err != nil {
+		if res.Next, err = d.promoteFollowUpTx(ctx, tx, incidentID, jobID); err != nil || res.Next != 0 {
+			return err
+		}
+		if attempt >= maxAttempts {
+			res.Exhausted = true
+			if _, err := tx.Exec(ctx, `DELETE FROM collection_jobs WHERE incident_id = $1`, incidentID); err != nil {
 				return err
 			}
-			_, err = tx.Exec(ctx, setActiveSQL, incidentID, followUp)
+			_, err := tx.Exec(ctx, `UPDATE collection_status SET state = 'failed', finished_at = now(), updated_at = now(),
+				error = 'the process collecting it stopped during its last attempt'
+				WHERE incident_id = $1 AND state IN ('pending', 'running')`, incidentID)
 			return err
-		case !errors.Is(err, pgx.ErrNoRows):
-			return err
-		case willRetry:
-			return nil
 		}
-		_, err = tx.Exec(ctx, `DELETE FROM collection_jobs WHERE incident_id = $1 AND job_id = $2`, incidentID, jobID)
+		var req timeline.CollectRequest
+		if err := json.Unmarshal(args, &req); err != nil {
+			return fmt.Errorf("reading job %d: %w", jobID, err)
+		}
+		if res.Next, err = d.RequeueTxFunc(ctx, tx, req, maxAttempts-attempt, jobID); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, setActiveSQL, incidentID, res.Next)
 		return err
 	})
-	return followUp, err
+	if err != nil {
+		return Rescue{}, fmt.Errorf("rescuing the collection of %s from job %d: %w", incidentID, jobID, classify(err))
+	}
+	return res, nil
 }
 
 // LiveIncidents implements timeline.DeliveryStore.
@@ -396,8 +652,7 @@ func (d *Deliveries) LiveIncidents(ctx context.Context, q timeline.LiveScope) ([
 	if q.Channel != "" {
 		b.where("channels @> ARRAY[%s::text]", q.Channel)
 	}
-	b.where("window_start <= %s", q.To.UTC())
-	b.where("(resolved_at IS NULL OR window_end >= %s)", q.From.UTC())
+	b.where(windowMeetsSQL("", "%[1]s", "%[2]s"), q.From.UTC(), q.To.UTC())
 	rows, err := d.Store.pool.Query(ctx, `SELECT `+incidentColumns+` FROM incidents WHERE `+b.clause()+
 		` ORDER BY started_at, id LIMIT 1000`, b.args...)
 	if err != nil {

@@ -230,12 +230,12 @@ func TestTriggerDuringARunParksOneFollowUp(t *testing.T) {
 	if _, err := s.Pool.Exec(ctx, `UPDATE river_job SET state = 'running', attempt = 1, attempted_at = now() WHERE id = $1`, first); err != nil {
 		t.Fatal(err)
 	}
-	finish, ok, err := d.StartRun(ctx, "INC1", first)
+	_, finish, ok, err := d.StartRun(ctx, "INC1", first, 1)
 	if err != nil || !ok {
 		t.Fatalf("StartRun = %v, %v; want the run lock", ok, err)
 	}
 	// A second run of the same incident must wait.
-	if _, ok, err := d.StartRun(ctx, "INC1", 999); err != nil || ok {
+	if _, _, ok, err := d.StartRun(ctx, "INC1", 999, 1); err != nil || ok {
 		t.Fatalf("second StartRun = %v, %v; want busy", ok, err)
 	}
 	followUp := queue("b")
@@ -256,7 +256,7 @@ func TestTriggerDuringARunParksOneFollowUp(t *testing.T) {
 		t.Errorf("follow-up after hand-over = %+v, want available", js[1])
 	}
 	// The lock is free again, for the follow-up.
-	finish2, ok, err := d.StartRun(ctx, "INC1", followUp)
+	_, finish2, ok, err := d.StartRun(ctx, "INC1", followUp, 1)
 	if err != nil || !ok {
 		t.Fatalf("follow-up StartRun = %v, %v; want the lock", ok, err)
 	}
@@ -447,4 +447,46 @@ func TestLiveIncidents(t *testing.T) {
 // scope is the live scope of one moment, at offset d from t0.
 func scope(repo, channel string, d time.Duration) timeline.LiveScope {
 	return timeline.LiveScope{Repo: repo, Channel: channel, From: t0.Add(d), To: t0.Add(d)}
+}
+
+// TestCollectingAnUnknownIncidentShowsIt: a collection queued for an
+// incident nothing has declared yet records a placeholder, so that the
+// incident and its pending collection can be read at once; the placeholder
+// takes part in nothing else (no live capture, no overlap), and the real
+// incident replaces it.
+func TestCollectingAnUnknownIncidentShowsIt(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	d, _ := newDeliveries(t)
+	if _, err := d.RecordDelivery(ctx, timeline.Delivery{Receiver: "api", Collect: []timeline.CollectRequest{
+		{IncidentID: "PNEW", Channels: []string{"C0CHECKOUT"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	inc, err := d.Store.Incident(ctx, "PNEW")
+	if err != nil || inc.Source != "" || len(inc.Channels) != 0 {
+		t.Fatalf("placeholder = %+v, %v; want one with no source and no scope", inc, err)
+	}
+	sts, err := d.Store.SourceStatuses(ctx, "PNEW")
+	if err != nil || len(sts) != 2 || sts[0].State != timeline.StatePending {
+		t.Errorf("statuses = %+v, %v; want every source pending", sts, err)
+	}
+	live, err := d.LiveIncidents(ctx, timeline.LiveScope{Channel: "C0CHECKOUT", From: inc.StartedAt, To: inc.StartedAt.Add(time.Hour)})
+	if err != nil || len(live) != 0 {
+		t.Errorf("live incidents of the channel = %+v, %v; want none", live, err)
+	}
+	other := genericIncident("POTHER", false)
+	other.StartedAt = inc.StartedAt.Add(-time.Hour)
+	if err := d.Store.UpsertIncident(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	if o, err := d.Store.Overlapping(ctx, "POTHER", other.StartedAt, inc.StartedAt.Add(time.Hour)); err != nil || len(o) != 0 {
+		t.Errorf("overlapping = %+v, %v; want the placeholder left out", o, err)
+	}
+	real := genericIncident("PNEW", true)
+	if err := d.Store.UpsertIncident(ctx, real); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := d.Store.Incident(ctx, "PNEW"); err != nil || got.Source != timeline.SourceGeneric || !got.StartedAt.Equal(real.StartedAt) {
+		t.Errorf("after planning = %+v, %v; want the real incident", got, err)
+	}
 }

@@ -46,12 +46,12 @@ WHERE source = $1 AND scope = $2 AND id = $3
 RETURNING kind, occurred_at, occurred_ns`
 
 // coveringSQL finds the incidents whose scope holds a journal scope and
-// whose window may hold [$3, $4]; the caller checks each event with
-// Incident.Covers. Repositories compare in lower case.
-const coveringSQL = `SELECT ` + incidentColumns + ` FROM incidents
+// whose window may hold [$3, $4] (windowMeetsSQL); the caller checks each
+// event with Incident.Covers. Repositories compare in lower case.
+var coveringSQL = `SELECT ` + incidentColumns + ` FROM incidents
 WHERE CASE WHEN $1 = 'github' THEN EXISTS (SELECT 1 FROM unnest(repos) r WHERE lower(r) = $2)
            ELSE channels @> ARRAY[$2::text] END
-  AND window_start <= $4 AND (resolved_at IS NULL OR window_end >= $3)
+  AND ` + windowMeetsSQL("", "$3", "$4") + `
 ORDER BY started_at, id`
 
 // writeJournalTx writes entries to the journal and returns the events they
@@ -177,23 +177,21 @@ func maxTime(a, b time.Time) time.Time {
 }
 
 // joinJournalSQL adds to incident $1 every journal event inside its window
-// (Incident.Covers) and scope that it does not hold yet, oldest first, with
+// (windowCoversSQL) and scope that it does not hold yet, oldest first, with
 // the journal's content and hash, so that the rows equal what an upsert of
 // the same events writes. Events the incident already holds are left alone:
 // they were written by live capture or by a collection, which read upstream
 // at least as recently as the journal.
-const joinJournalSQL = `WITH inc AS (
+var joinJournalSQL = `WITH inc AS (
     SELECT id, window_start, window_end, resolved_at, channels,
            ARRAY(SELECT lower(r) FROM unnest(repos) r) AS repos
     FROM incidents WHERE id = $1
 ), cand AS (
     SELECT j.* FROM inc JOIN live_journal j ON j.source = 'slack' AND j.scope = ANY(inc.channels)
-    WHERE NOT j.deleted AND j.occurred_at >= inc.window_start
-      AND (inc.resolved_at IS NULL OR (j.occurred_at, j.occurred_ns) <= (inc.window_end, 0))
+    WHERE NOT j.deleted AND ` + windowCoversSQL("inc.", "j.occurred_at", "j.occurred_ns") + `
     UNION ALL
     SELECT j.* FROM inc JOIN live_journal j ON j.source = 'github' AND j.scope = ANY(inc.repos)
-    WHERE NOT j.deleted AND j.occurred_at >= inc.window_start
-      AND (inc.resolved_at IS NULL OR (j.occurred_at, j.occurred_ns) <= (inc.window_end, 0))
+    WHERE NOT j.deleted AND ` + windowCoversSQL("inc.", "j.occurred_at", "j.occurred_ns") + `
 ), ins AS (
     INSERT INTO events (incident_id, id, source, kind, occurred_at, occurred_ns, actor, title, text, url, details, content_hash, version)
     SELECT $1, c.id, c.source, c.kind, c.occurred_at, c.occurred_ns, c.actor, c.title, c.text, c.url, c.details, c.content_hash, c.version

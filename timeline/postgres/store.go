@@ -208,10 +208,11 @@ func (s *Store) Incidents(ctx context.Context, q timeline.IncidentQuery) ([]time
 }
 
 // Overlapping returns the other incidents whose span [started_at,
-// resolved_at or now] overlaps [start, end].
+// resolved_at or now] overlaps [start, end]. Placeholders of incidents not
+// planned yet (no source) have no span and overlap nothing.
 func (s *Store) Overlapping(ctx context.Context, id string, start, end time.Time) ([]timeline.Incident, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+incidentColumns+` FROM incidents
-		WHERE id <> $1 AND started_at <= $3 AND COALESCE(resolved_at, now()) >= $2
+		WHERE id <> $1 AND source <> '' AND started_at <= $3 AND COALESCE(resolved_at, now()) >= $2
 		ORDER BY started_at, id LIMIT 100`, id, start.UTC(), end.UTC())
 	if err != nil {
 		return nil, fmt.Errorf("overlapping incidents: %w", classify(err))

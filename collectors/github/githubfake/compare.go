@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+
+	"github.com/groundwork-dev/groundwork/collectors/internal/fakeapi"
 )
 
 // compareCommits answers GET /repos/{owner}/{repo}/compare/{base}...{head}
@@ -64,7 +66,7 @@ func (s *Server) compareCommits(w http.ResponseWriter, r *http.Request, rp *repo
 	if len(ahead) > 250 {
 		ahead = ahead[:250]
 	}
-	commits := make([]wireCommit, 0, len(ahead))
+	commits := make([]fakeapi.Object, 0, len(ahead))
 	for _, c := range ahead {
 		commits = append(commits, s.renderCommit(rp, c))
 	}

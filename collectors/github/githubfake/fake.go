@@ -2,30 +2,33 @@
 // benchmarks. It is an http.Handler (serve it with httptest.NewServer or any
 // http.Server) that speaks GitHub's wire format for the endpoints Groundwork
 // reads: the repository itself (owner and name match in any case, as on
-// GitHub, and objects carry the seeded spelling), commits (since/until), pulls (state/sort/direction), deployments and
-// their statuses, releases, Actions workflow runs (created range, status,
-// total_count, the 1,000-result search cap) and users. Pages follow GitHub:
-// per_page (default 30, max 100), page, and a Link header with rel="prev",
-// "next", "last" and "first".
+// GitHub, and objects carry the seeded spelling), commits (since/until),
+// pulls (state/sort/direction), deployments and their statuses, releases,
+// Actions workflow runs (created range, status, total_count, the
+// 1,000-result search cap) and users. Pages follow GitHub: per_page
+// (default 30, max 100), page, and a Link header with rel="prev", "next",
+// "last" and "first".
 //
 // It checks "Authorization: Bearer <token>" (or "token <token>"), sends
 // x-ratelimit-* headers on every answer and can be told to refuse requests
-// the ways GitHub does (RateLimitNext, SetBudget), to fail (FailNext,
-// FailRepo) and to be slow (SetLatency). It counts requests, in total and per
-// method and path. Seed it with the typed Add... methods; it is built to hold
-// tens of thousands of objects. All methods are safe for concurrent use.
+// the ways GitHub does (RateLimitNext, SetBudget) and to fail (FailRepo);
+// the knobs and counters every fake shares (FailNext, SetLatency, Inject,
+// SetNow, Requests, RequestsTo, RateLimited, Log, ResetCounters) come with
+// it. Seed it with the typed Add... methods; it is built to hold tens of
+// thousands of objects. All methods are safe for concurrent use.
 package githubfake
 
 import (
-	"encoding/json"
+	"cmp"
 	"fmt"
 	"net/http"
-	"net/url"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/groundwork-dev/groundwork/collectors/internal/fakeapi"
 )
 
 // RateLimitMode is a way GitHub refuses a request for its rate limits.
@@ -44,29 +47,25 @@ const (
 	LimitSecondary403
 )
 
-// Documentation URLs GitHub puts in error bodies.
+// Documentation URLs and messages GitHub puts in error bodies.
 const (
 	docsRoot          = "https://docs.github.com/rest"
 	docsPrimaryLimit  = "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-the-primary-rate-limit"
 	docsSecondaryLimt = "https://docs.github.com/free-pro-team@latest/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits"
+	msgPrimaryLimit   = "API rate limit exceeded for user ID 1."
+	msgSecondaryLimit = "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."
 )
 
 // maxSearch is the most results a filtered workflow-run listing reaches.
 const maxSearch = 1000
 
-// Request is one request the fake received.
-type Request struct {
-	Method string
-	Path   string
-	Query  url.Values
-}
-
 // Server is the fake GitHub API. Create it with New.
 type Server struct {
+	*fakeapi.Core
+
 	mu    sync.Mutex
 	token string
 	mux   *http.ServeMux
-	now   func() time.Time
 
 	apiBase, htmlBase string
 
@@ -74,9 +73,6 @@ type Server struct {
 	repos  map[string]*repo
 	nextID int64
 
-	latency    time.Duration
-	limitQueue []RateLimitMode
-	failQueue  []int
 	failRepos  map[string]int
 	retryAfter time.Duration
 	resetAfter time.Duration
@@ -86,12 +82,6 @@ type Server struct {
 	budgetEnforce bool
 	budgetUsed    int
 	budgetReset   time.Time
-
-	total       int
-	perPath     map[string]int
-	limited     int
-	log         []Request
-	logDisabled bool
 }
 
 type repo struct {
@@ -119,7 +109,6 @@ type repo struct {
 func New(token string) *Server {
 	s := &Server{
 		token:        token,
-		now:          time.Now,
 		apiBase:      "https://api.github.com",
 		htmlBase:     "https://github.com",
 		users:        map[string]*User{},
@@ -130,7 +119,6 @@ func New(token string) *Server {
 		resetAfter:   2 * time.Minute,
 		budgetLimit:  5000,
 		budgetPeriod: time.Hour,
-		perPath:      map[string]int{},
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /repos/{owner}/{repo}", s.withRepo(s.getRepo))
@@ -146,14 +134,22 @@ func New(token string) *Server {
 		writeError(w, http.StatusNotFound, "Not Found", docsRoot)
 	})
 	s.mux = mux
+	s.Core = fakeapi.New(fakeapi.Options{
+		Handler:  http.HandlerFunc(s.serve),
+		GateFunc: s.gate,
+		FailFunc: func(w http.ResponseWriter, _ *http.Request, status int) {
+			s.setRate(w, s.rate(false))
+			writeFailure(w, status)
+		},
+		EndpointFunc: func(r *http.Request) string {
+			if _, pattern := mux.Handler(r); pattern != "/" {
+				return pattern
+			}
+			return r.Method + " " + r.URL.Path
+		},
+	})
+	s.budgetReset = s.Now().Add(s.budgetPeriod)
 	return s
-}
-
-// SetNow sets the clock used for x-ratelimit-reset and the budget.
-func (s *Server) SetNow(now func() time.Time) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.now = now
 }
 
 // SetBaseURLs sets the API and web bases written into payload URLs
@@ -165,20 +161,33 @@ func (s *Server) SetBaseURLs(api, html string) {
 	s.apiBase, s.htmlBase = strings.TrimSuffix(api, "/"), strings.TrimSuffix(html, "/")
 }
 
-// SetLatency delays every answer by d (or until the request is cancelled).
-func (s *Server) SetLatency(d time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.latency = d
-}
-
 // RateLimitNext refuses the next n requests the given way.
 func (s *Server) RateLimitNext(n int, mode RateLimitMode) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for range n {
-		s.limitQueue = append(s.limitQueue, mode)
-	}
+	s.Inject(n, nil, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		fakeapi.Limited(w)
+		r := s.rate(false)
+		s.mu.Lock()
+		retryAfter, resetAfter := s.retryAfter, s.resetAfter
+		s.mu.Unlock()
+		switch mode {
+		case Limit429RetryAfter:
+			s.setRate(w, r)
+			w.Header().Set("Retry-After", strconv.Itoa(int(retryAfter/time.Second)))
+			writeError(w, http.StatusTooManyRequests, msgSecondaryLimit, docsSecondaryLimt)
+		case LimitPrimary403, LimitPrimary429:
+			r.remaining, r.reset = 0, s.Now().Add(resetAfter)
+			s.setRate(w, r)
+			status := http.StatusForbidden
+			if mode == LimitPrimary429 {
+				status = http.StatusTooManyRequests
+			}
+			writeError(w, status, msgPrimaryLimit, docsPrimaryLimit)
+		default:
+			s.setRate(w, r)
+			writeError(w, http.StatusForbidden, msgSecondaryLimit+
+				" If you reach out to GitHub Support for help, please include the request ID FAKE.", docsSecondaryLimt)
+		}
+	}))
 }
 
 // SetRateLimitWaits sets the retry-after of Limit429RetryAfter (default 30s)
@@ -196,21 +205,12 @@ func (s *Server) SetRateLimitWaits(retryAfter, resetAfter time.Duration) {
 // the reset. Without SetBudget the headers report a limit of 5,000 that is
 // never exhausted.
 func (s *Server) SetBudget(limit int, period time.Duration) {
+	now := s.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.budgetLimit, s.budgetPeriod, s.budgetEnforce = limit, period, true
 	s.budgetUsed = 0
-	s.budgetReset = s.now().Add(period)
-}
-
-// FailNext answers the next n requests with status and a GitHub error body.
-// A 403 here is a plain permission error, not a rate limit.
-func (s *Server) FailNext(n int, status int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for range n {
-		s.failQueue = append(s.failQueue, status)
-	}
+	s.budgetReset = now.Add(period)
 }
 
 // FailRepo answers every request about repo ("owner/name") with status;
@@ -225,169 +225,80 @@ func (s *Server) FailRepo(repo string, status int) {
 	s.failRepos[strings.ToLower(repo)] = status
 }
 
-// Requests returns the number of requests received.
-func (s *Server) Requests() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.total
-}
-
-// RequestsTo returns the number of requests received for method and path
-// (without the query), e.g. RequestsTo("GET", "/repos/acme/api/pulls").
-func (s *Server) RequestsTo(method, path string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.perPath[method+" "+path]
-}
-
-// RateLimited returns the number of requests refused for a rate limit.
-func (s *Server) RateLimited() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.limited
-}
-
-// Log returns the requests received, oldest first.
-func (s *Server) Log() []Request {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]Request(nil), s.log...)
-}
-
-// DisableLog stops recording requests for Log (counters go on); for large
-// benchmarks.
-func (s *Server) DisableLog() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.logDisabled = true
-	s.log = nil
-}
-
-// ResetCounters zeroes the request counters and the log.
-func (s *Server) ResetCounters() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.total, s.limited, s.log = 0, 0, nil
-	s.perPath = map[string]int{}
-}
-
-// ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	s.total++
-	s.perPath[r.Method+" "+r.URL.Path]++
-	if !s.logDisabled {
-		s.log = append(s.log, Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.Query()})
-	}
-	latency := s.latency
-	s.mu.Unlock()
-
-	if latency > 0 {
-		t := time.NewTimer(latency)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-			return
-		}
-	}
-
+// gate sets the headers of every answer and refuses a missing or wrong
+// token.
+func (s *Server) gate(w http.ResponseWriter, r *http.Request) bool {
 	h := w.Header()
 	h.Set("Content-Type", "application/json; charset=utf-8")
 	h.Set("X-GitHub-Media-Type", "github.v3; format=json")
 	h.Set("X-GitHub-Api-Version-Selected", "2022-11-28")
 	h.Set("X-GitHub-Request-Id", fmt.Sprintf("FAKE:%08X", s.Requests()))
-
-	if !s.authorized(r.Header.Get("Authorization")) {
+	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || (!strings.EqualFold(scheme, "bearer") && !strings.EqualFold(scheme, "token")) || s.token == "" || tok != s.token {
 		writeError(w, http.StatusUnauthorized, "Bad credentials", docsRoot)
-		return
-	}
-	if s.refuse(w, r) {
-		return
-	}
-	s.mux.ServeHTTP(w, r)
-}
-
-func (s *Server) authorized(h string) bool {
-	scheme, tok, ok := strings.Cut(h, " ")
-	if !ok || (!strings.EqualFold(scheme, "bearer") && !strings.EqualFold(scheme, "token")) {
 		return false
 	}
-	return s.token != "" && tok == s.token
+	return true
 }
 
-// refuse applies the injected faults and the budget, and sets the
-// x-ratelimit-* headers. It reports whether it answered.
-func (s *Server) refuse(w http.ResponseWriter, r *http.Request) bool {
+// rateState is what the x-ratelimit-* headers of one answer say.
+type rateState struct {
+	limit, remaining int
+	reset            time.Time
+	refused          bool
+}
+
+// rate rolls the budget's window over and, when spend is set, spends one
+// request of it (refused when an enforced budget is exhausted).
+func (s *Server) rate(spend bool) rateState {
+	now := s.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	now := s.now()
-	h := w.Header()
 	if !now.Before(s.budgetReset) {
 		s.budgetUsed = 0
 		s.budgetReset = now.Add(s.budgetPeriod)
 	}
-	setRate := func(remaining int, reset time.Time) {
-		h.Set("X-RateLimit-Limit", strconv.Itoa(s.budgetLimit))
-		h.Set("X-RateLimit-Remaining", strconv.Itoa(remaining))
-		h.Set("X-RateLimit-Reset", strconv.FormatInt(reset.Unix(), 10))
-		h.Set("X-RateLimit-Used", strconv.Itoa(s.budgetLimit-remaining))
-		h.Set("X-RateLimit-Resource", "core")
+	if spend && s.budgetEnforce && s.budgetUsed >= s.budgetLimit {
+		return rateState{limit: s.budgetLimit, reset: s.budgetReset, refused: true}
 	}
-	normalRemaining := max(s.budgetLimit-s.budgetUsed, 1)
-	if s.budgetEnforce {
-		normalRemaining = max(s.budgetLimit-s.budgetUsed, 0)
+	if spend {
+		s.budgetUsed++
 	}
-
-	if len(s.limitQueue) > 0 {
-		mode := s.limitQueue[0]
-		s.limitQueue = s.limitQueue[1:]
-		s.limited++
-		switch mode {
-		case Limit429RetryAfter:
-			setRate(normalRemaining, s.budgetReset)
-			h.Set("Retry-After", strconv.Itoa(int(s.retryAfter/time.Second)))
-			writeError(w, http.StatusTooManyRequests,
-				"You have exceeded a secondary rate limit. Please wait a few minutes before you try again.", docsSecondaryLimt)
-		case LimitPrimary403, LimitPrimary429:
-			setRate(0, now.Add(s.resetAfter))
-			status := http.StatusForbidden
-			if mode == LimitPrimary429 {
-				status = http.StatusTooManyRequests
-			}
-			writeError(w, status, "API rate limit exceeded for user ID 1.", docsPrimaryLimit)
-		default:
-			setRate(normalRemaining, s.budgetReset)
-			writeError(w, http.StatusForbidden,
-				"You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID FAKE.", docsSecondaryLimt)
-		}
-		return true
-	}
-	if len(s.failQueue) > 0 {
-		status := s.failQueue[0]
-		s.failQueue = s.failQueue[1:]
-		setRate(normalRemaining, s.budgetReset)
-		writeFailure(w, status)
-		return true
-	}
-	if status, ok := s.failRepos[strings.ToLower(repoOfPath(r.URL.Path))]; ok {
-		setRate(normalRemaining, s.budgetReset)
-		writeFailure(w, status)
-		return true
-	}
-	if s.budgetEnforce && s.budgetUsed >= s.budgetLimit {
-		s.limited++
-		setRate(0, s.budgetReset)
-		writeError(w, http.StatusForbidden, "API rate limit exceeded for user ID 1.", docsPrimaryLimit)
-		return true
-	}
-	s.budgetUsed++
-	remaining := s.budgetLimit - s.budgetUsed
+	remaining := max(s.budgetLimit-s.budgetUsed, 0)
 	if !s.budgetEnforce {
 		remaining = max(remaining, 1)
 	}
-	setRate(remaining, s.budgetReset)
-	return false
+	return rateState{limit: s.budgetLimit, remaining: remaining, reset: s.budgetReset}
+}
+
+func (s *Server) setRate(w http.ResponseWriter, r rateState) {
+	h := w.Header()
+	h.Set("X-RateLimit-Limit", strconv.Itoa(r.limit))
+	h.Set("X-RateLimit-Remaining", strconv.Itoa(r.remaining))
+	h.Set("X-RateLimit-Reset", strconv.FormatInt(r.reset.Unix(), 10))
+	h.Set("X-RateLimit-Used", strconv.Itoa(r.limit-r.remaining))
+	h.Set("X-RateLimit-Resource", "core")
+}
+
+// serve answers a request no injected fault took: a failing repository,
+// the budget, then the routes.
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	status, failing := s.failRepos[strings.ToLower(repoOfPath(r.URL.Path))]
+	s.mu.Unlock()
+	if failing {
+		s.setRate(w, s.rate(false))
+		writeFailure(w, status)
+		return
+	}
+	rs := s.rate(true)
+	s.setRate(w, rs)
+	if rs.refused {
+		fakeapi.Limited(w)
+		writeError(w, http.StatusForbidden, msgPrimaryLimit, docsPrimaryLimit)
+		return
+	}
+	s.mux.ServeHTTP(w, r)
 }
 
 // repoOfPath returns "owner/name" of a /repos/{owner}/{name}/... path.
@@ -416,47 +327,6 @@ func writeFailure(w http.ResponseWriter, status int) {
 	writeError(w, status, msg, docsRoot)
 }
 
-func writeError(w http.ResponseWriter, status int, message, doc string) {
-	writeJSON(w, status, map[string]string{
-		"message":           message,
-		"documentation_url": doc,
-		"status":            strconv.Itoa(status),
-	})
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
-	w.WriteHeader(status)
-	_, _ = w.Write(b)
-}
-
-// withRepo resolves {owner}/{repo}, answering 404 like GitHub when the
-// repository does not exist. The handler runs with s.mu held and returns
-// the value to encode (after the lock is released).
-func (s *Server) withRepo(h func(w http.ResponseWriter, r *http.Request, rp *repo) (int, any)) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		full := r.PathValue("owner") + "/" + r.PathValue("repo")
-		s.mu.Lock()
-		rp, ok := s.repos[strings.ToLower(full)]
-		var status int
-		var v any
-		if ok {
-			status, v = h(w, r, rp)
-		}
-		s.mu.Unlock()
-		if !ok {
-			writeError(w, http.StatusNotFound, "Not Found", docsRoot)
-			return
-		}
-		writeJSON(w, status, v)
-	}
-}
-
 type apiError struct {
 	Message          string `json:"message"`
 	DocumentationURL string `json:"documentation_url"`
@@ -467,56 +337,40 @@ func errBody(status int, msg string) (int, any) {
 	return status, apiError{Message: msg, DocumentationURL: docsRoot, Status: strconv.Itoa(status)}
 }
 
-// paginate reads per_page and page, writes the Link header for n items and
-// returns the bounds of the requested page.
-func paginate(w http.ResponseWriter, r *http.Request, n int) (lo, hi int) {
-	q := r.URL.Query()
-	per := 30
-	if v, err := strconv.Atoi(q.Get("per_page")); err == nil && v > 0 {
-		per = min(v, 100)
-	}
-	page := 1
-	if v, err := strconv.Atoi(q.Get("page")); err == nil && v > 0 {
-		page = v
-	}
-	last := (n + per - 1) / per
-	if l := link(r, page, last); l != "" {
-		w.Header().Set("Link", l)
-	}
-	lo = min((page-1)*per, n)
-	hi = min(lo+per, n)
-	return lo, hi
+func writeError(w http.ResponseWriter, status int, message, doc string) {
+	fakeapi.WriteJSON(w, status, apiError{Message: message, DocumentationURL: doc, Status: strconv.Itoa(status)})
 }
 
-// link builds GitHub's Link header: prev, next, last, first, each only
-// where it applies.
-func link(r *http.Request, page, last int) string {
-	if last <= 1 && page <= 1 {
-		return ""
+// withRepo resolves {owner}/{repo}, answering 404 like GitHub when the
+// repository does not exist. The handler runs with s.mu held and returns
+// the value to encode (after the lock is released).
+func (s *Server) withRepo(h func(w http.ResponseWriter, r *http.Request, rp *repo) (int, any)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		full := r.PathValue("owner") + "/" + r.PathValue("repo")
+		s.mu.Lock()
+		rp, ok := s.repos[strings.ToLower(full)]
+		status, v := errBody(http.StatusNotFound, "Not Found")
+		if ok {
+			status, v = h(w, r, rp)
+		}
+		s.mu.Unlock()
+		fakeapi.WriteJSON(w, status, v)
 	}
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
+}
+
+// newestFirst sorts s by time, newest first, ties by id, highest first,
+// unless *sorted says it already is.
+func newestFirst[T any](s []T, sorted *bool, at func(T) time.Time, id func(T) int64) []T {
+	if !*sorted {
+		sort.SliceStable(s, func(i, j int) bool {
+			if a, b := at(s[i]), at(s[j]); !a.Equal(b) {
+				return a.After(b)
+			}
+			return id(s[i]) > id(s[j])
+		})
+		*sorted = true
 	}
-	if p := r.Header.Get("X-Forwarded-Proto"); p != "" {
-		scheme = p
-	}
-	at := func(p int) string {
-		q := r.URL.Query()
-		q.Set("page", strconv.Itoa(p))
-		return fmt.Sprintf("<%s://%s%s?%s>", scheme, r.Host, r.URL.Path, q.Encode())
-	}
-	var parts []string
-	if page > 1 {
-		parts = append(parts, at(min(page-1, max(last, 1)))+`; rel="prev"`)
-	}
-	if page < last {
-		parts = append(parts, at(page+1)+`; rel="next"`, at(last)+`; rel="last"`)
-	}
-	if page > 1 {
-		parts = append(parts, at(1)+`; rel="first"`)
-	}
-	return strings.Join(parts, ", ")
+	return s
 }
 
 func parseTime(v string) (time.Time, error) {
@@ -567,8 +421,8 @@ func (s *Server) listCommits(w http.ResponseWriter, r *http.Request, rp *repo) (
 		to = from
 	}
 	sel := rp.commits[from:to]
-	lo, hi := paginate(w, r, len(sel))
-	out := make([]wireCommit, 0, hi-lo)
+	lo, hi := fakeapi.Pages(w, r, len(sel), 30, 100)
+	out := make([]fakeapi.Object, 0, hi-lo)
 	for _, c := range sel[lo:hi] {
 		out = append(out, s.renderCommit(rp, c))
 	}
@@ -577,10 +431,7 @@ func (s *Server) listCommits(w http.ResponseWriter, r *http.Request, rp *repo) (
 
 func (s *Server) listPulls(w http.ResponseWriter, r *http.Request, rp *repo) (int, any) {
 	q := r.URL.Query()
-	state := q.Get("state")
-	if state == "" {
-		state = "open"
-	}
+	state := cmp.Or(q.Get("state"), "open")
 	if state != "open" && state != "closed" && state != "all" {
 		return errBody(http.StatusUnprocessableEntity, "Validation Failed")
 	}
@@ -636,31 +487,18 @@ func (s *Server) listPulls(w http.ResponseWriter, r *http.Request, rp *repo) (in
 		})
 		rp.pullViews[key] = view
 	}
-	lo, hi := paginate(w, r, len(view))
-	out := make([]wirePull, 0, hi-lo)
+	lo, hi := fakeapi.Pages(w, r, len(view), 30, 100)
+	out := make([]fakeapi.Object, 0, hi-lo)
 	for _, p := range view[lo:hi] {
 		out = append(out, s.renderPull(rp, p))
 	}
 	return http.StatusOK, out
 }
 
-func (s *Server) sortedDeployments(rp *repo) []*deployment {
-	if !rp.deploymentsSorted {
-		sort.Slice(rp.deployments, func(i, j int) bool {
-			a, b := rp.deployments[i], rp.deployments[j]
-			if !a.CreatedAt.Equal(b.CreatedAt) {
-				return a.CreatedAt.After(b.CreatedAt)
-			}
-			return a.ID > b.ID
-		})
-		rp.deploymentsSorted = true
-	}
-	return rp.deployments
-}
-
 func (s *Server) listDeployments(w http.ResponseWriter, r *http.Request, rp *repo) (int, any) {
 	q := r.URL.Query()
-	all := s.sortedDeployments(rp)
+	all := newestFirst(rp.deployments, &rp.deploymentsSorted,
+		func(d *deployment) time.Time { return d.CreatedAt }, func(d *deployment) int64 { return d.ID })
 	sel := all
 	if q.Get("sha") != "" || q.Get("ref") != "" || q.Get("task") != "" || q.Get("environment") != "" {
 		sel = nil
@@ -673,8 +511,8 @@ func (s *Server) listDeployments(w http.ResponseWriter, r *http.Request, rp *rep
 			}
 		}
 	}
-	lo, hi := paginate(w, r, len(sel))
-	out := make([]wireDeployment, 0, hi-lo)
+	lo, hi := fakeapi.Pages(w, r, len(sel), 30, 100)
+	out := make([]fakeapi.Object, 0, hi-lo)
 	for _, d := range sel[lo:hi] {
 		out = append(out, s.renderDeployment(rp, d))
 	}
@@ -687,8 +525,8 @@ func (s *Server) listStatuses(w http.ResponseWriter, r *http.Request, rp *repo) 
 	if err != nil || !ok {
 		return errBody(http.StatusNotFound, "Not Found")
 	}
-	lo, hi := paginate(w, r, len(d.statuses))
-	out := make([]wireDeploymentStatus, 0, hi-lo)
+	lo, hi := fakeapi.Pages(w, r, len(d.statuses), 30, 100)
+	out := make([]fakeapi.Object, 0, hi-lo)
 	for _, st := range d.statuses[lo:hi] {
 		out = append(out, s.renderStatus(rp, d, st))
 	}
@@ -696,19 +534,11 @@ func (s *Server) listStatuses(w http.ResponseWriter, r *http.Request, rp *repo) 
 }
 
 func (s *Server) listReleases(w http.ResponseWriter, r *http.Request, rp *repo) (int, any) {
-	if !rp.releasesSorted {
-		sort.Slice(rp.releases, func(i, j int) bool {
-			a, b := rp.releases[i], rp.releases[j]
-			if !a.CreatedAt.Equal(b.CreatedAt) {
-				return a.CreatedAt.After(b.CreatedAt)
-			}
-			return a.ID > b.ID
-		})
-		rp.releasesSorted = true
-	}
-	lo, hi := paginate(w, r, len(rp.releases))
-	out := make([]wireRelease, 0, hi-lo)
-	for _, rel := range rp.releases[lo:hi] {
+	rels := newestFirst(rp.releases, &rp.releasesSorted,
+		func(r *release) time.Time { return r.CreatedAt }, func(r *release) int64 { return r.ID })
+	lo, hi := fakeapi.Pages(w, r, len(rels), 30, 100)
+	out := make([]fakeapi.Object, 0, hi-lo)
+	for _, rel := range rels[lo:hi] {
 		out = append(out, s.renderRelease(rp, rel))
 	}
 	return http.StatusOK, out
@@ -765,62 +595,27 @@ var runConclusions = map[string]bool{
 }
 
 func (s *Server) listRuns(w http.ResponseWriter, r *http.Request, rp *repo) (int, any) {
-	if !rp.runsSorted {
-		sort.Slice(rp.runs, func(i, j int) bool {
-			a, b := rp.runs[i], rp.runs[j]
-			if !a.CreatedAt.Equal(b.CreatedAt) {
-				return a.CreatedAt.After(b.CreatedAt)
-			}
-			return a.ID > b.ID
-		})
-		rp.runsSorted = true
-	}
+	runs := newestFirst(rp.runs, &rp.runsSorted,
+		func(x *workflowRun) time.Time { return x.CreatedAt }, func(x *workflowRun) int64 { return x.ID })
 	q := r.URL.Query()
-	keep := func(*workflowRun) bool { return true }
-	searched := false
+	created := func(time.Time) bool { return true }
 	if v := q.Get("created"); v != "" {
 		f, err := createdFilter(v)
 		if err != nil {
 			return errBody(http.StatusUnprocessableEntity, "Invalid created filter: "+v)
 		}
-		prev := keep
-		keep = func(x *workflowRun) bool { return prev(x) && f(x.CreatedAt) }
-		searched = true
+		created = f
 	}
-	if v := q.Get("status"); v != "" {
-		prev := keep
-		if runConclusions[v] {
-			keep = func(x *workflowRun) bool { return prev(x) && x.Conclusion == v }
-		} else {
-			keep = func(x *workflowRun) bool { return prev(x) && x.Status == v }
-		}
-		searched = true
-	}
-	for _, p := range []struct{ param string }{{"branch"}, {"event"}, {"actor"}, {"head_sha"}} {
-		v := q.Get(p.param)
-		if v == "" {
-			continue
-		}
-		prev, param := keep, p.param
-		keep = func(x *workflowRun) bool {
-			var got string
-			switch param {
-			case "branch":
-				got = x.HeadBranch
-			case "event":
-				got = x.Event
-			case "actor":
-				got = x.Actor
-			default:
-				got = x.HeadSHA
-			}
-			return prev(x) && got == v
-		}
-		searched = true
-	}
+	status, branch, event, actor, sha := q.Get("status"), q.Get("branch"), q.Get("event"), q.Get("actor"), q.Get("head_sha")
+	searched := q.Get("created")+status+branch+event+actor+sha != ""
 	var sel []*workflowRun
-	for _, x := range rp.runs {
-		if keep(x) {
+	for _, x := range runs {
+		st := x.Status
+		if runConclusions[status] {
+			st = x.Conclusion
+		}
+		if created(x.CreatedAt) && (status == "" || st == status) && (branch == "" || x.HeadBranch == branch) &&
+			(event == "" || x.Event == event) && (actor == "" || x.Actor == actor) && (sha == "" || x.HeadSHA == sha) {
 			sel = append(sel, x)
 		}
 	}
@@ -828,34 +623,23 @@ func (s *Server) listRuns(w http.ResponseWriter, r *http.Request, rp *repo) (int
 	if searched && len(sel) > maxSearch {
 		sel = sel[:maxSearch]
 	}
-	lo, hi := paginate(w, r, len(sel))
-	out := make([]wireRun, 0, hi-lo)
+	lo, hi := fakeapi.Pages(w, r, len(sel), 30, 100)
+	out := make([]fakeapi.Object, 0, hi-lo)
 	for _, x := range sel[lo:hi] {
 		out = append(out, s.renderRun(rp, x))
 	}
 	return http.StatusOK, struct {
-		TotalCount   int       `json:"total_count"`
-		WorkflowRuns []wireRun `json:"workflow_runs"`
+		TotalCount   int              `json:"total_count"`
+		WorkflowRuns []fakeapi.Object `json:"workflow_runs"`
 	}{total, out}
 }
 
 func (s *Server) getUser(w http.ResponseWriter, r *http.Request) {
-	login := r.PathValue("login")
 	s.mu.Lock()
-	u, ok := s.users[login]
-	var out wireFullUser
-	if ok {
-		out = wireFullUser{
-			wireUser: *s.renderUser(login),
-			Name:     optString(u.Name), Email: optString(u.Email),
-			CreatedAt: stamp(time.Date(2011, 1, 25, 18, 44, 36, 0, time.UTC)),
-			UpdatedAt: stamp(time.Date(2011, 1, 25, 18, 44, 36, 0, time.UTC)),
-		}
+	status, v := errBody(http.StatusNotFound, "Not Found")
+	if u, ok := s.users[r.PathValue("login")]; ok {
+		status, v = http.StatusOK, s.publicUser(u)
 	}
 	s.mu.Unlock()
-	if !ok {
-		writeError(w, http.StatusNotFound, "Not Found", docsRoot)
-		return
-	}
-	writeJSON(w, http.StatusOK, out)
+	fakeapi.WriteJSON(w, status, v)
 }

@@ -1,6 +1,7 @@
 package githubfake
 
 import (
+	"cmp"
 	"crypto/sha1"
 	"encoding/hex"
 	"encoding/json"
@@ -291,15 +292,9 @@ func (s *Server) AddPull(repo string, p Pull) int {
 		}
 	}
 	p.UpdatedAt = sec(p.UpdatedAt)
-	if p.Base == "" {
-		p.Base = r.defaultBranch
-	}
-	if p.Head == "" {
-		p.Head = fmt.Sprintf("feature-%d", p.Number)
-	}
-	if p.HeadSHA == "" {
-		p.HeadSHA = fakeSHA(repo, "head", p.Number)
-	}
+	p.Base = cmp.Or(p.Base, r.defaultBranch)
+	p.Head = cmp.Or(p.Head, fmt.Sprintf("feature-%d", p.Number))
+	p.HeadSHA = cmp.Or(p.HeadSHA, fakeSHA(repo, "head", p.Number))
 	if p.MergeCommitSHA == "" && !p.MergedAt.IsZero() {
 		p.MergeCommitSHA = fakeSHA(repo, "merge", p.Number)
 	}
@@ -320,18 +315,10 @@ func (s *Server) AddDeployment(repo string, d Deployment) int64 {
 	if d.ID == 0 {
 		d.ID = s.id()
 	}
-	if d.Task == "" {
-		d.Task = "deploy"
-	}
-	if d.Environment == "" {
-		d.Environment = "production"
-	}
-	if d.Ref == "" {
-		d.Ref = r.defaultBranch
-	}
-	if d.SHA == "" {
-		d.SHA = fakeSHA(repo, "deploy", d.ID)
-	}
+	d.Task = cmp.Or(d.Task, "deploy")
+	d.Environment = cmp.Or(d.Environment, "production")
+	d.Ref = cmp.Or(d.Ref, r.defaultBranch)
+	d.SHA = cmp.Or(d.SHA, fakeSHA(repo, "deploy", d.ID))
 	d.CreatedAt = sec(d.CreatedAt)
 	payload := json.RawMessage("{}")
 	if d.Payload != nil {
@@ -373,12 +360,8 @@ func (s *Server) AddDeploymentStatus(repo string, deploymentID int64, st Deploym
 	if st.ID == 0 {
 		st.ID = s.id()
 	}
-	if st.Creator == "" {
-		st.Creator = d.Creator
-	}
-	if st.Environment == "" {
-		st.Environment = d.Environment
-	}
+	st.Creator = cmp.Or(st.Creator, d.Creator)
+	st.Environment = cmp.Or(st.Environment, d.Environment)
 	st.CreatedAt = sec(st.CreatedAt)
 	if st.Creator != "" {
 		s.user(st.Creator)
@@ -407,12 +390,8 @@ func (s *Server) AddRelease(repo string, rel Release) int64 {
 	if rel.ID == 0 {
 		rel.ID = s.id()
 	}
-	if rel.TargetCommitish == "" {
-		rel.TargetCommitish = r.defaultBranch
-	}
-	if rel.TagName == "" {
-		rel.TagName = fmt.Sprintf("v0.0.%d", rel.ID)
-	}
+	rel.TargetCommitish = cmp.Or(rel.TargetCommitish, r.defaultBranch)
+	rel.TagName = cmp.Or(rel.TagName, fmt.Sprintf("v0.0.%d", rel.ID))
 	rel.CreatedAt, rel.PublishedAt = sec(rel.CreatedAt), sec(rel.PublishedAt)
 	if rel.Draft {
 		rel.PublishedAt = time.Time{}
@@ -433,29 +412,17 @@ func (s *Server) AddWorkflowRun(repo string, run WorkflowRun) int64 {
 	if run.ID == 0 {
 		run.ID = s.id()
 	}
-	if run.Name == "" {
-		run.Name = "CI"
-	}
-	if run.Path == "" {
-		run.Path = ".github/workflows/" + strings.ToLower(strings.ReplaceAll(run.Name, " ", "-")) + ".yml"
-	}
+	run.Name = cmp.Or(run.Name, "CI")
+	run.Path = cmp.Or(run.Path, ".github/workflows/"+strings.ToLower(strings.ReplaceAll(run.Name, " ", "-"))+".yml")
 	if run.WorkflowID == 0 {
 		h := fnv.New32a()
 		h.Write([]byte(repo + run.Path))
 		run.WorkflowID = int64(h.Sum32() % 10000000)
 	}
-	if run.HeadBranch == "" {
-		run.HeadBranch = r.defaultBranch
-	}
-	if run.HeadSHA == "" {
-		run.HeadSHA = fakeSHA(repo, "run", run.ID)
-	}
-	if run.Event == "" {
-		run.Event = "push"
-	}
-	if run.Status == "" {
-		run.Status = "completed"
-	}
+	run.HeadBranch = cmp.Or(run.HeadBranch, r.defaultBranch)
+	run.HeadSHA = cmp.Or(run.HeadSHA, fakeSHA(repo, "run", run.ID))
+	run.Event = cmp.Or(run.Event, "push")
+	run.Status = cmp.Or(run.Status, "completed")
 	if run.Conclusion == "" && run.Status == "completed" {
 		run.Conclusion = "success"
 	}
@@ -464,12 +431,8 @@ func (s *Server) AddWorkflowRun(repo string, run WorkflowRun) int64 {
 		run.RunNumber = r.lastRunNumber
 	}
 	r.lastRunNumber = max(r.lastRunNumber, run.RunNumber)
-	if run.RunAttempt == 0 {
-		run.RunAttempt = 1
-	}
-	if run.TriggeringActor == "" {
-		run.TriggeringActor = run.Actor
-	}
+	run.RunAttempt = cmp.Or(run.RunAttempt, 1)
+	run.TriggeringActor = cmp.Or(run.TriggeringActor, run.Actor)
 	run.CreatedAt = sec(run.CreatedAt)
 	if run.UpdatedAt.IsZero() {
 		run.UpdatedAt = run.CreatedAt

@@ -1,8 +1,11 @@
 // Package faults is for tests: it serves the misbehaviour of an upstream
 // that the vendor fakes do not model themselves — redirects to another
-// server, bodies that stall or drip, 200 answers of the wrong shape — by
-// wrapping a fake's handler with Intercept, and it records what a second
-// server receives (Recorder), where a refused redirect must send nothing.
+// server, bodies that stall or drip, 200 answers of the wrong shape — for
+// every request a test selects, by wrapping a fake's handler with
+// Intercept, or for the next few, by queueing the answer in the fake
+// (Inject, which every fake has from collectors/internal/fakeapi). It also
+// records what a second server receives (Recorder), where a refused
+// redirect must send nothing.
 package faults
 
 import (

@@ -3,8 +3,10 @@
 // wire format for the endpoints Groundwork reads: offset pagination with
 // limit, offset, more and total (and the 400 past offset+limit 10,000),
 // "Authorization: Token token=..." checked on every request (401 otherwise),
-// PagerDuty's error bodies, 429s with ratelimit-* headers, injectable 5xx and
-// latency, and request counters.
+// PagerDuty's error bodies, and 429s with ratelimit-* headers. Its knobs
+// and counters (FailNext, SetLatency, Inject, Requests, RequestsTo,
+// RequestsMatching by route pattern, Log, ResetCounters) are the ones every
+// fake shares.
 //
 // Routes: GET /incidents/{id}, /incidents/{id}/log_entries,
 // /incidents/{id}/notes, /incidents/{id}/alerts, /users/{id} and the
@@ -13,15 +15,14 @@
 package pagerdutyfake
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
 	"net/http"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/groundwork-dev/groundwork/collectors/internal/fakeapi"
 )
 
 // MaxOffset is PagerDuty's bound: offset+limit over it is a 400.
@@ -30,6 +31,7 @@ const MaxOffset = 10000
 // Fake is the fake PagerDuty API. Seed it with the Add methods (safe while it
 // serves); set the exported fields before serving.
 type Fake struct {
+	*fakeapi.Core
 	// Token is the API token every request must carry.
 	Token string
 	// APIBase is the base of the "self" links (default
@@ -37,27 +39,11 @@ type Fake struct {
 	// https://acme.pagerduty.com).
 	APIBase string
 	WebBase string
-	// OnRequestFunc, when set, sees every request before it is answered.
-	OnRequestFunc func(r *http.Request)
-
-	mux *http.ServeMux
 
 	mu        sync.RWMutex
 	incidents map[string]*incidentData
 	users     map[string]User
 	global    []*LogEntry // every log entry, by created_at
-
-	knobMu     sync.Mutex
-	failN      int
-	failStatus int
-	limitN     int
-	limitReset int
-	latency    time.Duration
-
-	countMu   sync.Mutex
-	total     int
-	byPath    map[string]int
-	byPattern map[string]int
 }
 
 type incidentData struct {
@@ -69,13 +55,7 @@ type incidentData struct {
 
 // New returns an empty fake that accepts token.
 func New(token string) *Fake {
-	f := &Fake{
-		Token:     token,
-		incidents: map[string]*incidentData{},
-		users:     map[string]User{},
-		byPath:    map[string]int{},
-		byPattern: map[string]int{},
-	}
+	f := &Fake{Token: token, incidents: map[string]*incidentData{}, users: map[string]User{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /incidents/{id}", f.getIncident)
 	mux.HandleFunc("GET /incidents/{id}/log_entries", f.listIncidentLogEntries)
@@ -83,7 +63,13 @@ func New(token string) *Fake {
 	mux.HandleFunc("GET /incidents/{id}/alerts", f.listAlerts)
 	mux.HandleFunc("GET /users/{id}", f.getUser)
 	mux.HandleFunc("GET /log_entries", f.listLogEntries)
-	f.mux = mux
+	f.Core = fakeapi.New(fakeapi.Options{
+		Handler:  mux,
+		GateFunc: f.authorized,
+		FailFunc: func(w http.ResponseWriter, _ *http.Request, status int) {
+			writeError(w, status, 2010, http.StatusText(status))
+		},
+	})
 	return f
 }
 
@@ -105,6 +91,8 @@ func (f *Fake) AddIncident(inc Incident) {
 	f.data(inc.ID).inc = &inc
 }
 
+func logBefore(a, b *LogEntry) bool { return a.CreatedAt.Before(b.CreatedAt) }
+
 // AddLogEntry adds a log entry to its incident (which may be added later).
 func (f *Fake) AddLogEntry(le LogEntry) {
 	if !strings.HasSuffix(le.Type, "_log_entry") {
@@ -113,9 +101,8 @@ func (f *Fake) AddLogEntry(le LogEntry) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	d := f.data(le.IncidentID)
-	p := &le
-	d.logs = insertSorted(d.logs, p, func(a, b *LogEntry) bool { return a.CreatedAt.Before(b.CreatedAt) })
-	f.global = insertSorted(f.global, p, func(a, b *LogEntry) bool { return a.CreatedAt.Before(b.CreatedAt) })
+	d.logs = fakeapi.InsertSorted(d.logs, &le, logBefore)
+	f.global = fakeapi.InsertSorted(f.global, &le, logBefore)
 }
 
 // AddNote adds a note to its incident.
@@ -123,7 +110,7 @@ func (f *Fake) AddNote(n Note) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	d := f.data(n.IncidentID)
-	d.notes = insertSorted(d.notes, &n, func(a, b *Note) bool { return a.CreatedAt.Before(b.CreatedAt) })
+	d.notes = fakeapi.InsertSorted(d.notes, &n, func(a, b *Note) bool { return a.CreatedAt.Before(b.CreatedAt) })
 }
 
 // AddAlert adds an alert to its incident.
@@ -131,7 +118,7 @@ func (f *Fake) AddAlert(a Alert) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	d := f.data(a.IncidentID)
-	d.alerts = insertSorted(d.alerts, &a, func(x, y *Alert) bool { return x.CreatedAt.Before(y.CreatedAt) })
+	d.alerts = fakeapi.InsertSorted(d.alerts, &a, func(x, y *Alert) bool { return x.CreatedAt.Before(y.CreatedAt) })
 }
 
 // AddUser adds or replaces a user.
@@ -141,148 +128,31 @@ func (f *Fake) AddUser(u User) {
 	f.users[u.ID] = u
 }
 
-// insertSorted inserts v after every element not greater than it, so that
-// seeding in order is an append.
-func insertSorted[T any](s []T, v T, less func(a, b T) bool) []T {
-	i := sort.Search(len(s), func(i int) bool { return less(v, s[i]) })
-	if i == len(s) {
-		return append(s, v)
-	}
-	var zero T
-	s = append(s, zero)
-	copy(s[i+1:], s[i:])
-	s[i] = v
-	return s
-}
-
-// --- knobs and counters ---
-
-// FailNext makes the next n requests answer status (e.g. 500, 503) with a
-// PagerDuty error body.
-func (f *Fake) FailNext(n, status int) {
-	f.knobMu.Lock()
-	defer f.knobMu.Unlock()
-	f.failN, f.failStatus = n, status
-}
-
 // RateLimitNext makes the next n requests answer 429 with
 // ratelimit-remaining: 0 and ratelimit-reset: resetSeconds.
 func (f *Fake) RateLimitNext(n, resetSeconds int) {
-	f.knobMu.Lock()
-	defer f.knobMu.Unlock()
-	f.limitN, f.limitReset = n, resetSeconds
-}
-
-// SetLatency delays every answer by d (or until the request is cancelled).
-func (f *Fake) SetLatency(d time.Duration) {
-	f.knobMu.Lock()
-	defer f.knobMu.Unlock()
-	f.latency = d
-}
-
-// Requests is the number of requests served, whatever their answer.
-func (f *Fake) Requests() int {
-	f.countMu.Lock()
-	defer f.countMu.Unlock()
-	return f.total
-}
-
-// RequestsTo is the number of requests for one method and exact path, such
-// as ("GET", "/users/PXPGF42").
-func (f *Fake) RequestsTo(method, path string) int {
-	f.countMu.Lock()
-	defer f.countMu.Unlock()
-	return f.byPath[method+" "+path]
-}
-
-// RequestsMatching is the number of requests of one route, named by its
-// pattern, such as "GET /users/{id}" or "GET /incidents/{id}/log_entries".
-func (f *Fake) RequestsMatching(pattern string) int {
-	f.countMu.Lock()
-	defer f.countMu.Unlock()
-	return f.byPattern[pattern]
-}
-
-// ResetCounts sets every request counter to zero.
-func (f *Fake) ResetCounts() {
-	f.countMu.Lock()
-	defer f.countMu.Unlock()
-	f.total = 0
-	clear(f.byPath)
-	clear(f.byPattern)
+	f.Inject(n, nil, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		fakeapi.Limited(w)
+		w.Header().Set("ratelimit-limit", "960")
+		w.Header().Set("ratelimit-remaining", "0")
+		w.Header().Set("ratelimit-reset", strconv.Itoa(resetSeconds))
+		writeError(w, http.StatusTooManyRequests, 2020, "Rate Limit Exceeded")
+	}))
 }
 
 // --- serving ---
 
-// ServeHTTP implements http.Handler.
-func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	_, pattern := f.mux.Handler(r)
-	f.countMu.Lock()
-	f.total++
-	f.byPath[r.Method+" "+r.URL.Path]++
-	if pattern != "" {
-		f.byPattern[pattern]++
-	}
-	f.countMu.Unlock()
-	if f.OnRequestFunc != nil {
-		f.OnRequestFunc(r)
-	}
-
-	f.knobMu.Lock()
-	latency := f.latency
-	limited, reset := false, 0
-	if f.limitN > 0 {
-		f.limitN--
-		limited, reset = true, f.limitReset
-	}
-	failStatus := 0
-	if !limited && f.failN > 0 {
-		f.failN--
-		failStatus = f.failStatus
-	}
-	f.knobMu.Unlock()
-
-	if latency > 0 {
-		if err := sleep(r.Context(), latency); err != nil {
-			return
-		}
-	}
-	if !f.authorized(r) {
-		writeError(w, http.StatusUnauthorized, 2006, "Unauthorized")
-		return
-	}
-	if limited {
-		w.Header().Set("ratelimit-limit", "960")
-		w.Header().Set("ratelimit-remaining", "0")
-		w.Header().Set("ratelimit-reset", strconv.Itoa(reset))
-		writeError(w, http.StatusTooManyRequests, 2020, "Rate Limit Exceeded")
-		return
-	}
-	if failStatus != 0 {
-		writeError(w, failStatus, 2010, http.StatusText(failStatus))
-		return
-	}
-	f.mux.ServeHTTP(w, r)
-}
-
-func (f *Fake) authorized(r *http.Request) bool {
+func (f *Fake) authorized(w http.ResponseWriter, r *http.Request) bool {
 	h := r.Header.Get("Authorization")
 	tok, ok := strings.CutPrefix(h, "Token token=")
 	if !ok {
 		tok, ok = strings.CutPrefix(h, "Bearer ")
 	}
-	return ok && f.Token != "" && tok == f.Token
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
+	if !ok || f.Token == "" || tok != f.Token {
+		writeError(w, http.StatusUnauthorized, 2006, "Unauthorized")
+		return false
 	}
+	return true
 }
 
 // page is the offset-pagination request of a list call.
@@ -296,24 +166,26 @@ type page struct {
 func parsePage(w http.ResponseWriter, r *http.Request) (page, bool) {
 	q := r.URL.Query()
 	p := page{limit: 25, total: q.Get("total") == "true"}
-	if s := q.Get("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 0 {
-			writeError(w, http.StatusBadRequest, 2001, "Invalid Input Provided", "Limit must be a non-negative integer.")
-			return p, false
+	count := func(key, name string) (int, bool) {
+		n, err := strconv.Atoi(q.Get(key))
+		if q.Get(key) != "" && (err != nil || n < 0) {
+			writeError(w, http.StatusBadRequest, 2001, "Invalid Input Provided", name+" must be a non-negative integer.")
+			return 0, false
 		}
-		if n > 0 {
-			p.limit = min(n, 100)
-		}
+		return n, true
 	}
-	if s := q.Get("offset"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 0 {
-			writeError(w, http.StatusBadRequest, 2001, "Invalid Input Provided", "Offset must be a non-negative integer.")
-			return p, false
-		}
-		p.offset = n
+	limit, ok := count("limit", "Limit")
+	if !ok {
+		return p, false
 	}
+	offset, ok := count("offset", "Offset")
+	if !ok {
+		return p, false
+	}
+	if limit > 0 {
+		p.limit = min(limit, 100)
+	}
+	p.offset = offset
 	if p.offset+p.limit > MaxOffset {
 		writeError(w, http.StatusBadRequest, 2001, "Invalid Input Provided",
 			"Offset + limit must be less than or equal to "+strconv.Itoa(MaxOffset)+".")
@@ -324,9 +196,8 @@ func parsePage(w http.ResponseWriter, r *http.Request) (page, bool) {
 
 // slice applies p to n items: the index range of the page and the envelope.
 func (p page) slice(n int) (lo, hi int, env listEnvelope) {
-	lo = min(p.offset, n)
-	hi = min(lo+p.limit, n)
-	env = listEnvelope{Limit: p.limit, Offset: p.offset, More: hi < n}
+	lo, hi, more := fakeapi.Offset(n, p.offset, p.limit)
+	env = listEnvelope{Limit: p.limit, Offset: p.offset, More: more}
 	if p.total {
 		env.Total = &n
 	}
@@ -358,14 +229,14 @@ func timeRange(w http.ResponseWriter, r *http.Request) (since, until *time.Time,
 // window returns the index range of entries (sorted by created_at) in
 // [since, until).
 func window(entries []*LogEntry, since, until *time.Time) (int, int) {
-	lo, hi := 0, len(entries)
-	if since != nil {
-		lo = sort.Search(len(entries), func(i int) bool { return !entries[i].CreatedAt.Before(*since) })
+	at := func(t *time.Time, def int) int {
+		if t == nil {
+			return def
+		}
+		return sort.Search(len(entries), func(i int) bool { return !entries[i].CreatedAt.Before(*t) })
 	}
-	if until != nil {
-		hi = sort.Search(len(entries), func(i int) bool { return !entries[i].CreatedAt.Before(*until) })
-	}
-	return lo, max(lo, hi)
+	lo := at(since, 0)
+	return lo, max(lo, at(until, len(entries)))
 }
 
 func (f *Fake) incident(w http.ResponseWriter, r *http.Request) (*incidentData, bool) {
@@ -380,32 +251,26 @@ func (f *Fake) incident(w http.ResponseWriter, r *http.Request) (*incidentData, 
 func (f *Fake) getIncident(w http.ResponseWriter, r *http.Request) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
-	d, ok := f.incident(w, r)
-	if !ok {
-		return
+	if d, ok := f.incident(w, r); ok {
+		fakeapi.WriteJSON(w, http.StatusOK, map[string]any{"incident": f.renderIncident(d)})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"incident": f.renderIncident(d)})
 }
 
 func (f *Fake) listIncidentLogEntries(w http.ResponseWriter, r *http.Request) {
-	p, ok := parsePage(w, r)
-	if !ok {
-		return
-	}
-	since, until, ok := timeRange(w, r)
-	if !ok {
-		return
-	}
 	f.mu.RLock()
 	defer f.mu.RUnlock()
-	d, ok := f.incident(w, r)
-	if !ok {
-		return
+	if d, ok := f.incident(w, r); ok {
+		f.writeLogEntries(w, r, d.logs)
 	}
-	f.writeLogEntries(w, d.logs, since, until, p)
 }
 
 func (f *Fake) listLogEntries(w http.ResponseWriter, r *http.Request) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	f.writeLogEntries(w, r, f.global)
+}
+
+func (f *Fake) writeLogEntries(w http.ResponseWriter, r *http.Request, all []*LogEntry) {
 	p, ok := parsePage(w, r)
 	if !ok {
 		return
@@ -414,20 +279,14 @@ func (f *Fake) listLogEntries(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	f.mu.RLock()
-	defer f.mu.RUnlock()
-	f.writeLogEntries(w, f.global, since, until, p)
-}
-
-func (f *Fake) writeLogEntries(w http.ResponseWriter, all []*LogEntry, since, until *time.Time, p page) {
 	from, to := window(all, since, until)
 	lo, hi, env := p.slice(to - from)
-	out := make([]wireLogEntry, 0, hi-lo)
+	out := make([]fakeapi.Object, 0, hi-lo)
 	for _, le := range all[from+lo : from+hi] {
 		out = append(out, f.renderLogEntry(le))
 	}
-	writeJSON(w, http.StatusOK, struct {
-		LogEntries []wireLogEntry `json:"log_entries"`
+	fakeapi.WriteJSON(w, http.StatusOK, struct {
+		LogEntries []fakeapi.Object `json:"log_entries"`
 		listEnvelope
 	}{out, env})
 }
@@ -439,11 +298,11 @@ func (f *Fake) listNotes(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	out := make([]wireNote, 0, len(d.notes))
+	out := make([]fakeapi.Object, 0, len(d.notes))
 	for _, n := range d.notes {
 		out = append(out, f.renderNote(n))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"notes": out})
+	fakeapi.WriteJSON(w, http.StatusOK, map[string]any{"notes": out})
 }
 
 func (f *Fake) listAlerts(w http.ResponseWriter, r *http.Request) {
@@ -458,12 +317,12 @@ func (f *Fake) listAlerts(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	lo, hi, env := p.slice(len(d.alerts))
-	out := make([]wireAlert, 0, hi-lo)
+	out := make([]fakeapi.Object, 0, hi-lo)
 	for _, a := range d.alerts[lo:hi] {
 		out = append(out, f.renderAlert(a))
 	}
-	writeJSON(w, http.StatusOK, struct {
-		Alerts []wireAlert `json:"alerts"`
+	fakeapi.WriteJSON(w, http.StatusOK, struct {
+		Alerts []fakeapi.Object `json:"alerts"`
 		listEnvelope
 	}{out, env})
 }
@@ -476,22 +335,7 @@ func (f *Fake) getUser(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, 2100, "Not Found")
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"user": f.renderUser(u)})
-}
-
-// writeJSON encodes v before writing anything, so that a failure is a 500.
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		writeError(w, http.StatusInternalServerError, 2000, "Internal Server Error")
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
-	w.WriteHeader(status)
-	_, _ = w.Write(buf.Bytes())
+	fakeapi.WriteJSON(w, http.StatusOK, map[string]any{"user": f.renderUser(u)})
 }
 
 // writeError writes PagerDuty's error body {"error": {"message", "code",
@@ -501,9 +345,5 @@ func writeError(w http.ResponseWriter, status, code int, message string, errs ..
 	if len(errs) > 0 {
 		body["errors"] = errs
 	}
-	b, _ := json.Marshal(map[string]any{"error": body})
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(b)+1))
-	w.WriteHeader(status)
-	_, _ = w.Write(append(b, '\n'))
+	fakeapi.WriteJSON(w, status, map[string]any{"error": body})
 }

@@ -243,9 +243,9 @@ func TestKnobsAndCounters(t *testing.T) {
 	if got := f.RequestsMatching("GET /users/{id}"); got != 5 {
 		t.Errorf("RequestsMatching(GET /users/{id}) = %d, want 5", got)
 	}
-	f.ResetCounts()
+	f.ResetCounters()
 	if f.Requests() != 0 {
-		t.Error("ResetCounts left requests counted")
+		t.Error("ResetCounters left requests counted")
 	}
 }
 

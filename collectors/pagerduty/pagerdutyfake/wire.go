@@ -1,9 +1,12 @@
 package pagerdutyfake
 
 import (
+	"cmp"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/groundwork-dev/groundwork/collectors/internal/fakeapi"
 )
 
 // The wire structs follow the examples of PagerDuty's OpenAPI description
@@ -23,108 +26,6 @@ type listEnvelope struct {
 	Offset int  `json:"offset"`
 	More   bool `json:"more"`
 	Total  *int `json:"total"`
-}
-
-type wireLogEntry struct {
-	ID                     string            `json:"id"`
-	Type                   string            `json:"type"`
-	Summary                string            `json:"summary"`
-	Self                   string            `json:"self"`
-	HTMLURL                string            `json:"html_url"`
-	CreatedAt              string            `json:"created_at"`
-	Agent                  *wireRef          `json:"agent"`
-	Channel                map[string]any    `json:"channel"`
-	Incident               wireRef           `json:"incident"`
-	Teams                  []wireRef         `json:"teams"`
-	Contexts               []any             `json:"contexts"`
-	EventDetails           map[string]string `json:"event_details,omitempty"`
-	User                   *wireRef          `json:"user,omitempty"`
-	Assignees              []wireRef         `json:"assignees,omitempty"`
-	AcknowledgementTimeout *int              `json:"acknowledgement_timeout,omitempty"`
-}
-
-type wireNote struct {
-	ID        string         `json:"id"`
-	User      wireRef        `json:"user"`
-	Channel   map[string]any `json:"channel"`
-	Content   string         `json:"content"`
-	CreatedAt string         `json:"created_at"`
-	UpdatedAt string         `json:"updated_at"`
-}
-
-type wireAlert struct {
-	ID          string         `json:"id"`
-	Type        string         `json:"type"`
-	Summary     string         `json:"summary"`
-	Self        string         `json:"self"`
-	HTMLURL     string         `json:"html_url"`
-	CreatedAt   string         `json:"created_at"`
-	Status      string         `json:"status"`
-	AlertKey    string         `json:"alert_key"`
-	Service     wireRef        `json:"service"`
-	Body        map[string]any `json:"body"`
-	Incident    wireRef        `json:"incident"`
-	Suppressed  bool           `json:"suppressed"`
-	Severity    string         `json:"severity"`
-	Integration *wireRef       `json:"integration,omitempty"`
-}
-
-type wireAssignment struct {
-	At       string  `json:"at"`
-	Assignee wireRef `json:"assignee"`
-}
-
-type wireIncident struct {
-	ID                   string           `json:"id"`
-	Type                 string           `json:"type"`
-	Summary              string           `json:"summary"`
-	Self                 string           `json:"self"`
-	HTMLURL              string           `json:"html_url"`
-	IncidentNumber       int              `json:"incident_number"`
-	Title                string           `json:"title"`
-	CreatedAt            string           `json:"created_at"`
-	UpdatedAt            string           `json:"updated_at"`
-	Status               string           `json:"status"`
-	IncidentKey          string           `json:"incident_key"`
-	Service              wireRef          `json:"service"`
-	Assignments          []wireAssignment `json:"assignments"`
-	AssignedVia          string           `json:"assigned_via"`
-	LastStatusChangeAt   string           `json:"last_status_change_at"`
-	ResolvedAt           *string          `json:"resolved_at"`
-	FirstTriggerLogEntry *wireRef         `json:"first_trigger_log_entry,omitempty"`
-	AlertCounts          map[string]int   `json:"alert_counts"`
-	IsMergeable          bool             `json:"is_mergeable"`
-	IncidentType         map[string]any   `json:"incident_type"`
-	EscalationPolicy     *wireRef         `json:"escalation_policy,omitempty"`
-	Teams                []wireRef        `json:"teams"`
-	PendingActions       []any            `json:"pending_actions"`
-	Acknowledgements     []any            `json:"acknowledgements"`
-	LastStatusChangeBy   *wireRef         `json:"last_status_change_by,omitempty"`
-	Priority             *wireRef         `json:"priority"`
-	ResolveReason        any              `json:"resolve_reason"`
-	IncidentsResponders  []any            `json:"incidents_responders"`
-	ResponderRequests    []any            `json:"responder_requests"`
-	Urgency              string           `json:"urgency"`
-}
-
-type wireUser struct {
-	Name              string    `json:"name"`
-	Email             string    `json:"email"`
-	TimeZone          string    `json:"time_zone"`
-	Color             string    `json:"color"`
-	Role              string    `json:"role"`
-	AvatarURL         string    `json:"avatar_url"`
-	Description       *string   `json:"description"`
-	InvitationSent    bool      `json:"invitation_sent"`
-	JobTitle          string    `json:"job_title"`
-	Teams             []wireRef `json:"teams"`
-	ContactMethods    []any     `json:"contact_methods"`
-	NotificationRules []any     `json:"notification_rules"`
-	ID                string    `json:"id"`
-	Type              string    `json:"type"`
-	Summary           string    `json:"summary"`
-	Self              string    `json:"self"`
-	HTMLURL           string    `json:"html_url"`
 }
 
 func (f *Fake) apiBase() string {
@@ -196,7 +97,7 @@ func (f *Fake) incidentRef(id string) wireRef {
 	return r
 }
 
-func (f *Fake) renderIncident(d *incidentData) wireIncident {
+func (f *Fake) renderIncident(d *incidentData) fakeapi.Object {
 	inc := d.inc
 	status := inc.Status
 	if status == "" {
@@ -204,10 +105,6 @@ func (f *Fake) renderIncident(d *incidentData) wireIncident {
 		if inc.ResolvedAt != nil {
 			status = "resolved"
 		}
-	}
-	urgency := inc.Urgency
-	if urgency == "" {
-		urgency = "high"
 	}
 	lsc := inc.LastStatusChangeAt
 	if lsc.IsZero() {
@@ -220,52 +117,25 @@ func (f *Fake) renderIncident(d *incidentData) wireIncident {
 	if updated.IsZero() {
 		updated = lsc
 	}
-	out := wireIncident{
-		ID:                  inc.ID,
-		Type:                "incident",
-		Summary:             incidentSummary(inc),
-		Self:                f.apiBase() + "/incidents/" + inc.ID,
-		HTMLURL:             f.webBase() + "/incidents/" + inc.ID,
-		IncidentNumber:      inc.Number,
-		Title:               inc.Title,
-		CreatedAt:           ts(inc.CreatedAt),
-		UpdatedAt:           ts(updated),
-		Status:              status,
-		IncidentKey:         inc.IncidentKey,
-		Service:             f.ref(inc.Service),
-		Assignments:         []wireAssignment{},
-		AssignedVia:         "escalation_policy",
-		LastStatusChangeAt:  ts(lsc),
-		IsMergeable:         true,
-		IncidentType:        map[string]any{"name": "incident_default"},
-		EscalationPolicy:    f.optRef(inc.EscalationPolicy),
-		Teams:               f.refs(inc.Teams),
-		PendingActions:      []any{},
-		Acknowledgements:    []any{},
-		LastStatusChangeBy:  f.optRef(inc.LastStatusChangeBy),
-		IncidentsResponders: []any{},
-		ResponderRequests:   []any{},
-		Urgency:             urgency,
-	}
+	assignments := []any{}
 	if status != "resolved" {
 		for _, a := range inc.Assignees {
-			out.Assignments = append(out.Assignments, wireAssignment{At: ts(inc.CreatedAt), Assignee: f.ref(a)})
+			assignments = append(assignments, fakeapi.Obj("at", ts(inc.CreatedAt), "assignee", f.ref(a)))
 		}
 	}
+	var resolvedAt, priority, firstTrigger any
 	if inc.ResolvedAt != nil {
-		s := ts(*inc.ResolvedAt)
-		out.ResolvedAt = &s
+		resolvedAt = ts(*inc.ResolvedAt)
 	}
 	if inc.Priority != "" {
-		out.Priority = &wireRef{ID: "PPRI" + strings.ToUpper(inc.Priority), Type: "priority_reference",
-			Summary: inc.Priority, Self: f.apiBase() + "/priorities/PPRI" + strings.ToUpper(inc.Priority)}
+		id := "PPRI" + strings.ToUpper(inc.Priority)
+		priority = wireRef{ID: id, Type: "priority_reference", Summary: inc.Priority, Self: f.apiBase() + "/priorities/" + id}
 	}
 	for _, le := range d.logs {
 		if le.Type == "trigger_log_entry" {
-			r := wireRef{ID: le.ID, Type: "trigger_log_entry_reference", Summary: le.Summary,
+			firstTrigger = wireRef{ID: le.ID, Type: "trigger_log_entry_reference", Summary: le.Summary,
 				Self:    f.apiBase() + "/log_entries/" + le.ID + "?incident_id=" + inc.ID,
 				HTMLURL: f.webBase() + "/incidents/" + inc.ID + "/log_entries/" + le.ID}
-			out.FirstTriggerLogEntry = &r
 			break
 		}
 	}
@@ -277,121 +147,75 @@ func (f *Fake) renderIncident(d *incidentData) wireIncident {
 			counts["triggered"]++
 		}
 	}
-	out.AlertCounts = counts
-	return out
+	return fakeapi.Obj(
+		"id", inc.ID, "type", "incident", "summary", incidentSummary(inc),
+		"self", f.apiBase()+"/incidents/"+inc.ID, "html_url", f.webBase()+"/incidents/"+inc.ID,
+		"incident_number", inc.Number, "title", inc.Title, "created_at", ts(inc.CreatedAt), "updated_at", ts(updated),
+		"status", status, "incident_key", inc.IncidentKey, "service", f.ref(inc.Service),
+		"assignments", assignments, "assigned_via", "escalation_policy", "last_status_change_at", ts(lsc),
+		"resolved_at", resolvedAt, "first_trigger_log_entry", fakeapi.OmitEmpty(firstTrigger),
+		"alert_counts", counts, "is_mergeable", true, "incident_type", map[string]any{"name": "incident_default"},
+		"escalation_policy", fakeapi.OmitEmpty(f.optRef(inc.EscalationPolicy)), "teams", f.refs(inc.Teams),
+		"pending_actions", []any{}, "acknowledgements", []any{},
+		"last_status_change_by", fakeapi.OmitEmpty(f.optRef(inc.LastStatusChangeBy)),
+		"priority", priority, "resolve_reason", nil, "incidents_responders", []any{}, "responder_requests", []any{},
+		"urgency", cmp.Or(inc.Urgency, "high"))
 }
 
-func (f *Fake) renderLogEntry(le *LogEntry) wireLogEntry {
+func (f *Fake) renderLogEntry(le *LogEntry) fakeapi.Object {
 	ch := le.Channel
 	if ch == nil {
 		ch = map[string]any{"type": "auto"}
 	}
-	out := wireLogEntry{
-		ID:                     le.ID,
-		Type:                   le.Type,
-		Summary:                le.Summary,
-		Self:                   f.apiBase() + "/log_entries/" + le.ID + "?incident_id=" + le.IncidentID,
-		HTMLURL:                f.webBase() + "/incidents/" + le.IncidentID + "/log_entries/" + le.ID,
-		CreatedAt:              ts(le.CreatedAt),
-		Agent:                  f.optRef(le.Agent),
-		Channel:                ch,
-		Incident:               f.incidentRef(le.IncidentID),
-		Teams:                  f.refs(le.Teams),
-		Contexts:               []any{},
-		EventDetails:           le.EventDetails,
-		User:                   f.optRef(le.User),
-		AcknowledgementTimeout: le.AcknowledgementTimeout,
-	}
-	if len(le.Assignees) > 0 {
-		out.Assignees = f.refs(le.Assignees)
-	}
-	return out
+	return fakeapi.Obj(
+		"id", le.ID, "type", le.Type, "summary", le.Summary,
+		"self", f.apiBase()+"/log_entries/"+le.ID+"?incident_id="+le.IncidentID,
+		"html_url", f.webBase()+"/incidents/"+le.IncidentID+"/log_entries/"+le.ID,
+		"created_at", ts(le.CreatedAt), "agent", f.optRef(le.Agent), "channel", ch,
+		"incident", f.incidentRef(le.IncidentID), "teams", f.refs(le.Teams), "contexts", []any{},
+		"event_details", fakeapi.OmitEmpty(le.EventDetails), "user", fakeapi.OmitEmpty(f.optRef(le.User)),
+		"assignees", fakeapi.OmitEmpty(f.refs(le.Assignees)),
+		"acknowledgement_timeout", fakeapi.OmitEmpty(le.AcknowledgementTimeout))
 }
 
-func (f *Fake) renderNote(n *Note) wireNote {
-	chs := n.ChannelSummary
-	if chs == "" {
-		chs = "The PagerDuty website or APIs"
-	}
+func (f *Fake) renderNote(n *Note) fakeapi.Object {
 	updated := n.UpdatedAt
 	if updated.IsZero() {
 		updated = n.CreatedAt
 	}
-	return wireNote{
-		ID:        n.ID,
-		User:      f.ref(n.User),
-		Channel:   map[string]any{"summary": chs},
-		Content:   n.Content,
-		CreatedAt: n.CreatedAt.Format(time.RFC3339),
-		UpdatedAt: updated.Format(time.RFC3339),
-	}
+	return fakeapi.Obj(
+		"id", n.ID, "user", f.ref(n.User),
+		"channel", map[string]any{"summary": cmp.Or(n.ChannelSummary, "The PagerDuty website or APIs")},
+		"content", n.Content, "created_at", n.CreatedAt.Format(time.RFC3339), "updated_at", updated.Format(time.RFC3339))
 }
 
-func (f *Fake) renderAlert(a *Alert) wireAlert {
-	status := a.Status
-	if status == "" {
-		status = "triggered"
-	}
-	sev := a.Severity
-	if sev == "" {
-		sev = "critical"
-	}
+func (f *Fake) renderAlert(a *Alert) fakeapi.Object {
 	details := a.Details
 	if details == nil {
 		details = map[string]any{}
 	}
-	out := wireAlert{
-		ID:         a.ID,
-		Type:       "alert",
-		Summary:    a.Summary,
-		Self:       f.apiBase() + "/incidents/" + a.IncidentID + "/alerts/" + a.ID,
-		HTMLURL:    f.webBase() + "/alerts/" + a.ID,
-		CreatedAt:  ts(a.CreatedAt),
-		Status:     status,
-		AlertKey:   a.AlertKey,
-		Service:    f.ref(a.Service),
-		Body:       map[string]any{"type": "alert_body", "contexts": []any{}, "details": details},
-		Incident:   wireRef{ID: a.IncidentID, Type: "incident_reference"},
-		Suppressed: a.Suppressed,
-		Severity:   sev,
-	}
+	var integration any
 	if a.Integration != nil {
 		in := f.ref(*a.Integration)
-		if in.Self == "" {
-			in.Self = f.apiBase() + "/services/" + a.Service.ID + "/integrations/" + in.ID
-		}
-		if in.HTMLURL == "" {
-			in.HTMLURL = f.webBase() + "/services/" + a.Service.ID + "/integrations/" + in.ID
-		}
-		out.Integration = &in
+		in.Self = cmp.Or(in.Self, f.apiBase()+"/services/"+a.Service.ID+"/integrations/"+in.ID)
+		in.HTMLURL = cmp.Or(in.HTMLURL, f.webBase()+"/services/"+a.Service.ID+"/integrations/"+in.ID)
+		integration = in
 	}
-	return out
+	return fakeapi.Obj(
+		"id", a.ID, "type", "alert", "summary", a.Summary,
+		"self", f.apiBase()+"/incidents/"+a.IncidentID+"/alerts/"+a.ID, "html_url", f.webBase()+"/alerts/"+a.ID,
+		"created_at", ts(a.CreatedAt), "status", cmp.Or(a.Status, "triggered"), "alert_key", a.AlertKey,
+		"service", f.ref(a.Service), "body", map[string]any{"type": "alert_body", "contexts": []any{}, "details": details},
+		"incident", wireRef{ID: a.IncidentID, Type: "incident_reference"}, "suppressed", a.Suppressed,
+		"severity", cmp.Or(a.Severity, "critical"), "integration", fakeapi.OmitEmpty(integration))
 }
 
-func (f *Fake) renderUser(u User) wireUser {
-	tz := u.TimeZone
-	if tz == "" {
-		tz = "Etc/UTC"
-	}
-	role := u.Role
-	if role == "" {
-		role = "user"
-	}
-	return wireUser{
-		Name:              u.Name,
-		Email:             u.Email,
-		TimeZone:          tz,
-		Color:             "green",
-		Role:              role,
-		AvatarURL:         "https://secure.gravatar.com/avatar/" + u.ID + ".png?d=mm&r=PG",
-		JobTitle:          u.JobTitle,
-		Teams:             []wireRef{},
-		ContactMethods:    []any{},
-		NotificationRules: []any{},
-		ID:                u.ID,
-		Type:              "user",
-		Summary:           u.Name,
-		Self:              f.apiBase() + "/users/" + u.ID,
-		HTMLURL:           f.webBase() + "/users/" + u.ID,
-	}
+func (f *Fake) renderUser(u User) fakeapi.Object {
+	return fakeapi.Obj(
+		"name", u.Name, "email", u.Email, "time_zone", cmp.Or(u.TimeZone, "Etc/UTC"), "color", "green",
+		"role", cmp.Or(u.Role, "user"), "avatar_url", "https://secure.gravatar.com/avatar/"+u.ID+".png?d=mm&r=PG",
+		"description", nil, "invitation_sent", false, "job_title", u.JobTitle, "teams", []any{},
+		"contact_methods", []any{}, "notification_rules", []any{},
+		"id", u.ID, "type", "user", "summary", u.Name,
+		"self", f.apiBase()+"/users/"+u.ID, "html_url", f.webBase()+"/users/"+u.ID)
 }

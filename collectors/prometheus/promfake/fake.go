@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/prometheus/common/model"
+
+	"github.com/groundwork-dev/groundwork/collectors/internal/fakeapi"
 )
 
 // Alert is one alert (one label set) of an alerting rule and the spans it
@@ -56,26 +58,38 @@ type Fake struct {
 	Rules  []Rule
 	Alerts []Alert
 
-	mu       sync.Mutex
-	requests map[string]int
-	queries  []string
+	once sync.Once
+	core *fakeapi.Core
 }
 
 // lookback is PromQL's default lookback delta.
 const lookback = 5 * time.Minute
 
-// Requests returns how many requests each endpoint answered.
-func (f *Fake) Requests(path string) int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.requests[path]
-}
+// Requests returns how many requests each endpoint (path) answered.
+func (f *Fake) Requests(path string) int { return f.serving().RequestsMatching(path) }
 
 // Queries returns every PromQL query received, in order.
 func (f *Fake) Queries() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]string(nil), f.queries...)
+	var out []string
+	for _, r := range f.serving().Log() {
+		if q, ok := r.Form["query"]; ok && strings.HasPrefix(r.Path, "/api/v1/query") {
+			out = append(out, q[0])
+		}
+	}
+	return out
+}
+
+// serving returns the fake's core, built on first use so that a Fake is a
+// plain struct literal.
+func (f *Fake) serving() *fakeapi.Core {
+	f.once.Do(func() {
+		f.core = fakeapi.New(fakeapi.Options{
+			Handler:      http.HandlerFunc(f.serve),
+			GateFunc:     f.gate,
+			EndpointFunc: func(r *http.Request) string { return r.URL.Path },
+		})
+	})
+	return f.core
 }
 
 // sample is one raw sample of a series; stale marks a staleness marker.
@@ -131,22 +145,22 @@ func withState(labels map[string]string, state string) map[string]string {
 }
 
 // ServeHTTP implements http.Handler.
-func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	f.mu.Lock()
-	if f.requests == nil {
-		f.requests = map[string]int{}
-	}
-	f.requests[r.URL.Path]++
-	f.mu.Unlock()
+func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) { f.serving().ServeHTTP(w, r) }
+
+func (f *Fake) gate(w http.ResponseWriter, r *http.Request) bool {
 	if f.BearerToken != "" && r.Header.Get("Authorization") != "Bearer "+f.BearerToken {
 		w.Header().Set("WWW-Authenticate", "Bearer")
 		http.Error(w, "Unauthorized", http.StatusUnauthorized)
-		return
+		return false
 	}
 	if err := r.ParseForm(); err != nil {
 		apiError(w, http.StatusBadRequest, "bad_data", err.Error())
-		return
+		return false
 	}
+	return true
+}
+
+func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
 	case "/api/v1/query_range":
 		f.queryRange(w, r)
@@ -157,12 +171,6 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		http.NotFound(w, r)
 	}
-}
-
-func (f *Fake) record(q string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.queries = append(f.queries, q)
 }
 
 var queryRE = regexp.MustCompile(`^ALERTS\{(.*)\}(?:\[(\d+)ms\])?$`)
@@ -234,7 +242,6 @@ func parseTime(s string) (time.Time, error) {
 // when its latest sample within the lookback is not a staleness marker.
 func (f *Fake) queryRange(w http.ResponseWriter, r *http.Request) {
 	q := r.Form.Get("query")
-	f.record(q)
 	ms, rng, err := parse(q)
 	if err != nil || rng != 0 {
 		apiError(w, http.StatusBadRequest, "bad_data", fmt.Sprintf("invalid parameter \"query\": %v", err))
@@ -280,7 +287,6 @@ func (f *Fake) queryRange(w http.ResponseWriter, r *http.Request) {
 // (time-range, time], staleness markers left out, as Prometheus does.
 func (f *Fake) query(w http.ResponseWriter, r *http.Request) {
 	q := r.Form.Get("query")
-	f.record(q)
 	ms, rng, err := parse(q)
 	if err != nil || rng == 0 {
 		apiError(w, http.StatusBadRequest, "bad_data", fmt.Sprintf("invalid parameter \"query\": the fake answers range selectors only (%v)", err))
@@ -349,14 +355,11 @@ func promTime(t time.Time) json.Number {
 }
 
 func ok(w http.ResponseWriter, data any) {
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(map[string]any{"status": "success", "data": data})
+	fakeapi.WriteJSON(w, http.StatusOK, map[string]any{"status": "success", "data": data})
 }
 
 func apiError(w http.ResponseWriter, status int, typ, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]any{"status": "error", "errorType": typ, "error": msg})
+	fakeapi.WriteJSON(w, status, map[string]any{"status": "error", "errorType": typ, "error": msg})
 }
 
 // Notification is the body Alertmanager's webhook_config posts for a group

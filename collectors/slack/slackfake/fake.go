@@ -1,7 +1,8 @@
 // Package slackfake is an in-memory Slack Web API for tests, demos and
 // benchmarks. Server is an http.Handler (not tied to httptest) that speaks the
 // wire format of the methods Groundwork calls — conversations.history,
-// conversations.replies, users.info, bots.info and auth.test — the way Slack
+// conversations.replies, conversations.info, users.info, bots.info and
+// auth.test — the way Slack
 // does: form-encoded POST bodies (or GET queries) carrying the token, answers
 // of HTTP 200 with {"ok": false, "error": "..."} for API errors, opaque
 // base64 cursors in response_metadata.next_cursor, history newest first and
@@ -13,17 +14,18 @@
 package slackfake
 
 import (
-	"encoding/base64"
-	"encoding/json"
-	"errors"
+	"cmp"
 	"fmt"
 	"net/http"
+	"net/url"
 	"path"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/groundwork-dev/groundwork/collectors/internal/fakeapi"
 )
 
 // Methods served.
@@ -124,28 +126,22 @@ type Message struct {
 // Server is the fake Slack Web API. Its zero value is not usable; call New.
 // All methods are safe for concurrent use.
 type Server struct {
+	*fakeapi.Core
+
 	mu       sync.RWMutex
 	token    string
 	team     Team
 	users    map[string]*User
 	bots     map[string]*Bot
 	channels map[string]*channel
+	// channelNames are the names SetChannelName gave (guarded by mu).
+	channelNames map[string]string
 
-	// knobs, guarded by kmu
-	kmu          sync.Mutex
-	maxPage      int
-	perMinute    int
-	rateLimitN   int
-	retryAfterS  int
-	failN        int
-	failStatus   int
-	latency      time.Duration
-	now          func() time.Time
-	recent       map[string][]time.Time // per method, for the per-minute limit
-	total        int
-	perMethod    map[string]int
-	calls        []Call
-	maxCallsKept int
+	// the limits, guarded by lmu
+	lmu       sync.Mutex
+	maxPage   int
+	perMinute int
+	recent    map[string][]time.Time // per method, for the per-minute limit
 }
 
 // Call is one request the fake received, as recorded for assertions. The
@@ -176,18 +172,28 @@ type message struct {
 // "acme" (https://acme.slack.com/), its page size cap is MaxPageSize and it
 // has no per-minute limit.
 func New(token string) *Server {
-	return &Server{
+	s := &Server{
 		token: token,
 		team: Team{ID: "T0ACME0001", Name: "Acme", Domain: "acme",
 			BotUserID: "U0GROUNDWK", BotID: "B0GROUNDWK"},
-		users:        map[string]*User{},
-		bots:         map[string]*Bot{},
-		channels:     map[string]*channel{},
-		maxPage:      MaxPageSize,
-		recent:       map[string][]time.Time{},
-		perMethod:    map[string]int{},
-		maxCallsKept: 4096,
+		users:    map[string]*User{},
+		bots:     map[string]*Bot{},
+		channels: map[string]*channel{},
+		maxPage:  MaxPageSize,
+		recent:   map[string][]time.Time{},
 	}
+	s.Core = fakeapi.New(fakeapi.Options{
+		Handler:  http.HandlerFunc(s.serve),
+		GateFunc: s.gate,
+		FailFunc: func(w http.ResponseWriter, _ *http.Request, status int) {
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			w.WriteHeader(status)
+			fmt.Fprintf(w, "<html><body><h1>%d %s</h1></body></html>\n", status, http.StatusText(status))
+		},
+		EndpointFunc: func(r *http.Request) string { return path.Base(r.URL.Path) },
+		Secrets:      []string{"token"},
+	})
+	return s
 }
 
 // SetTeam replaces the workspace auth.test reports.
@@ -276,30 +282,19 @@ func (s *Server) AddMessage(channelID string, m Message) error {
 		if !ok || (parent.ThreadTS != "" && parent.ThreadTS != parent.TS) {
 			return fmt.Errorf("slackfake: channel %s has no thread parent %s", channelID, m.ThreadTS)
 		}
-		if parent.ThreadTS == "" {
-			parent.ThreadTS = parent.TS
-		}
-		parent.replies = insertSorted(parent.replies, msg)
+		parent.ThreadTS = cmp.Or(parent.ThreadTS, parent.TS)
+		parent.replies = fakeapi.InsertSorted(parent.replies, msg, byTS)
 		if m.Broadcast {
-			ch.history = insertSorted(ch.history, msg)
+			ch.history = fakeapi.InsertSorted(ch.history, msg, byTS)
 		}
 	} else {
-		ch.history = insertSorted(ch.history, msg)
+		ch.history = fakeapi.InsertSorted(ch.history, msg, byTS)
 	}
 	ch.byTS[micros] = msg
 	return nil
 }
 
-func insertSorted(list []*message, m *message) []*message {
-	if n := len(list); n == 0 || list[n-1].micros < m.micros {
-		return append(list, m)
-	}
-	i := sort.Search(len(list), func(i int) bool { return list[i].micros >= m.micros })
-	list = append(list, nil)
-	copy(list[i+1:], list[i:])
-	list[i] = m
-	return list
-}
+func byTS(a, b *message) bool { return a.micros < b.micros }
 
 // EditMessage changes a message's text as an edit at editedTS would: the
 // message keeps its ts and gains an "edited" field.
@@ -378,8 +373,8 @@ func (s *Server) DeleteMessage(channelID, ts string) error {
 // MaxPageSize; NonMarketplacePageSize for non-Marketplace apps). A larger
 // limit is silently reduced, as Slack does.
 func (s *Server) SetMaxPageSize(n int) {
-	s.kmu.Lock()
-	defer s.kmu.Unlock()
+	s.lmu.Lock()
+	defer s.lmu.Unlock()
 	if n <= 0 {
 		n = MaxPageSize
 	}
@@ -387,12 +382,12 @@ func (s *Server) SetMaxPageSize(n int) {
 }
 
 // SetPerMinuteLimit limits conversations.history and conversations.replies
-// to n requests per minute each (0 removes the limit). A request over it is
-// answered 429 with Retry-After set to the seconds until a slot frees, as
-// Slack does, and is not counted as served.
+// to n requests per minute each, on the fake's clock (SetNow; 0 removes the
+// limit). A request over it is answered 429 with Retry-After set to the
+// seconds until a slot frees, as Slack does.
 func (s *Server) SetPerMinuteLimit(n int) {
-	s.kmu.Lock()
-	defer s.kmu.Unlock()
+	s.lmu.Lock()
+	defer s.lmu.Unlock()
 	s.perMinute = n
 	s.recent = map[string][]time.Time{}
 }
@@ -405,163 +400,74 @@ func (s *Server) NonMarketplace() {
 	s.SetPerMinuteLimit(1)
 }
 
-// SetNowFunc sets the clock of the per-minute limit (time.Now when nil), so
-// that a test can advance time instead of waiting.
-func (s *Server) SetNowFunc(now func() time.Time) {
-	s.kmu.Lock()
-	defer s.kmu.Unlock()
-	s.now = now
-}
-
 // RateLimitNext makes the next n requests (any method) fail with HTTP 429
 // and Retry-After: retryAfterSeconds.
 func (s *Server) RateLimitNext(n, retryAfterSeconds int) {
-	s.kmu.Lock()
-	defer s.kmu.Unlock()
-	s.rateLimitN, s.retryAfterS = n, retryAfterSeconds
-}
-
-// FailNext makes the next n requests (any method) fail with HTTP status
-// (typically 500 or 503) and an HTML body, as Slack's edge does.
-func (s *Server) FailNext(n, status int) {
-	s.kmu.Lock()
-	defer s.kmu.Unlock()
-	s.failN, s.failStatus = n, status
-}
-
-// SetLatency delays every request by d (or until the request is cancelled).
-func (s *Server) SetLatency(d time.Duration) {
-	s.kmu.Lock()
-	defer s.kmu.Unlock()
-	s.latency = d
-}
-
-// Requests is the number of requests received, including refused ones.
-func (s *Server) Requests() int {
-	s.kmu.Lock()
-	defer s.kmu.Unlock()
-	return s.total
+	s.Inject(n, nil, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		rateLimited(w, retryAfterSeconds)
+	}))
 }
 
 // RequestsFor is the number of requests received for one method
 // ("conversations.history"), including refused ones.
-func (s *Server) RequestsFor(method string) int {
-	s.kmu.Lock()
-	defer s.kmu.Unlock()
-	return s.perMethod[method]
-}
+func (s *Server) RequestsFor(method string) int { return s.RequestsMatching(method) }
 
-// Calls returns the most recent requests (up to 4096), oldest first.
-func (s *Server) Calls() []Call {
-	s.kmu.Lock()
-	defer s.kmu.Unlock()
-	return append([]Call(nil), s.calls...)
-}
+// Calls returns the requests received (the latest fakeapi.MaxLog), oldest
+// first.
+func (s *Server) Calls() []Call { return s.CallsFor("") }
 
-// CallsFor returns the recorded requests of one method, oldest first.
+// CallsFor returns the recorded requests of one method (every method when
+// empty), oldest first.
 func (s *Server) CallsFor(method string) []Call {
 	var out []Call
-	for _, c := range s.Calls() {
-		if c.Method == method {
-			out = append(out, c)
+	for _, r := range s.Log() {
+		if method == "" || r.Endpoint == method {
+			out = append(out, Call{Method: r.Endpoint, Form: r.Form, Status: r.Status, Error: r.Note})
 		}
 	}
 	return out
 }
 
-// ResetCounters zeroes the request counters and the call log.
-func (s *Server) ResetCounters() {
-	s.kmu.Lock()
-	defer s.kmu.Unlock()
-	s.total = 0
-	s.perMethod = map[string]int{}
-	s.calls = nil
-}
-
-func (s *Server) clock() time.Time {
-	if s.now != nil {
-		return s.now()
-	}
-	return time.Now()
-}
-
-// ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	method := path.Base(r.URL.Path)
+// gate refuses what Slack refuses before any method runs: a method other
+// than GET or POST, a form it cannot read, a missing or wrong token.
+func (s *Server) gate(w http.ResponseWriter, r *http.Request) bool {
 	if r.Method != http.MethodGet && r.Method != http.MethodPost {
 		w.Header().Set("Allow", "GET, POST")
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-		return
+		return false
 	}
 	if err := r.ParseForm(); err != nil {
-		s.record(method, nil, http.StatusOK, "invalid_form_data")
-		writeJSON(w, http.StatusOK, errorBody("invalid_form_data"))
-		return
+		writeJSON(w, errorBody("invalid_form_data"))
+		return false
 	}
-	form := r.Form
-	if ct := r.Header.Get("Content-Type"); strings.HasPrefix(ct, "multipart/form-data") {
-		if err := r.ParseMultipartForm(1 << 20); err == nil {
-			form = r.Form
-		}
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
+		_ = r.ParseMultipartForm(1 << 20)
 	}
-
-	s.kmu.Lock()
-	latency := s.latency
-	s.kmu.Unlock()
-	if latency > 0 {
-		t := time.NewTimer(latency)
-		select {
-		case <-r.Context().Done():
-			t.Stop()
-			return
-		case <-t.C:
-		}
+	tok := r.Form.Get("token")
+	if h := r.Header.Get("Authorization"); tok == "" && strings.HasPrefix(h, "Bearer ") {
+		tok = strings.TrimPrefix(h, "Bearer ")
 	}
-
-	// Injected failures, then the per-minute limit.
-	s.kmu.Lock()
+	s.mu.RLock()
+	want := s.token
+	s.mu.RUnlock()
 	switch {
-	case s.failN > 0:
-		s.failN--
-		status := s.failStatus
-		s.kmu.Unlock()
-		s.record(method, form, status, "")
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.WriteHeader(status)
-		fmt.Fprintf(w, "<html><body><h1>%d %s</h1></body></html>\n", status, http.StatusText(status))
-		return
-	case s.rateLimitN > 0:
-		s.rateLimitN--
-		ra := s.retryAfterS
-		s.kmu.Unlock()
-		s.rateLimited(w, method, form, ra)
-		return
+	case tok == "":
+		writeJSON(w, errorBody("not_authed"))
+	case tok != want:
+		writeJSON(w, errorBody("invalid_auth"))
+	default:
+		return true
 	}
-	if s.perMinute > 0 && (method == MethodHistory || method == MethodReplies) {
-		now := s.clock()
-		cut := now.Add(-time.Minute)
-		rec := s.recent[method]
-		i := 0
-		for i < len(rec) && !rec[i].After(cut) {
-			i++
-		}
-		rec = rec[i:]
-		if len(rec) >= s.perMinute {
-			wait := rec[0].Add(time.Minute).Sub(now)
-			secs := int((wait + time.Second - 1) / time.Second)
-			s.recent[method] = rec
-			s.kmu.Unlock()
-			s.rateLimited(w, method, form, max(secs, 1))
-			return
-		}
-		s.recent[method] = append(rec, now)
-	}
-	s.kmu.Unlock()
+	return false
+}
 
-	if !s.authorised(r, form, w, method) {
+// serve applies the per-minute limit, then runs the method.
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	method, form := path.Base(r.URL.Path), r.Form
+	if secs, limited := s.overLimit(method); limited {
+		rateLimited(w, secs)
 		return
 	}
-
 	var body any
 	switch method {
 	case MethodHistory:
@@ -574,74 +480,54 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		body = s.botInfo(form)
 	case MethodAuthTest:
 		body = s.authTest()
+	case MethodConversationsInfo:
+		body = s.conversationInfo(form)
 	default:
 		body = errorBody("unknown_method")
 	}
-	errCode := ""
-	if e, ok := body.(apiError); ok {
-		errCode = e.Error
-	}
-	s.record(method, form, http.StatusOK, errCode)
-	writeJSON(w, http.StatusOK, body)
+	writeJSON(w, body)
 }
 
-func (s *Server) rateLimited(w http.ResponseWriter, method string, form map[string][]string, secs int) {
-	s.record(method, form, http.StatusTooManyRequests, "ratelimited")
+// overLimit counts a request to method against the per-minute limit and
+// says, for one over it, how many seconds remain until a slot frees.
+func (s *Server) overLimit(method string) (int, bool) {
+	now := s.Now()
+	s.lmu.Lock()
+	defer s.lmu.Unlock()
+	if s.perMinute <= 0 || (method != MethodHistory && method != MethodReplies) {
+		return 0, false
+	}
+	rec := s.recent[method]
+	i := 0
+	for i < len(rec) && !rec[i].After(now.Add(-time.Minute)) {
+		i++
+	}
+	rec = rec[i:]
+	if len(rec) >= s.perMinute {
+		s.recent[method] = rec
+		wait := rec[0].Add(time.Minute).Sub(now)
+		return max(int((wait+time.Second-1)/time.Second), 1), true
+	}
+	s.recent[method] = append(rec, now)
+	return 0, false
+}
+
+func rateLimited(w http.ResponseWriter, secs int) {
+	fakeapi.Limited(w)
 	w.Header().Set("Retry-After", strconv.Itoa(secs))
-	writeJSON(w, http.StatusTooManyRequests, errorBody("ratelimited"))
+	writeJSONStatus(w, http.StatusTooManyRequests, errorBody("ratelimited"))
 }
 
-func (s *Server) authorised(r *http.Request, form map[string][]string, w http.ResponseWriter, method string) bool {
-	tok := ""
-	if v := form["token"]; len(v) > 0 {
-		tok = v[0]
-	}
-	if h := r.Header.Get("Authorization"); tok == "" && strings.HasPrefix(h, "Bearer ") {
-		tok = strings.TrimPrefix(h, "Bearer ")
-	}
-	s.mu.RLock()
-	want := s.token
-	s.mu.RUnlock()
-	code := ""
-	switch {
-	case tok == "":
-		code = "not_authed"
-	case tok != want:
-		code = "invalid_auth"
-	default:
-		return true
-	}
-	s.record(method, form, http.StatusOK, code)
-	writeJSON(w, http.StatusOK, errorBody(code))
-	return false
-}
+// writeJSON answers 200 with body, as Slack answers API errors too, and
+// notes an error's code in the log.
+func writeJSON(w http.ResponseWriter, body any) { writeJSONStatus(w, http.StatusOK, body) }
 
-func (s *Server) record(method string, form map[string][]string, status int, errCode string) {
-	cp := make(map[string][]string, len(form))
-	for k, v := range form {
-		if k != "token" {
-			cp[k] = append([]string(nil), v...)
-		}
-	}
-	s.kmu.Lock()
-	defer s.kmu.Unlock()
-	s.total++
-	s.perMethod[method]++
-	if len(s.calls) >= s.maxCallsKept {
-		s.calls = append(s.calls[:0], s.calls[len(s.calls)-s.maxCallsKept/2:]...)
-	}
-	s.calls = append(s.calls, Call{Method: method, Form: cp, Status: status, Error: errCode})
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
+func writeJSONStatus(w http.ResponseWriter, status int, body any) {
+	if e, ok := body.(apiError); ok {
+		fakeapi.Note(w, e.Error)
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(status)
-	_, _ = w.Write(b)
+	fakeapi.WriteJSON(w, status, body)
 }
 
 // --- wire types ---
@@ -681,6 +567,13 @@ type wireIcons struct {
 	Image36 string `json:"image_36,omitempty"`
 	Image48 string `json:"image_48,omitempty"`
 	Image72 string `json:"image_72,omitempty"`
+}
+
+// botIcons are the default icons of an app, as Slack serves them.
+var botIcons = wireIcons{
+	Image36: "https://a.slack-edge.com/80588/img/plugins/app/bot_36.png",
+	Image48: "https://a.slack-edge.com/80588/img/plugins/app/bot_48.png",
+	Image72: "https://a.slack-edge.com/80588/img/plugins/app/service_72.png",
 }
 
 type wireBotProfile struct {
@@ -756,19 +649,14 @@ func (s *Server) wire(m *message, parent *message) wireMessage {
 	}
 	if parent != nil {
 		w.ParentUserID = parent.User
-		if w.ParentUserID == "" {
-			w.ParentUserID = parent.BotID
-		}
+		w.ParentUserID = cmp.Or(w.ParentUserID, parent.BotID)
 	}
 	if n := len(m.replies); n > 0 {
 		w.ReplyCount = n
 		w.LatestReply = m.replies[n-1].TS
 		seen := map[string]bool{}
 		for _, r := range m.replies {
-			u := r.User
-			if u == "" {
-				u = r.BotID
-			}
+			u := cmp.Or(r.User, r.BotID)
 			if u != "" && !seen[u] {
 				seen[u] = true
 				w.ReplyUsers = append(w.ReplyUsers, u)
@@ -785,11 +673,7 @@ func (s *Server) wire(m *message, parent *message) wireMessage {
 		if b, ok := s.bots[m.BotID]; ok {
 			w.BotProfile = &wireBotProfile{
 				ID: b.ID, Name: b.Name, AppID: b.AppID, TeamID: s.team.ID, Updated: 1700000000,
-				Icons: wireIcons{
-					Image36: "https://a.slack-edge.com/80588/img/plugins/app/bot_36.png",
-					Image48: "https://a.slack-edge.com/80588/img/plugins/app/bot_48.png",
-					Image72: "https://a.slack-edge.com/80588/img/plugins/app/service_72.png",
-				},
+				Icons: botIcons,
 			}
 		}
 	}
@@ -821,13 +705,8 @@ type window struct {
 	cursor         int64 // 0 = none; else the ts (micros) to resume at
 }
 
-func (s *Server) parseWindow(form map[string][]string) (window, string) {
-	get := func(k string) string {
-		if v := form[k]; len(v) > 0 {
-			return v[0]
-		}
-		return ""
-	}
+func (s *Server) parseWindow(form url.Values) (window, string) {
+	get := form.Get
 	w := window{oldest: 0, latest: 1<<62 - 1}
 	inclusive := get("inclusive") == "1" || get("inclusive") == "true"
 	if v := get("oldest"); v != "" {
@@ -850,9 +729,9 @@ func (s *Server) parseWindow(form map[string][]string) (window, string) {
 			w.latest--
 		}
 	}
-	s.kmu.Lock()
+	s.lmu.Lock()
 	maxPage := s.maxPage
-	s.kmu.Unlock()
+	s.lmu.Unlock()
 	w.limit = DefaultPageSize
 	if v := get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -874,14 +753,14 @@ func (s *Server) parseWindow(form map[string][]string) (window, string) {
 	return w, ""
 }
 
-func (s *Server) history(form map[string][]string) any {
+func (s *Server) history(form url.Values) any {
 	w, code := s.parseWindow(form)
 	if code != "" {
 		return errorBody(code)
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	ch, ok := s.channels[first(form, "channel")]
+	ch, ok := s.channels[form.Get("channel")]
 	if !ok {
 		return errorBody("channel_not_found")
 	}
@@ -909,18 +788,18 @@ func (s *Server) history(form map[string][]string) any {
 	return resp
 }
 
-func (s *Server) replies(form map[string][]string) any {
+func (s *Server) replies(form url.Values) any {
 	w, code := s.parseWindow(form)
 	if code != "" {
 		return errorBody(code)
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	ch, ok := s.channels[first(form, "channel")]
+	ch, ok := s.channels[form.Get("channel")]
 	if !ok {
 		return errorBody("channel_not_found")
 	}
-	tsv := first(form, "ts")
+	tsv := form.Get("ts")
 	if tsv == "" {
 		return errorBody("invalid_arguments")
 	}
@@ -956,69 +835,16 @@ func (s *Server) replies(form map[string][]string) any {
 	return resp
 }
 
-type wireProfile struct {
-	Title                 string `json:"title"`
-	Phone                 string `json:"phone"`
-	Skype                 string `json:"skype"`
-	RealName              string `json:"real_name"`
-	RealNameNormalized    string `json:"real_name_normalized"`
-	DisplayName           string `json:"display_name"`
-	DisplayNameNormalized string `json:"display_name_normalized"`
-	StatusText            string `json:"status_text"`
-	StatusEmoji           string `json:"status_emoji"`
-	StatusExpiration      int    `json:"status_expiration"`
-	AvatarHash            string `json:"avatar_hash"`
-	Email                 string `json:"email,omitempty"`
-	FirstName             string `json:"first_name"`
-	LastName              string `json:"last_name"`
-	Image24               string `json:"image_24"`
-	Image32               string `json:"image_32"`
-	Image48               string `json:"image_48"`
-	Image72               string `json:"image_72"`
-	Image192              string `json:"image_192"`
-	Image512              string `json:"image_512"`
-	Team                  string `json:"team"`
-}
-
-type wireUser struct {
-	ID                string      `json:"id"`
-	TeamID            string      `json:"team_id"`
-	Name              string      `json:"name"`
-	Deleted           bool        `json:"deleted"`
-	Color             string      `json:"color"`
-	RealName          string      `json:"real_name"`
-	TZ                string      `json:"tz"`
-	TZLabel           string      `json:"tz_label"`
-	TZOffset          int         `json:"tz_offset"`
-	Profile           wireProfile `json:"profile"`
-	IsAdmin           bool        `json:"is_admin"`
-	IsOwner           bool        `json:"is_owner"`
-	IsPrimaryOwner    bool        `json:"is_primary_owner"`
-	IsRestricted      bool        `json:"is_restricted"`
-	IsUltraRestricted bool        `json:"is_ultra_restricted"`
-	IsBot             bool        `json:"is_bot"`
-	IsAppUser         bool        `json:"is_app_user"`
-	Updated           int64       `json:"updated"`
-	IsEmailConfirmed  bool        `json:"is_email_confirmed"`
-	Has2FA            bool        `json:"has_2fa"`
-	Locale            string      `json:"locale"`
-}
-
-func (s *Server) userInfo(form map[string][]string) any {
-	s.kmu.Lock()
-	now := s.clock()
-	s.kmu.Unlock()
+func (s *Server) userInfo(form url.Values) any {
+	now := s.Now()
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	u, ok := s.users[first(form, "user")]
+	u, ok := s.users[form.Get("user")]
 	if !ok {
 		return errorBody("user_not_found")
 	}
 	first, last, _ := strings.Cut(u.RealName, " ")
-	tz := u.TZ
-	if tz == "" {
-		tz = "Europe/London"
-	}
+	tz := cmp.Or(u.TZ, "Europe/London")
 	// tz_offset is the zone's offset in seconds at the fake's now, as
 	// Slack reports it; tz_label its name then.
 	tzLabel, tzOffset := "Greenwich Mean Time", 0
@@ -1026,53 +852,42 @@ func (s *Server) userInfo(form map[string][]string) any {
 		tzLabel, tzOffset = now.In(loc).Zone()
 	}
 	img := "https://secure.gravatar.com/avatar/" + u.ID + ".jpg?s="
-	return struct {
-		OK   bool     `json:"ok"`
-		User wireUser `json:"user"`
-	}{OK: true, User: wireUser{
-		ID: u.ID, TeamID: s.team.ID, Name: u.Name, Deleted: u.Deleted, Color: "9f69e7",
-		RealName: u.RealName, TZ: tz, TZLabel: tzLabel, TZOffset: tzOffset,
-		Profile: wireProfile{
-			RealName: u.RealName, RealNameNormalized: u.RealName,
-			DisplayName: u.DisplayName, DisplayNameNormalized: u.DisplayName,
-			AvatarHash: "ge3b51ca72de", Email: u.Email, FirstName: first, LastName: last,
-			Image24: img + "24", Image32: img + "32", Image48: img + "48", Image72: img + "72",
-			Image192: img + "192", Image512: img + "512", Team: s.team.ID,
-		},
-		IsBot: u.IsBot, Updated: 1700000000, IsEmailConfirmed: u.Email != "", Locale: "en-GB",
-	}}
+	return fakeapi.Obj("ok", true, "user", fakeapi.Obj(
+		"id", u.ID, "team_id", s.team.ID, "name", u.Name, "deleted", u.Deleted, "color", "9f69e7",
+		"real_name", u.RealName, "tz", tz, "tz_label", tzLabel, "tz_offset", tzOffset,
+		"profile", fakeapi.Obj(
+			"title", "", "phone", "", "skype", "", "real_name", u.RealName, "real_name_normalized", u.RealName,
+			"display_name", u.DisplayName, "display_name_normalized", u.DisplayName,
+			"status_text", "", "status_emoji", "", "status_expiration", 0, "avatar_hash", "ge3b51ca72de",
+			"email", fakeapi.OmitEmpty(u.Email), "first_name", first, "last_name", last,
+			"image_24", img+"24", "image_32", img+"32", "image_48", img+"48", "image_72", img+"72",
+			"image_192", img+"192", "image_512", img+"512", "team", s.team.ID),
+		"is_admin", false, "is_owner", false, "is_primary_owner", false, "is_restricted", false,
+		"is_ultra_restricted", false, "is_bot", u.IsBot, "is_app_user", false, "updated", 1700000000,
+		"is_email_confirmed", u.Email != "", "has_2fa", false, "locale", "en-GB"))
 }
 
-func (s *Server) botInfo(form map[string][]string) any {
+type wireBot struct {
+	ID      string    `json:"id"`
+	Deleted bool      `json:"deleted"`
+	Name    string    `json:"name"`
+	Updated int64     `json:"updated"`
+	AppID   string    `json:"app_id"`
+	UserID  string    `json:"user_id"`
+	Icons   wireIcons `json:"icons"`
+}
+
+func (s *Server) botInfo(form url.Values) any {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	b, ok := s.bots[first(form, "bot")]
+	b, ok := s.bots[form.Get("bot")]
 	if !ok {
 		return errorBody("bot_not_found")
 	}
 	return struct {
-		OK  bool `json:"ok"`
-		Bot struct {
-			ID      string    `json:"id"`
-			Deleted bool      `json:"deleted"`
-			Name    string    `json:"name"`
-			Updated int64     `json:"updated"`
-			AppID   string    `json:"app_id"`
-			UserID  string    `json:"user_id"`
-			Icons   wireIcons `json:"icons"`
-		} `json:"bot"`
-	}{OK: true, Bot: struct {
-		ID      string    `json:"id"`
-		Deleted bool      `json:"deleted"`
-		Name    string    `json:"name"`
-		Updated int64     `json:"updated"`
-		AppID   string    `json:"app_id"`
-		UserID  string    `json:"user_id"`
-		Icons   wireIcons `json:"icons"`
-	}{ID: b.ID, Name: b.Name, Updated: 1700000000, AppID: b.AppID, UserID: b.UserID,
-		Icons: wireIcons{Image36: "https://a.slack-edge.com/80588/img/plugins/app/bot_36.png",
-			Image48: "https://a.slack-edge.com/80588/img/plugins/app/bot_48.png",
-			Image72: "https://a.slack-edge.com/80588/img/plugins/app/service_72.png"}}}
+		OK  bool    `json:"ok"`
+		Bot wireBot `json:"bot"`
+	}{OK: true, Bot: wireBot{ID: b.ID, Name: b.Name, Updated: 1700000000, AppID: b.AppID, UserID: b.UserID, Icons: botIcons}}
 }
 
 func (s *Server) authTest() any {
@@ -1092,13 +907,6 @@ func (s *Server) authTest() any {
 }
 
 // --- helpers ---
-
-func first(form map[string][]string, k string) string {
-	if v := form[k]; len(v) > 0 {
-		return v[0]
-	}
-	return ""
-}
 
 // parseTS turns "1512085950.000216" (or "1512085950", or a fraction of
 // fewer than six digits) into microseconds since the epoch.
@@ -1132,24 +940,6 @@ func TS(micros int64) string {
 func TimeTS(t time.Time) string { return TS(t.UnixMicro()) }
 
 // Cursors look like Slack's: base64 of "next_ts:<ts digits>".
-func encodeCursor(micros int64) string {
-	return base64.StdEncoding.EncodeToString([]byte("next_ts:" + strconv.FormatInt(micros, 10)))
-}
+func encodeCursor(micros int64) string { return fakeapi.Cursor("next_ts", micros) }
 
-var errCursor = errors.New("bad cursor")
-
-func decodeCursor(c string) (int64, error) {
-	b, err := base64.StdEncoding.DecodeString(c)
-	if err != nil {
-		return 0, errCursor
-	}
-	v, ok := strings.CutPrefix(string(b), "next_ts:")
-	if !ok {
-		return 0, errCursor
-	}
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || n <= 0 {
-		return 0, errCursor
-	}
-	return n, nil
-}
+func decodeCursor(c string) (int64, error) { return fakeapi.ParseCursor("next_ts", c) }

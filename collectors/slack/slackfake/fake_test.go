@@ -303,7 +303,7 @@ func TestPerMinuteLimit(t *testing.T) {
 	fake, _, api := setup(t)
 	var mu sync.Mutex
 	now := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
-	fake.SetNowFunc(func() time.Time { mu.Lock(); defer mu.Unlock(); return now })
+	fake.SetNow(func() time.Time { mu.Lock(); defer mu.Unlock(); return now })
 	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
 	fake.NonMarketplace()
 	fake.AddChannel("C1")
