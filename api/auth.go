@@ -76,13 +76,7 @@ func (s *Server) findToken(r *http.Request, scope string) (*tokenEntry, error) {
 	if len(h) <= len(prefix) || !strings.EqualFold(h[:len(prefix)], prefix) {
 		return nil, &Error{Status: http.StatusUnauthorized, Code: "unauthorized", Message: "missing bearer token: send Authorization: Bearer <token>"}
 	}
-	got := sha256.Sum256([]byte(strings.TrimSpace(h[len(prefix):])))
-	var match *tokenEntry
-	for i := range s.tokens {
-		if subtle.ConstantTimeCompare(got[:], s.tokens[i].hash[:]) == 1 {
-			match = &s.tokens[i]
-		}
-	}
+	match := s.matchToken(strings.TrimSpace(h[len(prefix):]))
 	if match == nil {
 		return nil, &Error{Status: http.StatusUnauthorized, Code: "unauthorized", Message: "invalid bearer token"}
 	}
@@ -94,4 +88,17 @@ func (s *Server) findToken(r *http.Request, scope string) (*tokenEntry, error) {
 		return nil, &Error{Status: http.StatusForbidden, Code: "forbidden", Message: "this token lacks the " + scope + " scope"}
 	}
 	return match, nil
+}
+
+// matchToken returns the configured token equal to raw, or nil, comparing
+// with every one in constant time.
+func (s *Server) matchToken(raw string) *tokenEntry {
+	got := sha256.Sum256([]byte(raw))
+	var match *tokenEntry
+	for i := range s.tokens {
+		if subtle.ConstantTimeCompare(got[:], s.tokens[i].hash[:]) == 1 {
+			match = &s.tokens[i]
+		}
+	}
+	return match
 }

@@ -85,12 +85,29 @@ type errorBody struct {
 // NUL character Postgres cannot keep) is 400 invalid, since the input was
 // wrong; everything else is 500 internal.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	apiErr := s.clientError(r, err)
+	if apiErr == nil {
+		return
+	}
+	var body errorBody
+	body.Error.Code, body.Error.Message = apiErr.Code, apiErr.Message
+	if apiErr.Status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="groundwork"`)
+	}
+	if apiErr.Status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "5")
+	}
+	_ = writeJSON(w, apiErr.Status, body)
+}
+
+// clientError is what writeError answers for err, the cause of a 5xx
+// logged; nil when the client went away and nobody reads the answer.
+func (s *Server) clientError(r *http.Request, err error) *Error {
 	var apiErr *Error
 	switch {
 	case errors.As(err, &apiErr):
 	case errors.Is(err, r.Context().Err()) && r.Context().Err() != nil:
-		// The client went away; nobody reads the answer.
-		return
+		return nil
 	case errors.Is(err, timeline.ErrUnavailable):
 		apiErr = &Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "the database is unavailable; retry later"}
 	case errors.Is(err, timeline.ErrInvalid):
@@ -103,13 +120,5 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		s.logger().Error("request failed", zap.String("method", r.Method), zap.String("path", r.URL.Path),
 			zap.Int("status", apiErr.Status), zap.Error(err))
 	}
-	var body errorBody
-	body.Error.Code, body.Error.Message = apiErr.Code, apiErr.Message
-	if apiErr.Status == http.StatusUnauthorized {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="groundwork"`)
-	}
-	if apiErr.Status == http.StatusServiceUnavailable {
-		w.Header().Set("Retry-After", "5")
-	}
-	_ = writeJSON(w, apiErr.Status, body)
+	return apiErr
 }

@@ -120,8 +120,7 @@ func (s *Server) catchUpReader() FeedReader {
 
 // admitStream counts a new stream against the caps, or refuses it; release
 // uncounts it.
-func (s *Server) admitStream(r *http.Request) (release func(), err error) {
-	key := sha256.Sum256([]byte(bearerToken(r)))
+func (s *Server) admitStream(key [sha256.Size]byte) (release func(), err error) {
 	maxTotal := orDefault(s.Streams.MaxStreams, defaultMaxStreams)
 	maxPer := orDefault(s.Streams.MaxPerToken, defaultMaxStreamsPerToken)
 	s.streamsMu.Lock()
@@ -257,7 +256,7 @@ func (s *Server) getFeed(w http.ResponseWriter, r *http.Request) error {
 				return err
 			}
 		}
-		return s.streamFeed(w, r, p)
+		return s.streamFeed(w, r, p, streamScope{key: sha256.Sum256([]byte(bearerToken(r)))})
 	}
 	events, err := s.Store.Feed(r.Context(), p.After, p.Limit)
 	if err != nil {
@@ -284,7 +283,10 @@ func (s *Server) getFeed(w http.ResponseWriter, r *http.Request) error {
 // A stream holds at most Streams.Buffer bytes of events at a time (at least
 // one event), and each batch it writes has Streams.WriteTimeout: a client
 // that stops reading is dropped without holding up anyone else.
-func (s *Server) streamFeed(w http.ResponseWriter, r *http.Request, p feedParams) error {
+//
+// scope names what the stream caps count it against, and, for the stream
+// of one incident's page, the incident whose entries it keeps.
+func (s *Server) streamFeed(w http.ResponseWriter, r *http.Request, p feedParams, scope streamScope) error {
 	rc := http.NewResponseController(w)
 	// The server's ReadTimeout and WriteTimeout are meant for ordinary
 	// requests; a stream lives as long as its client. Clear them first,
@@ -295,7 +297,7 @@ func (s *Server) streamFeed(w http.ResponseWriter, r *http.Request, p feedParams
 	// A stream outlives the read endpoints' ReadTimeout; each of its
 	// reads gets one of its own.
 	ctx := untimed(r)
-	release, err := s.admitStream(r)
+	release, err := s.admitStream(scope.key)
 	if err != nil {
 		return err
 	}
@@ -307,7 +309,7 @@ func (s *Server) streamFeed(w http.ResponseWriter, r *http.Request, p feedParams
 	shard, leave := hub.join()
 	defer leave()
 	rows := min(p.Limit, catchUpMaxRows)
-	st := &feedStream{s: s, hub: hub, shard: shard, pos: p.After, rows: rows, maxRows: rows, budget: s.streamBuffer()}
+	st := &feedStream{s: s, hub: hub, shard: shard, pos: p.After, rows: rows, maxRows: rows, budget: s.streamBuffer(), incident: scope.incident}
 	// The first batch is read before the headers, so that a database
 	// failure is still a clean error response.
 	batch, wait, err := st.next(ctx)
@@ -368,6 +370,13 @@ func (s *Server) streamFeed(w http.ResponseWriter, r *http.Request, p feedParams
 	}
 }
 
+// streamScope is what streamFeed counts a stream against (the hash of its
+// token or link), and the one incident it keeps ("" for every one).
+type streamScope struct {
+	key      [sha256.Size]byte
+	incident string
+}
+
 // catchUpMaxRows is the most events a stream reads from the store at once.
 const catchUpMaxRows = 100
 
@@ -387,11 +396,34 @@ type feedStream struct {
 	rows, maxRows int
 	budget        int
 	buf           []frame
+	// incident, when set, is the one incident whose entries the stream
+	// sends; it skips the others' (its position moves past them).
+	incident string
 }
 
 // next returns the next frames to send, or, when there are none yet, a
-// channel that is closed when there may be.
+// channel that is closed when there may be. A stream of one incident skips
+// the frames of others.
 func (st *feedStream) next(ctx context.Context) ([]frame, <-chan struct{}, error) {
+	for {
+		frames, wait, err := st.nextAny(ctx)
+		if err != nil || st.incident == "" || len(frames) == 0 {
+			return frames, wait, err
+		}
+		kept := frames[:0]
+		for _, f := range frames {
+			if f.incident == st.incident {
+				kept = append(kept, f)
+			}
+		}
+		if len(kept) > 0 {
+			return kept, nil, nil
+		}
+	}
+}
+
+// nextAny is next for a stream of every incident.
+func (st *feedStream) nextAny(ctx context.Context) ([]frame, <-chan struct{}, error) {
 	for {
 		v := st.hub.since(st.pos, st.shard, st.budget, st.buf[:0])
 		st.buf = v.frames[:0]

@@ -72,6 +72,9 @@ const (
 type frame struct {
 	seq  int64
 	data []byte
+	// incident is the incident of the event or annotation, which the
+	// streams of one incident's page keep.
+	incident string
 }
 
 func encodeFrame(e timeline.Event) (frame, error) {
@@ -85,7 +88,7 @@ func encodeFrame(e timeline.Event) (frame, error) {
 	data = append(data, "\ndata: "...)
 	data = append(data, b...)
 	data = append(data, "\n\n"...)
-	return frame{seq: e.Seq, data: data}, nil
+	return frame{seq: e.Seq, data: data, incident: e.IncidentID}, nil
 }
 
 // feedHub is the one reader of new events in a process. Woken by the

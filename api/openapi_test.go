@@ -178,7 +178,7 @@ func (c *contract) visitSchema(t *testing.T, name string, raw []byte) {
 // cannot drift apart.
 func TestResponsesMatchTheOpenAPIDocument(t *testing.T) {
 	t.Parallel()
-	b := setupReview(t)
+	b := setupReview(t, withShares(t))
 	checkoutIncident(t, b)
 	b.events(t, trickyEvents("PCHECKOUT")...)
 	// A skipped source shows its reason.
@@ -302,6 +302,7 @@ func TestResponsesMatchTheOpenAPIDocument(t *testing.T) {
 
 	webhookAndCollectContract(t, c)
 	annotationsContract(t, c, b, broken)
+	sharesContract(t, c, b, broken)
 
 	// Oversized headers: the server answers before routing, through
 	// ProtocolErrorsAsJSON as serve wires it.
@@ -353,10 +354,15 @@ func TestResponsesMatchTheOpenAPIDocument(t *testing.T) {
 // servedOperations lists every route the server registers (server.go).
 var servedOperations = []string{
 	"DELETE /v1/incidents/{id}/annotations/{aid}",
+	"DELETE /v1/incidents/{id}/share/{link}",
 	"GET /healthz",
+	"GET /incidents",
+	"GET /incidents/{id}",
+	"GET /incidents/{id}/feed",
 	"GET /metrics",
 	"GET /openapi.json",
 	"GET /readyz",
+	"GET /static/{file}",
 	"GET /v1/feed",
 	"GET /v1/incidents",
 	"GET /v1/incidents/{id}",
@@ -366,10 +372,12 @@ var servedOperations = []string{
 	"GET /v1/incidents/{id}/people",
 	"GET /v1/incidents/{id}/questions",
 	"GET /v1/incidents/{id}/review",
+	"GET /v1/incidents/{id}/share",
 	"GET /v1/incidents/{id}/timeline",
 	"PATCH /v1/incidents/{id}/annotations/{aid}",
 	"POST /v1/incidents/{id}/annotations",
 	"POST /v1/incidents/{id}/collect",
+	"POST /v1/incidents/{id}/share",
 	"POST /webhooks/github",
 	"POST /webhooks/incident",
 	"POST /webhooks/pagerduty",
@@ -388,6 +396,7 @@ func brokenServer(t *testing.T, b *reviewBundle) *httptest.Server {
 	st := postgres.New(pool)
 	s := &api.Server{
 		Store: st, Summaries: st, Versions: st, Review: b.server.Review, Annotations: st,
+		Shares: st, ShareCodec: timeline.ShareCodec{Key: []byte("k")},
 		Tokens:    []api.Token{{Name: "facilitators", Token: readToken, Scopes: []string{"read"}}, {Name: "writer", Token: writeToken, Scopes: []string{"write"}}},
 		ReadyFunc: func(ctx context.Context) error { return errors.Join(errors.New("database unreachable"), st.Ping(ctx)) },
 		Cursors:   timeline.CursorCodec{Key: []byte("k")},

@@ -93,9 +93,15 @@ type Server struct {
 	// which timeline rows and the feed carry; without it those endpoints
 	// answer 503 and timelines carry none.
 	Annotations timeline.AnnotationStore
+	// Shares stores the share links of /v1/incidents/{id}/share, which
+	// ShareCodec signs; the meeting pages (/incidents/{id}) accept them.
+	// Without both, those endpoints answer 503 and the pages accept API
+	// tokens only.
+	Shares     timeline.ShareStore
+	ShareCodec timeline.ShareCodec
 	// PublicURL is the address clients reach the server at (scheme, host,
-	// optional path prefix), which the review packet's links start with;
-	// empty means the scheme and host of each request.
+	// optional path prefix), which the review packet's links and share
+	// links start with; empty means the scheme and host of each request.
 	PublicURL string
 
 	tokens []tokenEntry
@@ -160,6 +166,8 @@ func (s *Server) Handler() http.Handler {
 	route("GET /v1/feed", ScopeRead, s.getFeed)
 	route("POST /v1/incidents/{id}/collect", ScopeWrite, s.collect)
 	s.routeAnnotations(route)
+	s.routeShares(route)
+	s.routePages(handle)
 	s.routePacket(route)
 	s.routeReceivers(handle)
 	route("GET /openapi.json", "", s.getOpenAPI)

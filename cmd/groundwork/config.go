@@ -164,8 +164,8 @@ type APIConfig struct {
 	// answer.
 	ReadTimeout Duration `yaml:"read_timeout"`
 	// PublicURL is the address clients reach the API at (behind a proxy,
-	// say), which the review packet's links start with; empty means each
-	// request's scheme and host.
+	// say), which the review packet's links and the meeting pages' share
+	// links start with; empty means each request's scheme and host.
 	PublicURL string `yaml:"public_url"`
 }
 

@@ -137,9 +137,17 @@ func (e *env) demoCmd(ctx context.Context, args []string) error {
 		return err
 	}
 	complete, problems := demoComplete(ctx, a, detail)
+	page, err := demoShareLink(ctx, base, fakeworld.IncidentID)
+	if err != nil {
+		complete, problems = false, append(problems, "the meeting page: "+err.Error())
+	}
 	fmt.Fprintln(out)
 	printDetail(out, detail)
 	printCurls(out, base, fakeworld.IncidentID)
+	if page != "" {
+		fmt.Fprintf(out, "\nThe meeting page, for the people in the room (a share link, read-only, valid for a day):\n  %s\n", page)
+		fmt.Fprintf(out, "Recent incidents: %s/incidents (sign in with any user name and the password %s)\n", base, demoReadToken)
+	}
 	if !complete {
 		return fmt.Errorf("%w: %s", errIncomplete, strings.Join(problems, "; "))
 	}
@@ -219,6 +227,43 @@ func sendResolvedWebhook(ctx context.Context, base string) error {
 		return fmt.Errorf("the webhook was answered %d: %s", resp.StatusCode, b)
 	}
 	return nil
+}
+
+// demoShareLink makes a share link of the incident's meeting page, as a
+// facilitator would, and opens it once to check that it works.
+func demoShareLink(ctx context.Context, base, id string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/v1/incidents/"+id+"/share", nil)
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Authorization", "Bearer "+demoWriteToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	var link api.ShareLinkJSON
+	if resp.StatusCode != http.StatusCreated {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return "", fmt.Errorf("POST share: %d %s", resp.StatusCode, b)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&link); err != nil {
+		return "", err
+	}
+	page, err := http.NewRequestWithContext(ctx, http.MethodGet, link.URL, nil)
+	if err != nil {
+		return "", err
+	}
+	got, err := http.DefaultClient.Do(page)
+	if err != nil {
+		return "", err
+	}
+	_, _ = io.Copy(io.Discard, got.Body)
+	got.Body.Close()
+	if got.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("GET %s: %d", link.Path, got.StatusCode)
+	}
+	return link.URL, nil
 }
 
 // incidentDetail is the part of GET /v1/incidents/{id} the demo reads.

@@ -43,7 +43,7 @@ func TestDemoOnce(t *testing.T) {
 	for _, want := range []string{
 		"last_deploy_before_first_alert", "rollback", "first_acknowledgement", "escalated", "resolved",
 		"Tomás Ortega", "pagerduty+", "Quiet gaps", "format=markdown", "text/event-stream", "Bearer " + demoReadToken,
-		"The timeline is complete",
+		"The timeline is complete", "/incidents/" + fakeworld.IncidentID + "?s=", "/incidents (sign in",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out)

@@ -74,6 +74,11 @@ func newApp(ctx context.Context, cfg Config, log *zap.Logger, obs collectors.Obs
 		pool.Close()
 		return nil, err
 	}
+	shareKey, err := a.store.ShareKey(ctx)
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
 	progress := &collectors.Progress{}
 	var coverage collectors.Coverage
 	if cfg.Journal.Enabled() {
@@ -114,6 +119,7 @@ func newApp(ctx context.Context, cfg Config, log *zap.Logger, obs collectors.Obs
 		},
 		Annotations: a.store,
 		Story:       cfg.Review.Story.timeline(),
+		Shares:      a.store, ShareCodec: timeline.ShareCodec{Key: shareKey},
 	}
 	if err := a.wireJobs(); err != nil {
 		pool.Close()
