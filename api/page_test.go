@@ -351,12 +351,12 @@ func sseEvents(t *testing.T, r *bufio.Reader, n int) (ids []string, data []strin
 
 func openIncident(t *testing.T, b *reviewBundle, id string) {
 	t.Helper()
-	b.incident(t, timeline.Incident{ID: id, Title: "Payments latency", Source: timeline.SourcePagerDuty, StartedAt: b.now.Add(-20 * time.Minute),
+	b.incident(t, timeline.Incident{ID: id, Title: "Payments latency", Source: "pagerduty", StartedAt: b.now.Add(-20 * time.Minute),
 		Channels: []string{"C0PAY"}})
 }
 
 func chat(id, incident string, at time.Time, text string) timeline.Event {
-	return timeline.Event{ID: "slack:message:C0PAY:" + id, IncidentID: incident, Source: timeline.SourceSlack, Kind: timeline.KindChatMessage,
+	return timeline.Event{ID: "slack:message:C0PAY:" + id, IncidentID: incident, Source: "slack", Kind: timeline.KindChatMessage,
 		OccurredAt: at, Title: text, Text: text, Actor: &timeline.Actor{ID: "U1", Name: "Sam"}, Details: map[string]any{"channel": "C0PAY"}}
 }
 
@@ -446,12 +446,12 @@ func TestPageTellsTheStory(t *testing.T) {
 	var evs []timeline.Event
 	for i := 0; i < 4; i++ {
 		evs = append(evs, timeline.Event{ID: fmt.Sprintf("github:commit:acme/checkout-api:%040d", i), IncidentID: "PCHECKOUT",
-			Source: timeline.SourceGitHub, Kind: timeline.KindChangeCommit, OccurredAt: t0.Add(-50*time.Minute + time.Duration(i)*time.Minute),
+			Source: "github", Kind: timeline.KindChangeCommit, OccurredAt: t0.Add(-50*time.Minute + time.Duration(i)*time.Minute),
 			Title: fmt.Sprintf("commit %d", i), Details: map[string]any{"repo": "acme/checkout-api", "sha": fmt.Sprintf("%040d", i)}})
 	}
 	for i := 0; i < 3; i++ {
 		user := map[string]any{"id": "PBOB", "name": "Bob", "email": "bob@acme.test"}
-		evs = append(evs, timeline.Event{ID: fmt.Sprintf("pagerduty:log_entry:RN%d", i), IncidentID: "PCHECKOUT", Source: timeline.SourcePagerDuty,
+		evs = append(evs, timeline.Event{ID: fmt.Sprintf("pagerduty:log_entry:RN%d", i), IncidentID: "PCHECKOUT", Source: "pagerduty",
 			Kind: timeline.KindPageNotified, OccurredAt: t0.Add(30*time.Second + time.Duration(i)*time.Second), Title: "Notified Bob",
 			Details: map[string]any{"user": user, "notification_type": []string{"push", "sms", "phone"}[i]}})
 	}
@@ -553,7 +553,7 @@ func TestPageEscapesWhatUpstreamsWrote(t *testing.T) {
 	b := setupReview(t, withShares(t))
 	checkoutIncident(t, b)
 	evs := trickyEvents("PCHECKOUT")
-	evs = append(evs, timeline.Event{ID: "pagerduty:alert:AXSS", IncidentID: "PCHECKOUT", Source: timeline.SourcePagerDuty,
+	evs = append(evs, timeline.Event{ID: "pagerduty:alert:AXSS", IncidentID: "PCHECKOUT", Source: "pagerduty",
 		Kind: timeline.KindAlertTriggered, OccurredAt: t0.Add(time.Minute), Title: `<script>alert(1)</script><img src=x onerror=alert(2)>`,
 		Text: "<b>bold</b> & more", URL: "javascript:alert(3)"})
 	b.events(t, evs...)

@@ -46,7 +46,7 @@ func laneOf(e timeline.Event) string {
 }
 
 // chatChannel is a chat event's channel id: its channel detail, else the
-// channel part of its id ("slack:message:{channel}:{ts}").
+// channel part of its id ("{source}:message:{channel}:{ts}").
 func chatChannel(e timeline.Event) string {
 	if ch := detailString(e, timeline.DetailChatChannel); ch != "" {
 		return ch
@@ -301,7 +301,7 @@ func buildChart(in chartInput) chartView {
 	}
 	slices.SortFunc(chans, func(x, y string) int { return cmp.Compare(channels[x], channels[y]) })
 	for _, ch := range chans {
-		add(laneChat+ch, channels[ch], "Slack")
+		add(laneChat+ch, channels[ch], "chat")
 	}
 	for _, e := range in.Events {
 		if laneOf(e) == laneOther {

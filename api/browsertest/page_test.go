@@ -579,13 +579,13 @@ func TestMeetingPage(t *testing.T) {
 	t.Run("the page follows the feed live, across a reconnection, with no gap or duplicate", func(t *testing.T) {
 		ctx := context.Background()
 		started := f.clock().Add(-30 * time.Minute)
-		if err := f.store.UpsertIncident(ctx, timeline.Incident{ID: liveIncident, Title: "Payments latency", Source: timeline.SourcePagerDuty,
+		if err := f.store.UpsertIncident(ctx, timeline.Incident{ID: liveIncident, Title: "Payments latency", Source: "pagerduty",
 			StartedAt: started, WindowStart: started.Add(-2 * time.Hour), WindowEnd: started.Add(time.Hour), Channels: []string{liveChannel}}); err != nil {
 			t.Fatal(err)
 		}
 		msg := func(n int, text string) timeline.Event {
 			return timeline.Event{ID: fmt.Sprintf("slack:message:%s:1763715600.%06d", liveChannel, n), IncidentID: liveIncident,
-				Source: timeline.SourceSlack, Kind: timeline.KindChatMessage, OccurredAt: started.Add(time.Duration(n) * time.Minute),
+				Source: "slack", Kind: timeline.KindChatMessage, OccurredAt: started.Add(time.Duration(n) * time.Minute),
 				Actor: &timeline.Actor{ID: "U0SAM", Name: "Sam Okafor"}, Title: text, Text: text, Details: map[string]any{"channel": liveChannel}}
 		}
 		upsert := func(evs ...timeline.Event) {
