@@ -14,7 +14,6 @@ import (
 	"net/http"
 	"sort"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"go.uber.org/zap"
@@ -142,7 +141,7 @@ func (e *env) demoCmd(ctx context.Context, args []string) error {
 		complete, problems = false, append(problems, "the meeting page: "+err.Error())
 	}
 	fmt.Fprintln(out)
-	printDetail(out, detail)
+	printDetail(ctx, out, base, detail)
 	printCurls(out, base, fakeworld.IncidentID)
 	if page != "" {
 		fmt.Fprintf(out, "\nThe meeting page, for the people in the room (a share link, read-only, valid for a day):\n  %s\n", page)
@@ -367,63 +366,42 @@ func sumExpected() int {
 	return n
 }
 
-// printDetail prints the prepared review: key moments, durations,
-// responders and gaps.
-func printDetail(w io.Writer, d incidentDetail) {
+// printDetail prints the incident's collection and then the review packet
+// a facilitator pastes into the review document (GET .../review, Markdown).
+func printDetail(ctx context.Context, w io.Writer, base string, d incidentDetail) {
 	fmt.Fprintf(w, "Incident %s — %s\n", d.ID, d.Title)
 	fmt.Fprintf(w, "Window %s .. %s\n", d.Window.Start, d.Window.End)
 	for _, s := range d.Collection {
 		fmt.Fprintf(w, "  %-10s %-10s %4d events\n", s.Source, s.State, s.EventCount)
 	}
-	if d.Summary == nil {
-		fmt.Fprintln(w, "\n(no summary)")
+	packet, err := apiGetText(ctx, base+"/v1/incidents/"+d.ID+"/review?format=markdown")
+	if err != nil {
+		fmt.Fprintf(w, "\n(the review packet is not available: %v)\n", err)
 		return
 	}
-	printSummary(w, *d.Summary)
+	fmt.Fprintf(w, "\n%s", packet)
 }
 
-func printSummary(w io.Writer, s timeline.Summary) {
-	loc, err := time.LoadLocation(s.Context.Timezone)
+// apiGetText is apiGet for a text answer.
+func apiGetText(ctx context.Context, url string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		loc = time.UTC
+		return "", err
 	}
-	local := func(t time.Time) string { return t.In(loc).Format("Mon 15:04:05 MST") }
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "\nKey moments (%s)\n", s.Context.Timezone)
-	for _, m := range s.KeyMoments {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\n", local(m.At), m.Moment, m.Title)
+	req.Header.Set("Authorization", "Bearer "+demoReadToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
 	}
-	fmt.Fprintln(tw, "\nDurations")
-	dur := func(p *int64) string {
-		if p == nil {
-			return "unknown"
-		}
-		return (time.Duration(*p) * time.Second).String()
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return "", err
 	}
-	fmt.Fprintf(tw, "  to acknowledge\t%s\n  to resolve\t%s\n  last deploy to first alert\t%s\n",
-		dur(s.Durations.ToAcknowledgeS), dur(s.Durations.ToResolveS), dur(s.Durations.LastDeployToFirstAlertS))
-	fmt.Fprintln(tw, "\nResponders")
-	for _, r := range s.Responders {
-		var ids []string
-		for _, id := range r.Identities {
-			ids = append(ids, id.Source)
-		}
-		paged := ""
-		if r.PagedOutsideBusinessHours != nil && *r.PagedOutsideBusinessHours {
-			paged = "  paged outside business hours"
-		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s .. %s\t%d actions%s\n", r.Name, strings.Join(ids, "+"),
-			local(r.FirstActivityAt), local(r.LastActivityAt), len(r.EventIDs), paged)
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("GET %s: %d %s", url, resp.StatusCode, b)
 	}
-	fmt.Fprintln(tw, "\nQuiet gaps")
-	if len(s.Gaps) == 0 {
-		fmt.Fprintln(tw, "  none")
-	}
-	for _, g := range s.Gaps {
-		fmt.Fprintf(tw, "  %s .. %s\t%s\n", local(g.Start), local(g.End), time.Duration(g.Seconds)*time.Second)
-	}
-	fmt.Fprintf(tw, "\nEvents outside business hours: %d\n", s.Context.EventsOutsideBusinessHours)
-	_ = tw.Flush()
+	return string(b), nil
 }
 
 func printCurls(w io.Writer, base, id string) {
@@ -431,6 +409,11 @@ func printCurls(w io.Writer, base, id string) {
 	fmt.Fprintf(w, "\nTry it:\n")
 	fmt.Fprintf(w, "  curl -s %s '%s/v1/incidents/%s'\n", h, base, id)
 	fmt.Fprintf(w, "  curl -s %s '%s/v1/incidents/%s/timeline?limit=20'\n", h, base, id)
+	fmt.Fprintf(w, "  curl -s %s '%s/v1/incidents/%s/timeline?view=story'\n", h, base, id)
+	fmt.Fprintf(w, "  curl -s %s '%s/v1/incidents/%s/people'\n", h, base, id)
+	fmt.Fprintf(w, "  curl -s %s '%s/v1/incidents/%s/changes'\n", h, base, id)
+	fmt.Fprintf(w, "  curl -s %s '%s/v1/incidents/%s/questions'\n", h, base, id)
+	fmt.Fprintf(w, "  curl -s %s '%s/v1/incidents/%s/review?format=html' > review.html\n", h, base, id)
 	fmt.Fprintf(w, "  curl -s %s '%s/v1/incidents/%s/timeline?format=markdown'\n", h, base, id)
 	fmt.Fprintf(w, "  curl -sN %s -H 'Accept: text/event-stream' '%s/v1/feed?after=0'\n", h, base)
 }

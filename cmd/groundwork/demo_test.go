@@ -41,8 +41,8 @@ func TestDemoOnce(t *testing.T) {
 		t.Fatalf("demo -once exited %d\nstdout:\n%s\nstderr:\n%s", code, out, stderr.String())
 	}
 	for _, want := range []string{
-		"last_deploy_before_first_alert", "rollback", "first_acknowledgement", "escalated", "resolved",
-		"Tomás Ortega", "pagerduty+", "Quiet gaps", "format=markdown", "text/event-stream", "Bearer " + demoReadToken,
+		"# Review packet", "Retrospective Prime Directive", "## Phases", "## People", "## Changes in flight", "## Questions",
+		"Tomás Ortega", "view=story", "/questions", "format=markdown", "text/event-stream", "Bearer " + demoReadToken,
 		"The timeline is complete", "/incidents/" + fakeworld.IncidentID + "?s=", "/incidents (sign in",
 	} {
 		if !strings.Contains(out, want) {
