@@ -1333,22 +1333,8 @@ func storyRepo(e *Event) string {
 }
 
 // storyDetail returns details[key] as a string; numbers are written without
-// exponent so that ids survive a JSON round trip.
-func storyDetail(d map[string]any, key string) string {
-	switch v := d[key].(type) {
-	case string:
-		return v
-	case int:
-		return strconv.Itoa(v)
-	case int64:
-		return strconv.FormatInt(v, 10)
-	case float64:
-		return strconv.FormatFloat(v, 'f', -1, 64)
-	case fmt.Stringer: // json.Number
-		return v.String()
-	}
-	return ""
-}
+// exponent so that ids survive a JSON round trip (anyString).
+func storyDetail(d map[string]any, key string) string { return anyString(d[key]) }
 
 func storyBool(d map[string]any, key string) bool {
 	switch v := d[key].(type) {
