@@ -398,6 +398,10 @@ func (d *Deliveries) LiveIncidents(ctx context.Context, q timeline.LiveScope) ([
 	}
 	b.where("window_start <= %s", q.To.UTC())
 	b.where("(resolved_at IS NULL OR window_end >= %s)", q.From.UTC())
+	// The same, in the form of the incidents_open and incidents_window
+	// indexes: a channel or repository in every incident's scope must not
+	// make this read them all.
+	b.where("((resolved_at IS NULL AND window_start <= %[1]s) OR "+windowOverlaps("", "%[2]s", "%[1]s")+")", q.To.UTC(), q.From.UTC())
 	rows, err := d.Store.pool.Query(ctx, `SELECT `+incidentColumns+` FROM incidents WHERE `+b.clause()+
 		` ORDER BY started_at, id LIMIT 1000`, b.args...)
 	if err != nil {
