@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -469,7 +470,16 @@ func (s *Store) feed(ctx context.Context, after int64, limit int) ([]timeline.Ev
 		if err != nil {
 			return err
 		}
-		rows, err = tx.Query(ctx, `SELECT `+annotationColumns+` FROM annotations a WHERE a.seq > $1 ORDER BY a.seq LIMIT $2`, after, limit)
+		// A full page of events ends the page at its last seq: annotation
+		// changes past it belong to later pages, and reading them (and
+		// their events) here would make every page cost as much as the
+		// annotations stored after it.
+		upTo := int64(math.MaxInt64)
+		if len(events) == limit {
+			upTo = events[len(events)-1].Seq
+		}
+		rows, err = tx.Query(ctx, `SELECT `+annotationColumns+` FROM annotations a WHERE a.seq > $1 AND a.seq <= $3 ORDER BY a.seq LIMIT $2`,
+			after, limit, upTo)
 		if err != nil {
 			return err
 		}

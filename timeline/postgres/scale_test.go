@@ -2,7 +2,9 @@ package postgres_test
 
 import (
 	"context"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -82,7 +84,7 @@ func (p *planLog) take() []string {
 	return out
 }
 
-func explainedPool(t *testing.T, s *pgtest.Schema) (*pgxpool.Pool, *planLog) {
+func explainedPool(t *testing.T, s *pgtest.Schema, analyze bool) (*pgxpool.Pool, *planLog) {
 	t.Helper()
 	cfg, err := pgxpool.ParseConfig(s.URL)
 	if err != nil {
@@ -97,7 +99,8 @@ func explainedPool(t *testing.T, s *pgtest.Schema) (*pgxpool.Pool, *planLog) {
 		}
 	}
 	cfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
-		_, err := c.Exec(ctx, `LOAD 'auto_explain'; SET auto_explain.log_min_duration = 0; SET auto_explain.log_level = notice`)
+		_, err := c.Exec(ctx, `LOAD 'auto_explain'; SET auto_explain.log_min_duration = 0; SET auto_explain.log_level = notice;
+			SET auto_explain.log_analyze = `+strconv.FormatBool(analyze))
 		return err
 	}
 	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
@@ -151,7 +154,7 @@ func TestCrossIncidentQueriesUseIndexes(t *testing.T) {
 	if _, err := s.Pool.Exec(ctx, `ANALYZE events`); err != nil {
 		t.Fatal(err)
 	}
-	pool, plans := explainedPool(t, s)
+	pool, plans := explainedPool(t, s, false)
 	st := postgres.New(pool)
 	d := &postgres.Deliveries{Store: st}
 	inc, err := st.Incident(ctx, "P1500")
@@ -320,4 +323,62 @@ func maxTime(a, b time.Time) time.Time {
 		return b
 	}
 	return a
+}
+
+// TestFeedPageReadsNoAnnotationsPastIt: a page of the feed full of events
+// reads no annotation change that comes after its last event (none could
+// be on it), however many there are; the next page has them.
+func TestFeedPageReadsNoAnnotationsPastIt(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, s := newStore(t)
+	mustIncident(t, st, "P1")
+	var evs []timeline.Event
+	for i := range 10 {
+		evs = append(evs, chat("P1", i, t0.Add(time.Duration(i)*time.Minute)))
+	}
+	if _, err := st.UpsertEvents(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	for range 20 {
+		if _, err := st.CreateAnnotation(ctx, timeline.Annotation{IncidentID: "P1", EventIDs: []string{evs[0].ID},
+			Marker: timeline.MarkerStar, Author: "facilitators", Status: timeline.AnnotationActive}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pool, plans := explainedPool(t, s, true)
+	ex := postgres.New(pool)
+	plans.take()
+	page, err := ex.Feed(ctx, 0, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page) != 5 || slices.ContainsFunc(page, func(e timeline.Event) bool { return e.Annotation != nil }) {
+		t.Fatalf("first page: %+v, want 5 events", page)
+	}
+	rows := regexp.MustCompile(`actual time=\S+ rows=(\d+)`)
+	var read []string
+	for _, p := range plans.take() {
+		if strings.Contains(p, "FROM annotations a WHERE a.seq >") {
+			if m := rows.FindStringSubmatch(p); m != nil {
+				read = append(read, m[1])
+			}
+		}
+	}
+	if !slices.Equal(read, []string{"0"}) {
+		t.Errorf("the first page read annotation rows %v, want one query reading none", read)
+	}
+	rest, err := ex.Feed(ctx, page[4].Seq, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	anns := 0
+	for _, e := range rest {
+		if e.Annotation != nil {
+			anns++
+		}
+	}
+	if len(rest) != 25 || anns != 20 {
+		t.Errorf("the rest of the feed: %d entries, %d annotations; want 25, 20", len(rest), anns)
+	}
 }
