@@ -88,6 +88,9 @@ type Server struct {
 	// which timeline rows and the feed carry; without it those endpoints
 	// answer 503 and timelines carry none.
 	Annotations timeline.AnnotationStore
+	// Deleter deletes incidents for DELETE /v1/incidents/{id}; without it
+	// that endpoint answers 503.
+	Deleter timeline.IncidentDeleter
 
 	tokens []tokenEntry
 	// streams counts the event streams being served, perToken by token
@@ -150,6 +153,7 @@ func (s *Server) Handler() http.Handler {
 	route("GET /v1/incidents/{id}/changes", ScopeRead, s.getChanges)
 	route("GET /v1/feed", ScopeRead, s.getFeed)
 	route("POST /v1/incidents/{id}/collect", ScopeWrite, s.collect)
+	route("DELETE /v1/incidents/{id}", ScopeWrite, s.deleteIncident)
 	s.routeAnnotations(route)
 	s.routeWebhooks(handle)
 	s.routeReceivers(handle)

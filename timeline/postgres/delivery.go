@@ -41,6 +41,10 @@ type Deliveries struct {
 	EnqueueTxFunc func(ctx context.Context, tx pgx.Tx, req timeline.CollectRequest, at time.Time) (jobID int64, err error)
 	// JobKind is the River kind of collection jobs.
 	JobKind string
+	// CancelJobTxFunc cancels the queued job jobID inside tx, for
+	// DeleteIncident (retention.go). cmd sets it to the River client's
+	// JobCancelTx.
+	CancelJobTxFunc func(ctx context.Context, tx pgx.Tx, jobID int64) error
 	// Sources are the enabled sources: queuing a collection for an incident
 	// that has no collection status yet records them as pending.
 	Sources []string
