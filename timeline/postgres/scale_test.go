@@ -84,7 +84,7 @@ func (p *planLog) take() []string {
 	return out
 }
 
-func explainedPool(t *testing.T, s *pgtest.Schema, analyze bool) (*pgxpool.Pool, *planLog) {
+func explainedPool(t *testing.T, s *pgtest.Schema, analyze bool, settings ...string) (*pgxpool.Pool, *planLog) {
 	t.Helper()
 	cfg, err := pgxpool.ParseConfig(s.URL)
 	if err != nil {
@@ -101,6 +101,11 @@ func explainedPool(t *testing.T, s *pgtest.Schema, analyze bool) (*pgxpool.Pool,
 	cfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
 		_, err := c.Exec(ctx, `LOAD 'auto_explain'; SET auto_explain.log_min_duration = 0; SET auto_explain.log_level = notice;
 			SET auto_explain.log_analyze = `+strconv.FormatBool(analyze))
+		for _, set := range settings {
+			if err == nil {
+				_, err = c.Exec(ctx, "SET "+set)
+			}
+		}
 		return err
 	}
 	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
