@@ -79,11 +79,13 @@ type AnnotationRemovalJSON struct {
 // carry no type.
 const feedTypeAnnotation = "annotation"
 
-// feedEntryJSON is what the feed sends for e: the event, or the change or
-// removal of an annotation.
+// feedEntryJSON is what the feed sends for e: the event, the change or
+// removal of an annotation, or the removal of a deleted incident.
 func feedEntryJSON(e timeline.Event) any {
 	a := e.Annotation
 	switch {
+	case e.Removal != nil:
+		return incidentRemovalJSON(*e.Removal) // retention.go
 	case a == nil:
 		return eventJSON(e).wire()
 	case a.Deleted:

@@ -632,7 +632,7 @@ func (b *batteryBundle) malformedCases(t *testing.T) []malformedCase {
 
 	// Methods.
 	for _, m := range []struct{ method, target, allow string }{
-		{"DELETE", "/v1/incidents/PCHECKOUT", "GET"},
+		{"PUT", "/v1/incidents/PCHECKOUT", "DELETE"},
 		{"PUT", "/v1/incidents/PCHECKOUT/collect", "POST"},
 		{"GET", "/v1/incidents/PCHECKOUT/collect", "POST"},
 		{"POST", "/v1/incidents", "GET"},

@@ -303,6 +303,7 @@ func TestResponsesMatchTheOpenAPIDocument(t *testing.T) {
 	webhookAndCollectContract(t, c)
 	annotationsContract(t, c, b, broken)
 	sharesContract(t, c, b, broken)
+	retentionContract(t, c, broken)
 
 	// Oversized headers: the server answers before routing, through
 	// ProtocolErrorsAsJSON as serve wires it.
@@ -353,6 +354,7 @@ func TestResponsesMatchTheOpenAPIDocument(t *testing.T) {
 
 // servedOperations lists every route the server registers (server.go).
 var servedOperations = []string{
+	"DELETE /v1/incidents/{id}",
 	"DELETE /v1/incidents/{id}/annotations/{aid}",
 	"DELETE /v1/incidents/{id}/share/{link}",
 	"GET /healthz",

@@ -204,7 +204,7 @@ func TestTimelinePagesThroughTheAPI(t *testing.T) {
 func TestWrongMethodIsJSON405(t *testing.T) {
 	t.Parallel()
 	b := setupRead(t)
-	req, _ := http.NewRequest(http.MethodDelete, b.srv.URL+"/v1/incidents/PINC1", nil)
+	req, _ := http.NewRequest(http.MethodPut, b.srv.URL+"/v1/incidents/PINC1", nil)
 	req.Header.Set("Authorization", "Bearer "+readToken)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

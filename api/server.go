@@ -103,6 +103,9 @@ type Server struct {
 	// optional path prefix), which the review packet's links and share
 	// links start with; empty means the scheme and host of each request.
 	PublicURL string
+	// Deleter deletes incidents for DELETE /v1/incidents/{id}; without it
+	// that endpoint answers 503.
+	Deleter timeline.IncidentDeleter
 
 	tokens []tokenEntry
 	// streams counts the event streams being served, perToken by token
@@ -165,6 +168,7 @@ func (s *Server) Handler() http.Handler {
 	route("GET /v1/incidents/{id}/changes", ScopeRead, s.getChanges)
 	route("GET /v1/feed", ScopeRead, s.getFeed)
 	route("POST /v1/incidents/{id}/collect", ScopeWrite, s.collect)
+	route("DELETE /v1/incidents/{id}", ScopeWrite, s.deleteIncident)
 	s.routeAnnotations(route)
 	s.routeShares(route)
 	s.routePages(handle)

@@ -124,6 +124,12 @@ type Event struct {
 	// are the annotation's, the other fields are empty, and
 	// Annotation.Deleted marks a removal. (Left out of an event's JSON.)
 	Annotation *Annotation `json:",omitempty"`
+	// Removal, set only on entries of Store.Feed, makes the entry the
+	// deletion of the whole incident IncidentID (through the API or by
+	// retention): every event and annotation of it is gone. IncidentID and
+	// Seq are the removal's, the other fields are empty. (Left out of an
+	// event's JSON.)
+	Removal *IncidentRemoval `json:",omitempty"`
 }
 
 // EventID builds an event id from its source, upstream type and natural id

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 )
 
 // PriorPagesWindow is how far before an incident's start its responders'
@@ -45,18 +47,28 @@ func GatherSummaryInput(ctx context.Context, store SummaryStore, inc Incident, c
 	if end.Before(inc.StartedAt) {
 		end = inc.StartedAt
 	}
-	var err error
-	if in.Overlapping, err = store.Overlapping(ctx, inc.ID, inc.StartedAt, end); err != nil {
-		return in, fmt.Errorf("summary of %s: %w", inc.ID, err)
-	}
-	if in.PriorPages, err = store.PriorPages(ctx, inc.ID, inc.StartedAt.Add(-PriorPagesWindow), inc.StartedAt); err != nil {
-		return in, fmt.Errorf("summary of %s: %w", inc.ID, err)
-	}
-	ids := make([]string, 0, len(in.Overlapping))
-	for _, o := range in.Overlapping {
-		ids = append(ids, o.ID)
-	}
-	if in.OverlappingPeople, err = store.OverlappingPeople(ctx, ids); err != nil {
+	// The prior pages and the overlapping incidents (then their people)
+	// are independent questions, asked at once: in a busy organisation
+	// each reads hundreds of other incidents.
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		var err error
+		in.PriorPages, err = store.PriorPages(gctx, inc.ID, inc.StartedAt.Add(-PriorPagesWindow), inc.StartedAt)
+		return err
+	})
+	g.Go(func() error {
+		var err error
+		if in.Overlapping, err = store.Overlapping(gctx, inc.ID, inc.StartedAt, end); err != nil {
+			return err
+		}
+		ids := make([]string, 0, len(in.Overlapping))
+		for _, o := range in.Overlapping {
+			ids = append(ids, o.ID)
+		}
+		in.OverlappingPeople, err = store.OverlappingPeople(gctx, ids)
+		return err
+	})
+	if err := g.Wait(); err != nil {
 		return in, fmt.Errorf("summary of %s: %w", inc.ID, err)
 	}
 	return in, nil

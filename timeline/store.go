@@ -36,7 +36,8 @@ type Store interface {
 	// deletions included: a deleted event comes as a tombstone (Deleted set,
 	// only ID, IncidentID and Seq meaningful) at the seq of its deletion;
 	// interleaved with the changes of annotations (see Event.Annotation),
-	// which draw their Seq from the same sequence.
+	// which draw their Seq from the same sequence, and with the removals of
+	// deleted incidents (see Event.Removal).
 	Feed(ctx context.Context, after int64, limit int) ([]Event, error)
 	// SweepEvents turns into tombstones (see Event.Deleted) the stored
 	// events that s says the upstream no longer has, giving each a new Seq,

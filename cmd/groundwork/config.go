@@ -31,6 +31,7 @@ type Config struct {
 	Jobs        JobsConfig       `yaml:"jobs"`
 	Webhooks    WebhooksConfig   `yaml:"webhooks"`
 	Journal     JournalConfig    `yaml:"journal"`
+	Retention   RetentionConfig  `yaml:"retention"`
 	API         APIConfig        `yaml:"api"`
 	Feed        FeedConfig       `yaml:"feed"`
 	Sources     SourcesConfig    `yaml:"sources"`
@@ -156,6 +157,41 @@ type JournalConfig struct {
 
 // Enabled reports whether the live journal is on.
 func (j JournalConfig) Enabled() bool { return j.Retention.Duration > 0 }
+
+// RetentionConfig is what is kept how long, beside the live journal.
+type RetentionConfig struct {
+	// WebhookDeliveries is how long a webhook delivery's id is kept, so
+	// that a redelivery is recognised and changes nothing (default 30d;
+	// at least the vendors' redelivery windows).
+	WebhookDeliveries Duration `yaml:"webhook_deliveries"`
+	// Incidents, when set, deletes the incidents resolved longer ago than
+	// this, with everything stored of them (as DELETE /v1/incidents/{id}
+	// does); 0, the default, keeps them.
+	Incidents Duration `yaml:"incidents"`
+}
+
+// MinDeliveryRetention is the shortest retention.webhook_deliveries:
+// PagerDuty retries a failed delivery for up to 48 hours, and GitHub lets
+// a person redeliver one of the past 3 days.
+const MinDeliveryRetention = 3 * 24 * time.Hour
+
+func (r RetentionConfig) validate() error {
+	if err := r.WebhookDeliveries.checkRange("retention.webhook_deliveries", 0, 3650*24*time.Hour); err != nil {
+		return err
+	}
+	if d := r.WebhookDeliveries.Duration; d < MinDeliveryRetention {
+		return fmt.Errorf("retention.webhook_deliveries: %s is shorter than the vendors' redelivery windows (PagerDuty retries for up to 48h, "+
+			"GitHub redelivers deliveries of the past 3 days), after which a redelivery would be taken for a new one; use at least 3d",
+			r.WebhookDeliveries.shown())
+	}
+	if err := r.Incidents.checkRange("retention.incidents", 0, 36500*24*time.Hour); err != nil {
+		return err
+	}
+	if d := r.Incidents.Duration; d > 0 && d < 24*time.Hour {
+		return fmt.Errorf("retention.incidents: %s would delete incidents hardly resolved; use 0 to keep them, else at least 1d", r.Incidents.shown())
+	}
+	return nil
+}
 
 // APIConfig tunes the read API.
 type APIConfig struct {
@@ -373,6 +409,10 @@ func (b ByteSize) MarshalYAML() (any, error) { return b.N, nil }
 // unless journal.retention says otherwise.
 const DefaultJournalRetention = 14 * 24 * time.Hour
 
+// DefaultDeliveryRetention is how long webhook deliveries are remembered
+// unless retention.webhook_deliveries says otherwise.
+const DefaultDeliveryRetention = 30 * 24 * time.Hour
+
 // DefaultConfig returns the configuration with every default filled in.
 func DefaultConfig() Config {
 	return Config{
@@ -383,9 +423,10 @@ func DefaultConfig() Config {
 			Story: defaultStoryConfig()},
 		Jobs: JobsConfig{Workers: 4, Timeout: Duration{Duration: 10 * time.Minute},
 			RescueAfter: Duration{Duration: 15 * time.Minute}, MaxAttempts: 10},
-		Webhooks: WebhooksConfig{MaxBody: ByteSize{N: 1 << 20}},
-		Journal:  JournalConfig{Retention: Duration{Duration: DefaultJournalRetention}},
-		API:      APIConfig{ReadTimeout: Duration{Duration: 10 * time.Second}},
+		Webhooks:  WebhooksConfig{MaxBody: ByteSize{N: 1 << 20}},
+		Journal:   JournalConfig{Retention: Duration{Duration: DefaultJournalRetention}},
+		Retention: RetentionConfig{WebhookDeliveries: Duration{Duration: DefaultDeliveryRetention}},
+		API:       APIConfig{ReadTimeout: Duration{Duration: 10 * time.Second}},
 		Feed: FeedConfig{MaxStreams: 5000, MaxStreamsPerToken: 1000, WriteTimeout: Duration{Duration: 30 * time.Second},
 			StreamBuffer: ByteSize{N: 64 << 10}, History: ByteSize{N: 32 << 20}, CatchUpConnections: 4},
 		Sources: SourcesConfig{
@@ -619,6 +660,7 @@ func (c Config) Validate() error {
 	if r := c.Journal.Retention.Duration; !c.Journal.Retention.bad && r > 0 && r < time.Hour {
 		add(fmt.Errorf("journal.retention: %s is too short to be of use; use 0 to turn the journal off, else at least 1h", r))
 	}
+	add(c.Retention.validate())
 	if _, err := time.LoadLocation(c.Review.Timezone); err != nil || c.Review.Timezone == "" {
 		add(fmt.Errorf("review.timezone: %q is not a known IANA time zone", c.Review.Timezone))
 	}

@@ -119,10 +119,12 @@ func (a *app) wireJobs() error {
 	}); err != nil {
 		return err
 	}
+	// So are webhook deliveries and, when asked, old incidents (retention.go).
+	retention := a.addRetentionWorker(workers)
 	client, err := river.NewClient(riverpgxv5.New(a.pool), &river.Config{
 		Queues:       map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Jobs.Workers}},
 		Workers:      workers,
-		PeriodicJobs: []*river.PeriodicJob{jobs.PeriodicPrune(jobs.DefaultPruneEvery)},
+		PeriodicJobs: []*river.PeriodicJob{jobs.PeriodicPrune(jobs.DefaultPruneEvery), retention},
 		MaxAttempts:  cfg.Jobs.MaxAttempts,
 		// Each job's timeout is the worker's (jobs.timeout); none at the
 		// client, which would otherwise have to stay under rescue_after.
@@ -134,6 +136,7 @@ func (a *app) wireJobs() error {
 		return fmt.Errorf("job queue: %w", err)
 	}
 	a.river = client
+	a.wireDeletion(client)
 	a.deliveries.EnqueueTxFunc = func(ctx context.Context, tx pgx.Tx, req timeline.CollectRequest, at time.Time) (int64, error) {
 		res, err := client.InsertTx(ctx, tx, jobs.CollectArgs{CollectRequest: req}, &river.InsertOpts{ScheduledAt: at})
 		if err != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -469,7 +470,16 @@ func (s *Store) feed(ctx context.Context, after int64, limit int) ([]timeline.Ev
 		if err != nil {
 			return err
 		}
-		rows, err = tx.Query(ctx, `SELECT `+annotationColumns+` FROM annotations a WHERE a.seq > $1 ORDER BY a.seq LIMIT $2`, after, limit)
+		// A full page of events ends the page at its last seq: annotation
+		// changes past it belong to later pages, and reading them (and
+		// their events) here would make every page cost as much as the
+		// annotations stored after it.
+		upTo := int64(math.MaxInt64)
+		if len(events) == limit {
+			upTo = events[len(events)-1].Seq
+		}
+		rows, err = tx.Query(ctx, `SELECT `+annotationColumns+` FROM annotations a WHERE a.seq > $1 AND a.seq <= $3 ORDER BY a.seq LIMIT $2`,
+			after, limit, upTo)
 		if err != nil {
 			return err
 		}
@@ -477,19 +487,24 @@ func (s *Store) feed(ctx context.Context, after int64, limit int) ([]timeline.Ev
 		if err != nil {
 			return err
 		}
-		if len(anns) == 0 {
+		removals, err := feedRemovalsTx(ctx, tx, after, limit, upTo) // retention.go
+		if err != nil {
+			return err
+		}
+		if len(anns) == 0 && len(removals) == 0 {
 			out = events
 			return nil
 		}
 		if err := fillMissing(ctx, tx, anns); err != nil {
 			return err
 		}
-		out = make([]timeline.Event, 0, min(limit, len(events)+len(anns)))
+		out = make([]timeline.Event, 0, min(limit, len(events)+len(anns)+len(removals)))
 		out = append(out, events...)
 		for i := range anns {
 			a := &anns[i]
 			out = append(out, timeline.Event{ID: a.ID, IncidentID: a.IncidentID, Seq: a.Seq, Annotation: a})
 		}
+		out = append(out, removals...)
 		slices.SortFunc(out, func(x, y timeline.Event) int { return cmp.Compare(x.Seq, y.Seq) })
 		if len(out) > limit {
 			out = out[:limit]

@@ -41,6 +41,10 @@ type Deliveries struct {
 	EnqueueTxFunc func(ctx context.Context, tx pgx.Tx, req timeline.CollectRequest, at time.Time) (jobID int64, err error)
 	// JobKind is the River kind of collection jobs.
 	JobKind string
+	// CancelJobTxFunc cancels the queued job jobID inside tx, for
+	// DeleteIncident (retention.go). cmd sets it to the River client's
+	// JobCancelTx.
+	CancelJobTxFunc func(ctx context.Context, tx pgx.Tx, jobID int64) error
 	// Sources are the enabled sources: queuing a collection for an incident
 	// that has no collection status yet records them as pending.
 	Sources []string
@@ -653,6 +657,10 @@ func (d *Deliveries) LiveIncidents(ctx context.Context, q timeline.LiveScope) ([
 		b.where("channels @> ARRAY[%s::text]", q.Channel)
 	}
 	b.where(windowMeetsSQL("", "%[1]s", "%[2]s"), q.From.UTC(), q.To.UTC())
+	// The same, in the form of the incidents_open and incidents_window
+	// indexes: a channel or repository in every incident's scope must not
+	// make this read them all.
+	b.where("((resolved_at IS NULL AND window_start <= %[1]s) OR "+windowOverlaps("", "%[2]s", "%[1]s")+")", q.To.UTC(), q.From.UTC())
 	rows, err := d.Store.pool.Query(ctx, `SELECT `+incidentColumns+` FROM incidents WHERE `+b.clause()+
 		` ORDER BY started_at, id LIMIT 1000`, b.args...)
 	if err != nil {

@@ -48,6 +48,8 @@ var coveringSQL = `SELECT ` + incidentColumns + ` FROM incidents
 WHERE CASE WHEN $1 = 'repo' THEN EXISTS (SELECT 1 FROM unnest(repos) r WHERE lower(r) = $2)
            ELSE channels @> ARRAY[$2::text] END
   AND ` + windowMeetsSQL("", "$3", "$4") + `
+  AND ((resolved_at IS NULL AND window_start <= $4) OR tstzrange(window_start, window_end, '[]') &&
+       tstzrange(LEAST($3::timestamptz, $4::timestamptz), GREATEST($3::timestamptz, $4::timestamptz), '[]'))
 ORDER BY started_at, id`
 
 // writeJournalTx writes entries to the journal and returns the events they

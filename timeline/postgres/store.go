@@ -35,11 +35,18 @@ func New(pool *pgxpool.Pool) *Store {
 }
 
 // Open connects to the database at url and checks that it answers.
+//
+// Its sessions run with jit off (unless url sets jit): the service's
+// queries are short index lookups, whose plans at a large size cost enough
+// for Postgres to compile them, which takes longer than running them.
 func Open(ctx context.Context, url string) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		// pgx's message may quote the URL, password included.
 		return nil, errors.New("database_url: not a valid Postgres connection string")
+	}
+	if _, set := cfg.ConnConfig.RuntimeParams["jit"]; !set {
+		cfg.ConnConfig.RuntimeParams["jit"] = "off"
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -209,15 +216,39 @@ func (s *Store) Incidents(ctx context.Context, q timeline.IncidentQuery) ([]time
 
 // Overlapping returns the other incidents whose span [started_at,
 // resolved_at or now] overlaps [start, end]. Placeholders of incidents not
-// planned yet (no source) have no span and overlap nothing.
+// planned yet (no source) have no span and overlap nothing. The
+// incidents_span index finds the candidates (spanOverlaps), the comparisons
+// decide.
 func (s *Store) Overlapping(ctx context.Context, id string, start, end time.Time) ([]timeline.Incident, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+incidentColumns+` FROM incidents
-		WHERE id <> $1 AND source <> '' AND started_at <= $3 AND COALESCE(resolved_at, now()) >= $2
+		WHERE `+spanOverlaps("", "$2", "$3")+`
+		  AND id <> $1 AND source <> '' AND started_at <= $3 AND COALESCE(resolved_at, now()) >= $2
 		ORDER BY started_at, id LIMIT 100`, id, start.UTC(), end.UTC())
 	if err != nil {
 		return nil, fmt.Errorf("overlapping incidents: %w", classify(err))
 	}
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (timeline.Incident, error) { return scanIncident(r) })
+}
+
+// spanOverlaps and windowOverlaps are conditions that an incident's span
+// (incidents_span) or window (incidents_window) meets [from, to] (either
+// way round), in the form of those GiST indexes, so that a query over
+// incidents near a time reads only those. Each is implied by the plain
+// comparisons the queries keep beside it (the range is closed at both
+// ends, and a span resolved before it started is taken to end when it
+// started, later than its resolution): it narrows the rows read, never the
+// rows returned. alias qualifies the columns ("i." or "").
+func spanOverlaps(alias, from, to string) string {
+	return fmt.Sprintf(`tstzrange(%[1]sstarted_at, GREATEST(%[1]sstarted_at, COALESCE(%[1]sresolved_at, 'infinity')), '[]') && %[2]s`,
+		alias, closedRange(from, to))
+}
+
+func windowOverlaps(alias, from, to string) string {
+	return fmt.Sprintf(`tstzrange(%[1]swindow_start, %[1]swindow_end, '[]') && %[2]s`, alias, closedRange(from, to))
+}
+
+func closedRange(from, to string) string {
+	return fmt.Sprintf(`tstzrange(LEAST(%[1]s::timestamptz, %[2]s::timestamptz), GREATEST(%[1]s::timestamptz, %[2]s::timestamptz), '[]')`, from, to)
 }
 
 // SetSourceStatus implements timeline.Store.

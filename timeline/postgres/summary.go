@@ -14,14 +14,16 @@ var _ timeline.SummaryStore = (*Store)(nil)
 
 // priorPagesSQL lists the notifications of people in other incidents.
 // Candidate incidents are found first (by their window or their span
-// meeting [since, until)), so that events are read through the
-// (incident_id, occurred_at) index rather than by scanning every event.
-const priorPagesSQL = `
+// meeting [since, until), through incidents_window and incidents_span), so
+// that events are read through the events_notified index of each, rather
+// than by scanning every event or every incident.
+var priorPagesSQL = `
 SELECT DISTINCT ON (e.id) e.details -> 'user' ->> 'id' AS user_id, e.occurred_at,
        COALESCE(e.details ->> 'notification_type', '')
 FROM incidents i
 JOIN events e ON e.incident_id = i.id
 WHERE i.id <> $1
+  AND (` + windowOverlaps("i.", "$2", "$3") + ` OR ` + spanOverlaps("i.", "$2", "$3") + `)
   AND ((i.window_start < $3 AND i.window_end >= $2)
        OR (i.started_at < $3 AND COALESCE(i.resolved_at, 'infinity') >= $2))
   AND e.occurred_at >= $2 AND e.occurred_at < $3
