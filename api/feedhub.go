@@ -66,6 +66,13 @@ const (
 	fanOutGap    = 100 * time.Microsecond
 )
 
+// wavePause is the pause between two waves: fanOutGap, or more with many
+// streams, so that one fan-out spreads over about half of its interval
+// instead of taking both cores at once while webhooks wait.
+func wavePause(streams int64) time.Duration {
+	return max(fanOutGap, fanOutInterval(streams)/(2*fanOutShards))
+}
+
 // frame is one event encoded once as a server-sent event:
 // "id: <seq>\ndata: <Event JSON>\n\n". Frames are immutable and shared by
 // every stream that sends them.
@@ -330,9 +337,10 @@ func (h *feedHub) broadcast() {
 // every fanOutWave streams or so.
 func (h *feedHub) wakeInWaves() {
 	woken := int64(0)
+	gap := wavePause(h.streams())
 	for i := range h.changed {
 		if woken >= fanOutWave {
-			time.Sleep(fanOutGap)
+			time.Sleep(gap)
 			woken = 0
 		}
 		h.mu.Lock()
