@@ -17,7 +17,7 @@ import (
 	"github.com/riverqueue/river/rivermigrate"
 	"github.com/riverqueue/river/rivertype"
 	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/exp/zapslog"
 
 	"github.com/groundwork-dev/groundwork/api"
 	"github.com/groundwork-dev/groundwork/collectors/jobs"
@@ -130,7 +130,7 @@ func (a *app) wireJobs() error {
 		// client, which would otherwise have to stay under rescue_after.
 		JobTimeout:           -1,
 		RescueStuckJobsAfter: cfg.Jobs.RescueAfter.Duration,
-		Logger:               slog.New(zapHandler{core: a.log.Named("river").Core()}),
+		Logger:               slog.New(zapslog.NewHandler(a.log.Core(), zapslog.WithName("river"))),
 	})
 	if err != nil {
 		return fmt.Errorf("job queue: %w", err)
@@ -228,65 +228,4 @@ func (a *app) stopJobs(grace time.Duration) {
 	if err := a.river.StopAndCancel(hctx); err != nil {
 		a.log.Error("stopping the job workers", zap.Error(err))
 	}
-}
-
-// zapHandler is a slog.Handler writing to a zap core, so that River logs
-// like the rest of the process.
-type zapHandler struct {
-	core   zapcore.Core
-	fields []zap.Field
-	group  string
-}
-
-func (h zapHandler) Enabled(_ context.Context, l slog.Level) bool { return h.core.Enabled(zapLevel(l)) }
-
-func (h zapHandler) Handle(_ context.Context, r slog.Record) error {
-	fields := append([]zap.Field(nil), h.fields...)
-	r.Attrs(func(a slog.Attr) bool {
-		fields = append(fields, h.field(a))
-		return true
-	})
-	ce := h.core.Check(zapcore.Entry{Level: zapLevel(r.Level), Time: r.Time, Message: r.Message}, nil)
-	if ce != nil {
-		ce.Write(fields...)
-	}
-	return nil
-}
-
-func (h zapHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
-	c := h
-	c.fields = append([]zap.Field(nil), h.fields...)
-	for _, a := range attrs {
-		c.fields = append(c.fields, h.field(a))
-	}
-	return c
-}
-
-func (h zapHandler) WithGroup(name string) slog.Handler {
-	c := h
-	if c.group != "" {
-		name = c.group + "." + name
-	}
-	c.group = name
-	return c
-}
-
-func (h zapHandler) field(a slog.Attr) zap.Field {
-	key := a.Key
-	if h.group != "" {
-		key = h.group + "." + key
-	}
-	return zap.Any(key, a.Value.Resolve().Any())
-}
-
-func zapLevel(l slog.Level) zapcore.Level {
-	switch {
-	case l >= slog.LevelError:
-		return zapcore.ErrorLevel
-	case l >= slog.LevelWarn:
-		return zapcore.WarnLevel
-	case l >= slog.LevelInfo:
-		return zapcore.InfoLevel
-	}
-	return zapcore.DebugLevel
 }
