@@ -2,13 +2,10 @@ package jobs_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"testing"
 	"time"
 
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/groundwork-dev/groundwork/collectors/jobs"
 	"github.com/groundwork-dev/groundwork/timeline"
@@ -36,41 +33,7 @@ func TestPeriodicPruneForgetsOldJournal(t *testing.T) {
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &jobs.PruneWorker{PruneFunc: b.store.PruneJournal, Retention: 14 * 24 * time.Hour,
 		NowFunc: func() time.Time { return now }})
-	client, err := river.NewClient(riverpgxv5.New(b.schema.Pool), &river.Config{
-		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 1}},
-		Workers:           workers,
-		PeriodicJobs:      []*river.PeriodicJob{jobs.PeriodicPrune(time.Hour)},
-		FetchCooldown:     10 * time.Millisecond,
-		FetchPollInterval: 50 * time.Millisecond,
-		Logger:            slog.New(slog.NewTextHandler(io.Discard, nil)),
-		TestOnly:          true,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := client.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = client.StopAndCancel(sctx)
-	})
-	deadline := time.Now().Add(60 * time.Second) // a hang guard, not a timing
-	for {
-		var done int
-		if err := b.schema.Pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE kind = $1 AND state = 'completed'`,
-			jobs.PruneKind).Scan(&done); err != nil {
-			t.Fatal(err)
-		}
-		if done > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the periodic prune never ran")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	runPeriodicOnce(t, b, workers, jobs.PeriodicPrune(time.Hour), jobs.PruneKind)
 	left, err := b.store.JournalEvents(ctx, "slack", timeline.ScopeChannel, "C1", now.Add(-30*24*time.Hour), now)
 	if err != nil {
 		t.Fatal(err)

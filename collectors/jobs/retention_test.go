@@ -2,13 +2,10 @@ package jobs_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"testing"
 	"time"
 
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/groundwork-dev/groundwork/collectors/jobs"
 	"github.com/groundwork-dev/groundwork/timeline"
@@ -64,41 +61,7 @@ func TestPeriodicRetention(t *testing.T) {
 		Incidents: 365 * 24 * time.Hour,
 		NowFunc:   func() time.Time { return now },
 	})
-	client, err := river.NewClient(riverpgxv5.New(b.schema.Pool), &river.Config{
-		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 1}},
-		Workers:           workers,
-		PeriodicJobs:      []*river.PeriodicJob{jobs.PeriodicRetention(time.Hour)},
-		FetchCooldown:     10 * time.Millisecond,
-		FetchPollInterval: 50 * time.Millisecond,
-		Logger:            slog.New(slog.NewTextHandler(io.Discard, nil)),
-		TestOnly:          true,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := client.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = client.StopAndCancel(sctx)
-	})
-	deadline := time.Now().Add(60 * time.Second) // a hang guard, not a timing
-	for {
-		var done int
-		if err := b.schema.Pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE kind = $1 AND state = 'completed'`,
-			jobs.RetentionKind).Scan(&done); err != nil {
-			t.Fatal(err)
-		}
-		if done > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the periodic retention never ran")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	runPeriodicOnce(t, b, workers, jobs.PeriodicRetention(time.Hour), jobs.RetentionKind)
 
 	var left []string
 	rows, err := b.schema.Pool.Query(ctx, `SELECT id FROM webhook_deliveries ORDER BY id`)
