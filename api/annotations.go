@@ -351,13 +351,8 @@ func (s *Server) patchAnnotation(w http.ResponseWriter, r *http.Request) error {
 	if s.Annotations == nil {
 		return errNoAnnotations
 	}
-	// The stored version is checked against If-Match here, then again by
-	// the store under its lock, so a change in between is still refused.
-	cur, err := s.Annotations.Annotation(r.Context(), id, aid)
+	cur, err := s.matchedAnnotation(r, id, aid, true)
 	if err != nil {
-		return annotationErr(id, aid, err)
-	}
-	if err := ifMatch(r, cur, true); err != nil {
 		return err
 	}
 	next, _ := p.Apply(cur)
@@ -373,6 +368,17 @@ func (s *Server) patchAnnotation(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, annotationJSON(out))
 }
 
+// matchedAnnotation reads the stored annotation and checks it against the
+// request's If-Match (required or not). The store checks the version again
+// under its lock, so a change in between is still refused.
+func (s *Server) matchedAnnotation(r *http.Request, id, aid string, required bool) (timeline.Annotation, error) {
+	cur, err := s.Annotations.Annotation(r.Context(), id, aid)
+	if err != nil {
+		return cur, annotationErr(id, aid, err)
+	}
+	return cur, ifMatch(r, cur, required)
+}
+
 func (s *Server) deleteAnnotation(w http.ResponseWriter, r *http.Request) error {
 	id, aid, err := pathAnnotation(r)
 	if err != nil {
@@ -381,11 +387,8 @@ func (s *Server) deleteAnnotation(w http.ResponseWriter, r *http.Request) error 
 	if s.Annotations == nil {
 		return errNoAnnotations
 	}
-	cur, err := s.Annotations.Annotation(r.Context(), id, aid)
+	cur, err := s.matchedAnnotation(r, id, aid, false)
 	if err != nil {
-		return annotationErr(id, aid, err)
-	}
-	if err := ifMatch(r, cur, false); err != nil {
 		return err
 	}
 	if err := s.Annotations.DeleteAnnotation(r.Context(), id, aid, cur.Version); err != nil {
