@@ -64,7 +64,7 @@ type batteryBundle struct {
 
 func setupBattery(t *testing.T) *batteryBundle {
 	t.Helper()
-	s := pgtest.New(t, whRiverMigrate)
+	s := pgtest.New(t)
 	st := postgres.New(s.Pool)
 	key, err := st.CursorKey(context.Background())
 	if err != nil {

@@ -38,7 +38,7 @@ func retentionContract(t *testing.T, c *contract, broken *httptest.Server) {
 	c.call(t, u, "DELETE", "/v1/incidents/bad'id", writeToken, nil) // 400
 	c.call(t, u, "DELETE", "/v1/incidents/PRUN", "", nil)           // 401
 	c.call(t, u, "DELETE", "/v1/incidents/PRUN", readToken, nil)    // 403
-	_, finish, ok, err := b.deliveries.StartRun(ctx, "PRUN", 1, 1)
+	_, _, finish, ok, err := b.deliveries.StartRun(ctx, timeline.CollectRequest{IncidentID: "PRUN"}, 1, 1)
 	if err != nil || !ok {
 		t.Fatalf("StartRun: %v %v", ok, err)
 	}

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
@@ -33,25 +32,13 @@ type delBundle struct {
 
 func setupDeletion(t *testing.T) *delBundle {
 	t.Helper()
-	s := pgtest.New(t, whRiverMigrate)
+	s := pgtest.New(t)
 	client, err := river.NewClient(riverpgxv5.New(s.Pool), &river.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	st := postgres.New(s.Pool)
-	d := &postgres.Deliveries{Store: st, JobKind: jobs.Kind, Sources: []string{"pagerduty", "slack"},
-		EnqueueTxFunc: func(ctx context.Context, tx pgx.Tx, req timeline.CollectRequest, at time.Time) (int64, error) {
-			res, err := client.InsertTx(ctx, tx, jobs.CollectArgs{CollectRequest: req}, &river.InsertOpts{ScheduledAt: at})
-			if err != nil {
-				return 0, err
-			}
-			return res.Job.ID, nil
-		},
-		CancelJobTxFunc: func(ctx context.Context, tx pgx.Tx, id int64) error {
-			_, err := client.JobCancelTx(ctx, tx, id)
-			return err
-		},
-	}
+	d := &postgres.Deliveries{Store: st, Queue: jobs.Queue{Client: client}, Sources: []string{"pagerduty", "slack"}}
 	key, err := st.CursorKey(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -226,7 +213,7 @@ func TestDeleteIncidentWhileCollecting(t *testing.T) {
 	if _, err := b.store.UpsertEvents(ctx, benchTimeline("PRUN", 5)); err != nil {
 		t.Fatal(err)
 	}
-	_, finish, ok, err := b.deliveries.StartRun(ctx, "PRUN", 1, 1)
+	_, _, finish, ok, err := b.deliveries.StartRun(ctx, timeline.CollectRequest{IncidentID: "PRUN"}, 1, 1)
 	if err != nil || !ok {
 		t.Fatalf("StartRun: %v %v", ok, err)
 	}

@@ -206,28 +206,3 @@ func RequireJSON(r *http.Request) error {
 	}
 	return Refuse(ErrUnsupportedMediaType, "the body must be JSON: send Content-Type: application/json (UTF-8), not %s", Quote(ct))
 }
-
-// Person is a person as a source knows them, for joining one responder's
-// identities across sources and for judging their working hours.
-type Person struct {
-	ID    string
-	Name  string
-	Email string
-	// TimeZone is an IANA zone name, empty when unknown.
-	TimeZone string
-	// Bot is true for an app or integration acting on its own.
-	Bot bool
-}
-
-// ErrUnknownPerson is returned by a PeopleResolver that does not know id.
-var ErrUnknownPerson = errors.New("unknown person")
-
-// PeopleResolver is implemented by a collector whose source has people
-// (chat users, on-call responders): it names them for live capture as the
-// collector names them when collecting.
-type PeopleResolver interface {
-	// Person returns the person with the source's id. It returns an error
-	// wrapping ErrUnknownPerson when the source does not know them, and
-	// ctx.Err() when ctx ends first.
-	Person(ctx context.Context, id string) (Person, error)
-}

@@ -133,7 +133,7 @@ func TestDemoCleansUpAfterCrashAndOnCtrlC(t *testing.T) {
 // incident in them is refused before anything is created; the same schema
 // without data is not.
 func TestDemoRefusesGroundworkData(t *testing.T) {
-	target := pgtest.New(t, migrateHooks()...)
+	target := pgtest.New(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	conn, err := pgx.Connect(ctx, target.URL)

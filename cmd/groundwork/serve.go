@@ -8,9 +8,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/riverqueue/river"
 	"go.uber.org/zap"
 
 	"github.com/groundwork-dev/groundwork/api"
@@ -33,14 +31,11 @@ type app struct {
 	// metrics is shared by the API, the collectors' transports and the
 	// runner.
 	metrics *api.Metrics
-	// river queues and works collections; deliveries records webhook
-	// deliveries and queues through it.
-	river      *river.Client[pgx.Tx]
+	// jobs queues and works collections, and hands over those of dead
+	// processes; deliveries records webhook deliveries and queues through
+	// it.
+	jobs       *jobs.Service
 	deliveries *postgres.Deliveries
-	// sweeper hands collections of dead processes over; stopSweeper ends
-	// it (set by startJobs).
-	sweeper     *jobs.Sweeper
-	stopSweeper func()
 	// feed wakes /v1/feed event streams when events are stored.
 	feed *postgres.FeedListener
 	// hubPool and catchUpPool are the event streams' own: the feed hub
@@ -60,7 +55,7 @@ func newApp(ctx context.Context, cfg Config, log *zap.Logger, obs collectors.Obs
 		return nil, err
 	}
 	a := &app{cfg: cfg, log: log, pool: pool, store: postgres.New(pool), metrics: api.NewMetrics()}
-	if _, err := postgres.Migrate(ctx, pool, migrateHooks()...); err != nil {
+	if _, err := postgres.Migrate(ctx, pool); err != nil {
 		pool.Close()
 		return nil, err
 	}
@@ -151,10 +146,7 @@ func (a *app) ready(ctx context.Context) error {
 	if err := a.store.Ping(ctx); err != nil {
 		return fmt.Errorf("database unreachable: %w", err)
 	}
-	if err := postgres.SchemaCurrent(ctx, a.pool); err != nil {
-		return err
-	}
-	return riverSchemaCurrent(ctx, a.pool)
+	return postgres.SchemaCurrent(ctx, a.pool)
 }
 
 // serve answers HTTP on ln until ctx ends, then shuts down gracefully,
@@ -248,7 +240,7 @@ func (e *env) migrateCmd(ctx context.Context, args []string) error {
 		return err
 	}
 	defer pool.Close()
-	applied, err := postgres.Migrate(ctx, pool, migrateHooks()...)
+	applied, err := postgres.Migrate(ctx, pool)
 	if err != nil {
 		return err
 	}

@@ -8,7 +8,6 @@ import (
 
 	"github.com/groundwork-dev/groundwork/collectors"
 	"github.com/groundwork-dev/groundwork/timeline"
-	"github.com/groundwork-dev/groundwork/timeline/postgres"
 )
 
 // buildRegistry builds the collector of every enabled source of sourceList,
@@ -46,10 +45,6 @@ func (c Config) secrets() []string {
 	out = append(out, collectors.SecretsOf(c.Sources.Plugins)...)
 	return append(out, dsnSecrets(c.DatabaseURL)...)
 }
-
-// migrateHooks are the migrations run after the timeline schema's, under
-// the same lock: River's tables.
-func migrateHooks() []postgres.MigrateHook { return []postgres.MigrateHook{riverMigrate} }
 
 // reviewConfig turns the review: section into the summary's settings.
 func reviewConfig(cfg Config) (timeline.ReviewConfig, error) {

@@ -1,14 +1,20 @@
-// Package jobs runs collections as durable River jobs: one job collects one
-// incident, so a collection queued by a webhook survives restarts and
-// crashes and runs once however many serve processes share the database.
+// Package jobs runs collections as durable River jobs, and is River's one
+// home in Groundwork: the jobs' args and workers, the client that runs them
+// (Service), the queue the delivery store queues through (Queue, which uses
+// River's client alone, never its tables) and the Sweeper. River's tables
+// are created by timeline/postgres.Migrate. One job collects one incident,
+// so a collection queued by a webhook survives restarts and crashes and
+// runs once however many serve processes share the database.
 //
-// Uniqueness is kept by the queue's writer (timeline/postgres.Deliveries):
+// Uniqueness is kept by the delivery store (timeline/postgres.Deliveries):
 // at most one job per incident waits to run, and a trigger that arrives while
 // the incident's job runs queues exactly one follow-up, parked until the run
 // ends. River's own unique jobs cannot express that (their states must
-// include running). The worker does the other half: it starts each run
-// through StartRunFunc, which keeps two runs of one incident from overlapping
-// (a job that finds its incident busy snoozes), and ends it through the
+// include running). The store keeps the request each job is to run, so that
+// a trigger joins a waiting job by merging into it. The worker does the
+// other half: it starts each run through StartRunFunc, which keeps two runs
+// of one incident from overlapping (a job that finds its incident busy
+// snoozes) and gives it the request to run, and ends it through the
 // returned finish, which hands the incident over to the follow-up.
 package jobs
 
@@ -68,13 +74,17 @@ type Worker struct {
 	Planner *collectors.Planner
 	Runner  *collectors.Runner
 	// StartRunFunc begins job jobID's run (its attempt attempt) of
-	// incidentID: ok is false when another run of the incident holds it.
-	// The run works under runCtx, which is cancelled should the run lose
-	// its hold on the incident. finish ends the run and returns the
-	// follow-up job that takes the incident over, if one was queued
-	// meanwhile; willRetry says whether this job will run again otherwise.
-	// Required; timeline/postgres.Deliveries.StartRun implements it.
-	StartRunFunc func(ctx context.Context, incidentID string, jobID int64, attempt int) (runCtx context.Context, finish func(ctx context.Context, willRetry bool) (followUp int64, err error), ok bool, err error)
+	// queued.IncidentID, queued being the request the job was queued with,
+	// and returns the request to run: queued with the triggers that joined
+	// the job since. ok is false when another run of the incident holds
+	// it; an error wrapping timeline.ErrNotFound means the incident was
+	// deleted (the job is cancelled). The run works under runCtx, which is
+	// cancelled should the run lose its hold on the incident. finish ends
+	// the run and returns the follow-up job that takes the incident over,
+	// if one was queued meanwhile; willRetry says whether this job will run
+	// again otherwise. Required; timeline/postgres.Deliveries.StartRun
+	// implements it.
+	StartRunFunc func(ctx context.Context, queued timeline.CollectRequest, jobID int64, attempt int) (runCtx context.Context, req timeline.CollectRequest, finish func(ctx context.Context, willRetry bool) (followUp int64, err error), ok bool, err error)
 	// JobTimeout cancels a run that takes longer (jobs.timeout); it is then
 	// retried. Zero leaves River's client default; negative means none.
 	JobTimeout time.Duration
@@ -90,12 +100,15 @@ func (w *Worker) Timeout(*river.Job[CollectArgs]) time.Duration { return w.JobTi
 
 // Work implements river.Worker.
 func (w *Worker) Work(ctx context.Context, job *river.Job[CollectArgs]) error {
-	req := job.Args.CollectRequest
-	log := w.logger().With(zap.String("incident_id", req.IncidentID), zap.Int64("job_id", job.ID), zap.Int("attempt", job.Attempt))
+	log := w.logger().With(zap.String("incident_id", job.Args.IncidentID), zap.Int64("job_id", job.ID), zap.Int("attempt", job.Attempt))
 	if w.StartRunFunc == nil {
 		return errors.New("jobs: Worker.StartRunFunc is not set")
 	}
-	runCtx, finish, ok, err := w.StartRunFunc(ctx, req.IncidentID, job.ID, job.Attempt)
+	runCtx, req, finish, ok, err := w.StartRunFunc(ctx, job.Args.CollectRequest, job.ID, job.Attempt)
+	if errors.Is(err, timeline.ErrNotFound) {
+		log.Info("the incident was deleted; cancelled", zap.Error(err))
+		return river.JobCancel(err)
+	}
 	if err != nil {
 		return err
 	}

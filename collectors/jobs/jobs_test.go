@@ -13,10 +13,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
-	"github.com/riverqueue/river/rivermigrate"
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/groundwork-dev/groundwork/collectors"
@@ -27,15 +25,6 @@ import (
 )
 
 var t0 = time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
-
-func riverMigrate(ctx context.Context, pool *pgxpool.Pool) error {
-	m, err := rivermigrate.New(riverpgxv5.New(pool), nil)
-	if err != nil {
-		return err
-	}
-	_, err = m.Migrate(ctx, rivermigrate.DirectionUp, nil)
-	return err
-}
 
 // fakeSource is a collector whose behaviour each test scripts.
 type fakeSource struct {
@@ -75,7 +64,7 @@ type bundle struct {
 // attempts (River fixes them when a job is inserted).
 func setup(t *testing.T, maxAttempts int, sources ...collectors.Collector) *bundle {
 	t.Helper()
-	s := pgtest.New(t, riverMigrate)
+	s := pgtest.New(t)
 	b := &bundle{schema: s, store: postgres.New(s.Pool), registry: &collectors.Registry{}}
 	for _, c := range sources {
 		b.registry.Register(c)
@@ -86,26 +75,7 @@ func setup(t *testing.T, maxAttempts int, sources ...collectors.Collector) *bund
 	}
 	b.inserter = inserter
 	b.deliveries = &postgres.Deliveries{
-		Store: b.store, JobKind: jobs.Kind, HeartbeatInterval: 50 * time.Millisecond,
-		EnqueueTxFunc: func(ctx context.Context, tx pgx.Tx, req timeline.CollectRequest, at time.Time) (int64, error) {
-			res, err := inserter.InsertTx(ctx, tx, jobs.CollectArgs{CollectRequest: req}, &river.InsertOpts{ScheduledAt: at})
-			if err != nil {
-				return 0, err
-			}
-			return res.Job.ID, nil
-		},
-		CancelTxFunc: func(ctx context.Context, tx pgx.Tx, jobID int64) error {
-			_, err := inserter.JobCancelTx(ctx, tx, jobID)
-			return err
-		},
-		RequeueTxFunc: func(ctx context.Context, tx pgx.Tx, req timeline.CollectRequest, maxAttempts int, rescuedFrom int64) (int64, error) {
-			res, err := inserter.InsertTx(ctx, tx, jobs.CollectArgs{CollectRequest: req}, &river.InsertOpts{MaxAttempts: maxAttempts,
-				Metadata: []byte(fmt.Sprintf(`{"rescued_from": %d}`, rescuedFrom))})
-			if err != nil {
-				return 0, err
-			}
-			return res.Job.ID, nil
-		},
+		Store: b.store, Queue: jobs.Queue{Client: inserter}, HeartbeatInterval: 50 * time.Millisecond,
 	}
 	return b
 }

@@ -189,7 +189,7 @@ func TestAbandonedRunIsHandedOver(t *testing.T) {
 		attempted_by = ARRAY['dead-process'] WHERE id = $1`, id); err != nil {
 		t.Fatal(err)
 	}
-	_, finish, ok, err := b.deliveries.StartRun(ctx, "INC1", id, 1)
+	_, _, finish, ok, err := b.deliveries.StartRun(ctx, timeline.CollectRequest{IncidentID: "INC1"}, id, 1)
 	if err != nil || !ok {
 		t.Fatalf("StartRun = %v, %v", ok, err)
 	}
@@ -249,7 +249,7 @@ func TestAbandonedLastAttemptFailsTheCollection(t *testing.T) {
 	if err := b.store.SetSourceStatus(ctx, timeline.SourceStatus{IncidentID: "INC1", Source: "slack", State: timeline.StateRunning}); err != nil {
 		t.Fatal(err)
 	}
-	_, finish, ok, err := b.deliveries.StartRun(ctx, "INC1", id, 1)
+	_, _, finish, ok, err := b.deliveries.StartRun(ctx, timeline.CollectRequest{IncidentID: "INC1"}, id, 1)
 	if err != nil || !ok {
 		t.Fatalf("StartRun = %v, %v", ok, err)
 	}

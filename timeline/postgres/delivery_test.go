@@ -10,49 +10,24 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
-	"github.com/riverqueue/river/rivermigrate"
 
+	"github.com/groundwork-dev/groundwork/collectors/jobs"
 	"github.com/groundwork-dev/groundwork/timeline"
 	"github.com/groundwork-dev/groundwork/timeline/postgres"
 	"github.com/groundwork-dev/groundwork/timeline/postgres/pgtest"
 )
 
-func riverMigrate(ctx context.Context, pool *pgxpool.Pool) error {
-	m, err := rivermigrate.New(riverpgxv5.New(pool), nil)
-	if err != nil {
-		return err
-	}
-	_, err = m.Migrate(ctx, rivermigrate.DirectionUp, nil)
-	return err
-}
-
-// collectArgs is a collection job's args as the queue expects them: the
-// request's own JSON.
-type collectArgs struct {
-	timeline.CollectRequest
-}
-
-func (collectArgs) Kind() string { return "test_collect" }
-
 func newDeliveries(t *testing.T) (*postgres.Deliveries, *pgtest.Schema) {
 	t.Helper()
-	s := pgtest.New(t, riverMigrate)
+	s := pgtest.New(t)
 	client, err := river.NewClient(riverpgxv5.New(s.Pool), &river.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return &postgres.Deliveries{
-		Store: postgres.New(s.Pool), JobKind: "test_collect", Sources: []string{"github", "slack"},
-		EnqueueTxFunc: func(ctx context.Context, tx pgx.Tx, req timeline.CollectRequest, at time.Time) (int64, error) {
-			res, err := client.InsertTx(ctx, tx, collectArgs{req}, &river.InsertOpts{ScheduledAt: at})
-			if err != nil {
-				return 0, err
-			}
-			return res.Job.ID, nil
-		},
+		Store: postgres.New(s.Pool), Queue: jobs.Queue{Client: client}, Sources: []string{"github", "slack"},
 	}, s
 }
 
@@ -76,7 +51,12 @@ type queuedJob struct {
 
 func queuedJobs(t *testing.T, s *pgtest.Schema) []queuedJob {
 	t.Helper()
-	rows, err := s.Pool.Query(context.Background(), `SELECT id, state::text, args->>'incident_id', args::text FROM river_job ORDER BY id`)
+	// Args is the request the job will run: the one it was queued with,
+	// or, while the delivery store tracks the job, the one the triggers
+	// that joined it merged.
+	rows, err := s.Pool.Query(context.Background(), `SELECT j.id, j.state::text, j.args->>'incident_id',
+		COALESCE(CASE WHEN c.job_id = j.id THEN c.request WHEN c.follow_up_id = j.id THEN c.follow_up_request END, j.args)::text
+		FROM river_job j LEFT JOIN collection_jobs c ON c.incident_id = j.args->>'incident_id' ORDER BY j.id`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,12 +210,13 @@ func TestTriggerDuringARunParksOneFollowUp(t *testing.T) {
 	if _, err := s.Pool.Exec(ctx, `UPDATE river_job SET state = 'running', attempt = 1, attempted_at = now() WHERE id = $1`, first); err != nil {
 		t.Fatal(err)
 	}
-	_, finish, ok, err := d.StartRun(ctx, "INC1", first, 1)
+	inc1 := timeline.CollectRequest{IncidentID: "INC1"}
+	_, _, finish, ok, err := d.StartRun(ctx, inc1, first, 1)
 	if err != nil || !ok {
 		t.Fatalf("StartRun = %v, %v; want the run lock", ok, err)
 	}
 	// A second run of the same incident must wait.
-	if _, _, ok, err := d.StartRun(ctx, "INC1", 999, 1); err != nil || ok {
+	if _, _, _, ok, err := d.StartRun(ctx, inc1, 999, 1); err != nil || ok {
 		t.Fatalf("second StartRun = %v, %v; want busy", ok, err)
 	}
 	followUp := queue("b")
@@ -256,7 +237,7 @@ func TestTriggerDuringARunParksOneFollowUp(t *testing.T) {
 		t.Errorf("follow-up after hand-over = %+v, want available", js[1])
 	}
 	// The lock is free again, for the follow-up.
-	_, finish2, ok, err := d.StartRun(ctx, "INC1", followUp, 1)
+	_, _, finish2, ok, err := d.StartRun(ctx, inc1, followUp, 1)
 	if err != nil || !ok {
 		t.Fatalf("follow-up StartRun = %v, %v; want the lock", ok, err)
 	}
@@ -488,5 +469,69 @@ func TestCollectingAnUnknownIncidentShowsIt(t *testing.T) {
 	}
 	if got, err := d.Store.Incident(ctx, "PNEW"); err != nil || got.Source != "generic" || !got.StartedAt.Equal(real.StartedAt) {
 		t.Errorf("after planning = %+v, %v; want the real incident", got, err)
+	}
+}
+
+// TestTriggerAfterTheFetchJoinsTheJob: a job the queue has handed to a
+// worker whose run has not started yet still takes the triggers that
+// arrive: the run starts with their overrides merged in, and no follow-up is
+// queued.
+func TestTriggerAfterTheFetchJoinsTheJob(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	d, s := newDeliveries(t)
+	queued := timeline.CollectRequest{IncidentID: "INC1"}
+	res, err := d.RecordDelivery(ctx, timeline.Delivery{Receiver: "api", ID: "a", Collect: []timeline.CollectRequest{queued}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := res.JobIDs[0]
+	// The worker fetched it (River marks it running); its run is not
+	// started.
+	if _, err := s.Pool.Exec(ctx, `UPDATE river_job SET state = 'running', attempt = 1, attempted_at = now() WHERE id = $1`, first); err != nil {
+		t.Fatal(err)
+	}
+	res, err = d.RecordDelivery(ctx, timeline.Delivery{Receiver: "api", ID: "b",
+		Collect: []timeline.CollectRequest{{IncidentID: "INC1", Repos: []string{"acme/infra"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.JobIDs[0] != first {
+		t.Errorf("trigger after the fetch queued job %d, want it to join job %d", res.JobIDs[0], first)
+	}
+	if js := queuedJobs(t, s); len(js) != 1 {
+		t.Errorf("jobs = %+v, want the fetched one alone", js)
+	}
+	_, req, finish, ok, err := d.StartRun(ctx, queued, first, 1)
+	if err != nil || !ok {
+		t.Fatalf("StartRun = %v, %v; want the run lock", ok, err)
+	}
+	if want := (timeline.CollectRequest{IncidentID: "INC1", Repos: []string{"acme/infra"}}); !cmp.Equal(req, want) {
+		t.Errorf("the run's request = %+v, want %+v", req, want)
+	}
+	if got, err := finish(ctx, false); err != nil || got != 0 {
+		t.Errorf("finish = %d, %v; want no follow-up", got, err)
+	}
+}
+
+// TestStartRunOfADeletedIncident: a job whose incident is gone is told so,
+// and leaves the incident's run lock free.
+func TestStartRunOfADeletedIncident(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	d, _ := newDeliveries(t)
+	gone := timeline.CollectRequest{IncidentID: "GONE"}
+	if _, _, _, ok, err := d.StartRun(ctx, gone, 7, 1); !errors.Is(err, timeline.ErrNotFound) || ok {
+		t.Fatalf("StartRun = %v, %v; want ErrNotFound", ok, err)
+	}
+	if err := d.Store.UpsertIncident(ctx, genericIncident("GONE", true)); err != nil {
+		t.Fatal(err)
+	}
+	_, _, finish, ok, err := d.StartRun(ctx, gone, 8, 1)
+	if err != nil || !ok {
+		t.Fatalf("StartRun once the incident exists = %v, %v; want the run lock", ok, err)
+	}
+	if _, err := finish(ctx, false); err != nil {
+		t.Error(err)
 	}
 }

@@ -35,20 +35,12 @@ func (s *Store) PruneDeliveries(ctx context.Context, cutoff time.Time) (int64, e
 	}
 }
 
-// queuedOrRunningSQL finds the incident's collection jobs that have not
-// finished, locking those that have not started (River's fetch passes a
-// locked row by, as in findQueuedSQL).
-const queuedOrRunningSQL = `SELECT id, state::text FROM river_job
-WHERE kind = $1 AND state IN ('available', 'pending', 'scheduled', 'retryable', 'running')
-  AND args @> jsonb_build_object('incident_id', $2::text)
-ORDER BY id FOR UPDATE`
-
 // DeleteIncident implements timeline.IncidentDeleter, in one transaction.
 // It takes the incident's row, the feed's write lock and the incident's
 // queuing lock in the order every other writer does (so it waits for
 // them, never deadlocks with them), then the run lock without waiting: a
 // running collection, or one River has fetched and not started, is a
-// conflict. Queued collections are cancelled through CancelJobTxFunc.
+// conflict. Queued collections are cancelled through Queue.
 func (d *Deliveries) DeleteIncident(ctx context.Context, id, by string) (timeline.IncidentRemoval, error) {
 	var rm timeline.IncidentRemoval
 	err := pgx.BeginFunc(ctx, d.Store.pool, func(tx pgx.Tx) error {
@@ -76,7 +68,7 @@ func (d *Deliveries) DeleteIncident(ctx context.Context, id, by string) (timelin
 		if !free {
 			return fmt.Errorf("%w: a collection of incident %s is running", timeline.ErrConflict, id)
 		}
-		if d.JobKind != "" {
+		if d.Queue != nil {
 			if err := d.cancelQueuedTx(ctx, tx, id); err != nil {
 				return err
 			}
@@ -111,35 +103,20 @@ func (d *Deliveries) DeleteIncident(ctx context.Context, id, by string) (timelin
 }
 
 // cancelQueuedTx cancels the incident's collections that have not started,
-// or returns ErrConflict when River has fetched one.
+// or returns ErrConflict when a worker has fetched one.
 func (d *Deliveries) cancelQueuedTx(ctx context.Context, tx pgx.Tx, id string) error {
-	rows, err := tx.Query(ctx, queuedOrRunningSQL, d.JobKind, id)
-	if err != nil {
-		return err
-	}
-	type job struct {
-		id    int64
-		state string
-	}
-	jobs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (job, error) {
-		var j job
-		err := r.Scan(&j.id, &j.state)
-		return j, err
-	})
+	jobs, err := d.Queue.UnfinishedTx(ctx, tx, id)
 	if err != nil {
 		return err
 	}
 	for _, j := range jobs {
-		if j.state == "running" {
-			return fmt.Errorf("%w: a collection of incident %s is running (job %d)", timeline.ErrConflict, id, j.id)
+		if j.State == JobRunning {
+			return fmt.Errorf("%w: a collection of incident %s is running (job %d)", timeline.ErrConflict, id, j.ID)
 		}
 	}
 	for _, j := range jobs {
-		if d.CancelJobTxFunc == nil {
-			return errors.New("a collection is queued and no job queue is configured to cancel it")
-		}
-		if err := d.CancelJobTxFunc(ctx, tx, j.id); err != nil {
-			return fmt.Errorf("cancelling collection job %d: %w", j.id, err)
+		if err := d.Queue.CancelTx(ctx, tx, j.ID); err != nil {
+			return fmt.Errorf("cancelling collection job %d: %w", j.ID, err)
 		}
 	}
 	return nil

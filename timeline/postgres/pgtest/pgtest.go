@@ -40,14 +40,14 @@ type Schema struct {
 	Pool *pgxpool.Pool
 }
 
-// New creates a fresh schema, migrates it (running hooks too) and drops it
+// New creates a fresh schema, migrates it (the job queue's tables too) and drops it
 // when the test ends.
-func New(t testing.TB, hooks ...postgres.MigrateHook) *Schema {
+func New(t testing.TB) *Schema {
 	t.Helper()
 	s := NewEmpty(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	if _, err := postgres.Migrate(ctx, s.Pool, hooks...); err != nil {
+	if _, err := postgres.Migrate(ctx, s.Pool); err != nil {
 		t.Fatalf("pgtest: migrating schema %s: %v", s.Name, err)
 	}
 	return s
