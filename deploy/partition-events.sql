@@ -25,7 +25,7 @@ ALTER TABLE events_unpartitioned RENAME CONSTRAINT events_incident_id_fkey TO ev
 ALTER INDEX events_timeline RENAME TO events_unpartitioned_timeline;
 ALTER INDEX events_seq RENAME TO events_unpartitioned_seq;
 ALTER INDEX events_incident_seq RENAME TO events_unpartitioned_incident_seq;
-ALTER INDEX events_notified RENAME TO events_unpartitioned_notified;
+ALTER INDEX events_notified_by_person RENAME TO events_unpartitioned_notified_by_person;
 
 -- The same columns, defaults (seq draws from event_seq) and checks.
 CREATE TABLE events (LIKE events_unpartitioned INCLUDING DEFAULTS INCLUDING CONSTRAINTS)
@@ -49,7 +49,7 @@ CREATE INDEX events_timeline ON events (incident_id, occurred_at, occurred_ns, i
 -- feed's merge reads: the index is no longer declared unique.
 CREATE INDEX events_seq ON events (seq);
 CREATE INDEX events_incident_seq ON events (incident_id, seq);
-CREATE INDEX events_notified ON events (incident_id, occurred_at) WHERE kind = 'page.notified' AND NOT deleted;
+CREATE INDEX events_notified_by_person ON events ((details -> 'user' ->> 'id'), occurred_at) WHERE kind = 'page.notified' AND NOT deleted;
 
 -- The sequence belongs to the new table, so dropping the old keeps it.
 ALTER SEQUENCE event_seq OWNED BY events.seq;

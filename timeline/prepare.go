@@ -22,10 +22,13 @@ type SummaryStore interface {
 	// Overlapping returns the incidents other than incidentID whose span
 	// [StartedAt, ResolvedAt or now] overlaps [start, end].
 	Overlapping(ctx context.Context, incidentID string, start, end time.Time) ([]Incident, error)
-	// PriorPages counts, per paged user's id (the "id" of the event's
-	// "user" detail), the distinct page.notified events of incidents other
-	// than incidentID that occurred in [since, until). Users with none are
-	// absent; the map is never nil.
+	// PriorPages counts, for each person incidentID's events name (by the
+	// id of an actor, a notified user or an assignee), the interruptions
+	// (CountInterruptions) of the page.notified events naming them as the
+	// paged user (the "id" of the event's "user" detail) in incidents other
+	// than incidentID, that occurred in [since, until). People with none,
+	// and people the incident does not name, are absent; the map is never
+	// nil.
 	PriorPages(ctx context.Context, incidentID string, since, until time.Time) (map[string]int, error)
 	// OverlappingPeople returns, for each of incidentIDs, the identities of
 	// the people who acted (bots left out) or were notified in it; every

@@ -32,7 +32,8 @@ type SummaryInput struct {
 	// OverlappingPeople maps an overlapping incident's id to the identities
 	// of the people who acted in it or were notified in it; nil when unknown.
 	OverlappingPeople map[string][]Identity
-	// PriorPages maps a notified person's id (DetailNotifiedPerson "id") to
+	// PriorPages maps the id of each person the incident names (as
+	// DetailNotifiedPerson "id" names a paged user) to
 	// the interruptions that person had in other incidents Groundwork
 	// collected during the 7 days before this one started. It is a lower
 	// bound: the summary prefers the source's own DetailRecentLoad and

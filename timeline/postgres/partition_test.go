@@ -147,8 +147,9 @@ func TestEventsPartitionedByIncidentHash(t *testing.T) {
 	})
 	one("IncidentVersion", func() error { _, err := st.IncidentVersion(ctx, "PCHARLIE"); return err })
 	one("OverlappingPeople", func() error { _, err := st.OverlappingPeople(ctx, []string{"PBRAVO"}); return err })
-	// PriorPages reads the incidents of a week, each through its
-	// incident_id: several partitions, as many shards under Citus.
+	// PriorPages reads the pages of the incident's people by person and
+	// time, in every partition's index (a few entries in each), as every
+	// shard under Citus.
 	pages, err := st.PriorPages(ctx, "PCHARLIE", inc.StartedAt.Add(-30*time.Minute), inc.StartedAt)
 	if err != nil || pages["PUANA"] != 1 {
 		t.Errorf("prior pages %v (%v), want PUANA's one: PBRAVO's", pages, err)

@@ -12,15 +12,27 @@ import (
 
 var _ timeline.SummaryStore = (*Store)(nil)
 
-// priorPagesSQL lists the notifications of people in other incidents.
-// Candidate incidents are found first (by their window or their span
-// meeting [since, until), through incidents_window and incidents_span), so
-// that events are read through the events_notified index of each, rather
-// than by scanning every event or every incident.
+// incidentPeopleSQL lists the ids of the people incident $1's events name:
+// actors, notified users and assignees (a superset of the identities the
+// summary finds in them).
+const incidentPeopleSQL = `
+SELECT ARRAY(SELECT DISTINCT p.id FROM events e, LATERAL (
+    SELECT e.actor ->> 'id' AS id
+    UNION ALL SELECT e.details -> 'user' ->> 'id' WHERE e.kind = 'page.notified'
+    UNION ALL SELECT a ->> 'id' FROM jsonb_array_elements(CASE WHEN jsonb_typeof(e.details -> 'assignees') = 'array'
+                                                      THEN e.details -> 'assignees' ELSE '[]' END) a
+  ) p
+  WHERE e.incident_id = $1 AND COALESCE(p.id, '') <> '') AS ids`
+
+// priorPagesSQL lists the notifications of incident $1's people in other
+// incidents. The pages are read by person and time (events_notified_by_person),
+// and kept when their incident's window or span meets [since, until): the
+// candidate incidents are found through incidents_window and incidents_span.
 var priorPagesSQL = `
+WITH people AS (` + incidentPeopleSQL + `)
 SELECT DISTINCT ON (e.id) e.details -> 'user' ->> 'id' AS user_id, e.occurred_at,
        COALESCE(e.details ->> 'notification_type', '')
-FROM incidents i
+FROM people, incidents i
 JOIN events e ON e.incident_id = i.id
 WHERE i.id <> $1
   AND (` + windowOverlaps("i.", "$2", "$3") + ` OR ` + spanOverlaps("i.", "$2", "$3") + `)
@@ -28,7 +40,7 @@ WHERE i.id <> $1
        OR (i.started_at < $3 AND COALESCE(i.resolved_at, 'infinity') >= $2))
   AND e.occurred_at >= $2 AND e.occurred_at < $3
   AND e.kind = 'page.notified' AND NOT e.deleted
-  AND COALESCE(e.details -> 'user' ->> 'id', '') <> ''
+  AND (e.details -> 'user' ->> 'id') = ANY (people.ids)
 ORDER BY e.id`
 
 // PriorPages implements timeline.SummaryStore. Notifications are counted

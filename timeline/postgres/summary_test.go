@@ -47,6 +47,19 @@ func notified(inc, user string, at time.Time) timeline.Event {
 		Kind: timeline.KindPageNotified, OccurredAt: at, Title: "Notified", Details: details}
 }
 
+// assigned names user as an assignee of e.
+func assigned(e timeline.Event, user string) timeline.Event {
+	e.Details[timeline.DetailAssignees] = []any{map[string]any{"id": user, "name": "User " + user}}
+	return e
+}
+
+// actedBy is a chat message of inc whose actor is user.
+func actedBy(inc, user string, at time.Time) timeline.Event {
+	return timeline.Event{ID: timeline.EventID("slack", "message", fmt.Sprintf("C0%s:%d.000000", inc, at.Unix())), IncidentID: inc,
+		Source: "slack", Kind: timeline.KindChatMessage, OccurredAt: at, Title: "on it",
+		Actor: &timeline.Actor{ID: user, Name: "User " + user}}
+}
+
 // via sets how a notification went out.
 func via(e timeline.Event, channel string) timeline.Event {
 	e.Details["notification_type"] = channel
@@ -83,6 +96,12 @@ func TestPriorPages(t *testing.T) {
 		via(notified("PEARLIER", "PCAROL", t0.Add(-2*24*time.Hour+20*time.Second)), "phone"),
 		via(notified("PEARLIER", "PCAROL", t0.Add(-2*24*time.Hour+30*time.Second)), "email"),
 		via(notified("PEARLIER", "PDAN", t0.Add(-2*24*time.Hour)), "email"), // email only: no interruption
+		notified("PEARLIER", "PERIN", t0.Add(-3*24*time.Hour)),              // not one of PTHIS's people
+		// PTHIS names its people: paged (PALICE), assigned (PBOB), or
+		// acting in chat (PCAROL, PDAN, by the ids PagerDuty knows them by).
+		assigned(notified("PTHIS", "PALICE", t0.Add(2*time.Minute)), "PBOB"),
+		actedBy("PTHIS", "PCAROL", t0.Add(3*time.Minute)),
+		actedBy("PTHIS", "PDAN", t0.Add(4*time.Minute)),
 	)
 	got, err := st.PriorPages(ctx, this.ID, t0.Add(-timeline.PriorPagesWindow), t0)
 	if err != nil {

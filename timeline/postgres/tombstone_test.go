@@ -281,6 +281,7 @@ func TestPriorPagesSkipTombstones(t *testing.T) {
 	incidentAt(t, st, "PBEFORE", t0.Add(-48*time.Hour), time.Hour)
 	page := notified("PBEFORE", "PUSER1", t0.Add(-48*time.Hour))
 	upsert(t, st, page, notified("PBEFORE", "PUSER1", t0.Add(-47*time.Hour)))
+	upsert(t, st, notified("PNOW", "PUSER1", t0.Add(time.Minute))) // PNOW's own page names PUSER1
 	upsert(t, st, tombstone(page, t0))
 	got, err := st.PriorPages(context.Background(), "PNOW", t0.Add(-7*24*time.Hour), t0)
 	if err != nil || got["PUSER1"] != 1 {
