@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -569,5 +570,72 @@ func TestPageEscapesWhatUpstreamsWrote(t *testing.T) {
 	if !strings.Contains(body, "&lt;script&gt;alert(1)&lt;/script&gt;") || !strings.Contains(body, "&lt;b&gt;bold&lt;/b&gt;") {
 		i := strings.Index(body, "alert(1)")
 		t.Errorf("the markup is not shown as text: %s", body[max(0, i-300):min(len(body), i+600)])
+	}
+}
+
+// TestPageOfAHugeIncidentStaysLight: an incident of thousands of messages
+// (a war room) still makes a page a projector can show: a lane draws its
+// crowded marks as one mark that counts them, and a folded row lists its
+// first and last events and says how many are left out between them.
+func TestPageOfAHugeIncidentStaysLight(t *testing.T) {
+	t.Parallel()
+	b := setupReview(t, withShares(t))
+	start := b.now.Add(-10 * time.Hour)
+	resolved := start.Add(3 * time.Hour)
+	b.incident(t, timeline.Incident{ID: "PWARROOM", Title: "Everything is down", Source: "pagerduty", StartedAt: start,
+		ResolvedAt: &resolved, WindowStart: start.Add(-time.Hour), WindowEnd: resolved.Add(time.Hour), Channels: []string{"C0PAY"}})
+	const n = 6000
+	evs := make([]timeline.Event, 0, n)
+	for i := range n {
+		at := start.Add(time.Duration(i) * 1500 * time.Millisecond)
+		e := chat(fmt.Sprintf("%d.%06d", at.Unix(), i), "PWARROOM", at, fmt.Sprintf("update %d", i))
+		e.Actor = &timeline.Actor{ID: fmt.Sprintf("U%d", i%12), Name: fmt.Sprintf("Responder %d", i%12)}
+		evs = append(evs, e)
+	}
+	if _, err := b.store.UpsertEvents(context.Background(), evs); err != nil {
+		t.Fatal(err)
+	}
+	link := share(t, b, "PWARROOM", `{}`)
+	st, _, page := get(t, b, link.Path)
+	if st != http.StatusOK {
+		t.Fatalf("page: %d", st)
+	}
+	// The chat lane draws at most 600 marks, crowds among them.
+	chatLane := regexp.MustCompile(`(?s)<circle class="m k-chat[^"]*"`).FindAllString(page, -1)
+	crowds := regexp.MustCompile(`<circle class="m k-chat crowd"[^>]*><title>(\d+) events: `).FindAllStringSubmatch(page, -1)
+	if len(chatLane) > 600 || len(crowds) == 0 {
+		t.Errorf("the chat lane draws %d marks, %d of them crowds; want at most 600, with crowds", len(chatLane), len(crowds))
+	}
+	drawn := len(chatLane) - len(crowds)
+	for _, c := range crowds {
+		k, _ := strconv.Atoi(c[1])
+		drawn += k
+	}
+	if drawn != n {
+		t.Errorf("the chat lane's marks stand for %d events, want all %d", drawn, n)
+	}
+	// Every folded row lists at most 100 events, and says how many more
+	// the timeline has.
+	rows := regexp.MustCompile(`(?s)<details class="fold">.*?</details>`).FindAllString(page, -1)
+	if len(rows) == 0 {
+		t.Fatal("no folded rows")
+	}
+	told := 0
+	for _, r := range rows {
+		listed := strings.Count(r, "<li data-event-id=")
+		more := 0
+		if m := regexp.MustCompile(`… (\d+) more between these`).FindStringSubmatch(r); m != nil {
+			more, _ = strconv.Atoi(m[1])
+		}
+		if listed > 100 || (more > 0 && listed != 100) {
+			t.Errorf("a folded row lists %d events and leaves %d out; want at most 100 listed", listed, more)
+		}
+		told += listed + more
+	}
+	if told > n || told < n/2 {
+		t.Errorf("the folded rows tell %d events of %d", told, n)
+	}
+	if len(page) > 1<<20 {
+		t.Errorf("the page is %d bytes, want under 1 MiB", len(page))
 	}
 }

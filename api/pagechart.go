@@ -136,6 +136,42 @@ type chartMark struct {
 	EventID string
 }
 
+// A lane draws at most laneMarkCap marks one by one. A lane with more (a
+// war room of thousands of messages) draws those that fall within
+// crowdWidth pixels of each other as one mark that counts them (outlined,
+// in the colour of the first), so that the
+// page stays light enough to project however large the incident.
+const (
+	laneMarkCap = 600
+	crowdWidth  = 3.0
+)
+
+// crowdMarks returns marks, sorted by X, with crowded runs drawn as one
+// when there are more than laneMarkCap. A crowd mark links to its first
+// event's row and carries no event id (it stands for several).
+func crowdMarks(marks []chartMark) []chartMark {
+	if len(marks) <= laneMarkCap {
+		return marks
+	}
+	slices.SortStableFunc(marks, func(x, y chartMark) int { return cmp.Compare(x.X, y.X) })
+	out := make([]chartMark, 0, laneMarkCap)
+	for i := 0; i < len(marks); {
+		j := i + 1
+		for j < len(marks) && marks[j].X-marks[i].X < crowdWidth {
+			j++
+		}
+		if j == i+1 {
+			out = append(out, marks[i])
+		} else {
+			first, last := marks[i], marks[j-1]
+			out = append(out, chartMark{X: first.X, Class: first.Class + " crowd", Href: first.Href,
+				Title: fmt.Sprintf("%d events: %s … %s", j-i, first.Title, last.Title)})
+		}
+		i = j
+	}
+	return out
+}
+
 // chartBar is a span: a deployment, a presence, a quiet stretch.
 type chartBar struct {
 	X, Y, W, H float64
@@ -417,6 +453,7 @@ func buildChart(in chartInput) chartView {
 	y := lanesTop
 	for i := range c.Lanes {
 		l := &c.Lanes[i]
+		l.Marks = crowdMarks(l.Marks)
 		l.Y, l.H = y, laneH
 		l.Empty = len(l.Marks) == 0 && len(l.Bars) == 0 && len(l.Points) == 0
 		for j := range l.Marks {

@@ -91,11 +91,33 @@ type pageRowView struct {
 	Thread   string
 	Presence string
 	EventIDs string
-	// Folded, for a row that folds events, are all the events it tells,
-	// listed when it is expanded; FoldedCount is how many it folds.
+	// Folded, for a row that folds events, are the events it tells,
+	// listed when it is expanded; FoldedCount is how many it folds. A row
+	// that tells more than foldedListCap lists its first and last
+	// foldedListCap/2 (Folded, then FoldedTail), and says how many are
+	// left out between them (FoldedMore); the timeline API has them all.
 	Folded      []pageFolded
+	FoldedTail  []pageFolded
+	FoldedMore  int
 	FoldedCount int
+	Told        int
 	Count       int
+}
+
+// foldedListCap is how many of a folded row's events the page lists.
+const foldedListCap = 100
+
+// foldedList is the listing of told.
+func foldedList(told []*timeline.Event, loc *time.Location) []pageFolded {
+	out := make([]pageFolded, 0, len(told))
+	for _, e := range told {
+		f := pageFolded{When: e.OccurredAt.In(loc).Format("15:04:05"), Title: e.Title, URL: e.URL, ID: e.ID}
+		if e.Actor != nil {
+			f.Who = e.Actor.Name
+		}
+		out = append(out, f)
+	}
+	return out
 }
 
 type pageFolded struct {
@@ -289,13 +311,13 @@ func buildPageView(in pageInput) pageView {
 				}
 			}
 			slices.SortStableFunc(told, func(x, y *timeline.Event) int { return timeline.Compare(*x, *y) })
-			for _, e := range told {
-				f := pageFolded{When: e.OccurredAt.In(loc).Format("15:04:05"), Title: e.Title, URL: e.URL, ID: e.ID}
-				if e.Actor != nil {
-					f.Who = e.Actor.Name
-				}
-				rv.Folded = append(rv.Folded, f)
+			rv.Told = len(told)
+			head, tail := told, []*timeline.Event(nil)
+			if len(told) > foldedListCap {
+				head, tail = told[:foldedListCap/2], told[len(told)-foldedListCap/2:]
+				rv.FoldedMore = len(told) - foldedListCap
 			}
+			rv.Folded, rv.FoldedTail = foldedList(head, loc), foldedList(tail, loc)
 		}
 		v.Rows = append(v.Rows, rv)
 	}
