@@ -535,3 +535,37 @@ func TestStartRunOfADeletedIncident(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestJobsQueuedBeforeRequestsWereKept: a job queued by a version that kept
+// the request only in the job's args (its row has no request) runs those
+// args, and a trigger that joins it merges into them.
+func TestJobsQueuedBeforeRequestsWereKept(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	d, s := newDeliveries(t)
+	queued := timeline.CollectRequest{IncidentID: "INC1", Repos: []string{"acme/api"}}
+	res, err := d.RecordDelivery(ctx, timeline.Delivery{Receiver: "api", ID: "a", Collect: []timeline.CollectRequest{queued}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	job := res.JobIDs[0]
+	if _, err := s.Pool.Exec(ctx, `UPDATE collection_jobs SET request = NULL`); err != nil {
+		t.Fatal(err)
+	}
+	res, err = d.RecordDelivery(ctx, timeline.Delivery{Receiver: "api", ID: "b",
+		Collect: []timeline.CollectRequest{{IncidentID: "INC1", Channels: []string{"C0CHECKOUT"}}}})
+	if err != nil || res.JobIDs[0] != job {
+		t.Fatalf("trigger = %v, %v; want it to join job %d", res.JobIDs, err, job)
+	}
+	_, req, finish, ok, err := d.StartRun(ctx, queued, job, 1)
+	if err != nil || !ok {
+		t.Fatalf("StartRun = %v, %v", ok, err)
+	}
+	want := timeline.CollectRequest{IncidentID: "INC1", Repos: []string{"acme/api"}, Channels: []string{"C0CHECKOUT"}}
+	if !cmp.Equal(req, want) {
+		t.Errorf("the run's request = %+v, want %+v", req, want)
+	}
+	if _, err := finish(ctx, false); err != nil {
+		t.Error(err)
+	}
+}
