@@ -100,8 +100,8 @@ func writeJobRow(ctx context.Context, tx pgx.Tx, incidentID string, row jobRow) 
 	return err
 }
 
-// or returns *req, or queued when req is nil.
-func or(req *timeline.CollectRequest, queued timeline.CollectRequest) timeline.CollectRequest {
+// requestOr returns *req, or queued when req is nil.
+func requestOr(req *timeline.CollectRequest, queued timeline.CollectRequest) timeline.CollectRequest {
 	if req != nil {
 		return *req
 	}
@@ -160,6 +160,7 @@ func (d *Deliveries) enqueueTx(ctx context.Context, tx pgx.Tx, req timeline.Coll
 	if err != nil {
 		return 0, err
 	}
+	cleared := false // a follow-up that ended without running was forgotten
 	if ok && row.followUp != 0 {
 		// A follow-up is parked while the current job runs: join it.
 		f, err := d.Queue.JobTx(ctx, tx, row.followUp)
@@ -167,14 +168,14 @@ func (d *Deliveries) enqueueTx(ctx context.Context, tx pgx.Tx, req timeline.Coll
 			return 0, err
 		}
 		if f.State != JobFinished {
-			merged, changed, err := merge(or(row.followUpReq, f.Request), req)
+			merged, changed, err := merge(requestOr(row.followUpReq, f.Request), req)
 			if err != nil || !changed {
 				return row.followUp, err
 			}
 			row.followUpReq = &merged
 			return row.followUp, writeJobRow(ctx, tx, req.IncidentID, row)
 		}
-		row.followUp, row.followUpReq = 0, nil
+		row.followUp, row.followUpReq, cleared = 0, nil, true
 	}
 	if ok {
 		j, err := d.Queue.JobTx(ctx, tx, row.current)
@@ -206,11 +207,11 @@ func (d *Deliveries) enqueueTx(ctx context.Context, tx pgx.Tx, req timeline.Coll
 			// fetched: its run reads the row under this lock): join it.
 			// One waiting to retry after a failure is made due now: a new
 			// trigger brings news worth acting on at once.
-			merged, changed, err := merge(or(row.request, j.Request), req)
+			merged, changed, err := merge(requestOr(row.request, j.Request), req)
 			if err != nil {
 				return 0, err
 			}
-			if changed {
+			if changed || cleared {
 				row.request = &merged
 				if err := writeJobRow(ctx, tx, req.IncidentID, row); err != nil {
 					return 0, err
@@ -286,11 +287,11 @@ func (d *Deliveries) StartRun(ctx context.Context, queued timeline.CollectReques
 		}
 		switch {
 		case found && row.current == jobID:
-			req = or(row.request, queued)
+			req = requestOr(row.request, queued)
 		case found && row.followUp == jobID:
 			// A follow-up whose park ran out: the run it followed never
 			// handed over. It takes the incident over.
-			req = or(row.followUpReq, queued)
+			req = requestOr(row.followUpReq, queued)
 			row = jobRow{current: jobID, request: &req}
 		default:
 			// A job this row does not name (queued before rows held
@@ -427,7 +428,7 @@ func (d *Deliveries) promoteFollowUpTx(ctx context.Context, tx pgx.Tx, incidentI
 	if err := d.Queue.MakeDueTx(ctx, tx, row.followUp); err != nil {
 		return 0, err
 	}
-	req := or(row.followUpReq, f.Request)
+	req := requestOr(row.followUpReq, f.Request)
 	return row.followUp, writeJobRow(ctx, tx, incidentID, jobRow{current: row.followUp, request: &req})
 }
 
@@ -530,7 +531,7 @@ func (d *Deliveries) RescueAbandoned(ctx context.Context, incidentID string, job
 				WHERE incident_id = $1 AND state IN ('pending', 'running')`, incidentID)
 			return err
 		}
-		req := or(row.request, j.Request)
+		req := requestOr(row.request, j.Request)
 		if res.Next, err = d.Queue.EnqueueTx(ctx, tx, req, EnqueueOpts{MaxAttempts: j.MaxAttempts - j.Attempt, RescuedFrom: jobID}); err != nil {
 			return err
 		}
