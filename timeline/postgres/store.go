@@ -13,6 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -25,13 +26,20 @@ type Store struct {
 	pool *pgxpool.Pool
 	// upsert is the bulk method used by UpsertEvents (see bulk.go).
 	upsert BulkMethod
+	// people keeps the people of incidents by the version of their events,
+	// for OverlappingPeople (summary.go).
+	people *lru.Cache[string, incidentPeople]
 }
 
 var _ timeline.Store = (*Store)(nil)
 
 // New returns a store over pool. The schema must be current (see Migrate).
 func New(pool *pgxpool.Pool) *Store {
-	return &Store{pool: pool, upsert: BulkCopy}
+	people, err := lru.New[string, incidentPeople](peopleCacheSize)
+	if err != nil {
+		panic(err) // only for a size below 1
+	}
+	return &Store{pool: pool, upsert: BulkCopy, people: people}
 }
 
 // Open connects to the database at url and checks that it answers.

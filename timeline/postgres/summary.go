@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/groundwork-dev/groundwork/timeline"
@@ -83,20 +84,69 @@ WHERE e.incident_id = ANY($1) AND COALESCE(p.id, '') <> ''
   AND e.kind NOT LIKE 'alert.%' AND e.kind NOT LIKE 'ci.%'
 ORDER BY 1, 2, 3`
 
-// OverlappingPeople implements timeline.SummaryStore.
+// peopleCacheSize is how many incidents' people a Store keeps.
+const peopleCacheSize = 4096
+
+// incidentPeople is an incident's people, as they were when its events'
+// highest seq was seq.
+type incidentPeople struct {
+	seq int64
+	ids []timeline.Identity
+}
+
+// eventsSeqSQL reads each incident's events' highest seq, which every
+// insert, change and deletion of one of them moves (events_incident_seq
+// answers each from one entry); 0 for an incident without events.
+const eventsSeqSQL = `SELECT i.id, COALESCE((SELECT max(seq) FROM events WHERE incident_id = i.id), 0)
+FROM unnest($1::text[]) AS i(id)`
+
+// OverlappingPeople implements timeline.SummaryStore. The people of an
+// incident are read from its events once per version of them and kept
+// (the peopleCacheSize most recent incidents): a busy organisation's
+// incident overlaps a score of others, whose thousands of events would
+// otherwise be read for every summary.
 func (s *Store) OverlappingPeople(ctx context.Context, incidentIDs []string) (map[string][]timeline.Identity, error) {
 	out := map[string][]timeline.Identity{}
 	if len(incidentIDs) == 0 {
 		return out, nil
 	}
-	rows, err := s.pool.Query(ctx, overlappingPeopleSQL, incidentIDs)
+	seqs := make(map[string]int64, len(incidentIDs))
+	rows, err := s.pool.Query(ctx, eventsSeqSQL, incidentIDs)
+	if err != nil {
+		return nil, fmt.Errorf("people of overlapping incidents: %w", classify(err))
+	}
+	for rows.Next() {
+		var id string
+		var seq int64
+		if err := rows.Scan(&id, &seq); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("people of overlapping incidents: %w", classify(err))
+		}
+		seqs[id] = seq
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("people of overlapping incidents: %w", classify(err))
+	}
+	var read []string
+	for _, id := range incidentIDs {
+		if p, ok := s.people.Get(id); ok && p.seq == seqs[id] {
+			out[id] = slices.Clone(p.ids)
+			continue
+		}
+		out[id] = []timeline.Identity{}
+		read = append(read, id)
+	}
+	if len(read) == 0 {
+		return out, nil
+	}
+	// Read after the seqs: a change in between is kept under the older
+	// seq, which the next call no longer finds, and so reads again.
+	rows, err = s.pool.Query(ctx, overlappingPeopleSQL, read)
 	if err != nil {
 		return nil, fmt.Errorf("people of overlapping incidents: %w", classify(err))
 	}
 	defer rows.Close()
-	for _, id := range incidentIDs {
-		out[id] = []timeline.Identity{}
-	}
 	for rows.Next() {
 		var inc string
 		var id timeline.Identity
@@ -107,6 +157,9 @@ func (s *Store) OverlappingPeople(ctx context.Context, incidentIDs []string) (ma
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("people of overlapping incidents: %w", classify(err))
+	}
+	for _, id := range read {
+		s.people.Add(id, incidentPeople{seq: seqs[id], ids: slices.Clone(out[id])})
 	}
 	return out, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/groundwork-dev/groundwork/timeline"
 	"github.com/groundwork-dev/groundwork/timeline/postgres"
+	"github.com/groundwork-dev/groundwork/timeline/postgres/pgtest"
 )
 
 // incidentAt stores an incident that started at start and lasted d (open when
@@ -233,5 +235,55 @@ func TestIncidentVersionChangesExactlyWithItsContent(t *testing.T) {
 	}
 	if _, err := st.IncidentVersion(ctx, "PNOPE"); !errors.Is(err, timeline.ErrNotFound) {
 		t.Errorf("IncidentVersion of an unknown incident: %v, want ErrNotFound", err)
+	}
+}
+
+// OverlappingPeople reads an incident's events once per version of them:
+// asked again with nothing changed it reads only their versions, and a
+// new event, or a new incident, is read at once.
+func TestOverlappingPeopleReadsEachVersionOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := pgtest.New(t)
+	pool, plans := explainedPool(t, s, false)
+	st := postgres.New(pool)
+	incidentAt(t, st, "PONE", t0, time.Hour)
+	incidentAt(t, st, "PTWO", t0, time.Hour)
+	upsert(t, st, actedBy("PONE", "UANA", t0.Add(time.Minute)), notified("PTWO", "PBEN", t0))
+	readsEvents := func() bool {
+		for _, p := range plans.take() {
+			if strings.Contains(p, "LATERAL") || strings.Contains(p, "page.notified") {
+				return true
+			}
+		}
+		return false
+	}
+	want := map[string][]timeline.Identity{"PONE": {{Source: "slack", ID: "UANA"}}, "PTWO": {{Source: "pagerduty", ID: "PBEN"}}}
+	for i, wantRead := range []bool{true, false} {
+		plans.take()
+		got, err := st.OverlappingPeople(ctx, []string{"PONE", "PTWO"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("call %d (-want +got):\n%s", i+1, diff)
+		}
+		if read := readsEvents(); read != wantRead {
+			t.Errorf("call %d read the incidents' events: %v, want %v", i+1, read, wantRead)
+		}
+	}
+	upsert(t, st, actedBy("PONE", "UCAL", t0.Add(2*time.Minute)))
+	want["PONE"] = append(want["PONE"], timeline.Identity{Source: "slack", ID: "UCAL"})
+	want["PNEW"] = []timeline.Identity{}
+	plans.take()
+	got, err := st.OverlappingPeople(ctx, []string{"PONE", "PTWO", "PNEW"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("after a change (-want +got):\n%s", diff)
+	}
+	if !readsEvents() {
+		t.Error("the changed incident's events were not read again")
 	}
 }
