@@ -31,6 +31,26 @@ func newDeliveries(t *testing.T) (*postgres.Deliveries, *pgtest.Schema) {
 	}, s
 }
 
+// trigger records a delivery queuing req and returns the job it queued or
+// joined.
+func trigger(t *testing.T, d *postgres.Deliveries, deliveryID string, req timeline.CollectRequest) int64 {
+	t.Helper()
+	res, err := d.RecordDelivery(context.Background(), timeline.Delivery{Receiver: "api", ID: deliveryID, Collect: []timeline.CollectRequest{req}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.JobIDs[0]
+}
+
+// fetched marks job id as River marks a job a worker fetched for its first
+// attempt.
+func fetched(t *testing.T, s *pgtest.Schema, id int64) {
+	t.Helper()
+	if _, err := s.Pool.Exec(context.Background(), `UPDATE river_job SET state = 'running', attempt = 1, attempted_at = now() WHERE id = $1`, id); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func genericIncident(id string, resolved bool) timeline.Incident {
 	inc := timeline.Incident{ID: id, Title: "checkout down", Source: "generic", StartedAt: t0,
 		WindowStart: t0.Add(-2 * time.Hour), WindowEnd: t0.Add(time.Hour),
@@ -197,20 +217,11 @@ func TestTriggerDuringARunParksOneFollowUp(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	d, s := newDeliveries(t)
-	queue := func(id string) int64 {
-		t.Helper()
-		res, err := d.RecordDelivery(ctx, timeline.Delivery{Receiver: "api", ID: id, Collect: []timeline.CollectRequest{{IncidentID: "INC1"}}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return res.JobIDs[0]
-	}
+	inc1 := timeline.CollectRequest{IncidentID: "INC1"}
+	queue := func(id string) int64 { t.Helper(); return trigger(t, d, id, inc1) }
 	first := queue("a")
 	// The worker fetched it (River marks it running) and starts its run.
-	if _, err := s.Pool.Exec(ctx, `UPDATE river_job SET state = 'running', attempt = 1, attempted_at = now() WHERE id = $1`, first); err != nil {
-		t.Fatal(err)
-	}
-	inc1 := timeline.CollectRequest{IncidentID: "INC1"}
+	fetched(t, s, first)
 	_, _, finish, ok, err := d.StartRun(ctx, inc1, first, 1)
 	if err != nil || !ok {
 		t.Fatalf("StartRun = %v, %v; want the run lock", ok, err)
@@ -481,23 +492,12 @@ func TestTriggerAfterTheFetchJoinsTheJob(t *testing.T) {
 	ctx := context.Background()
 	d, s := newDeliveries(t)
 	queued := timeline.CollectRequest{IncidentID: "INC1"}
-	res, err := d.RecordDelivery(ctx, timeline.Delivery{Receiver: "api", ID: "a", Collect: []timeline.CollectRequest{queued}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	first := res.JobIDs[0]
+	first := trigger(t, d, "a", queued)
 	// The worker fetched it (River marks it running); its run is not
 	// started.
-	if _, err := s.Pool.Exec(ctx, `UPDATE river_job SET state = 'running', attempt = 1, attempted_at = now() WHERE id = $1`, first); err != nil {
-		t.Fatal(err)
-	}
-	res, err = d.RecordDelivery(ctx, timeline.Delivery{Receiver: "api", ID: "b",
-		Collect: []timeline.CollectRequest{{IncidentID: "INC1", Repos: []string{"acme/infra"}}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.JobIDs[0] != first {
-		t.Errorf("trigger after the fetch queued job %d, want it to join job %d", res.JobIDs[0], first)
+	fetched(t, s, first)
+	if got := trigger(t, d, "b", timeline.CollectRequest{IncidentID: "INC1", Repos: []string{"acme/infra"}}); got != first {
+		t.Errorf("trigger after the fetch queued job %d, want it to join job %d", got, first)
 	}
 	if js := queuedJobs(t, s); len(js) != 1 {
 		t.Errorf("jobs = %+v, want the fetched one alone", js)
@@ -544,18 +544,12 @@ func TestJobsQueuedBeforeRequestsWereKept(t *testing.T) {
 	ctx := context.Background()
 	d, s := newDeliveries(t)
 	queued := timeline.CollectRequest{IncidentID: "INC1", Repos: []string{"acme/api"}}
-	res, err := d.RecordDelivery(ctx, timeline.Delivery{Receiver: "api", ID: "a", Collect: []timeline.CollectRequest{queued}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	job := res.JobIDs[0]
+	job := trigger(t, d, "a", queued)
 	if _, err := s.Pool.Exec(ctx, `UPDATE collection_jobs SET request = NULL`); err != nil {
 		t.Fatal(err)
 	}
-	res, err = d.RecordDelivery(ctx, timeline.Delivery{Receiver: "api", ID: "b",
-		Collect: []timeline.CollectRequest{{IncidentID: "INC1", Channels: []string{"C0CHECKOUT"}}}})
-	if err != nil || res.JobIDs[0] != job {
-		t.Fatalf("trigger = %v, %v; want it to join job %d", res.JobIDs, err, job)
+	if got := trigger(t, d, "b", timeline.CollectRequest{IncidentID: "INC1", Channels: []string{"C0CHECKOUT"}}); got != job {
+		t.Fatalf("trigger queued job %d; want it to join job %d", got, job)
 	}
 	_, req, finish, ok, err := d.StartRun(ctx, queued, job, 1)
 	if err != nil || !ok {
