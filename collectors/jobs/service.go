@@ -37,14 +37,11 @@ type Config struct {
 	// Sweeper hands over the collections of processes that died (its
 	// RunningFunc and RescueFunc are set by New).
 	Sweeper Sweeper
-	// Prune, when set, prunes the live journal every PruneEvery
-	// (DefaultPruneEvery when zero).
-	Prune      *PruneWorker
-	PruneEvery time.Duration
+	// Prune, when set, prunes the live journal every DefaultPruneEvery.
+	Prune *PruneWorker
 	// Retention, when set, applies the retention settings every
-	// RetentionEvery (DefaultRetentionEvery when zero).
-	Retention      *RetentionWorker
-	RetentionEvery time.Duration
+	// DefaultRetentionEvery.
+	Retention *RetentionWorker
 	// Logger receives River's logs, through zap's slog bridge.
 	Logger *zap.Logger
 }
@@ -52,11 +49,9 @@ type Config struct {
 // Service is the job queue of one process, on River: River's client, which
 // inserts at once and works jobs once started, and the Sweeper.
 type Service struct {
-	Client *river.Client[pgx.Tx]
-	Queue  Queue
-	// Sweeper runs while the workers do.
-	Sweeper *Sweeper
-
+	client *river.Client[pgx.Tx]
+	// sweeper runs while the workers do.
+	sweeper     *Sweeper
 	log         *zap.Logger
 	workers     int
 	stopSweeper func()
@@ -81,13 +76,13 @@ func New(pool *pgxpool.Pool, cfg Config) (*Service, error) {
 		if err := river.AddWorkerSafely(workers, cfg.Prune); err != nil {
 			return nil, fmt.Errorf("job queue: %w", err)
 		}
-		periodic = append(periodic, PeriodicPrune(orDefault(cfg.PruneEvery, DefaultPruneEvery)))
+		periodic = append(periodic, PeriodicPrune(DefaultPruneEvery))
 	}
 	if cfg.Retention != nil {
 		if err := river.AddWorkerSafely(workers, cfg.Retention); err != nil {
 			return nil, fmt.Errorf("job queue: %w", err)
 		}
-		periodic = append(periodic, PeriodicRetention(orDefault(cfg.RetentionEvery, DefaultRetentionEvery)))
+		periodic = append(periodic, PeriodicRetention(DefaultRetentionEvery))
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -119,18 +114,18 @@ func New(pool *pgxpool.Pool, cfg Config) (*Service, error) {
 		}
 		return r.Rescued, r.Next, err
 	}
-	return &Service{Client: client, Queue: queue, Sweeper: &sweeper, log: log, workers: max(cfg.Workers, 1)}, nil
+	return &Service{client: client, sweeper: &sweeper, log: log, workers: max(cfg.Workers, 1)}, nil
 }
 
 // Start starts the workers and the sweeper. They work until Stop, whatever
 // becomes of ctx.
 func (s *Service) Start(ctx context.Context) error {
-	if err := s.Client.Start(context.WithoutCancel(ctx)); err != nil {
+	if err := s.client.Start(context.WithoutCancel(ctx)); err != nil {
 		return fmt.Errorf("starting the job workers: %w", err)
 	}
 	sctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{})
-	go func() { defer close(done); s.Sweeper.Run(sctx) }()
+	go func() { defer close(done); s.sweeper.Run(sctx) }()
 	s.stopSweeper = func() { stop(); <-done }
 	s.log.Info("job workers started", zap.Int("workers", s.workers))
 	return nil
@@ -145,21 +140,13 @@ func (s *Service) Stop(grace time.Duration) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
-	if err := s.Client.Stop(ctx); err == nil {
+	if err := s.client.Stop(ctx); err == nil {
 		return
 	}
 	s.log.Warn("collections still running at shutdown: cancelling them; they will run again")
 	hctx, hcancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer hcancel()
-	if err := s.Client.StopAndCancel(hctx); err != nil {
+	if err := s.client.StopAndCancel(hctx); err != nil {
 		s.log.Error("stopping the job workers", zap.Error(err))
 	}
-}
-
-// orDefault is d, or def when d is not positive.
-func orDefault(d, def time.Duration) time.Duration {
-	if d > 0 {
-		return d
-	}
-	return def
 }

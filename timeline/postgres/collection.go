@@ -160,7 +160,6 @@ func (d *Deliveries) enqueueTx(ctx context.Context, tx pgx.Tx, req timeline.Coll
 	if err != nil {
 		return 0, err
 	}
-	cleared := false // a follow-up that ended without running was forgotten
 	if ok && row.followUp != 0 {
 		// A follow-up is parked while the current job runs: join it.
 		f, err := d.Queue.JobTx(ctx, tx, row.followUp)
@@ -175,7 +174,11 @@ func (d *Deliveries) enqueueTx(ctx context.Context, tx pgx.Tx, req timeline.Coll
 			row.followUpReq = &merged
 			return row.followUp, writeJobRow(ctx, tx, req.IncidentID, row)
 		}
-		row.followUp, row.followUpReq, cleared = 0, nil, true
+		// It ended without running: forget it.
+		row.followUp, row.followUpReq = 0, nil
+		if err := writeJobRow(ctx, tx, req.IncidentID, row); err != nil {
+			return 0, err
+		}
 	}
 	if ok {
 		j, err := d.Queue.JobTx(ctx, tx, row.current)
@@ -211,7 +214,7 @@ func (d *Deliveries) enqueueTx(ctx context.Context, tx pgx.Tx, req timeline.Coll
 			if err != nil {
 				return 0, err
 			}
-			if changed || cleared {
+			if changed {
 				row.request = &merged
 				if err := writeJobRow(ctx, tx, req.IncidentID, row); err != nil {
 					return 0, err
